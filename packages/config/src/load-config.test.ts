@@ -1,0 +1,102 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { envNameToPath, loadConfig, pathToEnvName, schemaAt } from './load-config.js';
+
+function tempFile(name: string, text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'fw-config-'));
+  const file = join(dir, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+describe('loadConfig', () => {
+  it('validates with no file and no environment (defaults run out of the box)', () => {
+    const r = loadConfig({ env: {} });
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.config.http).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(r.config.kafka.brokers).toEqual([]);
+    expect(r.config.kafka.local.port).toBe(9092);
+    expect(r.config.kafka.topics.flows).toMatchObject({ name: 'flows', partitions: 8 });
+    expect(r.config.kafka.topics.flowsDlq.name).toBe('flows.dlq');
+    expect(r.config.clickhouse.url).toBeUndefined();
+    expect(r.config.clickhouse.path).toBe('./data/clickhouse');
+  });
+
+  it('reads a YAML file and lets the environment override it', () => {
+    const file = tempFile('c.yaml', 'http:\n  port: 9000\nkafka:\n  topics:\n    flows: { name: flows, partitions: 3, retentionMs: 1000 }\n');
+    const r = loadConfig({ file, env: { FLOWWATCH__HTTP__PORT: '9100', KAFKA_BROKERS: 'a:9092, b:9093' } });
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.config.http.port).toBe(9100);
+    expect(r.config.kafka.topics.flows.partitions).toBe(3);
+    expect(r.config.kafka.topics.flows.cleanupPolicy).toBe('delete');
+    expect(r.config.kafka.brokers).toEqual(['a:9092', 'b:9093']);
+  });
+
+  it('FLOWWATCH_CONFIG names the file when --config is absent', () => {
+    const file = tempFile('c.json', JSON.stringify({ log: { level: 'debug' } }));
+    const r = loadConfig({ env: { FLOWWATCH_CONFIG: file } });
+    expect(r.ok && r.config.log.level).toBe('debug');
+  });
+
+  it('names the field, the reason and the source of a bad value in one line', () => {
+    const r = loadConfig({ env: { FLOWWATCH__KAFKA__TOPICS__FLOWS__PARTITIONS: '0' } });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.error).toMatch(/^invalid configuration: kafka\.topics\.flows\.partitions: .*>=\s*1/);
+    expect(r.error).toContain('(from FLOWWATCH__KAFKA__TOPICS__FLOWS__PARTITIONS)');
+    expect(r.error).not.toContain('\n');
+  });
+
+  it('rejects a non-numeric port from a file and says which file', () => {
+    const file = tempFile('bad.yaml', 'http:\n  port: eighty\n');
+    const r = loadConfig({ file, env: {} });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error).toMatch(/http\.port: .*number.*\(from file .*bad\.yaml\)/);
+  });
+
+  it('rejects unknown keys so typos are not silently ignored', () => {
+    const file = tempFile('typo.yaml', 'kafka:\n  borkers: [a:1]\n');
+    const r = loadConfig({ file, env: {} });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error).toContain('unknown field kafka.borkers');
+  });
+
+  it('rejects an environment variable that names no field', () => {
+    const r = loadConfig({ env: { FLOWWATCH__KAFKA__NOPE: '1' } });
+    expect(r).toEqual({ ok: false, error: 'FLOWWATCH__KAFKA__NOPE: no configuration field kafka.nope' });
+  });
+
+  it('rejects a ClickHouse URL that is not http(s)', () => {
+    const r = loadConfig({ env: { CLICKHOUSE_URL: 'tcp://localhost:9000' } });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error).toMatch(/clickhouse\.url: .*\(from CLICKHOUSE_URL\)/);
+  });
+
+  it('reports an unreadable file and broken YAML without a stack trace', () => {
+    const missing = loadConfig({ file: '/nonexistent/flowwatch.yaml', env: {} });
+    expect(missing).toEqual({ ok: false, error: 'cannot read config file /nonexistent/flowwatch.yaml: ENOENT' });
+    const broken = loadConfig({ file: tempFile('b.yaml', 'http: [\n'), env: {} });
+    expect(broken.ok).toBe(false);
+    if (!broken.ok) expect(broken.error).toMatch(/^config file .*b\.yaml: not valid YAML\/JSON: /);
+  });
+
+  it('coerces booleans and enums from the environment', () => {
+    const r = loadConfig({ env: { FLOWWATCH__KAFKA__SSL: 'true', FLOWWATCH__KAFKA__LOCAL__RUNTIME: 'jvm' } });
+    expect(r.ok && r.config.kafka.ssl).toBe(true);
+    expect(r.ok && r.config.kafka.local.runtime).toBe('jvm');
+  });
+});
+
+describe('environment names', () => {
+  it('map to schema paths and back', () => {
+    expect(envNameToPath('FLOWWATCH__KAFKA__TOPICS__FLOWS_DLQ__PARTITIONS')).toEqual(['kafka', 'topics', 'flowsDlq', 'partitions']);
+    expect(pathToEnvName(['kafka', 'local', 'dataDir'])).toBe('FLOWWATCH__KAFKA__LOCAL__DATA_DIR');
+    expect(schemaAt(['kafka', 'local', 'dataDir'])).toBe('string');
+    expect(schemaAt(['kafka', 'brokers'])).toBe('array');
+    expect(schemaAt(['kafka', 'nope'])).toBeUndefined();
+  });
+});

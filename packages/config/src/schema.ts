@@ -1,0 +1,152 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The one configuration schema for every flowwatch service. Each section belongs to one
+ * component; every field has a default that runs out of the box on a single machine.
+ * Objects are strict so a misspelt key is an error, not a silently ignored setting.
+ */
+
+/**
+ * Pipeline services `flowwatch start` can run, in start order. Each issue that adds a service
+ * (collector, aggregator, detector, api, simulator) adds its name here and its factory to the CLI.
+ * The infrastructure every process needs (local Kafka when no brokers are configured, topics,
+ * ClickHouse migrations, the HTTP server with /healthz, /readyz and /metrics) is not a service:
+ * it always runs.
+ */
+export const SERVICE_NAMES: readonly string[] = [];
+
+const port = z.number().int().min(1).max(65535);
+const durationMs = z.number().int().min(0);
+
+export const topicSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'a Kafka topic name').describe('Topic name'),
+  partitions: z.number().int().min(1).max(10_000).describe('Partitions created at start-up'),
+  replicationFactor: z
+    .number()
+    .int()
+    .min(1)
+    .max(16)
+    .default(1)
+    .describe('Replication factor for a new topic (1 on a single broker)'),
+  retentionMs: durationMs.describe('retention.ms of the topic; 0 keeps forever'),
+  cleanupPolicy: z.enum(['delete', 'compact']).default('delete').describe('cleanup.policy'),
+});
+export type TopicConfig = z.infer<typeof topicSchema>;
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+export const kafkaSchema = z.strictObject({
+  brokers: z
+    .array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'host:port'))
+    .default([])
+    .describe('Bootstrap brokers (host:port). Empty: flowwatch runs its own local broker (deploy/kafka)'),
+  clientId: z.string().min(1).default('flowwatch').describe('Kafka client id prefix'),
+  ssl: z.boolean().default(false).describe('Connect to the brokers with TLS'),
+  sasl: z
+    .strictObject({
+      mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
+      username: z.string().min(1),
+      password: z.string().min(1),
+    })
+    .optional()
+    .describe('SASL authentication (use with ssl)'),
+  connectionTimeoutMs: durationMs.default(3000).describe('Broker connection timeout'),
+  local: z
+    .strictObject({
+      runtime: z
+        .enum(['auto', 'jvm', 'docker'])
+        .default('auto')
+        .describe('How to run the local broker: docker when an engine answers, else the JVM jars (auto)'),
+      host: z.string().default('127.0.0.1').describe('Address the local broker listens on'),
+      port: port.default(9092).describe('Client port of the local broker'),
+      controllerPort: port.default(9093).describe('KRaft controller port of the local broker'),
+      dataDir: z.string().default('./data/kafka').describe('Log directory of the local broker'),
+      cacheDir: z
+        .string()
+        .default(join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'flowwatch', 'kafka'))
+        .describe("Where the broker's jars from Maven Central are cached"),
+      heapMb: z.number().int().min(128).default(512).describe('JVM heap of the local broker in MiB'),
+      startTimeoutMs: durationMs.default(90_000).describe('How long to wait for the local broker to be ready'),
+    })
+    .prefault({})
+    .describe('The local single-node broker used when no brokers are configured'),
+  topics: z
+    .strictObject({
+      flows: topicSchema.prefault({ name: 'flows', partitions: 8, retentionMs: DAY }),
+      flowsDlq: topicSchema.prefault({ name: 'flows.dlq', partitions: 1, retentionMs: 14 * DAY }),
+      alerts: topicSchema.prefault({ name: 'alerts', partitions: 3, retentionMs: 30 * DAY }),
+    })
+    .prefault({})
+    .describe('Topics created at start-up'),
+  producer: z
+    .strictObject({
+      maxBufferedMessages: z
+        .number()
+        .int()
+        .min(1)
+        .default(100_000)
+        .describe('Messages held in memory while Kafka is slow or down; beyond it sends are refused and counted'),
+      maxBufferedBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(256 * 1024 * 1024)
+        .describe('Bytes held in memory while Kafka is slow or down'),
+      lingerMs: durationMs.default(20).describe('How long a batch waits to fill before it is sent'),
+      batchMaxMessages: z.number().int().min(1).default(2000).describe('Messages per produce request at most'),
+      compression: z.enum(['none', 'gzip']).default('gzip').describe('Compression of produced batches'),
+      acks: z.union([z.literal(-1), z.literal(0), z.literal(1)]).default(-1).describe('-1: all in-sync replicas'),
+      retryBackoffMs: durationMs.default(500).describe('First back-off after a failed send (doubles, max 10 s)'),
+    })
+    .prefault({}),
+});
+export type KafkaConfig = z.infer<typeof kafkaSchema>;
+
+export const clickhouseSchema = z.strictObject({
+  url: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .describe('ClickHouse server (http:// or https://). Unset: embedded chDB in this process'),
+  username: z.string().default('default').describe('User for the ClickHouse server'),
+  password: z.string().default('').describe('Password for the ClickHouse server'),
+  database: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an identifier')
+    .default('flowwatch')
+    .describe('Database holding flowwatch tables'),
+  path: z.string().default('./data/clickhouse').describe('Data directory of the embedded engine'),
+  requestTimeoutMs: durationMs.default(60_000).describe('Timeout of one request to ClickHouse'),
+});
+export type ClickHouseConfig = z.infer<typeof clickhouseSchema>;
+
+export const httpSchema = z.strictObject({
+  host: z.string().default('127.0.0.1').describe('Address of the HTTP server (health, metrics, API, dashboard)'),
+  port: port.default(8080).describe('Port of the HTTP server'),
+});
+
+export const logSchema = z.strictObject({
+  level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  pretty: z.enum(['auto', 'always', 'never']).default('auto').describe('Human-readable logs: auto means on a TTY'),
+});
+
+export const configSchema = z.strictObject({
+  services: z
+    .array(
+      z.string().refine((name) => SERVICE_NAMES.includes(name), {
+        message: `not a service (known: ${SERVICE_NAMES.join(', ') || 'none yet'})`,
+      }),
+    )
+    .default([...SERVICE_NAMES])
+    .describe('Services run by `flowwatch start` in this process'),
+  shutdownTimeoutMs: durationMs.default(8000).describe('Longest graceful drain on SIGTERM before exiting'),
+  log: logSchema.prefault({}),
+  http: httpSchema.prefault({}),
+  kafka: kafkaSchema.prefault({}),
+  clickhouse: clickhouseSchema.prefault({}),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;

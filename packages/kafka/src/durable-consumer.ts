@@ -1,0 +1,124 @@
+import type { ServiceMetrics } from '@flowwatch/observability';
+import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import type { Logger } from 'pino';
+
+export interface ConsumedBatch {
+  topic: string;
+  partition: number;
+  messages: KafkaMessage[];
+  /** Offset of the first and last message, for idempotent writes keyed by offset range. */
+  firstOffset: string;
+  lastOffset: string;
+}
+
+export interface DurableConsumerOptions {
+  groupId: string;
+  topics: string[];
+  /** Where a new group starts: the earliest retained message (true) or new messages only. */
+  fromBeginning: boolean;
+  /**
+   * Makes the batch durable (written to ClickHouse, state checkpointed, ...). Offsets are
+   * committed only after it resolves; if it throws, the same batch is retried with back-off
+   * and consumption of that partition waits, so nothing is skipped.
+   */
+  handle: (batch: ConsumedBatch) => Promise<void>;
+  retryBackoffMs?: number;
+  maxBytesPerPartition?: number;
+}
+
+/**
+ * A kafkajs consumer with manual offset commits after work is durable (at-least-once; the
+ * handler makes its effects idempotent for exactly-once results).
+ */
+export class DurableConsumer {
+  private readonly consumer: Consumer;
+  private stopped = false;
+  private readonly m;
+  private assigned = 0;
+
+  constructor(
+    kafka: Kafka,
+    private readonly options: DurableConsumerOptions,
+    metrics: ServiceMetrics,
+    private readonly logger: Logger,
+  ) {
+    this.consumer = kafka.consumer({
+      groupId: options.groupId,
+      maxBytesPerPartition: options.maxBytesPerPartition ?? 4 * 1024 * 1024,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3000,
+      retry: { retries: 10 },
+    });
+    this.m = {
+      consumed: metrics.counter('kafka_consumed_messages', 'Messages handled and committed', ['topic']),
+      retries: metrics.counter('kafka_handler_retries', 'Batches retried because the handler failed', ['topic']),
+      lag: metrics.gauge('kafka_consumer_lag', 'messages', 'Messages behind the partition end after the last batch', ['topic', 'partition']),
+      assigned: metrics.gauge('kafka_assigned', 'partitions', 'Partitions assigned to this consumer'),
+    };
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
+      this.assigned = Object.values(e.payload.memberAssignment).reduce((n, p) => n + p.length, 0);
+      this.m.assigned.set(this.assigned);
+      this.logger.info({ assignment: e.payload.memberAssignment }, 'joined consumer group');
+    });
+  }
+
+  get assignedPartitions(): number {
+    return this.assigned;
+  }
+
+  async start(): Promise<void> {
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: this.options.topics, fromBeginning: this.options.fromBeginning });
+    const backoffStart = this.options.retryBackoffMs ?? 500;
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
+        if (batch.messages.length === 0) return;
+        const first = batch.messages[0] as KafkaMessage;
+        const last = batch.messages[batch.messages.length - 1] as KafkaMessage;
+        const consumed: ConsumedBatch = {
+          topic: batch.topic,
+          partition: batch.partition,
+          messages: batch.messages,
+          firstOffset: first.offset,
+          lastOffset: last.offset,
+        };
+        let backoff = backoffStart;
+        for (;;) {
+          if (!isRunning() || isStale() || this.stopped) return;
+          try {
+            await this.options.handle(consumed);
+            break;
+          } catch (err) {
+            this.m.retries.inc({ topic: batch.topic });
+            this.logger.warn(
+              { err: err instanceof Error ? err.message : String(err), topic: batch.topic, partition: batch.partition, backoff },
+              'batch handler failed; retrying the same batch',
+            );
+            await sleep(backoff);
+            backoff = Math.min(backoff * 2, 10_000);
+            await heartbeat().catch(() => {});
+          }
+        }
+        resolveOffset(last.offset);
+        await this.consumer.commitOffsets([
+          { topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() },
+        ]);
+        this.m.consumed.inc({ topic: batch.topic }, batch.messages.length);
+        this.m.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
+        await heartbeat();
+      },
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.consumer.disconnect();
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

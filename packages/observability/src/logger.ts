@@ -1,0 +1,66 @@
+import { destination, type Logger, type LoggerOptions, pino } from 'pino';
+
+export type { Logger } from 'pino';
+
+export interface LoggerConfig {
+  level: string;
+  /** auto: human-readable on a TTY, JSON otherwise. */
+  pretty: 'auto' | 'always' | 'never';
+}
+
+/**
+ * One pino logger per process; components take `logger.child({ component })`.
+ * JSON lines on stderr so stdout stays free for command output (decode, query commands).
+ */
+export function createLogger(config: LoggerConfig, bindings: { service: string }): Logger {
+  const pretty = config.pretty === 'always' || (config.pretty === 'auto' && process.stderr.isTTY === true);
+  const options: LoggerOptions = {
+    level: config.level,
+    base: { pid: process.pid, ...bindings },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    // Secrets never reach the logs, whatever object a caller logs.
+    redact: {
+      paths: ['password', '*.password', '*.*.password', 'sasl', '*.sasl', 'token', '*.token', 'authorization', '*.authorization'],
+      censor: '[redacted]',
+    },
+  };
+  if (pretty) {
+    return pino({
+      ...options,
+      transport: { target: 'pino-pretty', options: { destination: 2, colorize: true, ignore: 'pid,hostname' } },
+    });
+  }
+  return pino(options, destination({ dest: 2, sync: false }));
+}
+
+/**
+ * Logs at most once per key and interval and counts what it held back, so a flood of bad
+ * datagrams from one source becomes one line a minute, not one per datagram.
+ */
+export class RateLimitedLog {
+  private readonly last = new Map<string, { at: number; suppressed: number }>();
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly intervalMs = 60_000,
+    private readonly maxKeys = 10_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  warn(key: string, obj: Record<string, unknown>, msg: string): void {
+    const t = this.now();
+    const entry = this.last.get(key);
+    if (entry && t - entry.at < this.intervalMs) {
+      entry.suppressed++;
+      return;
+    }
+    if (!entry && this.last.size >= this.maxKeys) {
+      // Bounded: forget the oldest key rather than grow without limit under attack.
+      const oldest = this.last.keys().next().value;
+      if (oldest !== undefined) this.last.delete(oldest);
+    }
+    this.last.delete(key);
+    this.last.set(key, { at: t, suppressed: 0 });
+    this.logger.warn({ ...obj, suppressed: entry?.suppressed ?? 0 }, msg);
+  }
+}
