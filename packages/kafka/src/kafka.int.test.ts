@@ -1,0 +1,179 @@
+import { ServiceMetrics, createRegistry } from '@flowwatch/observability';
+import { silentLogger, testKafka, uniqueName } from '@flowwatch/test-support';
+import { ConfigResourceTypes } from 'kafkajs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { BufferedProducer, type ProducerOptions } from './buffered-producer.js';
+import { createKafka } from './client.js';
+import { type ConsumedBatch, DurableConsumer } from './durable-consumer.js';
+import { ensureTopics } from './topics.js';
+
+const { kafka } = testKafka();
+const producerOptions: ProducerOptions = {
+  maxBufferedMessages: 10_000,
+  maxBufferedBytes: 8 * 1024 * 1024,
+  lingerMs: 5,
+  batchMaxMessages: 500,
+  compression: 'gzip',
+  acks: -1,
+  retryBackoffMs: 100,
+};
+const cleanups: (() => Promise<void>)[] = [];
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+function metrics() {
+  const registry = createRegistry();
+  return { registry, metrics: new ServiceMetrics(registry, 'test') };
+}
+
+async function metricValue(registry: ReturnType<typeof createRegistry>, name: string, labels: Record<string, string> = {}) {
+  const m = await registry.getSingleMetric(name)?.get();
+  const v = m?.values.find((x) => Object.entries(labels).every(([k, val]) => x.labels[k] === val));
+  return v?.value ?? 0;
+}
+
+async function waitFor(cond: () => boolean, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('ensureTopics', () => {
+  it('creates topics with their partitions and retention, and is idempotent', async () => {
+    const name = uniqueName('topics');
+    const spec = { name, partitions: 3, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' as const };
+    const first = await ensureTopics(kafka, [spec], silentLogger);
+    expect(first).toEqual({ created: [name], existing: [] });
+    const second = await ensureTopics(kafka, [{ ...spec, retentionMs: 7_200_000 }], silentLogger);
+    expect(second).toEqual({ created: [], existing: [name] });
+
+    const admin = kafka.admin();
+    await admin.connect();
+    const meta = await admin.fetchTopicMetadata({ topics: [name] });
+    expect(meta.topics[0]?.partitions).toHaveLength(3);
+    const cfg = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [{ type: ConfigResourceTypes.TOPIC, name, configNames: ['retention.ms'] }],
+    });
+    expect(cfg.resources[0]?.configEntries.find((e) => e.configName === 'retention.ms')?.configValue).toBe('7200000');
+    await admin.disconnect();
+  });
+});
+
+describe('BufferedProducer and DurableConsumer', () => {
+  it('round-trips keyed messages, commits after the handler and resumes after the commit', async () => {
+    const topic = uniqueName('roundtrip');
+    const group = uniqueName('group');
+    await ensureTopics(kafka, [{ name: topic, partitions: 2, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' }], silentLogger);
+    const { registry, metrics: m } = metrics();
+    const producer = new BufferedProducer(kafka, producerOptions, m, silentLogger);
+    await producer.start();
+    cleanups.push(() => producer.stop());
+
+    const N = 1000;
+    const messages = Array.from({ length: N }, (_, i) => ({ key: `exporter-${i % 7}`, value: JSON.stringify({ i }) }));
+    expect(producer.send(topic, messages.slice(0, 500))).toBe('queued');
+    expect(producer.send(topic, messages.slice(500))).toBe('queued');
+    await producer.flush();
+    expect(await metricValue(registry, 'flowwatch_test_kafka_produced_messages_total', { topic })).toBe(N);
+    expect(producer.ready()).toEqual({ ready: true });
+
+    // First consumer: fails the first batch once (it must be retried, not skipped), then stores.
+    const seen = new Map<number, number>();
+    let failures = 0;
+    const handle = async (batch: ConsumedBatch) => {
+      if (failures === 0) {
+        failures++;
+        throw new Error('store unavailable');
+      }
+      for (const msg of batch.messages) {
+        const i = JSON.parse(String(msg.value)).i as number;
+        seen.set(i, (seen.get(i) ?? 0) + 1);
+      }
+    };
+    const consumer = new DurableConsumer(kafka, { groupId: group, topics: [topic], fromBeginning: true, handle, retryBackoffMs: 50 }, m, silentLogger);
+    await consumer.start();
+    await waitFor(() => seen.size === N);
+    await consumer.stop();
+    expect([...seen.values()].every((c) => c === 1)).toBe(true);
+    expect(await metricValue(registry, 'flowwatch_test_kafka_handler_retries_total', { topic })).toBe(1);
+
+    // Per-key order: messages of one key arrive in the order sent (one partition per key).
+    // A second consumer in the same group starts after the committed offsets: only new messages.
+    expect(producer.send(topic, [{ key: 'late', value: JSON.stringify({ i: N }) }])).toBe('queued');
+    await producer.flush();
+    const later: number[] = [];
+    const consumer2 = new DurableConsumer(
+      kafka,
+      {
+        groupId: group,
+        topics: [topic],
+        fromBeginning: true,
+        handle: async (b) => {
+          for (const msg of b.messages) later.push(JSON.parse(String(msg.value)).i);
+        },
+      },
+      m,
+      silentLogger,
+    );
+    await consumer2.start();
+    await waitFor(() => later.length >= 1);
+    await new Promise((r) => setTimeout(r, 500));
+    await consumer2.stop();
+    expect(later).toEqual([N]);
+  });
+
+  it('keeps one key in order within its partition', async () => {
+    const topic = uniqueName('order');
+    await ensureTopics(kafka, [{ name: topic, partitions: 4, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' }], silentLogger);
+    const { metrics: m } = metrics();
+    const producer = new BufferedProducer(kafka, { ...producerOptions, batchMaxMessages: 37 }, m, silentLogger);
+    await producer.start();
+    cleanups.push(() => producer.stop());
+    for (let i = 0; i < 300; i++) producer.send(topic, [{ key: `k${i % 3}`, value: String(i) }]);
+    await producer.flush();
+    const byKey = new Map<string, number[]>();
+    const partitionsByKey = new Map<string, Set<number>>();
+    const consumer = new DurableConsumer(
+      kafka,
+      {
+        groupId: uniqueName('g'),
+        topics: [topic],
+        fromBeginning: true,
+        handle: async (b) => {
+          for (const msg of b.messages) {
+            const k = String(msg.key);
+            byKey.set(k, [...(byKey.get(k) ?? []), Number(String(msg.value))]);
+            partitionsByKey.set(k, (partitionsByKey.get(k) ?? new Set()).add(b.partition));
+          }
+        },
+      },
+      m,
+      silentLogger,
+    );
+    await consumer.start();
+    await waitFor(() => [...byKey.values()].reduce((n, v) => n + v.length, 0) === 300);
+    await consumer.stop();
+    for (const [, values] of byKey) expect(values).toEqual([...values].sort((a, b) => a - b));
+    for (const [, parts] of partitionsByKey) expect(parts.size).toBe(1);
+  });
+
+  it('refuses and counts beyond its bound while Kafka is unreachable, and reports not ready', async () => {
+    const unreachable = createKafka({ brokers: ['127.0.0.1:1'], clientId: 'unreachable', ssl: false, connectionTimeoutMs: 200 }, silentLogger);
+    const { registry, metrics: m } = metrics();
+    const producer = new BufferedProducer(unreachable, { ...producerOptions, maxBufferedMessages: 100, lingerMs: 0 }, m, silentLogger);
+    await producer.start();
+    expect(producer.send('t', Array.from({ length: 60 }, () => ({ value: 'x' })))).toBe('queued');
+    expect(producer.send('t', Array.from({ length: 60 }, () => ({ value: 'y' })))).toBe('buffer_full');
+    expect(producer.length).toBe(60);
+    await waitFor(() => !producer.ready().ready && String((producer.ready() as { reason: string }).reason).startsWith('kafka unreachable'));
+    expect(await metricValue(registry, 'flowwatch_test_kafka_refused_messages_total', { topic: 't', reason: 'buffer_full' })).toBe(60);
+    await producer.stop(200);
+    // What was still buffered at shutdown is counted too, not silently lost.
+    expect(await metricValue(registry, 'flowwatch_test_kafka_refused_messages_total', { topic: 't', reason: 'shutdown' })).toBe(60);
+    expect(producer.send('t', [{ value: 'z' }])).toBe('stopped');
+  });
+});

@@ -1,0 +1,39 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const support = fileURLToPath(new URL('./test/support/index.ts', import.meta.url));
+const shared = {
+  resolve: { conditions: ['flowwatch-src'], alias: { '@flowwatch/test-support': support } },
+};
+
+/**
+ * Two projects: `unit` (pure logic, no servers, seconds) and `integration` (real Kafka from the
+ * global set-up, real ClickHouse: embedded chDB, or a server with CLICKHOUSE_URL). Test files run
+ * in forked processes because chDB allows one data directory per process.
+ */
+export default defineConfig({
+  test: {
+    pool: 'forks',
+    reporters: process.env.CI ? ['default'] : ['default'],
+    projects: [
+      {
+        ...shared,
+        test: {
+          name: 'unit',
+          include: ['packages/*/src/**/*.test.ts', 'services/*/src/**/*.test.ts', 'test/**/*.test.ts'],
+          exclude: ['**/*.int.test.ts', '**/node_modules/**'],
+        },
+      },
+      {
+        ...shared,
+        test: {
+          name: 'integration',
+          include: ['packages/*/src/**/*.int.test.ts', 'services/*/src/**/*.int.test.ts', 'test/**/*.int.test.ts'],
+          globalSetup: ['test/setup/kafka.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
+  },
+});
