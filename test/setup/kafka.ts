@@ -17,7 +17,9 @@ declare module 'vitest' {
  * JVM) on free ports with a throw-away data directory. Each test uses its own topics and groups.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const external = process.env.KAFKA_BROKERS?.split(',').map((s) => s.trim()).filter(Boolean);
+  const external = process.env.KAFKA_BROKERS?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (external && external.length > 0) {
     project.provide('kafkaBrokers', external);
     return async () => {};
@@ -29,7 +31,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     port: await freePort(),
     controllerPort: await freePort(),
     dataDir,
-    cacheDir: process.env.FLOWWATCH__KAFKA__LOCAL__CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(process.env.HOME ?? tmpdir(), '.cache'), 'flowwatch', 'kafka'),
+    cacheDir:
+      process.env.FLOWWATCH__KAFKA__LOCAL__CACHE_DIR ??
+      join(process.env.XDG_CACHE_HOME ?? join(process.env.HOME ?? tmpdir(), '.cache'), 'flowwatch', 'kafka'),
     heapMb: 512,
     startTimeoutMs: 120_000,
     progress: (line) => process.stderr.write(`[test kafka] ${line}\n`),

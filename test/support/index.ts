@@ -1,4 +1,4 @@
 export { openTestClickHouse } from './clickhouse.js';
 export { testKafka, uniqueName } from './kafka.js';
-export { freePort } from './ports.js';
 export { silentLogger } from './logger.js';
+export { freePort } from './ports.js';

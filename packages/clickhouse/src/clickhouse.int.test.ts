@@ -63,7 +63,9 @@ describe('migrate', () => {
   });
 
   it('refuses migrations out of version order', async () => {
-    await expect(migrate(ch.client, [migrations[1] as Migration, migrations[0] as Migration], silentLogger)).rejects.toThrow(/out of order/);
+    await expect(migrate(ch.client, [migrations[1] as Migration, migrations[0] as Migration], silentLogger)).rejects.toThrow(
+      /out of order/,
+    );
   });
 });
 
@@ -92,7 +94,10 @@ describe('insert and parameterised query', () => {
     expect(Number((await q('a'))[0]?.bytes)).toBe(150);
     expect(Number((await q(hostile))[0]?.n)).toBe(1);
     const mv = await (
-      await ch.client.query({ query: 'SELECT supplier, sum(bytes) AS bytes FROM events_by_supplier GROUP BY supplier ORDER BY supplier', format: 'JSONEachRow' })
+      await ch.client.query({
+        query: 'SELECT supplier, sum(bytes) AS bytes FROM events_by_supplier GROUP BY supplier ORDER BY supplier',
+        format: 'JSONEachRow',
+      })
     ).json<{ supplier: string; bytes: string | number }>();
     expect(mv.map((r) => [r.supplier, Number(r.bytes)])).toEqual([
       ['a', 150],

@@ -22,11 +22,7 @@ const TABLE = 'flowwatch_schema_migrations';
  * Applies the migrations not yet recorded in `flowwatch_schema_migrations`, in version order.
  * A recorded migration whose statements changed since is an error: migrations are append-only.
  */
-export async function migrate(
-  client: ClickHouseClient,
-  migrations: readonly Migration[],
-  logger: Logger,
-): Promise<MigrationResult> {
+export async function migrate(client: ClickHouseClient, migrations: readonly Migration[], logger: Logger): Promise<MigrationResult> {
   checkOrder(migrations);
   await client.command({
     query: `CREATE TABLE IF NOT EXISTS ${TABLE} (

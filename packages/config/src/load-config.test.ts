@@ -26,7 +26,10 @@ describe('loadConfig', () => {
   });
 
   it('reads a YAML file and lets the environment override it', () => {
-    const file = tempFile('c.yaml', 'http:\n  port: 9000\nkafka:\n  topics:\n    flows: { name: flows, partitions: 3, retentionMs: 1000 }\n');
+    const file = tempFile(
+      'c.yaml',
+      'http:\n  port: 9000\nkafka:\n  topics:\n    flows: { name: flows, partitions: 3, retentionMs: 1000 }\n',
+    );
     const r = loadConfig({ file, env: { FLOWWATCH__HTTP__PORT: '9100', KAFKA_BROKERS: 'a:9092, b:9093' } });
     expect(r.ok).toBe(true);
     if (!r.ok) return;
@@ -98,5 +101,18 @@ describe('environment names', () => {
     expect(schemaAt(['kafka', 'local', 'dataDir'])).toBe('string');
     expect(schemaAt(['kafka', 'brokers'])).toBe('array');
     expect(schemaAt(['kafka', 'nope'])).toBeUndefined();
+  });
+});
+
+describe('partial overrides', () => {
+  it('overriding one field of a topic keeps the defaults of the others', () => {
+    const r = loadConfig({ env: { FLOWWATCH__KAFKA__TOPICS__FLOWS__PARTITIONS: '12' } });
+    expect(r.ok && r.config.kafka.topics.flows).toEqual({
+      name: 'flows',
+      partitions: 12,
+      replicationFactor: 1,
+      retentionMs: 86_400_000,
+      cleanupPolicy: 'delete',
+    });
   });
 });

@@ -19,24 +19,29 @@ export const SERVICE_NAMES: readonly string[] = [];
 
 const port = z.number().int().min(1).max(65535);
 const durationMs = z.number().int().min(0);
-
-export const topicSchema = z.strictObject({
-  name: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'a Kafka topic name').describe('Topic name'),
-  partitions: z.number().int().min(1).max(10_000).describe('Partitions created at start-up'),
-  replicationFactor: z
-    .number()
-    .int()
-    .min(1)
-    .max(16)
-    .default(1)
-    .describe('Replication factor for a new topic (1 on a single broker)'),
-  retentionMs: durationMs.describe('retention.ms of the topic; 0 keeps forever'),
-  cleanupPolicy: z.enum(['delete', 'compact']).default('delete').describe('cleanup.policy'),
-});
-export type TopicConfig = z.infer<typeof topicSchema>;
-
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
+
+/** A topic's settings, each field defaulting on its own so one can be overridden alone. */
+function topicSchema(defaults: { name: string; partitions: number; retentionMs: number; cleanupPolicy?: 'delete' | 'compact' }) {
+  return z
+    .strictObject({
+      name: z
+        .string()
+        .regex(/^[A-Za-z0-9._-]{1,249}$/, 'a Kafka topic name')
+        .default(defaults.name)
+        .describe('Topic name'),
+      partitions: z.number().int().min(1).max(10_000).default(defaults.partitions).describe('Partitions created at start-up'),
+      replicationFactor: z.number().int().min(1).max(16).default(1).describe('Replication factor for a new topic (1 on a single broker)'),
+      retentionMs: durationMs.default(defaults.retentionMs).describe('retention.ms of the topic; 0 keeps forever'),
+      cleanupPolicy: z
+        .enum(['delete', 'compact'])
+        .default(defaults.cleanupPolicy ?? 'delete')
+        .describe('cleanup.policy'),
+    })
+    .prefault({});
+}
+export type TopicConfig = z.infer<ReturnType<typeof topicSchema>>;
 
 export const kafkaSchema = z.strictObject({
   brokers: z
@@ -75,9 +80,9 @@ export const kafkaSchema = z.strictObject({
     .describe('The local single-node broker used when no brokers are configured'),
   topics: z
     .strictObject({
-      flows: topicSchema.prefault({ name: 'flows', partitions: 8, retentionMs: DAY }),
-      flowsDlq: topicSchema.prefault({ name: 'flows.dlq', partitions: 1, retentionMs: 14 * DAY }),
-      alerts: topicSchema.prefault({ name: 'alerts', partitions: 3, retentionMs: 30 * DAY }),
+      flows: topicSchema({ name: 'flows', partitions: 8, retentionMs: DAY }),
+      flowsDlq: topicSchema({ name: 'flows.dlq', partitions: 1, retentionMs: 14 * DAY }),
+      alerts: topicSchema({ name: 'alerts', partitions: 3, retentionMs: 30 * DAY }),
     })
     .prefault({})
     .describe('Topics created at start-up'),
@@ -98,7 +103,10 @@ export const kafkaSchema = z.strictObject({
       lingerMs: durationMs.default(20).describe('How long a batch waits to fill before it is sent'),
       batchMaxMessages: z.number().int().min(1).default(2000).describe('Messages per produce request at most'),
       compression: z.enum(['none', 'gzip']).default('gzip').describe('Compression of produced batches'),
-      acks: z.union([z.literal(-1), z.literal(0), z.literal(1)]).default(-1).describe('-1: all in-sync replicas'),
+      acks: z
+        .union([z.literal(-1), z.literal(0), z.literal(1)])
+        .default(-1)
+        .describe('-1: all in-sync replicas'),
       retryBackoffMs: durationMs.default(500).describe('First back-off after a failed send (doubles, max 10 s)'),
     })
     .prefault({}),

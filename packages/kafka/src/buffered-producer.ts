@@ -69,9 +69,12 @@ export class BufferedProducer {
       bufferMessages: metrics.gauge('kafka_buffer', 'messages', 'Messages waiting in the producer buffer'),
       bufferBytes: metrics.gauge('kafka_buffer', 'bytes', 'Bytes waiting in the producer buffer'),
       bufferFill: metrics.gauge('kafka_buffer_fill', 'ratio', 'Fill of the producer buffer (0..1, the fuller of count and bytes)'),
-      latency: metrics.histogram('kafka_produce_duration', 'seconds', 'Time of one produce request', [
-        0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
-      ]),
+      latency: metrics.histogram(
+        'kafka_produce_duration',
+        'seconds',
+        'Time of one produce request',
+        [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      ),
     };
   }
 

@@ -52,7 +52,10 @@ export class DurableConsumer {
     this.m = {
       consumed: metrics.counter('kafka_consumed_messages', 'Messages handled and committed', ['topic']),
       retries: metrics.counter('kafka_handler_retries', 'Batches retried because the handler failed', ['topic']),
-      lag: metrics.gauge('kafka_consumer_lag', 'messages', 'Messages behind the partition end after the last batch', ['topic', 'partition']),
+      lag: metrics.gauge('kafka_consumer_lag', 'messages', 'Messages behind the partition end after the last batch', [
+        'topic',
+        'partition',
+      ]),
       assigned: metrics.gauge('kafka_assigned', 'partitions', 'Partitions assigned to this consumer'),
     };
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {

@@ -1,4 +1,4 @@
-import { ServiceMetrics, createRegistry } from '@flowwatch/observability';
+import { createRegistry, ServiceMetrics } from '@flowwatch/observability';
 import { silentLogger, testKafka, uniqueName } from '@flowwatch/test-support';
 import { ConfigResourceTypes } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -67,7 +67,11 @@ describe('BufferedProducer and DurableConsumer', () => {
   it('round-trips keyed messages, commits after the handler and resumes after the commit', async () => {
     const topic = uniqueName('roundtrip');
     const group = uniqueName('group');
-    await ensureTopics(kafka, [{ name: topic, partitions: 2, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' }], silentLogger);
+    await ensureTopics(
+      kafka,
+      [{ name: topic, partitions: 2, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' }],
+      silentLogger,
+    );
     const { registry, metrics: m } = metrics();
     const producer = new BufferedProducer(kafka, producerOptions, m, silentLogger);
     await producer.start();
@@ -94,7 +98,12 @@ describe('BufferedProducer and DurableConsumer', () => {
         seen.set(i, (seen.get(i) ?? 0) + 1);
       }
     };
-    const consumer = new DurableConsumer(kafka, { groupId: group, topics: [topic], fromBeginning: true, handle, retryBackoffMs: 50 }, m, silentLogger);
+    const consumer = new DurableConsumer(
+      kafka,
+      { groupId: group, topics: [topic], fromBeginning: true, handle, retryBackoffMs: 50 },
+      m,
+      silentLogger,
+    );
     await consumer.start();
     await waitFor(() => seen.size === N);
     await consumer.stop();
@@ -128,7 +137,11 @@ describe('BufferedProducer and DurableConsumer', () => {
 
   it('keeps one key in order within its partition', async () => {
     const topic = uniqueName('order');
-    await ensureTopics(kafka, [{ name: topic, partitions: 4, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' }], silentLogger);
+    await ensureTopics(
+      kafka,
+      [{ name: topic, partitions: 4, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' }],
+      silentLogger,
+    );
     const { metrics: m } = metrics();
     const producer = new BufferedProducer(kafka, { ...producerOptions, batchMaxMessages: 37 }, m, silentLogger);
     await producer.start();
@@ -162,12 +175,25 @@ describe('BufferedProducer and DurableConsumer', () => {
   });
 
   it('refuses and counts beyond its bound while Kafka is unreachable, and reports not ready', async () => {
-    const unreachable = createKafka({ brokers: ['127.0.0.1:1'], clientId: 'unreachable', ssl: false, connectionTimeoutMs: 200 }, silentLogger);
+    const unreachable = createKafka(
+      { brokers: ['127.0.0.1:1'], clientId: 'unreachable', ssl: false, connectionTimeoutMs: 200 },
+      silentLogger,
+    );
     const { registry, metrics: m } = metrics();
     const producer = new BufferedProducer(unreachable, { ...producerOptions, maxBufferedMessages: 100, lingerMs: 0 }, m, silentLogger);
     await producer.start();
-    expect(producer.send('t', Array.from({ length: 60 }, () => ({ value: 'x' })))).toBe('queued');
-    expect(producer.send('t', Array.from({ length: 60 }, () => ({ value: 'y' })))).toBe('buffer_full');
+    expect(
+      producer.send(
+        't',
+        Array.from({ length: 60 }, () => ({ value: 'x' })),
+      ),
+    ).toBe('queued');
+    expect(
+      producer.send(
+        't',
+        Array.from({ length: 60 }, () => ({ value: 'y' })),
+      ),
+    ).toBe('buffer_full');
     expect(producer.length).toBe(60);
     await waitFor(() => !producer.ready().ready && String((producer.ready() as { reason: string }).reason).startsWith('kafka unreachable'));
     expect(await metricValue(registry, 'flowwatch_test_kafka_refused_messages_total', { topic: 't', reason: 'buffer_full' })).toBe(60);

@@ -35,12 +35,17 @@ export class ServiceMetrics {
 
   counter<L extends string = never>(thing: string, help: string, labelNames: readonly L[] = []): Counter<L> {
     const name = metricName(this.service, thing, 'total');
-    return (this.registry.getSingleMetric(name) as Counter<L> | undefined) ?? new Counter<L>({ name, help, labelNames, registers: [this.registry] });
+    return (
+      (this.registry.getSingleMetric(name) as Counter<L> | undefined) ??
+      new Counter<L>({ name, help, labelNames, registers: [this.registry] })
+    );
   }
 
   gauge<L extends string = never>(thing: string, unit: string, help: string, labelNames: readonly L[] = []): Gauge<L> {
     const name = metricName(this.service, thing, unit);
-    return (this.registry.getSingleMetric(name) as Gauge<L> | undefined) ?? new Gauge<L>({ name, help, labelNames, registers: [this.registry] });
+    return (
+      (this.registry.getSingleMetric(name) as Gauge<L> | undefined) ?? new Gauge<L>({ name, help, labelNames, registers: [this.registry] })
+    );
   }
 
   histogram<L extends string = never>(
@@ -51,6 +56,9 @@ export class ServiceMetrics {
     labelNames: readonly L[] = [],
   ): Histogram<L> {
     const name = metricName(this.service, thing, unit);
-    return (this.registry.getSingleMetric(name) as Histogram<L> | undefined) ?? new Histogram<L>({ name, help, labelNames, buckets, registers: [this.registry] });
+    return (
+      (this.registry.getSingleMetric(name) as Histogram<L> | undefined) ??
+      new Histogram<L>({ name, help, labelNames, buckets, registers: [this.registry] })
+    );
   }
 }

@@ -34,7 +34,13 @@ export function buildOpsServer(options: OpsServerOptions): FastifyInstance {
 
   const metrics = new ServiceMetrics(options.registry, 'http');
   const requests = metrics.counter('requests', 'HTTP requests by route and status class', ['method', 'route', 'status']);
-  const duration = metrics.histogram('request_duration', 'seconds', 'HTTP request duration by route', [0.001, 0.005, 0.025, 0.1, 0.5, 2.5], ['route']);
+  const duration = metrics.histogram(
+    'request_duration',
+    'seconds',
+    'HTTP request duration by route',
+    [0.001, 0.005, 0.025, 0.1, 0.5, 2.5],
+    ['route'],
+  );
   app.addHook('onResponse', async (req, reply) => {
     // The route pattern, never the raw URL: labels stay a small fixed set.
     const route = req.routeOptions.url ?? 'unmatched';

@@ -56,7 +56,10 @@ async function main(argv: string[]): Promise<number> {
   }
   const config = loaded.config;
   if (values.services !== undefined) {
-    const names = values.services.split(',').map((s) => s.trim()).filter(Boolean);
+    const names = values.services
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     const r = configSchema.shape.services.safeParse(names);
     if (!r.success) {
       process.stderr.write(`flowwatch: --services: ${r.error.issues.map((i) => `${names[Number(i.path[0])]}: ${i.message}`).join('; ')}\n`);
@@ -151,9 +154,7 @@ async function runKafka(config: Config): Promise<number> {
 }
 
 function redact(config: Config): unknown {
-  return JSON.parse(
-    JSON.stringify(config, (key, value) => (key === 'password' && value ? '[redacted]' : value)),
-  );
+  return JSON.parse(JSON.stringify(config, (key, value) => (key === 'password' && value ? '[redacted]' : value)));
 }
 
 main(process.argv.slice(2)).then(

@@ -3,14 +3,7 @@ import type { Config } from '@flowwatch/config';
 import { createKafka, ensureTopics, KafkaHealth } from '@flowwatch/kafka';
 import type { Service } from '@flowwatch/lifecycle';
 import { LocalKafka } from '@flowwatch/local-kafka';
-import {
-  buildOpsServer,
-  createRegistry,
-  type Logger,
-  type ReadinessCheck,
-  type Registry,
-  ServiceMetrics,
-} from '@flowwatch/observability';
+import { buildOpsServer, createRegistry, type Logger, type ReadinessCheck, type Registry, ServiceMetrics } from '@flowwatch/observability';
 import type { FastifyInstance } from 'fastify';
 import type { Kafka } from 'kafkajs';
 

@@ -1,0 +1,150 @@
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, testKafka, uniqueName } from '@flowwatch/test-support';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const MAIN = join(ROOT, 'services/cli/src/main.ts');
+const NODE_ARGS = ['--conditions=flowwatch-src', '--import', 'tsx', MAIN];
+
+function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, JAVA_HOME: process.env.JAVA_HOME };
+  if (process.env.CLICKHOUSE_URL) env.CLICKHOUSE_URL = process.env.CLICKHOUSE_URL;
+  return { ...env, ...extra };
+}
+
+function run(args: string[], env: Record<string, string>) {
+  return spawnSync(process.execPath, [...NODE_ARGS, ...args], { cwd: ROOT, env: cleanEnv(env), encoding: 'utf8', timeout: 30_000 });
+}
+
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+});
+
+function startFlowwatch(env: Record<string, string>) {
+  const child = spawn(process.execPath, [...NODE_ARGS, 'start'], { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let output = '';
+  child.stdout?.on('data', (d) => (output += d));
+  child.stderr?.on('data', (d) => (output += d));
+  const exited = new Promise<{ code: number | null; at: number }>((res) => child.on('exit', (code) => res({ code, at: Date.now() })));
+  return { child, exited, output: () => output };
+}
+
+async function waitReady(base: string, output: () => string, ms = 90_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    try {
+      const r = await fetch(`${base}/readyz`);
+      if (r.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`not ready within ${ms} ms:\n${output()}`);
+}
+
+function pidsMatching(pattern: string): number[] {
+  try {
+    return execFileSync('pgrep', ['-f', pattern], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+describe('flowwatch config', () => {
+  it('stops a bad value with one line naming the field and the reason (exit 2)', () => {
+    const r = run(['config', 'check'], { FLOWWATCH__HTTP__PORT: '70000' });
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trimEnd().split('\n')).toEqual([
+      'flowwatch: invalid configuration: http.port: Too big: expected number to be <=65535 (from FLOWWATCH__HTTP__PORT)',
+    ]);
+  });
+
+  it('start refuses an unknown service before starting anything', () => {
+    const r = run(['start', '--services', 'nonesuch'], {});
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^flowwatch: --services: nonesuch: not a service/);
+  });
+
+  it('dumps the effective config with secrets redacted', () => {
+    const r = run(['config', 'dump'], { CLICKHOUSE_PASSWORD: 'hunter2' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).not.toContain('hunter2');
+    expect(JSON.parse(r.stdout).clickhouse.password).toBe('[redacted]');
+  });
+});
+
+describe('flowwatch start', () => {
+  it('with an external broker: creates topics, serves health, readiness and metrics, stops on SIGTERM', async () => {
+    const { kafka, brokers } = testKafka();
+    const port = await freePort();
+    const flows = uniqueName('flows');
+    const fw = startFlowwatch({
+      KAFKA_BROKERS: brokers.join(','),
+      FLOWWATCH__HTTP__PORT: String(port),
+      FLOWWATCH__KAFKA__TOPICS__FLOWS__NAME: flows,
+      FLOWWATCH__KAFKA__TOPICS__FLOWS_DLQ__NAME: `${flows}.dlq`,
+      FLOWWATCH__KAFKA__TOPICS__ALERTS__NAME: `${flows}.alerts`,
+      FLOWWATCH__CLICKHOUSE__PATH: mkdtempSync(join(tmpdir(), 'fw-cli-ch-')),
+    });
+    const base = `http://127.0.0.1:${port}`;
+    await waitReady(base, fw.output);
+    expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'ok' });
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(/flowwatch_platform_build_info\{.*kafka="external".*\} 1/);
+    expect(metrics).toContain('flowwatch_process_resident_memory_bytes');
+
+    const admin = kafka.admin();
+    await admin.connect();
+    const topics = await admin.listTopics();
+    await admin.disconnect();
+    expect(topics).toEqual(expect.arrayContaining([flows, `${flows}.dlq`, `${flows}.alerts`]));
+
+    const t0 = Date.now();
+    fw.child.kill('SIGTERM');
+    const { code, at } = await fw.exited;
+    expect(code).toBe(0);
+    expect(at - t0).toBeLessThan(10_000);
+    expect(fw.output()).toContain('stopped (SIGTERM)');
+  });
+
+  it('with its own local Kafka: SIGTERM stops everything within 10 s, and SIGKILL leaves no orphan broker', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'fw-cli-kafka-'));
+    const env = async () => ({
+      FLOWWATCH__HTTP__PORT: String(await freePort()),
+      FLOWWATCH__KAFKA__LOCAL__PORT: String(await freePort()),
+      FLOWWATCH__KAFKA__LOCAL__CONTROLLER_PORT: String(await freePort()),
+      FLOWWATCH__KAFKA__LOCAL__DATA_DIR: dataDir,
+      FLOWWATCH__KAFKA__LOCAL__RUNTIME: 'jvm',
+      FLOWWATCH__CLICKHOUSE__PATH: join(dataDir, 'clickhouse'),
+    });
+
+    const e1 = await env();
+    const fw = startFlowwatch(e1);
+    await waitReady(`http://127.0.0.1:${e1.FLOWWATCH__HTTP__PORT}`, fw.output);
+    expect(pidsMatching(`kafka.logs.dir=${dataDir}`).length).toBeGreaterThan(0);
+    const t0 = Date.now();
+    fw.child.kill('SIGTERM');
+    const { code, at } = await fw.exited;
+    expect(code).toBe(0);
+    expect(at - t0).toBeLessThan(10_000);
+    expect(pidsMatching(`kafka.logs.dir=${dataDir}`)).toEqual([]);
+
+    // Killed without a chance to clean up: the broker's watchdog sees its stdin close.
+    const e2 = await env();
+    const fw2 = startFlowwatch(e2);
+    await waitReady(`http://127.0.0.1:${e2.FLOWWATCH__HTTP__PORT}`, fw2.output);
+    fw2.child.kill('SIGKILL');
+    await fw2.exited;
+    const end = Date.now() + 25_000;
+    while (pidsMatching(`kafka.logs.dir=${dataDir}`).length > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 200));
+    expect(pidsMatching(`kafka.logs.dir=${dataDir}`)).toEqual([]);
+  }, 180_000);
+});
