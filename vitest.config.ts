@@ -14,7 +14,7 @@ const shared = {
 export default defineConfig({
   test: {
     pool: 'forks',
-    reporters: process.env.CI ? ['default'] : ['default'],
+    reporters: ['default', './test/summary-reporter.ts'],
     projects: [
       {
         ...shared,

@@ -116,3 +116,13 @@ describe('partial overrides', () => {
     });
   });
 });
+
+describe('deploy/config/flowwatch.example.yaml', () => {
+  it('validates and equals the defaults it documents', () => {
+    const file = new URL('../../../deploy/config/flowwatch.example.yaml', import.meta.url).pathname;
+    const fromFile = loadConfig({ file, env: {} });
+    const defaults = loadConfig({ env: {} });
+    expect(fromFile.ok).toBe(true);
+    if (fromFile.ok && defaults.ok) expect(fromFile.config).toEqual(defaults.config);
+  });
+});
