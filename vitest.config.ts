@@ -2,8 +2,11 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 const support = fileURLToPath(new URL('./test/support/index.ts', import.meta.url));
+// Workspace packages resolve to their TypeScript sources (the `flowwatch-src` export condition),
+// never to a stale dist/. Tests run server-side, so the condition must reach the SSR resolver.
 const shared = {
   resolve: { conditions: ['flowwatch-src'], alias: { '@flowwatch/test-support': support } },
+  ssr: { resolve: { conditions: ['flowwatch-src'], externalConditions: ['flowwatch-src'] } },
 };
 
 /**
