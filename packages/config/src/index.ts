@@ -12,10 +12,13 @@ export {
 } from './load-config.js';
 export {
   type ClickHouseConfig,
+  type CollectorConfig,
   type Config,
   type ConfigInput,
   configSchema,
   type KafkaConfig,
+  type RegistryConfig,
   SERVICE_NAMES,
+  type SupplierConfig,
   type TopicConfig,
 } from './schema.js';

@@ -126,3 +126,34 @@ describe('deploy/config/flowwatch.example.yaml', () => {
     if (fromFile.ok && defaults.ok) expect(fromFile.config).toEqual(defaults.config);
   });
 });
+
+describe('registry', () => {
+  const supplier = (id: string, address: string) => ({ id, name: id, exporters: [{ id: 'r1', address }] });
+
+  it('accepts suppliers with exporters and hashed push tokens', () => {
+    const file = tempFile(
+      'reg.yaml',
+      `registry:\n  suppliers:\n    - id: supplier-a\n      name: Supplier A\n      exporters: [{ id: core-1, address: "10.0.0.1", samplingRate: 1000 }, { id: core-2, address: "2001:db8::1" }]\n      pushTokens: ["sha256:${'a'.repeat(64)}"]\n`,
+    );
+    const r = loadConfig({ file, env: {} });
+    expect(r.ok).toBe(true);
+    if (r.ok) expect(r.config.registry.suppliers[0]?.exporters[1]).toEqual({ id: 'core-2', address: '2001:db8::1', samplingRate: 0 });
+  });
+
+  it('refuses one exporter address under two suppliers, naming the field', () => {
+    const file = tempFile('dup.json', JSON.stringify({ registry: { suppliers: [supplier('a', '10.0.0.1'), supplier('b', '10.0.0.1')] } }));
+    const r = loadConfig({ file, env: {} });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error).toContain('registry.suppliers.1.exporters.0.address: 10.0.0.1 is already an exporter of a');
+  });
+
+  it('refuses a plain-text push token', () => {
+    const file = tempFile(
+      'tok.json',
+      JSON.stringify({ registry: { suppliers: [{ ...supplier('a', '10.0.0.1'), pushTokens: ['letmein'] }] } }),
+    );
+    const r = loadConfig({ file, env: {} });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error).toMatch(/registry\.suppliers\.0\.pushTokens\.0: sha256:<64 hex digits>/);
+  });
+});

@@ -15,7 +15,7 @@ import { z } from 'zod';
  * ClickHouse migrations, the HTTP server with /healthz, /readyz and /metrics) is not a service:
  * it always runs.
  */
-export const SERVICE_NAMES: readonly string[] = [];
+export const SERVICE_NAMES: readonly string[] = ['collector'];
 
 const port = z.number().int().min(1).max(65535);
 const durationMs = z.number().int().min(0);
@@ -140,6 +140,104 @@ export const logSchema = z.strictObject({
   pretty: z.enum(['auto', 'always', 'never']).default('auto').describe('Human-readable logs: auto means on a TTY'),
 });
 
+const slug = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, 'lower-case letters, digits, . _ - (max 64)');
+const ipAddress = z.union([z.ipv4(), z.ipv6()], { error: 'an IPv4 or IPv6 address' });
+
+export const exporterSchema = z.strictObject({
+  id: slug.describe('Exporter id, unique within its supplier (e.g. a router name)'),
+  address: ipAddress.describe('Source address its datagrams come from'),
+  samplingRate: z.number().int().min(0).default(0).describe('Sampling rate to assume when the exporter does not say (0: unknown)'),
+});
+
+export const supplierSchema = z.strictObject({
+  id: slug.describe('Supplier id, used in records, metrics and routing'),
+  name: z.string().min(1).max(200).describe('Display name'),
+  exporters: z.array(exporterSchema).default([]).describe('Routers and probes exporting flows for this supplier'),
+  pushTokens: z
+    .array(z.string().regex(/^sha256:[0-9a-f]{64}$/, 'sha256:<64 hex digits> (the hash of the token, never the token)'))
+    .default([])
+    .describe('SHA-256 hashes of the bearer tokens this supplier pushes JSON with'),
+  clientCertFingerprints: z
+    .array(z.string().regex(/^[0-9A-F]{2}(:[0-9A-F]{2}){31}$/, 'an upper-case SHA-256 fingerprint AA:BB:...'))
+    .default([])
+    .describe('With mutual TLS: fingerprints of client certificates allowed to push as this supplier'),
+});
+export type SupplierConfig = z.infer<typeof supplierSchema>;
+
+export const registrySchema = z
+  .strictObject({
+    suppliers: z.array(supplierSchema).default([]).describe('Supplier networks and their exporters'),
+  })
+  .superRefine((registry, ctx) => {
+    const ids = new Set<string>();
+    const addresses = new Map<string, string>();
+    registry.suppliers.forEach((supplier, i) => {
+      if (ids.has(supplier.id))
+        ctx.addIssue({ code: 'custom', path: ['suppliers', i, 'id'], message: `duplicate supplier id ${supplier.id}` });
+      ids.add(supplier.id);
+      supplier.exporters.forEach((exporter, j) => {
+        const owner = addresses.get(exporter.address);
+        if (owner !== undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['suppliers', i, 'exporters', j, 'address'],
+            message: `${exporter.address} is already an exporter of ${owner}`,
+          });
+        }
+        addresses.set(exporter.address, supplier.id);
+      });
+    });
+  });
+export type RegistryConfig = z.infer<typeof registrySchema>;
+
+export const collectorSchema = z.strictObject({
+  host: z.string().default('127.0.0.1').describe('Address the UDP listeners bind (0.0.0.0 or :: to receive from the network)'),
+  netflowPort: port.default(2055).describe('UDP port for NetFlow v5/v9 (any port accepts any protocol)'),
+  ipfixPort: port.default(4739).describe('UDP port for IPFIX'),
+  sflowPort: port.default(6343).describe('UDP port for sFlow v5'),
+  receiveBufferBytes: z
+    .number()
+    .int()
+    .min(65_536)
+    .default(32 * 1024 * 1024)
+    .describe('SO_RCVBUF asked for each UDP socket (the kernel caps it at net.core.rmem_max)'),
+  flowsPerMessage: z.number().int().min(1).max(10_000).default(500).describe('Flow records per Kafka message at most'),
+  templates: z
+    .strictObject({
+      maxTemplatesPerDomain: z.number().int().min(1).default(1024),
+      maxDomains: z.number().int().min(1).default(10_000),
+      maxPendingSets: z.number().int().min(0).default(1024).describe('Data sets held while their template has not arrived'),
+      pendingTtlMs: durationMs.default(30_000).describe('How long a data set waits for its template'),
+    })
+    .prefault({}),
+  push: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      host: z.string().default('127.0.0.1'),
+      port: port.default(8081),
+      bodyLimitBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(16 * 1024 * 1024)
+        .describe('Largest request body (413 beyond)'),
+      maxRecordsPerRequest: z.number().int().min(1).default(100_000),
+      rateLimitRecordsPerSecond: z.number().min(1).default(50_000).describe('Per supplier, sustained (429 beyond)'),
+      rateLimitBurst: z.number().min(1).default(200_000).describe('Per supplier, burst'),
+      tls: z
+        .strictObject({
+          certFile: z.string(),
+          keyFile: z.string(),
+          caFile: z.string().optional().describe('CA for client certificates (mutual TLS)'),
+          requireClientCert: z.boolean().default(false),
+        })
+        .optional()
+        .describe('HTTPS for the push endpoint; unset serves plain HTTP (behind a TLS proxy)'),
+    })
+    .prefault({}),
+});
+export type CollectorConfig = z.infer<typeof collectorSchema>;
+
 export const configSchema = z.strictObject({
   services: z
     .array(
@@ -154,6 +252,8 @@ export const configSchema = z.strictObject({
   http: httpSchema.prefault({}),
   kafka: kafkaSchema.prefault({}),
   clickhouse: clickhouseSchema.prefault({}),
+  registry: registrySchema.prefault({}),
+  collector: collectorSchema.prefault({}),
 });
 
 export type Config = z.infer<typeof configSchema>;

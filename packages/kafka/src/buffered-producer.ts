@@ -43,6 +43,7 @@ export class BufferedProducer {
   private connected = false;
   private lastError: string | undefined;
   private wake: (() => void) | undefined;
+  private readonly stopWaiters = new Set<() => void>();
   private loop: Promise<void> | undefined;
   private readonly waiters: (() => void)[] = [];
   private readonly drained: (() => void)[] = [];
@@ -123,6 +124,11 @@ export class BufferedProducer {
     return { ready: true };
   }
 
+  /** Whether `n` more messages would fit now (callers that answer "retry later" instead of losing data). */
+  hasRoom(n = 1): boolean {
+    return this.running && this.length + n <= this.options.maxBufferedMessages && this.bytes < this.options.maxBufferedBytes;
+  }
+
   get length(): number {
     return this.queue.length - this.head;
   }
@@ -139,6 +145,7 @@ export class BufferedProducer {
     }
     this.running = false;
     this.wake?.();
+    for (const w of this.stopWaiters) w();
     await this.loop;
     if (this.length > 0) {
       const byTopic = new Map<string, number>();
@@ -175,6 +182,20 @@ export class BufferedProducer {
   private async run(): Promise<void> {
     let backoff = this.options.retryBackoffMs;
     while (this.running) {
+      if (!this.connected && this.length === 0) {
+        // Connect before there is anything to send, so readiness reflects Kafka from the start.
+        try {
+          await this.producer.connect();
+          this.connected = true;
+          this.lastError = undefined;
+          backoff = this.options.retryBackoffMs;
+        } catch (err) {
+          this.lastError = err instanceof Error ? err.message : String(err);
+          await this.backoff(backoff);
+          backoff = Math.min(backoff * 2, 10_000);
+          continue;
+        }
+      }
       if (this.length === 0) {
         await new Promise<void>((r) => {
           this.wake = r;
@@ -207,10 +228,23 @@ export class BufferedProducer {
         this.lastError = message;
         this.connected = false;
         await this.producer.disconnect().catch(() => {});
-        await sleep(backoff);
+        await this.backoff(backoff);
         backoff = Math.min(backoff * 2, 10_000);
       }
     }
+  }
+
+  /** Waits out a back-off, cut short by stop(). */
+  private backoff(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.stopWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.stopWaiters.add(done);
+    });
   }
 
   private batch(n: number): TopicMessages[] {

@@ -1,10 +1,13 @@
 #!/usr/bin/env node
+import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { hashToken } from '@flowwatch/collector';
 import { type Config, configSchema, loadConfig } from '@flowwatch/config';
 import { createRunner, errorSummary, stopOnSignals } from '@flowwatch/lifecycle';
 import { LocalKafka } from '@flowwatch/local-kafka';
 import { createLogger } from '@flowwatch/observability';
 import { z } from 'zod';
+import { runDecode } from './decode-command.js';
 import { createPlatform } from './platform.js';
 import { SERVICE_FACTORIES } from './services.js';
 
@@ -18,6 +21,12 @@ Commands:
   config check               validate the configuration and exit (0 ok, 2 invalid)
   config dump                print the effective configuration as JSON (secrets redacted)
   config schema              print the configuration's JSON Schema
+  decode FILE [--summary] [--sampling-rate N]
+                             decode NetFlow v5/v9, IPFIX and sFlow v5 in a pcap/pcapng file
+                             (any UDP port) to NDJSON flow records on stdout; --summary prints
+                             one JSON line of totals and throughput instead
+  push-token --supplier ID   make a bearer token for a supplier's HTTPS pushes; prints the token
+                             (give it to the supplier) and its sha256 (put it in the registry)
   kafka fetch                download the pinned Kafka broker's jars into the cache
   kafka run                  run only the local Kafka broker in the foreground (Ctrl-C stops it)
   help                       this text
@@ -41,6 +50,29 @@ async function main(argv: string[]): Promise<number> {
   const [command, sub] = positionals;
   if (!command || command === 'help' || values.help) {
     process.stdout.write(USAGE);
+    return 0;
+  }
+
+  if (command === 'decode') {
+    if (!sub || positionals.length > 2) {
+      process.stderr.write('flowwatch decode: give one pcap file\n');
+      return 2;
+    }
+    const samplingRate = Number(values['sampling-rate'] ?? 0);
+    if (!Number.isInteger(samplingRate) || samplingRate < 0) {
+      process.stderr.write('flowwatch decode: --sampling-rate must be a whole number >= 0\n');
+      return 2;
+    }
+    return runDecode({ file: sub, summary: values.summary === true, samplingRate });
+  }
+
+  if (command === 'push-token') {
+    if (!values.supplier) {
+      process.stderr.write('flowwatch push-token: --supplier ID is required\n');
+      return 2;
+    }
+    const token = `fwp_${randomBytes(32).toString('base64url')}`;
+    process.stdout.write(`${JSON.stringify({ supplier: values.supplier, token, registry_entry: hashToken(token) })}\n`);
     return 0;
   }
 
@@ -97,6 +129,9 @@ function parse(argv: string[]) {
     options: {
       config: { type: 'string', short: 'c' },
       services: { type: 'string' },
+      summary: { type: 'boolean' },
+      'sampling-rate': { type: 'string' },
+      supplier: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });

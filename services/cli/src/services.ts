@@ -1,3 +1,4 @@
+import { createCollector } from '@flowwatch/collector';
 import type { Service } from '@flowwatch/lifecycle';
 import type { Platform } from './platform.js';
 
@@ -6,4 +7,38 @@ import type { Platform } from './platform.js';
  * `--services`. Each is a factory over the shared platform; the runner starts them in the order
  * configured, after the platform and before the process is marked ready.
  */
-export const SERVICE_FACTORIES: Readonly<Record<string, (platform: Platform) => Service>> = {};
+export const SERVICE_FACTORIES: Readonly<Record<string, (platform: Platform) => Service>> = {
+  collector: (p) =>
+    lazyService('collector', () =>
+      createCollector(
+        {
+          logger: p.logger,
+          registry: p.registry,
+          kafka: p.kafka(),
+          producerOptions: p.config.kafka.producer,
+          topics: { flows: p.config.kafka.topics.flows.name, dlq: p.config.kafka.topics.flowsDlq.name },
+          readiness: p.readiness,
+        },
+        p.config.collector,
+        p.config.registry,
+      ),
+    ),
+};
+
+/**
+ * Services are built when they start, because what they need from the platform (the Kafka client,
+ * the ClickHouse client) exists only once the platform's own components have started.
+ */
+function lazyService(name: string, build: () => Service): Service {
+  let service: Service | undefined;
+  return {
+    name,
+    async start() {
+      service = build();
+      await service.start();
+    },
+    async stop() {
+      await service?.stop();
+    },
+  };
+}

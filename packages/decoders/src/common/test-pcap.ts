@@ -1,0 +1,1 @@
+export { type PcapUdpPacket, parsePcap } from '../pcap/pcap-reader.js';

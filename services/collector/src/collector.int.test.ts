@@ -1,0 +1,203 @@
+import { createSocket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
+import type { CollectorConfig, RegistryConfig } from '@flowwatch/config';
+import { type DeadLetter, decodeFlows, type FlowRecord } from '@flowwatch/flow-schema';
+import { ensureTopics } from '@flowwatch/kafka';
+import { createRegistry } from '@flowwatch/observability';
+import { readTopic, silentLogger, testKafka, uniqueName } from '@flowwatch/test-support';
+import type { KafkaMessage } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Collector, createCollector } from './collector.js';
+import { hashToken } from './exporter-registry.js';
+
+const CORPUS = new URL('../../../../shared/corpus/', import.meta.url);
+const nfv5 = readFileSync(new URL('goflow2/netflowlegacy_TestDecodeNetFlowV5_data.bin', CORPUS));
+
+const registryConfig: RegistryConfig = {
+  suppliers: [
+    {
+      id: 'supplier-a',
+      name: 'A',
+      exporters: [{ id: 'router-1', address: '127.0.0.2', samplingRate: 0 }],
+      pushTokens: [hashToken('token-a')],
+      clientCertFingerprints: [],
+    },
+    {
+      id: 'supplier-b',
+      name: 'B',
+      exporters: [{ id: 'router-2', address: '127.0.0.3', samplingRate: 0 }],
+      pushTokens: [hashToken('token-b')],
+      clientCertFingerprints: [],
+    },
+  ],
+};
+
+const collectorConfig = (): CollectorConfig => ({
+  host: '127.0.0.1',
+  netflowPort: 0,
+  ipfixPort: 0,
+  sflowPort: 0,
+  receiveBufferBytes: 4 * 1024 * 1024,
+  flowsPerMessage: 4,
+  templates: { maxTemplatesPerDomain: 64, maxDomains: 64, maxPendingSets: 16, pendingTtlMs: 1000 },
+  push: {
+    enabled: true,
+    host: '127.0.0.1',
+    port: 0,
+    bodyLimitBytes: 64 * 1024,
+    maxRecordsPerRequest: 50,
+    rateLimitRecordsPerSecond: 1,
+    rateLimitBurst: 60,
+  },
+});
+
+const { kafka } = testKafka();
+const topics = { flows: uniqueName('flows'), dlq: uniqueName('flows.dlq') };
+const metricsRegistry = createRegistry();
+let collector: Collector;
+let pushUrl: string;
+
+beforeAll(async () => {
+  await ensureTopics(
+    kafka,
+    [
+      { name: topics.flows, partitions: 3, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' },
+      { name: topics.dlq, partitions: 1, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' },
+    ],
+    silentLogger,
+  );
+  collector = createCollector(
+    {
+      logger: silentLogger,
+      registry: metricsRegistry,
+      kafka,
+      producerOptions: {
+        maxBufferedMessages: 10_000,
+        maxBufferedBytes: 16 << 20,
+        lingerMs: 5,
+        batchMaxMessages: 500,
+        compression: 'gzip',
+        acks: -1,
+        retryBackoffMs: 100,
+      },
+      topics,
+      readiness: [],
+    },
+    collectorConfig(),
+    registryConfig,
+  );
+  await collector.start();
+  pushUrl = `http://127.0.0.1:${collector.ports().push}/api/v1/flows`;
+});
+afterAll(async () => {
+  await collector?.stop();
+});
+
+async function sendFrom(source: string, port: number, payload: Buffer): Promise<void> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((r) => socket.bind({ address: source, port: 0 }, () => r()));
+  await new Promise<void>((r, j) => socket.send(payload, port, '127.0.0.1', (err) => (err ? j(err) : r())));
+  socket.close();
+}
+
+const push = (token: string | undefined, body: string, contentType = 'application/json') =>
+  fetch(pushUrl, {
+    method: 'POST',
+    headers: { 'content-type': contentType, ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body,
+  });
+
+function flowsOf(messages: KafkaMessage[]): FlowRecord[] {
+  return messages.flatMap((m) => decodeFlows(m.value as Buffer).records);
+}
+
+const pushed = (i: number, extra: Record<string, unknown> = {}) => ({
+  src_addr: `10.20.0.${i}`,
+  dst_addr: '2001:db8::53',
+  src_port: 40000 + i,
+  dst_port: 443,
+  proto: 6,
+  bytes: 1000 + i,
+  packets: 3,
+  ...extra,
+});
+
+describe('collector end to end (real Kafka)', () => {
+  it('turns datagrams and pushes into records in `flows` exactly once, and everything bad into `flows.dlq` with reasons', async () => {
+    const ports = collector.ports();
+    // NetFlow v5 from a registered exporter, to the IPFIX port: the version field decides, not the port.
+    await sendFrom('127.0.0.2', ports.netflow, nfv5);
+    await sendFrom('127.0.0.2', ports.ipfix, nfv5);
+    // From an unregistered source: dropped and counted, never decoded into anyone's traffic.
+    await sendFrom('127.0.0.9', ports.netflow, nfv5);
+    // Garbage from a registered exporter: dead-lettered with its reason.
+    await sendFrom('127.0.0.3', ports.sflow, Buffer.from('hello, not a flow'));
+
+    const ok = await push(
+      'token-b',
+      JSON.stringify([pushed(1), pushed(2), pushed(3, { exporter_id: 'probe-7' }), { src_addr: 'nope', bytes: 1 }]),
+    );
+    expect(ok.status).toBe(202);
+    const body = await ok.json();
+    expect(body).toMatchObject({ accepted: 3, rejected: 1, reasons: { invalid_record: 1 } });
+    expect(body.errors[0].message).toMatch(/src_addr/);
+
+    const nd = await push('token-a', `${JSON.stringify(pushed(4))}\n{broken\n${JSON.stringify(pushed(5))}\n`, 'application/x-ndjson');
+    expect(await nd.json()).toMatchObject({ accepted: 2, rejected: 1, reasons: { invalid_json: 1 } });
+
+    await collector.flush();
+    const flows = flowsOf(await readTopic(kafka, topics.flows, { done: (m) => flowsOf(m).length >= 6 * 2 + 5, quietMs: 1500 }));
+    expect(flows).toHaveLength(6 * 2 + 5);
+    const v5 = flows.filter((f) => f.type === 'NETFLOW_V5');
+    expect(v5).toHaveLength(12);
+    expect(v5.every((f) => f.supplier_id === 'supplier-a' && f.exporter_id === 'router-1' && f.sampler_address === '127.0.0.2')).toBe(true);
+    expect(v5[0]?.in_if).toBe(9); // goflow2's assertion on this datagram
+    const json = flows.filter((f) => f.type === 'JSON');
+    expect(json.map((f) => [f.supplier_id, f.exporter_id, f.src_addr, f.bytes]).sort()).toEqual([
+      ['supplier-a', 'push', '10.20.0.4', 1004],
+      ['supplier-a', 'push', '10.20.0.5', 1005],
+      ['supplier-b', 'probe-7', '10.20.0.3', 1003],
+      ['supplier-b', 'push', '10.20.0.1', 1001],
+      ['supplier-b', 'push', '10.20.0.2', 1002],
+    ]);
+    expect(json.every((f) => f.time_received_ns > 1.7e18 && f.dst_addr === '2001:db8::53')).toBe(true);
+
+    const dlq = (await readTopic(kafka, topics.dlq, { done: (m) => m.length >= 3 })).map((m) => JSON.parse(String(m.value)) as DeadLetter);
+    expect(dlq.map((d) => d.reason).sort()).toEqual(['bad_version', 'invalid_json', 'invalid_record']);
+    const garbage = dlq.find((d) => d.reason === 'bad_version');
+    expect(garbage).toMatchObject({
+      source: expect.stringMatching(/^udp:127\.0\.0\.3:\d+$/),
+      supplier_id: 'supplier-b',
+      schema: 'flowwatch.dlq.v1',
+    });
+    expect(Buffer.from(garbage?.raw_base64 ?? '', 'base64').toString()).toBe('hello, not a flow');
+
+    expect(collector.unknownSources()).toEqual([expect.objectContaining({ address: '127.0.0.9', datagrams: 1 })]);
+    const metrics = await metricsRegistry.metrics();
+    expect(metrics).toContain('flowwatch_collector_unknown_source_datagrams_total 1');
+    expect(metrics).toMatch(/flowwatch_collector_records_total\{protocol="NETFLOW_V5",supplier="supplier-a"\} 12/);
+    expect(metrics).toMatch(/flowwatch_collector_rejected_total\{protocol="JSON",supplier="supplier-b",reason="invalid_record"\} 1/);
+    expect(metrics).toMatch(/flowwatch_collector_kernel_udp_drops_total\{port="\d+"\} 0/);
+  });
+
+  it('answers pushes with the right status for auth, size, shape and rate', async () => {
+    expect((await push(undefined, '[]')).status).toBe(401);
+    expect((await push('token-zzz', '[]')).status).toBe(401);
+    const foreign = await push('token-a', JSON.stringify([pushed(1, { supplier_id: 'supplier-b' })]));
+    expect(foreign.status).toBe(403);
+    expect((await foreign.json()).message).toMatch(/supplier_id must be supplier-a/);
+    const notJson = await push('token-a', '{{{{');
+    expect(notJson.status).toBe(400);
+    expect(await notJson.json()).toMatchObject({ error: 'bad_request' });
+    const nested = await push('token-a', `${'['.repeat(20_000)}${']'.repeat(20_000)}`);
+    expect([400, 202]).toContain(nested.status);
+    expect((await push('token-a', JSON.stringify(Array.from({ length: 51 }, (_, i) => pushed(i))))).status).toBe(413);
+    expect((await push('token-a', 'x'.repeat(70 * 1024))).status).toBe(413);
+    expect((await push('token-a', 'a,b', 'text/csv')).status).toBe(415);
+    // supplier-b has used 3 of its 60-record burst; 50 more fit, the next 50 do not.
+    expect((await push('token-b', JSON.stringify(Array.from({ length: 50 }, (_, i) => pushed(i))))).status).toBe(202);
+    const limited = await push('token-b', JSON.stringify(Array.from({ length: 50 }, (_, i) => pushed(i))));
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,225 @@
+import type { RemoteInfo } from 'node:dgram';
+import type { CollectorConfig, RegistryConfig } from '@flowwatch/config';
+import { type DecodeContext, type DecodeError, FlowDecoder } from '@flowwatch/decoders';
+import { BufferedProducer, type ProducerOptions } from '@flowwatch/kafka';
+import type { Service } from '@flowwatch/lifecycle';
+import { RateLimitedLog, type ReadinessCheck, type Registry, ServiceMetrics } from '@flowwatch/observability';
+import type { FastifyInstance } from 'fastify';
+import type { Kafka } from 'kafkajs';
+import type { Logger } from 'pino';
+import { type CollectorMetrics, createCollectorMetrics, registerKernelDropMetric } from './collector-metrics.js';
+import { canonicalAddress, ExporterRegistry } from './exporter-registry.js';
+import { FlowOutput } from './flow-output.js';
+import { buildPushServer } from './push-server.js';
+import { UdpListener } from './udp-listener.js';
+
+export interface CollectorDeps {
+  logger: Logger;
+  registry: Registry;
+  kafka: Kafka;
+  /** The collector's producer buffers within these bounds while Kafka is slow or down. */
+  producerOptions: ProducerOptions;
+  topics: { flows: string; dlq: string };
+  /** Readiness checks of the process; the collector adds its own. */
+  readiness: ReadinessCheck[];
+  now?: () => number;
+}
+
+export interface Collector extends Service {
+  /** Ports actually bound (useful with port 0 in tests). */
+  ports(): { netflow: number; ipfix: number; sflow: number; push: number };
+  /** Replaces the supplier registry without dropping traffic. */
+  reload(registry: RegistryConfig): void;
+  /** Unregistered sources seen, with datagram counts (bounded), for operators. */
+  unknownSources(): { address: string; datagrams: number; lastSeen: string }[];
+  /** Feeds one datagram as if received (for tests and the decode path). */
+  handleDatagram(buf: Buffer, source: { address: string; port: number }): void;
+  readonly push: FastifyInstance | undefined;
+  /** Resolves when everything received so far is acknowledged by Kafka. */
+  flush(): Promise<void>;
+}
+
+const UNKNOWN_SOURCES_MAX = 1024;
+const EXPIRE_INTERVAL_MS = 1000;
+
+/**
+ * The collector: UDP listeners for NetFlow v5/v9, IPFIX and sFlow v5 (protocol detected from the
+ * version field on any port), and the HTTPS push endpoint. Datagrams are accepted only from
+ * registered exporters; records go to `flows`, everything rejected goes to `flows.dlq` with the
+ * reason. Kafka being slow or down fills the producer's bounded buffer; beyond it, records are
+ * refused and counted, and /readyz reports the collector not ready.
+ */
+export function createCollector(deps: CollectorDeps, config: CollectorConfig, registryConfig: RegistryConfig): Collector {
+  const logger = deps.logger.child({ component: 'collector' });
+  const metrics: CollectorMetrics = createCollectorMetrics(deps.registry);
+  const producer = new BufferedProducer(deps.kafka, deps.producerOptions, new ServiceMetrics(deps.registry, 'collector'), logger);
+  const output = new FlowOutput(producer, deps.topics, config.flowsPerMessage, metrics);
+  const warnOnce = new RateLimitedLog(logger);
+  const decoder = new FlowDecoder(config.templates);
+  let exporters = new ExporterRegistry(registryConfig);
+  const unknown = new Map<string, { datagrams: number; lastSeen: number }>();
+  const now = deps.now ?? Date.now;
+
+  const onDatagram = (buf: Buffer, rinfo: RemoteInfo | { address: string; port: number }) => {
+    const address = canonicalAddress(rinfo.address);
+    const exporter = exporters.exporter(address);
+    if (!exporter) {
+      metrics.unknownSource.inc();
+      let u = unknown.get(address);
+      if (!u) {
+        if (unknown.size >= UNKNOWN_SOURCES_MAX) {
+          const oldest = unknown.keys().next().value;
+          if (oldest !== undefined) unknown.delete(oldest);
+        }
+        unknown.set(address, (u = { datagrams: 0, lastSeen: 0 }));
+        metrics.unknownSources.set(unknown.size);
+      }
+      u.datagrams++;
+      u.lastSeen = now();
+      warnOnce.warn(
+        `unknown:${address}`,
+        { source: address, port: rinfo.port, datagrams: u.datagrams },
+        'datagram from an unregistered exporter dropped',
+      );
+      return;
+    }
+    const ctx: DecodeContext = {
+      exporter: address,
+      receivedNs: now() * 1e6,
+      supplierId: exporter.supplierId,
+      exporterId: exporter.exporterId,
+      defaultSamplingRate: exporter.defaultSamplingRate,
+    };
+    const t0 = performance.now();
+    const out = decoder.decode(buf, ctx);
+    metrics.decodeSeconds.observe((performance.now() - t0) / 1000);
+    const protocol = out.protocol ?? 'unknown';
+    metrics.datagrams.inc({ protocol, supplier: exporter.supplierId });
+    metrics.datagramBytes.inc({ supplier: exporter.supplierId }, buf.length);
+    if (out.flows.length > 0) {
+      if (output.writeFlows(exporter.supplierId, exporter.exporterId, out.flows) === 'queued') {
+        metrics.records.inc({ protocol, supplier: exporter.supplierId }, out.flows.length);
+      } else {
+        metrics.rejected.inc({ protocol, supplier: exporter.supplierId, reason: 'kafka_buffer_full' }, out.flows.length);
+        warnOnce.warn('kafka-buffer-full', { supplier: exporter.supplierId }, 'kafka buffer full: records refused and counted');
+      }
+    }
+    for (const e of out.errors) reject(e, protocol, exporter.supplierId, exporter.exporterId, `udp:${address}:${rinfo.port}`, buf);
+  };
+
+  const reject = (e: DecodeError, protocol: string, supplierId: string, exporterId: string, source: string, datagram: Uint8Array) => {
+    metrics.rejected.inc({ protocol, supplier: supplierId, reason: e.reason }, e.count);
+    warnOnce.warn(`reject:${source}:${e.reason}`, { source, protocol, reason: e.reason, detail: e.detail }, 'flow data rejected');
+    output.deadLetter({
+      reason: e.reason,
+      detail: e.detail,
+      source,
+      protocol,
+      supplier_id: supplierId,
+      exporter_id: exporterId,
+      received_at: new Date(now()).toISOString(),
+      raw: e.raw ?? datagram,
+    });
+  };
+
+  const listeners = [
+    new UdpListener({ host: config.host, port: config.netflowPort, receiveBufferBytes: config.receiveBufferBytes, onDatagram, logger }),
+    new UdpListener({ host: config.host, port: config.ipfixPort, receiveBufferBytes: config.receiveBufferBytes, onDatagram, logger }),
+    new UdpListener({ host: config.host, port: config.sflowPort, receiveBufferBytes: config.receiveBufferBytes, onDatagram, logger }),
+  ];
+  const push = config.push.enabled
+    ? buildPushServer({
+        config: config.push,
+        registry: () => exporters,
+        output,
+        metrics,
+        logger,
+        warnOnce,
+        canAccept: () => producer.hasRoom(),
+        now,
+      })
+    : undefined;
+  let pushPort = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let started = false;
+
+  const expire = () => {
+    const out = decoder.expire(now() * 1e6);
+    for (const e of out.errors) {
+      const exporter = e.exporter ? exporters.exporter(e.exporter) : undefined;
+      reject(
+        e,
+        'template',
+        exporter?.supplierId ?? 'unknown',
+        exporter?.exporterId ?? '',
+        `udp:${e.exporter ?? 'unknown'}`,
+        e.raw ?? new Uint8Array(),
+      );
+    }
+    const s = decoder.stats();
+    metrics.templates.set(s.templates);
+    metrics.pendingSets.set(s.pendingSets);
+  };
+
+  registerKernelDropMetric(deps.registry, () => listeners.map((l) => l.boundPort).filter((p) => p > 0));
+
+  return {
+    name: 'collector',
+    push,
+    async start() {
+      await producer.start();
+      for (const l of listeners) await l.start();
+      if (push) {
+        await push.listen({ host: config.push.host, port: config.push.port });
+        const addr = push.server.address();
+        pushPort = typeof addr === 'object' && addr ? addr.port : config.push.port;
+      }
+      timer = setInterval(expire, EXPIRE_INTERVAL_MS);
+      timer.unref();
+      started = true;
+      deps.readiness.push({
+        name: 'collector',
+        check: () => {
+          if (!started) return { ready: false, reason: 'stopped' };
+          const p = producer.ready();
+          return p.ready ? p : { ready: false, reason: `collector cannot forward: ${p.reason}` };
+        },
+      });
+      logger.info(
+        {
+          netflow: listeners[0]?.boundPort,
+          ipfix: listeners[1]?.boundPort,
+          sflow: listeners[2]?.boundPort,
+          push: pushPort,
+          suppliers: exporters.supplierIds.size,
+        },
+        'collector listening',
+      );
+    },
+    async stop() {
+      if (!started) return;
+      started = false;
+      if (timer) clearInterval(timer);
+      // Stop receiving first, then let the producer drain what was received.
+      for (const l of listeners) await l.stop();
+      await push?.close();
+      await producer.stop();
+    },
+    ports: () => ({
+      netflow: listeners[0]?.boundPort ?? 0,
+      ipfix: listeners[1]?.boundPort ?? 0,
+      sflow: listeners[2]?.boundPort ?? 0,
+      push: pushPort,
+    }),
+    reload(registry) {
+      exporters = new ExporterRegistry(registry);
+      logger.info({ suppliers: exporters.supplierIds.size }, 'registry reloaded');
+    },
+    unknownSources: () =>
+      [...unknown]
+        .map(([address, u]) => ({ address, datagrams: u.datagrams, lastSeen: new Date(u.lastSeen).toISOString() }))
+        .sort((a, b) => b.datagrams - a.datagrams),
+    handleDatagram: (buf, source) => onDatagram(buf, source),
+    flush: () => producer.flush(),
+  };
+}

@@ -1,0 +1,48 @@
+import { type DeadLetter, DLQ_SCHEMA, encodeFlows, FLOWS_SCHEMA, type FlowRecord } from '@flowwatch/flow-schema';
+import type { BufferedProducer } from '@flowwatch/kafka';
+import type { CollectorMetrics } from './collector-metrics.js';
+
+export interface OutputTopics {
+  flows: string;
+  dlq: string;
+}
+
+/**
+ * Writes decoded records to `flows` (NDJSON, at most `flowsPerMessage` per message, keyed by
+ * supplier/exporter) and rejected input to `flows.dlq`. Returns how many records the producer
+ * refused (buffer full or stopped): they are counted there, and the caller reports them.
+ */
+export class FlowOutput {
+  constructor(
+    private readonly producer: BufferedProducer,
+    private readonly topics: OutputTopics,
+    private readonly flowsPerMessage: number,
+    private readonly metrics: CollectorMetrics,
+  ) {}
+
+  writeFlows(supplierId: string, exporterId: string, records: readonly FlowRecord[]): 'queued' | 'refused' {
+    if (records.length === 0) return 'queued';
+    const key = `${supplierId}/${exporterId}`;
+    const headers = { schema: FLOWS_SCHEMA };
+    const messages = [];
+    for (let i = 0; i < records.length; i += this.flowsPerMessage) {
+      messages.push({ key, value: encodeFlows(records, i, Math.min(records.length, i + this.flowsPerMessage)), headers });
+    }
+    return this.producer.send(this.topics.flows, messages) === 'queued' ? 'queued' : 'refused';
+  }
+
+  deadLetter(letter: Omit<DeadLetter, 'schema' | 'raw_base64'> & { raw: Uint8Array | string }): void {
+    const { raw, ...rest } = letter;
+    const value: DeadLetter = {
+      schema: DLQ_SCHEMA,
+      ...rest,
+      raw_base64: (typeof raw === 'string' ? Buffer.from(raw) : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength)).toString('base64'),
+    };
+    this.metrics.deadLetters.inc({ reason: letter.reason });
+    this.producer.send(this.topics.dlq, [{ key: letter.source, value: JSON.stringify(value), headers: { schema: DLQ_SCHEMA } }]);
+  }
+
+  whenWritable(): Promise<void> {
+    return this.producer.whenWritable();
+  }
+}
