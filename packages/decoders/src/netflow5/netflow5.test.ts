@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { FlowRecord } from '@flowwatch/flow-schema';
 import { describe, expect, it } from 'vitest';
-import { parsePcap } from '../common/test-pcap.js';
 import type { DecodeContext } from '../common/types.js';
+import { parsePcap } from '../pcap/pcap-reader.js';
 import { decodeNetflowV5, encodeNetflowV5 } from './index.js';
 
 const CORPUS = new URL('../../../../../shared/corpus/', import.meta.url);

@@ -1,8 +1,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { FlowRecord } from '@flowwatch/flow-schema';
 import { describe, expect, it } from 'vitest';
-import { parsePcap } from '../common/test-pcap.js';
 import type { DecodeContext, DecodeOutput } from '../common/types.js';
+import { parsePcap } from '../pcap/pcap-reader.js';
 import { decodeSflowV5, decodeSflowV5WithCounters, encodeSflowV5, type SflowFlowSampleInput } from './index.js';
 
 const CORPUS = new URL('../../../../../shared/corpus/', import.meta.url);

@@ -1,1 +1,0 @@
-export { type PcapUdpPacket, parsePcap } from '../pcap/pcap-reader.js';
