@@ -102,6 +102,14 @@ export const kafkaSchema = z.strictObject({
         .describe('Bytes held in memory while Kafka is slow or down'),
       lingerMs: durationMs.default(20).describe('How long a batch waits to fill before it is sent'),
       batchMaxMessages: z.number().int().min(1).default(2000).describe('Messages per produce request at most'),
+      batchMaxBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(1024 * 1024)
+        .describe(
+          "Uncompressed bytes per produce request at most. The broker's message.max.bytes (1 MiB by default) applies to the compressed batch of each partition; a batch the broker refuses as too large is split automatically.",
+        ),
       compression: z.enum(['none', 'gzip']).default('gzip').describe('Compression of produced batches'),
       acks: z
         .union([z.literal(-1), z.literal(0), z.literal(1)])
@@ -201,7 +209,13 @@ export const collectorSchema = z.strictObject({
     .min(65_536)
     .default(32 * 1024 * 1024)
     .describe('SO_RCVBUF asked for each UDP socket (the kernel caps it at net.core.rmem_max)'),
-  flowsPerMessage: z.number().int().min(1).max(10_000).default(500).describe('Flow records per Kafka message at most'),
+  flowsPerMessage: z
+    .number()
+    .int()
+    .min(1)
+    .max(10_000)
+    .default(100)
+    .describe('Flow records per Kafka message at most (about 700 bytes of JSON each; keep messages well under 1 MiB)'),
   templates: z
     .strictObject({
       maxTemplatesPerDomain: z.number().int().min(1).default(1024),

@@ -1,3 +1,4 @@
+import { flowToJson } from './flow-json.js';
 import type { FlowRecord } from './flow-record.js';
 
 /**
@@ -15,7 +16,7 @@ export const DLQ_SCHEMA = 'flowwatch.dlq.v1';
 
 export function encodeFlows(records: readonly FlowRecord[], from = 0, to = records.length): Buffer {
   let out = '';
-  for (let i = from; i < to; i++) out += `${JSON.stringify(records[i])}\n`;
+  for (let i = from; i < to; i++) out += `${flowToJson(records[i] as FlowRecord)}\n`;
   return Buffer.from(out);
 }
 

@@ -7,6 +7,8 @@ export interface ProducerOptions {
   maxBufferedBytes: number;
   lingerMs: number;
   batchMaxMessages: number;
+  /** Uncompressed bytes per produce request at most (keep under the broker's message.max.bytes). */
+  batchMaxBytes?: number;
   compression: 'none' | 'gzip';
   acks: -1 | 0 | 1;
   retryBackoffMs: number;
@@ -211,7 +213,7 @@ export class BufferedProducer {
           this.lastError = undefined;
           this.logger.info('connected to kafka');
         }
-        const n = Math.min(this.length, this.options.batchMaxMessages);
+        const n = this.batchSize();
         const t0 = process.hrtime.bigint();
         await this.producer.sendBatch({
           topicMessages: this.batch(n),
@@ -220,9 +222,28 @@ export class BufferedProducer {
         });
         this.m.latency.observe(Number(process.hrtime.bigint() - t0) / 1e9);
         this.consume(n);
+        // After a too-large error the batch grows back gradually.
+        this.tooLargeBatch *= 2;
         backoff = this.options.retryBackoffMs;
       } catch (err) {
         this.m.errors.inc();
+        if (isTooLarge(err)) {
+          // Retrying cannot help: halve the batch, and refuse (and count) a single message that is
+          // too large on its own, instead of blocking everything behind it.
+          if (this.lastBatchSize > 1) {
+            this.tooLargeBatch = Math.max(1, Math.floor(this.lastBatchSize / 2));
+          } else {
+            const q = this.queue[this.head] as Queued;
+            this.m.refused.inc({ topic: q.topic, reason: 'too_large' });
+            this.logger.error({ topic: q.topic, bytes: q.size }, 'message larger than the broker accepts; refused');
+            this.bytes -= q.size;
+            this.head++;
+            this.updateGauges();
+            if (this.belowLowWater()) for (const w of this.waiters.splice(0)) w();
+            if (this.length === 0) for (const d of this.drained.splice(0)) d();
+          }
+          continue;
+        }
         const message = err instanceof Error ? err.message : String(err);
         if (this.lastError !== message) this.logger.warn({ err: message, buffered: this.length }, 'produce failed; retrying');
         this.lastError = message;
@@ -245,6 +266,25 @@ export class BufferedProducer {
       const timer = setTimeout(done, ms);
       this.stopWaiters.add(done);
     });
+  }
+
+  private tooLargeBatch = Number.POSITIVE_INFINITY;
+  private lastBatchSize = 0;
+
+  /** Messages in the next request: bounded by count, by bytes and after a too-large error. */
+  private batchSize(): number {
+    const maxBytes = this.options.batchMaxBytes ?? 1024 * 1024;
+    let n = 0;
+    let bytes = 0;
+    const limit = Math.min(this.length, this.options.batchMaxMessages, this.tooLargeBatch);
+    while (n < limit) {
+      const size = (this.queue[this.head + n] as Queued).size;
+      if (n > 0 && bytes + size > maxBytes) break;
+      bytes += size;
+      n++;
+    }
+    this.lastBatchSize = n;
+    return n;
   }
 
   private batch(n: number): TopicMessages[] {
@@ -276,6 +316,11 @@ export class BufferedProducer {
     if (this.belowLowWater()) for (const w of this.waiters.splice(0)) w();
     if (this.length === 0) for (const d of this.drained.splice(0)) d();
   }
+}
+
+function isTooLarge(err: unknown): boolean {
+  const e = err as { type?: string; name?: string; message?: string };
+  return e?.type === 'MESSAGE_TOO_LARGE' || /larger than the max message size/i.test(e?.message ?? '');
 }
 
 function byteLength(v: string | Buffer): number {

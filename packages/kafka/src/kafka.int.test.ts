@@ -203,3 +203,28 @@ describe('BufferedProducer and DurableConsumer', () => {
     expect(producer.send('t', [{ value: 'z' }])).toBe('stopped');
   });
 });
+
+describe('messages larger than the broker accepts', () => {
+  it('splits batches that are too large and refuses (and counts) a single message that can never fit', async () => {
+    const topic = uniqueName('small');
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '3000' }] }],
+    });
+    await admin.disconnect();
+    const { registry, metrics: m } = metrics();
+    const producer = new BufferedProducer(kafka, { ...producerOptions, compression: 'none', lingerMs: 50 }, m, silentLogger);
+    await producer.start();
+    cleanups.push(() => producer.stop());
+    const small = Array.from({ length: 12 }, (_, i) => ({ value: `${i}`.padEnd(600, 'x') }));
+    expect(producer.send(topic, small.slice(0, 6))).toBe('queued');
+    expect(producer.send(topic, [{ value: 'y'.repeat(5000) }])).toBe('queued');
+    expect(producer.send(topic, small.slice(6))).toBe('queued');
+    await producer.flush();
+    expect(await metricValue(registry, 'flowwatch_test_kafka_produced_messages_total', { topic })).toBe(12);
+    expect(await metricValue(registry, 'flowwatch_test_kafka_refused_messages_total', { topic, reason: 'too_large' })).toBe(1);
+    expect(producer.ready()).toEqual({ ready: true });
+  });
+});

@@ -64,3 +64,8 @@ export class RateLimitedLog {
     this.logger.warn({ ...obj, suppressed: entry?.suppressed ?? 0 }, msg);
   }
 }
+
+/** For per-request loggers: warn, or the parent's level when that is quieter (tests run silent). */
+export function atLeastWarn(logger: Logger): string {
+  return logger.levelVal > 40 ? logger.level : 'warn';
+}

@@ -1,6 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { atLeastWarn } from './logger.js';
 import { ServiceMetrics } from './metrics.js';
 
 /** Something whose readiness /readyz reports: a service, the Kafka producer, the store. */
@@ -27,7 +28,7 @@ export interface OpsServerOptions {
 export function buildOpsServer(options: OpsServerOptions): FastifyInstance {
   const app = Fastify({
     // Per-request logs are off (warn level): request counts and latency are metrics instead.
-    loggerInstance: options.logger.child({ component: 'http' }, { level: 'warn' }) as FastifyBaseLogger,
+    loggerInstance: options.logger.child({ component: 'http' }, { level: atLeastWarn(options.logger) }) as FastifyBaseLogger,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     return503OnClosing: true,
   });

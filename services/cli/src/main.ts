@@ -1,15 +1,12 @@
 #!/usr/bin/env node
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { hashToken } from '@flowwatch/collector';
 import { type Config, configSchema, loadConfig } from '@flowwatch/config';
 import { createRunner, errorSummary, stopOnSignals } from '@flowwatch/lifecycle';
-import { LocalKafka } from '@flowwatch/local-kafka';
-import { createLogger } from '@flowwatch/observability';
 import { z } from 'zod';
-import { runDecode } from './decode-command.js';
-import { createPlatform } from './platform.js';
-import { SERVICE_FACTORIES } from './services.js';
+
+// Commands import what they need when they run: `decode` should not pay for loading Kafka,
+// fastify and ClickHouse clients, nor `config check` for the decoders.
 
 const USAGE = `flowwatch: traffic anomaly monitor for a network of networks
 
@@ -63,6 +60,7 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write('flowwatch decode: --sampling-rate must be a whole number >= 0\n');
       return 2;
     }
+    const { runDecode } = await import('./decode-command.js');
     return runDecode({ file: sub, summary: values.summary === true, samplingRate });
   }
 
@@ -71,6 +69,7 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write('flowwatch push-token: --supplier ID is required\n');
       return 2;
     }
+    const { hashToken } = await import('@flowwatch/collector');
     const token = `fwp_${randomBytes(32).toString('base64url')}`;
     process.stdout.write(`${JSON.stringify({ supplier: values.supplier, token, registry_entry: hashToken(token) })}\n`);
     return 0;
@@ -110,6 +109,7 @@ async function main(argv: string[]): Promise<number> {
     case 'start':
       return start(config);
     case 'kafka fetch': {
+      const { LocalKafka } = await import('@flowwatch/local-kafka');
       const local = new LocalKafka({ ...config.kafka.local, progress: say });
       await local.fetchJars();
       return 0;
@@ -143,6 +143,9 @@ function say(line: string): void {
 }
 
 async function start(config: Config): Promise<number> {
+  const { createPlatform } = await import('./platform.js');
+  const { SERVICE_FACTORIES } = await import('./services.js');
+  const { createLogger } = await import('@flowwatch/observability');
   const logger = createLogger(config.log, { service: 'flowwatch' });
   const platform = createPlatform(config, logger, say);
   const services = config.services.map((name) => {
@@ -173,7 +176,9 @@ async function runKafka(config: Config): Promise<number> {
     say(`kafka.brokers is set (${config.kafka.brokers.join(',')}); nothing to run`);
     return 2;
   }
+  const { LocalKafka } = await import('@flowwatch/local-kafka');
   const local = new LocalKafka({ ...config.kafka.local, progress: say });
+  const { createLogger } = await import('@flowwatch/observability');
   const logger = createLogger(config.log, { service: 'flowwatch' });
   const runner = createRunner([{ name: 'kafka', start: () => local.start(), stop: () => local.stop() }], logger);
   const removeHandlers = stopOnSignals(runner, { logger, timeoutMs: 15_000 });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { TLSSocket } from 'node:tls';
 import type { CollectorConfig } from '@flowwatch/config';
 import { emptyFlow, type FlowRecord, pushedFlowSchema } from '@flowwatch/flow-schema';
-import type { RateLimitedLog } from '@flowwatch/observability';
+import { atLeastWarn, type RateLimitedLog } from '@flowwatch/observability';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import type { CollectorMetrics } from './collector-metrics.js';
@@ -48,7 +48,7 @@ export function buildPushServer(deps: PushDeps): FastifyInstance {
     : {};
   const app = Fastify({
     ...tls,
-    loggerInstance: deps.logger.child({ component: 'push' }, { level: 'warn' }) as FastifyBaseLogger,
+    loggerInstance: deps.logger.child({ component: 'push' }, { level: atLeastWarn(deps.logger) }) as FastifyBaseLogger,
     bodyLimit: config.bodyLimitBytes,
     // Slow clients (slow-loris) are cut off instead of holding sockets open.
     connectionTimeout: 60_000,

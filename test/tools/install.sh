@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the third-party peers the tests run against, from Debian's packages, when missing:
+# softflowd (exporter), tshark/editcap (decoding oracle, pcapng), fprobe, nfdump, pmacct.
+# Needs root or sudo when something is missing; does nothing when all are present.
+set -euo pipefail
+declare -A pkg=([softflowd]=softflowd [tshark]=tshark [editcap]=wireshark-common [fprobe]=fprobe [nfdump]=nfdump [nfacctd]=pmacct)
+missing=()
+for bin in "${!pkg[@]}"; do
+  command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || missing+=("${pkg[$bin]}")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "test tools: all present"
+  exit 0
+fi
+echo "test tools: installing ${missing[*]} (Debian packages)"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+    echo "test tools: missing ${missing[*]}; run as root or install them with apt-get" >&2
+    exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "test tools: installed ${missing[*]}"
