@@ -46,7 +46,8 @@ export function createKafka(conn: KafkaConnection, logger: Logger): Kafka {
       ({ level, log: entry }) => {
         const { message, timestamp: _t, logger: _l, ...rest } = entry;
         // A coordinator still loading right after a broker starts is retried by kafkajs: not an error.
-        const transient = typeof rest.error === 'string' && /coordinator is loading|not the correct coordinator|leadership election/i.test(rest.error);
+        const transient =
+          typeof rest.error === 'string' && /coordinator is loading|not the correct coordinator|leadership election/i.test(rest.error);
         log[transient ? 'debug' : (LEVELS[level] ?? 'info')](rest, message);
       },
     retry: { initialRetryTime: 300, retries: 8 },
