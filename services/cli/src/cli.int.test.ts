@@ -1,5 +1,6 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,8 +26,19 @@ afterEach(() => {
   for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
 });
 
-function startFlowwatch(env: Record<string, string>) {
-  const child = spawn(process.execPath, [...NODE_ARGS, 'start'], { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+/** `flowwatch start` with the collector on free ports, so tests never meet a running instance. */
+async function startFlowwatch(env: Record<string, string>) {
+  return startFlowwatchWith(['start'], {
+    FLOWWATCH__COLLECTOR__NETFLOW_PORT: String(await freePort()),
+    FLOWWATCH__COLLECTOR__IPFIX_PORT: String(await freePort()),
+    FLOWWATCH__COLLECTOR__SFLOW_PORT: String(await freePort()),
+    FLOWWATCH__COLLECTOR__PUSH__PORT: String(await freePort()),
+    ...env,
+  });
+}
+
+function startFlowwatchWith(args: string[], env: Record<string, string>) {
+  const child = spawn(process.execPath, [...NODE_ARGS, ...args], { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let output = '';
   child.stdout?.on('data', (d) => (output += d));
@@ -86,7 +98,7 @@ describe('flowwatch start', () => {
     const { kafka, brokers } = testKafka();
     const port = await freePort();
     const flows = uniqueName('flows');
-    const fw = startFlowwatch({
+    const fw = await startFlowwatch({
       KAFKA_BROKERS: brokers.join(','),
       FLOWWATCH__HTTP__PORT: String(port),
       FLOWWATCH__KAFKA__TOPICS__FLOWS__NAME: flows,
@@ -127,7 +139,7 @@ describe('flowwatch start', () => {
     });
 
     const e1 = await env();
-    const fw = startFlowwatch(e1);
+    const fw = await startFlowwatch(e1);
     await waitReady(`http://127.0.0.1:${e1.FLOWWATCH__HTTP__PORT}`, fw.output);
     expect(pidsMatching(`kafka.logs.dir=${dataDir}`).length).toBeGreaterThan(0);
     const t0 = Date.now();
@@ -139,7 +151,7 @@ describe('flowwatch start', () => {
 
     // Killed without a chance to clean up: the broker's watchdog sees its stdin close.
     const e2 = await env();
-    const fw2 = startFlowwatch(e2);
+    const fw2 = await startFlowwatch(e2);
     await waitReady(`http://127.0.0.1:${e2.FLOWWATCH__HTTP__PORT}`, fw2.output);
     fw2.child.kill('SIGKILL');
     await fw2.exited;
@@ -147,4 +159,56 @@ describe('flowwatch start', () => {
     while (pidsMatching(`kafka.logs.dir=${dataDir}`).length > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 200));
     expect(pidsMatching(`kafka.logs.dir=${dataDir}`)).toEqual([]);
   }, 180_000);
+});
+
+describe('flowwatch start with the collector', () => {
+  it('SIGHUP reloads the supplier registry without a restart, and keeps the running one when the new file is bad', async () => {
+    const { brokers } = testKafka();
+    const dir = mkdtempSync(join(tmpdir(), 'fw-cli-hup-'));
+    const file = join(dir, 'flowwatch.yaml');
+    const [http, netflow, ipfix, sflow, push] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+    const flows = uniqueName('flows');
+    const config = (exporters: string) =>
+      [
+        `http: { port: ${http} }`,
+        `kafka: { topics: { flows: { name: ${flows} }, flowsDlq: { name: ${flows}.dlq }, alerts: { name: ${flows}.alerts } } }`,
+        `clickhouse: { path: ${join(dir, 'ch')} }`,
+        `collector: { netflowPort: ${netflow}, ipfixPort: ${ipfix}, sflowPort: ${sflow}, push: { port: ${push} } }`,
+        `registry: { suppliers: [ { id: supplier-a, name: A, exporters: [${exporters}] } ] }`,
+        '',
+      ].join('\n');
+    writeFileSync(file, config('{ id: r1, address: 127.0.0.2 }'));
+    const fw = startFlowwatchWith(['start', '--config', file], { KAFKA_BROKERS: brokers.join(',') });
+    const base = `http://127.0.0.1:${http}`;
+    await waitReady(base, fw.output);
+
+    const nfv5 = readFileSync(new URL('../../../../shared/corpus/goflow2/netflowlegacy_TestDecodeNetFlowV5_data.bin', import.meta.url));
+    const send = async () => {
+      const socket = createSocket('udp4');
+      await new Promise<void>((r) => socket.bind({ address: '127.0.0.7', port: 0 }, () => r()));
+      await new Promise<void>((r) => socket.send(nfv5, netflow, '127.0.0.1', () => r()));
+      socket.close();
+      await new Promise((r) => setTimeout(r, 300));
+    };
+    const metric = async (re: RegExp) => Number(re.exec(await (await fetch(`${base}/metrics`)).text())?.[1] ?? 0);
+
+    await send();
+    expect(await metric(/^flowwatch_collector_unknown_source_datagrams_total (\d+)/m)).toBe(1);
+
+    writeFileSync(file, config('{ id: r1, address: 127.0.0.2 }, { id: r7, address: 127.0.0.7 }'));
+    fw.child.kill('SIGHUP');
+    await new Promise((r) => setTimeout(r, 500));
+    await send();
+    expect(await metric(/^flowwatch_collector_records_total\{protocol="NETFLOW_V5",supplier="supplier-a"\} (\d+)/m)).toBe(6);
+
+    writeFileSync(file, 'registry: { suppliers: [ { id: BAD } ] }\n');
+    fw.child.kill('SIGHUP');
+    await new Promise((r) => setTimeout(r, 500));
+    await send();
+    expect(await metric(/^flowwatch_collector_records_total\{protocol="NETFLOW_V5",supplier="supplier-a"\} (\d+)/m)).toBe(12);
+    expect(fw.output()).toContain('configuration not reloaded');
+
+    fw.child.kill('SIGTERM');
+    expect((await fw.exited).code).toBe(0);
+  });
 });

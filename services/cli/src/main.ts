@@ -107,7 +107,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${JSON.stringify(redact(config), null, 2)}\n`);
       return 0;
     case 'start':
-      return start(config);
+      return start(config, values.config);
     case 'kafka fetch': {
       const { LocalKafka } = await import('@flowwatch/local-kafka');
       const local = new LocalKafka({ ...config.kafka.local, progress: say });
@@ -142,7 +142,7 @@ function say(line: string): void {
   process.stderr.write(`flowwatch: ${line}\n`);
 }
 
-async function start(config: Config): Promise<number> {
+async function start(config: Config, configFile: string | undefined): Promise<number> {
   const { createPlatform } = await import('./platform.js');
   const { SERVICE_FACTORIES } = await import('./services.js');
   const { createLogger } = await import('@flowwatch/observability');
@@ -154,7 +154,23 @@ async function start(config: Config): Promise<number> {
     return factory(platform);
   });
   const runner = createRunner([...platform.components, ...services, platform.readyMarker], logger);
-  const removeHandlers = stopOnSignals(runner, { logger, timeoutMs: config.shutdownTimeoutMs });
+  const removeSignals = stopOnSignals(runner, { logger, timeoutMs: config.shutdownTimeoutMs });
+  // SIGHUP re-reads the configuration (same file and environment) and hands the services the new
+  // registry without dropping traffic; a bad file is reported and the running configuration kept.
+  const onHup = () => {
+    const reloaded = loadConfig({ file: configFile });
+    if (!reloaded.ok) {
+      logger.error({ error: reloaded.error }, 'configuration not reloaded');
+      return;
+    }
+    for (const service of services) service.reload(reloaded.config);
+    logger.info({ suppliers: reloaded.config.registry.suppliers.length }, 'configuration reloaded');
+  };
+  process.on('SIGHUP', onHup);
+  const removeHandlers = () => {
+    removeSignals();
+    process.off('SIGHUP', onHup);
+  };
   try {
     await runner.start();
   } catch (err) {

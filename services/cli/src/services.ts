@@ -1,27 +1,36 @@
-import { createCollector } from '@flowwatch/collector';
+import { type Collector, createCollector } from '@flowwatch/collector';
+import type { Config } from '@flowwatch/config';
 import type { Service } from '@flowwatch/lifecycle';
 import type { Platform } from './platform.js';
+
+/** A pipeline service; `reload` applies a new, already validated configuration without a restart. */
+export interface PipelineService extends Service {
+  reload(config: Config): void;
+}
 
 /**
  * The pipeline services `flowwatch start` can run, by the name used in config `services` and
  * `--services`. Each is a factory over the shared platform; the runner starts them in the order
  * configured, after the platform and before the process is marked ready.
  */
-export const SERVICE_FACTORIES: Readonly<Record<string, (platform: Platform) => Service>> = {
+export const SERVICE_FACTORIES: Readonly<Record<string, (platform: Platform) => PipelineService>> = {
   collector: (p) =>
-    lazyService('collector', () =>
-      createCollector(
-        {
-          logger: p.logger,
-          registry: p.registry,
-          kafka: p.kafka(),
-          producerOptions: p.config.kafka.producer,
-          topics: { flows: p.config.kafka.topics.flows.name, dlq: p.config.kafka.topics.flowsDlq.name },
-          readiness: p.readiness,
-        },
-        p.config.collector,
-        p.config.registry,
-      ),
+    lazyService<Collector>(
+      'collector',
+      () =>
+        createCollector(
+          {
+            logger: p.logger,
+            registry: p.registry,
+            kafka: p.kafka(),
+            producerOptions: p.config.kafka.producer,
+            topics: { flows: p.config.kafka.topics.flows.name, dlq: p.config.kafka.topics.flowsDlq.name },
+            readiness: p.readiness,
+          },
+          p.config.collector,
+          p.config.registry,
+        ),
+      (collector, config) => collector.reload(config.registry),
     ),
 };
 
@@ -29,8 +38,8 @@ export const SERVICE_FACTORIES: Readonly<Record<string, (platform: Platform) => 
  * Services are built when they start, because what they need from the platform (the Kafka client,
  * the ClickHouse client) exists only once the platform's own components have started.
  */
-function lazyService(name: string, build: () => Service): Service {
-  let service: Service | undefined;
+function lazyService<S extends Service>(name: string, build: () => S, reload: (service: S, config: Config) => void): PipelineService {
+  let service: S | undefined;
   return {
     name,
     async start() {
@@ -39,6 +48,9 @@ function lazyService(name: string, build: () => Service): Service {
     },
     async stop() {
       await service?.stop();
+    },
+    reload(config) {
+      if (service) reload(service, config);
     },
   };
 }
