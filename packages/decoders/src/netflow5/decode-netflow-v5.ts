@@ -1,4 +1,4 @@
-import type { FlowRecord } from '@flowwatch/flow-schema';
+import { emptyFlow, type FlowRecord } from '@flowwatch/flow-schema';
 import { ipv4ToString } from '../common/addresses.js';
 import type { DecodeContext, DecodeError, DecodeOutput } from '../common/types.js';
 
@@ -80,54 +80,36 @@ export function decodeNetflowV5(buf: Uint8Array, ctx: DecodeContext): DecodeOutp
     const proto = buf[o + 38] as number;
     const dstPort = dv.getUint16(o + 34);
     const isIcmp = proto === 1 || proto === 58;
-    flows.push({
-      type: 'NETFLOW_V5',
-      time_received_ns: ctx.receivedNs,
-      sequence_num: flowSequence,
-      sampling_rate: samplingRate,
-      sampler_address: ctx.exporter,
-      time_flow_start_ns: exportNs - ageMs(sysUptime, first) * 1e6,
-      time_flow_end_ns: exportNs - ageMs(sysUptime, last) * 1e6,
-      bytes: dv.getUint32(o + 20),
-      packets: dv.getUint32(o + 16),
-      src_addr: ipv4ToString(buf, o),
-      dst_addr: ipv4ToString(buf, o + 4),
-      etype: 0x0800,
-      proto,
-      src_port: dv.getUint16(o + 32),
-      dst_port: dstPort,
-      in_if: dv.getUint16(o + 12),
-      out_if: dv.getUint16(o + 14),
-      src_mac: '',
-      dst_mac: '',
-      src_vlan: 0,
-      dst_vlan: 0,
-      vlan_id: 0,
-      ip_tos: buf[o + 39] as number,
-      forwarding_status: 0,
-      ip_ttl: 0,
-      tcp_flags: buf[o + 37] as number,
-      icmp_type: isIcmp ? dstPort >> 8 : 0,
-      icmp_code: isIcmp ? dstPort & 0xff : 0,
-      ipv6_flow_label: 0,
-      src_as: dv.getUint16(o + 40),
-      dst_as: dv.getUint16(o + 42),
-      next_hop: ipv4ToString(buf, o + 8),
-      next_hop_as: 0,
-      bgp_next_hop: '',
-      src_net: buf[o + 44] as number,
-      dst_net: buf[o + 45] as number,
-      observation_domain_id: 0,
-      observation_point_id: 0,
-      flow_direction: 0,
-      post_nat_src_addr: '',
-      post_nat_dst_addr: '',
-      post_nat_src_port: 0,
-      post_nat_dst_port: 0,
-      mpls_label: 0,
-      supplier_id: ctx.supplierId,
-      exporter_id: ctx.exporterId,
-    });
+    const r = emptyFlow('NETFLOW_V5');
+    r.time_received_ns = ctx.receivedNs;
+    r.sequence_num = flowSequence;
+    r.sampling_rate = samplingRate;
+    r.sampler_address = ctx.exporter;
+    r.time_flow_start_ns = exportNs - ageMs(sysUptime, first) * 1e6;
+    r.time_flow_end_ns = exportNs - ageMs(sysUptime, last) * 1e6;
+    r.bytes = dv.getUint32(o + 20);
+    r.packets = dv.getUint32(o + 16);
+    r.src_addr = ipv4ToString(buf, o);
+    r.dst_addr = ipv4ToString(buf, o + 4);
+    r.etype = 0x0800;
+    r.proto = proto;
+    r.src_port = dv.getUint16(o + 32);
+    r.dst_port = dstPort;
+    r.in_if = dv.getUint16(o + 12);
+    r.out_if = dv.getUint16(o + 14);
+    r.ip_tos = buf[o + 39] as number;
+    r.tcp_flags = buf[o + 37] as number;
+    // softflowd-style exporters carry ICMP type*256+code in the destination port.
+    r.icmp_type = isIcmp ? dstPort >> 8 : 0;
+    r.icmp_code = isIcmp ? dstPort & 0xff : 0;
+    r.src_as = dv.getUint16(o + 40);
+    r.dst_as = dv.getUint16(o + 42);
+    r.next_hop = ipv4ToString(buf, o + 8);
+    r.src_net = buf[o + 44] as number;
+    r.dst_net = buf[o + 45] as number;
+    r.supplier_id = ctx.supplierId;
+    r.exporter_id = ctx.exporterId;
+    flows.push(r);
   }
   return { flows, errors };
 }

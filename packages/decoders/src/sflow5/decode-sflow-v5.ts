@@ -1,4 +1,4 @@
-import type { FlowRecord } from '@flowwatch/flow-schema';
+import { emptyFlow, type FlowRecord } from '@flowwatch/flow-schema';
 import { ipv4ToString, ipv6ToString } from '../common/addresses.js';
 import type { DecodeContext, DecodeError, DecodeOutput } from '../common/types.js';
 import { parseEthernetHeader, parseIpv4Header, parseIpv6Header } from './parse-sampled-header.js';
@@ -458,52 +458,12 @@ function u64(dv: DataView, off: number): number {
 
 /** A record with the sample-independent fields set (a literal, one hidden class for every record). */
 function newFlow(dg: Datagram, ctx: DecodeContext): FlowRecord {
-  return {
-    type: 'SFLOW_5',
-    time_received_ns: ctx.receivedNs,
-    sequence_num: dg.sequence,
-    sampling_rate: 0,
-    sampler_address: dg.agent,
-    time_flow_start_ns: 0,
-    time_flow_end_ns: 0,
-    bytes: 0,
-    packets: 1,
-    src_addr: '',
-    dst_addr: '',
-    etype: 0,
-    proto: 0,
-    src_port: 0,
-    dst_port: 0,
-    in_if: 0,
-    out_if: 0,
-    src_mac: '',
-    dst_mac: '',
-    src_vlan: 0,
-    dst_vlan: 0,
-    vlan_id: 0,
-    ip_tos: 0,
-    forwarding_status: 0,
-    ip_ttl: 0,
-    tcp_flags: 0,
-    icmp_type: 0,
-    icmp_code: 0,
-    ipv6_flow_label: 0,
-    src_as: 0,
-    dst_as: 0,
-    next_hop: '',
-    next_hop_as: 0,
-    bgp_next_hop: '',
-    src_net: 0,
-    dst_net: 0,
-    observation_domain_id: 0,
-    observation_point_id: 0,
-    flow_direction: 0,
-    post_nat_src_addr: '',
-    post_nat_dst_addr: '',
-    post_nat_src_port: 0,
-    post_nat_dst_port: 0,
-    mpls_label: 0,
-    supplier_id: ctx.supplierId,
-    exporter_id: ctx.exporterId,
-  };
+  const r = emptyFlow('SFLOW_5');
+  r.time_received_ns = ctx.receivedNs;
+  r.sequence_num = dg.sequence;
+  r.sampler_address = dg.agent;
+  r.packets = 1;
+  r.supplier_id = ctx.supplierId;
+  r.exporter_id = ctx.exporterId;
+  return r;
 }

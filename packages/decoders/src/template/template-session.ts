@@ -1,4 +1,4 @@
-import type { FlowRecord, FlowType } from '@flowwatch/flow-schema';
+import { emptyFlow, type FlowRecord, type FlowType } from '@flowwatch/flow-schema';
 import type { DecodeContext, DecodeError, DecodeOutput, TemplateLimits } from '../common/types.js';
 import { DEFAULT_TEMPLATE_LIMITS } from '../common/types.js';
 import type { CompiledTemplate } from './compiled-template.js';
@@ -333,53 +333,15 @@ function reverseOf(r: FlowRecord, s: RecordScratch): FlowRecord {
 
 /** A fresh record with the per-message fields filled (same shape as emptyFlow, for V8's sake). */
 function newRecord(type: FlowType, info: MessageInfo | undefined, domainId: number): FlowRecord {
+  const r = emptyFlow(type);
   const ctx = info?.ctx;
-  return {
-    type,
-    time_received_ns: ctx !== undefined ? ctx.receivedNs : 0,
-    sequence_num: info !== undefined ? info.sequence : 0,
-    sampling_rate: 0,
-    sampler_address: ctx !== undefined ? ctx.exporter : '',
-    time_flow_start_ns: 0,
-    time_flow_end_ns: 0,
-    bytes: 0,
-    packets: 0,
-    src_addr: '',
-    dst_addr: '',
-    etype: 0,
-    proto: 0,
-    src_port: 0,
-    dst_port: 0,
-    in_if: 0,
-    out_if: 0,
-    src_mac: '',
-    dst_mac: '',
-    src_vlan: 0,
-    dst_vlan: 0,
-    vlan_id: 0,
-    ip_tos: 0,
-    forwarding_status: 0,
-    ip_ttl: 0,
-    tcp_flags: 0,
-    icmp_type: 0,
-    icmp_code: 0,
-    ipv6_flow_label: 0,
-    src_as: 0,
-    dst_as: 0,
-    next_hop: '',
-    next_hop_as: 0,
-    bgp_next_hop: '',
-    src_net: 0,
-    dst_net: 0,
-    observation_domain_id: domainId,
-    observation_point_id: 0,
-    flow_direction: 0,
-    post_nat_src_addr: '',
-    post_nat_dst_addr: '',
-    post_nat_src_port: 0,
-    post_nat_dst_port: 0,
-    mpls_label: 0,
-    supplier_id: ctx !== undefined ? ctx.supplierId : '',
-    exporter_id: ctx !== undefined ? ctx.exporterId : '',
-  };
+  if (ctx !== undefined) {
+    r.time_received_ns = ctx.receivedNs;
+    r.sampler_address = ctx.exporter;
+    r.supplier_id = ctx.supplierId;
+    r.exporter_id = ctx.exporterId;
+  }
+  if (info !== undefined) r.sequence_num = info.sequence;
+  r.observation_domain_id = domainId;
+  return r;
 }
