@@ -88,6 +88,9 @@ export async function collectorBench(
           },
         },
         {
+          organisations: [],
+          services: [],
+          groups: [],
           suppliers: [
             {
               id: 'bench',

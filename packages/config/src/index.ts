@@ -16,9 +16,12 @@ export {
   type Config,
   type ConfigInput,
   configSchema,
+  type GroupConfig,
   type KafkaConfig,
+  type OrganisationConfig,
   type RegistryConfig,
   SERVICE_NAMES,
+  type ServiceConfig,
   type SupplierConfig,
   type TopicConfig,
 } from './schema.js';

@@ -138,6 +138,12 @@ export const clickhouseSchema = z.strictObject({
 });
 export type ClickHouseConfig = z.infer<typeof clickhouseSchema>;
 
+export const storageSchema = z.strictObject({
+  rawTtlDays: z.number().int().min(1).max(36_500).default(7).describe('How long raw enriched flows are kept'),
+  minuteTtlDays: z.number().int().min(1).max(36_500).default(90).describe('How long the 1-minute rollup is kept'),
+  hourTtlDays: z.number().int().min(1).max(36_500).default(730).describe('How long the 1-hour rollup is kept'),
+});
+
 export const httpSchema = z.strictObject({
   host: z.string().default('127.0.0.1').describe('Address of the HTTP server (health, metrics, API, dashboard)'),
   port: port.default(8080).describe('Port of the HTTP server'),
@@ -172,11 +178,64 @@ export const supplierSchema = z.strictObject({
 });
 export type SupplierConfig = z.infer<typeof supplierSchema>;
 
+const cidr = z
+  .string()
+  .refine((s) => z.cidrv4().safeParse(s).success || z.cidrv6().safeParse(s).success, 'an IPv4 or IPv6 prefix like 10.12.0.0/16');
+
+export const organisationSchema = z.strictObject({
+  code: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/, 'a code such as an ODS code (letters, digits, . _ -)')
+    .describe('Organisation code, such as its ODS code'),
+  name: z.string().min(1).max(200),
+  type: z.string().max(64).default('').describe('Kind of organisation (acute trust, GP practice, ...)'),
+  supplier: slug.describe('Supplier whose network the organisation is on'),
+  prefixes: z.array(cidr).default([]).describe('IPv4 and IPv6 prefixes of the organisation'),
+});
+
+export const serviceSchema = z.strictObject({
+  id: slug.describe('Service id'),
+  name: z.string().min(1).max(200),
+  supplier: slug.optional().describe('Supplier hosting the service, if any'),
+  prefixes: z.array(cidr).min(1).describe('Prefixes the service answers on'),
+  ports: z.array(z.number().int().min(0).max(65535)).default([]).describe('Destination ports; empty means any'),
+});
+
+export const groupSchema = z.strictObject({
+  id: slug,
+  name: z.string().max(200).default(''),
+  organisations: z.array(z.string()).default([]).describe('Organisation codes in the group'),
+});
+
 export const registrySchema = z
   .strictObject({
     suppliers: z.array(supplierSchema).default([]).describe('Supplier networks and their exporters'),
+    organisations: z.array(organisationSchema).default([]).describe('Health and care organisations and their prefixes'),
+    services: z.array(serviceSchema).default([]).describe('National and shared services (prefix and ports)'),
+    groups: z.array(groupSchema).default([]).describe('Named groups of organisations, for policies'),
   })
   .superRefine((registry, ctx) => {
+    const orgCodes = new Set<string>();
+    registry.organisations.forEach((org, i) => {
+      if (orgCodes.has(org.code))
+        ctx.addIssue({ code: 'custom', path: ['organisations', i, 'code'], message: `duplicate organisation code ${org.code}` });
+      orgCodes.add(org.code);
+      if (!registry.suppliers.some((s) => s.id === org.supplier)) {
+        ctx.addIssue({ code: 'custom', path: ['organisations', i, 'supplier'], message: `no supplier ${org.supplier}` });
+      }
+    });
+    registry.groups.forEach((group, i) => {
+      group.organisations.forEach((code, j) => {
+        if (!orgCodes.has(code))
+          ctx.addIssue({ code: 'custom', path: ['groups', i, 'organisations', j], message: `no organisation ${code}` });
+      });
+    });
+    const serviceIds = new Set<string>();
+    registry.services.forEach((service, i) => {
+      if (serviceIds.has(service.id))
+        ctx.addIssue({ code: 'custom', path: ['services', i, 'id'], message: `duplicate service id ${service.id}` });
+      serviceIds.add(service.id);
+    });
     const ids = new Set<string>();
     const addresses = new Map<string, string>();
     registry.suppliers.forEach((supplier, i) => {
@@ -197,6 +256,9 @@ export const registrySchema = z
     });
   });
 export type RegistryConfig = z.infer<typeof registrySchema>;
+export type OrganisationConfig = z.infer<typeof organisationSchema>;
+export type ServiceConfig = z.infer<typeof serviceSchema>;
+export type GroupConfig = z.infer<typeof groupSchema>;
 
 export const collectorSchema = z.strictObject({
   host: z.string().default('127.0.0.1').describe('Address the UDP listeners bind (0.0.0.0 or :: to receive from the network)'),
@@ -266,6 +328,7 @@ export const configSchema = z.strictObject({
   http: httpSchema.prefault({}),
   kafka: kafkaSchema.prefault({}),
   clickhouse: clickhouseSchema.prefault({}),
+  storage: storageSchema.prefault({}),
   registry: registrySchema.prefault({}),
   collector: collectorSchema.prefault({}),
 });

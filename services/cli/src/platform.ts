@@ -1,4 +1,4 @@
-import { type ClickHouseHandle, migrate, openClickHouse, SCHEMA } from '@flowwatch/clickhouse';
+import { applyRetention, type ClickHouseHandle, migrate, openClickHouse, SCHEMA } from '@flowwatch/clickhouse';
 import type { Config } from '@flowwatch/config';
 import { createKafka, ensureTopics, KafkaHealth } from '@flowwatch/kafka';
 import type { Service } from '@flowwatch/lifecycle';
@@ -83,6 +83,11 @@ export function createPlatform(config: Config, logger: Logger, progress: (line: 
     async start() {
       clickhouse = await openClickHouse(config.clickhouse);
       const result = await migrate(clickhouse.client, SCHEMA, logger.child({ component: 'clickhouse' }));
+      await applyRetention(clickhouse.client, {
+        rawDays: config.storage.rawTtlDays,
+        minuteDays: config.storage.minuteTtlDays,
+        hourDays: config.storage.hourTtlDays,
+      });
       progress(`ClickHouse ${clickhouse.mode} at ${clickhouse.location}, database ${clickhouse.database}`);
       logger.info({ component: 'clickhouse', mode: clickhouse.mode, ...result }, 'clickhouse ready');
       let state: { ready: true } | { ready: false; reason: string } = { ready: true };

@@ -14,6 +14,9 @@ const CORPUS = new URL('../../../../shared/corpus/', import.meta.url);
 const nfv5 = readFileSync(new URL('goflow2/netflowlegacy_TestDecodeNetFlowV5_data.bin', CORPUS));
 
 const registryConfig: RegistryConfig = {
+  organisations: [],
+  services: [],
+  groups: [],
   suppliers: [
     {
       id: 'supplier-a',

@@ -2,6 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { canonicalAddress, ExporterRegistry, hashToken } from './exporter-registry.js';
 
 const registry = new ExporterRegistry({
+  organisations: [],
+  services: [],
+  groups: [],
   suppliers: [
     {
       id: 'supplier-a',
