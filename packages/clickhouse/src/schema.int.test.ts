@@ -38,6 +38,7 @@ function row(i: number, minute: number, extra: Record<string, unknown> = {}) {
     src_org_supplier: 'supplier-b',
     service: 'nrs',
     direction: 'cross_supplier',
+    kafka_topic: 'flows',
     kafka_partition: 0,
     kafka_offset: i,
     ...extra,

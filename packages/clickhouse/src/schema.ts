@@ -75,8 +75,10 @@ export const SCHEMA: readonly Migration[] = [
         dst_org_supplier LowCardinality(String),
         service LowCardinality(String),
         direction LowCardinality(String),
-        kafka_partition UInt16 CODEC(Delta, ZSTD),
-        kafka_offset UInt64 CODEC(Delta, ZSTD)
+        kafka_topic LowCardinality(String),
+        kafka_partition UInt16,
+        kafka_offset UInt64 CODEC(Delta, ZSTD),
+        INDEX kafka_offset_minmax kafka_offset TYPE minmax GRANULARITY 1
       ) ENGINE = MergeTree
       PARTITION BY toYYYYMMDD(time_received)
       ORDER BY (toStartOfFiveMinutes(time_received), supplier_id, src_org, dst_org, time_received)

@@ -11,6 +11,7 @@ export {
   schemaAt,
 } from './load-config.js';
 export {
+  type AggregatorConfig,
   type ClickHouseConfig,
   type CollectorConfig,
   type Config,

@@ -15,7 +15,7 @@ import { z } from 'zod';
  * ClickHouse migrations, the HTTP server with /healthz, /readyz and /metrics) is not a service:
  * it always runs.
  */
-export const SERVICE_NAMES: readonly string[] = ['collector'];
+export const SERVICE_NAMES: readonly string[] = ['collector', 'aggregator'];
 
 const port = z.number().int().min(1).max(65535);
 const durationMs = z.number().int().min(0);
@@ -314,6 +314,24 @@ export const collectorSchema = z.strictObject({
 });
 export type CollectorConfig = z.infer<typeof collectorSchema>;
 
+export const aggregatorSchema = z.strictObject({
+  groupId: z.string().min(1).default('flowwatch-aggregator').describe('Kafka consumer group of the aggregators'),
+  maxBytesPerPartition: z
+    .number()
+    .int()
+    .min(65_536)
+    .default(8 * 1024 * 1024)
+    .describe('Bytes fetched per partition per batch at most (bounds memory and insert size)'),
+  minBytes: z
+    .number()
+    .int()
+    .min(1)
+    .default(512 * 1024)
+    .describe('A batch is written when this many bytes have arrived, or after maxWaitMs'),
+  maxWaitMs: durationMs.default(1000).describe('The time bound of a batch'),
+});
+export type AggregatorConfig = z.infer<typeof aggregatorSchema>;
+
 export const configSchema = z.strictObject({
   services: z
     .array(
@@ -331,6 +349,7 @@ export const configSchema = z.strictObject({
   storage: storageSchema.prefault({}),
   registry: registrySchema.prefault({}),
   collector: collectorSchema.prefault({}),
+  aggregator: aggregatorSchema.prefault({}),
 });
 
 export type Config = z.infer<typeof configSchema>;

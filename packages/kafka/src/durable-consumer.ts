@@ -24,6 +24,9 @@ export interface DurableConsumerOptions {
   handle: (batch: ConsumedBatch) => Promise<void>;
   retryBackoffMs?: number;
   maxBytesPerPartition?: number;
+  /** A fetch waits for this many bytes, or `maxWaitTimeInMs`: larger, fewer batches at low rates. */
+  minBytes?: number;
+  maxWaitTimeInMs?: number;
 }
 
 /**
@@ -45,8 +48,13 @@ export class DurableConsumer {
     this.consumer = kafka.consumer({
       groupId: options.groupId,
       maxBytesPerPartition: options.maxBytesPerPartition ?? 4 * 1024 * 1024,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3000,
+      minBytes: options.minBytes ?? 1,
+      maxWaitTimeInMs: options.maxWaitTimeInMs ?? 1000,
+      // A dead member (killed, partitioned) is noticed in 10 s and its partitions move; a member
+      // busy retrying a batch keeps heart-beating from the retry loop.
+      sessionTimeout: 10_000,
+      rebalanceTimeout: 20_000,
+      heartbeatInterval: 2000,
       retry: { retries: 10 },
     });
     this.m = {

@@ -1,3 +1,4 @@
+import { type Aggregator, createAggregator } from '@flowwatch/aggregator';
 import { type Collector, createCollector } from '@flowwatch/collector';
 import type { Config } from '@flowwatch/config';
 import type { Service } from '@flowwatch/lifecycle';
@@ -31,6 +32,25 @@ export const SERVICE_FACTORIES: Readonly<Record<string, (platform: Platform) => 
           p.config.registry,
         ),
       (collector, config) => collector.reload(config.registry),
+    ),
+  aggregator: (p) =>
+    lazyService<Aggregator>(
+      'aggregator',
+      () =>
+        createAggregator(
+          {
+            logger: p.logger,
+            registry: p.registry,
+            kafka: p.kafka(),
+            clickhouse: p.clickhouse().client,
+            producerOptions: p.config.kafka.producer,
+            topics: { flows: p.config.kafka.topics.flows.name, dlq: p.config.kafka.topics.flowsDlq.name },
+            readiness: p.readiness,
+          },
+          p.config.aggregator,
+          p.config.registry,
+        ),
+      (aggregator, config) => aggregator.reload(config.registry),
     ),
 };
 

@@ -1,0 +1,195 @@
+import { dedupInsertSettings, migrate, SCHEMA } from '@flowwatch/clickhouse';
+import type { RegistryConfig } from '@flowwatch/config';
+import { emptyFlow, encodeFlows, type FlowRecord } from '@flowwatch/flow-schema';
+import { BufferedProducer, ensureTopics } from '@flowwatch/kafka';
+import { createRegistry, ServiceMetrics } from '@flowwatch/observability';
+import { openTestClickHouse, readTopic, silentLogger, testKafka, uniqueName } from '@flowwatch/test-support';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Aggregator, createAggregator } from './aggregator.js';
+import { toRawRow } from './raw-row.js';
+
+const registry: RegistryConfig = {
+  suppliers: [
+    { id: 'supplier-a', name: 'A', exporters: [], pushTokens: [], clientCertFingerprints: [] },
+    { id: 'supplier-b', name: 'B', exporters: [], pushTokens: [], clientCertFingerprints: [] },
+  ],
+  organisations: [
+    {
+      code: 'RR8',
+      name: 'Leeds Teaching Hospitals',
+      type: 'acute',
+      supplier: 'supplier-b',
+      prefixes: ['10.12.0.0/16', '2001:db8:12::/48'],
+    },
+    { code: 'X26', name: 'National records', type: 'national', supplier: 'supplier-a', prefixes: ['10.200.0.0/16'] },
+  ],
+  services: [{ id: 'nrs', name: 'National records service', supplier: 'supplier-a', prefixes: ['10.200.1.0/24'], ports: [443] }],
+  groups: [],
+};
+
+const { kafka } = testKafka();
+const topics = { flows: uniqueName('flows'), dlq: uniqueName('flows.dlq') };
+let ch: Awaited<ReturnType<typeof openTestClickHouse>>;
+const N_MESSAGES = 60;
+const PER_MESSAGE = 50;
+
+function flow(i: number): FlowRecord {
+  return {
+    ...emptyFlow('IPFIX'),
+    time_received_ns: Date.UTC(2026, 10, 21, 10, i % 5, i % 60) * 1e6,
+    src_addr: i % 4 === 0 ? `2001:db8:12::${(i % 200).toString(16)}` : `10.12.${i % 7}.${i % 250}`,
+    dst_addr: '10.200.1.53',
+    src_port: 40_000 + (i % 1000),
+    dst_port: 443,
+    proto: 6,
+    bytes: 4_000 + i,
+    packets: 3,
+    sampling_rate: 100,
+    supplier_id: 'supplier-b',
+    exporter_id: 'r1',
+  };
+}
+
+beforeAll(async () => {
+  ch = await openTestClickHouse();
+  await migrate(ch.client, SCHEMA, silentLogger);
+  await ensureTopics(
+    kafka,
+    [
+      { name: topics.flows, partitions: 3, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' },
+      { name: topics.dlq, partitions: 1, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' },
+    ],
+    silentLogger,
+  );
+  const producer = new BufferedProducer(
+    kafka,
+    {
+      maxBufferedMessages: 10_000,
+      maxBufferedBytes: 64 << 20,
+      lingerMs: 5,
+      batchMaxMessages: 100,
+      compression: 'gzip',
+      acks: -1,
+      retryBackoffMs: 100,
+    },
+    new ServiceMetrics(createRegistry(), 'test'),
+    silentLogger,
+  );
+  await producer.start();
+  for (let m = 0; m < N_MESSAGES; m++) {
+    const records = Array.from({ length: PER_MESSAGE }, (_, k) => flow(m * PER_MESSAGE + k));
+    producer.send(topics.flows, [{ key: `supplier-b/r${m % 5}`, value: encodeFlows(records) }]);
+  }
+  producer.send(topics.flows, [
+    {
+      key: 'bad',
+      value:
+        'this is not json\n{"src_addr":"not-an-ip","dst_addr":"10.0.0.1","bytes":1,"packets":1,"time_received_ns":1,"src_port":1,"dst_port":1,"proto":6,"supplier_id":"x","type":"JSON"}\n',
+    },
+  ]);
+  await producer.flush();
+  await producer.stop();
+});
+afterAll(async () => {
+  await ch?.client.close();
+});
+
+function aggregator(): Aggregator {
+  return createAggregator(
+    {
+      logger: silentLogger,
+      registry: createRegistry(),
+      kafka,
+      clickhouse: ch.client,
+      producerOptions: {
+        maxBufferedMessages: 1000,
+        maxBufferedBytes: 8 << 20,
+        lingerMs: 5,
+        batchMaxMessages: 100,
+        compression: 'none',
+        acks: -1,
+        retryBackoffMs: 100,
+      },
+      topics,
+      readiness: [],
+    },
+    { groupId: `${topics.flows}-aggregators`, maxBytesPerPartition: 64 * 1024, minBytes: 1, maxWaitMs: 200 },
+    registry,
+  );
+}
+
+const count = async (query: string) =>
+  Number(((await (await ch.client.query({ query, format: 'JSONEachRow' })).json<{ n: string }>())[0] as { n: string }).n);
+
+async function waitForRows(n: number, ms = 60_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if ((await count('SELECT count() AS n FROM flows_raw')) >= n) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`fewer than ${n} rows after ${ms} ms`);
+}
+
+describe('aggregator (real Kafka, real ClickHouse)', () => {
+  it('stores every flow exactly once, enriched, skipping what a crashed run had stored but not committed', async () => {
+    const total = N_MESSAGES * PER_MESSAGE;
+    // A previous run "crashed" after storing a partition's first 3 messages without committing them.
+    const consumer = kafka.consumer({ groupId: uniqueName('peek') });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topics.flows], fromBeginning: true });
+    const seen: { partition: number; offset: string; value: Buffer; key: string }[] = [];
+    await consumer.run({
+      eachMessage: async ({ partition, message }) => {
+        if (message.value) seen.push({ partition, offset: message.offset, value: message.value, key: String(message.key) });
+      },
+    });
+    const end = Date.now() + 20_000;
+    while (seen.length < N_MESSAGES + 1 && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+    await consumer.disconnect();
+    expect(seen.length).toBe(N_MESSAGES + 1);
+    const byPartition = new Map<number, typeof seen>();
+    for (const m of seen) byPartition.set(m.partition, [...(byPartition.get(m.partition) ?? []), m]);
+    const [partition, messages] = [...byPartition].sort((x, y) => y[1].length - x[1].length)[0] as [number, typeof seen];
+    const stored = messages.sort((x, y) => Number(x.offset) - Number(y.offset)).slice(0, 3);
+    expect(stored.every((m) => m.key !== 'bad')).toBe(true);
+    const { Enricher } = await import('@flowwatch/enrichment');
+    const { decodeFlows } = await import('@flowwatch/flow-schema');
+    const enricher = new Enricher(registry);
+    const preRows = stored.flatMap((m) =>
+      decodeFlows(m.value).records.map((r) => toRawRow(enricher.enrich(r), topics.flows, partition, m.offset)),
+    );
+    await ch.client.insert({
+      table: 'flows_raw',
+      values: preRows,
+      format: 'JSONEachRow',
+      clickhouse_settings: dedupInsertSettings('previous-run'),
+    });
+
+    const a = aggregator();
+    await a.start();
+    await waitForRows(total);
+    await new Promise((r) => setTimeout(r, 1500));
+    await a.stop();
+
+    // A second instance of the group starts after the committed offsets: nothing is written twice.
+    const b = aggregator();
+    await b.start();
+    await new Promise((r) => setTimeout(r, 3000));
+    await b.stop();
+
+    expect(await count('SELECT count() AS n FROM flows_raw')).toBe(total);
+    expect(await count('SELECT uniqExact(kafka_partition, kafka_offset, src_port, src_addr, bytes) AS n FROM flows_raw')).toBe(total);
+    expect(
+      await count(
+        "SELECT count() AS n FROM flows_raw WHERE src_org = 'RR8' AND dst_org = 'X26' AND service = 'nrs' AND direction = 'cross_supplier'",
+      ),
+    ).toBe(total);
+    expect(await count('SELECT sum(bytes_est) - 100 * sum(bytes) AS n FROM flows_raw')).toBe(0);
+    // The minute rollup sums equal the raw sums.
+    expect(await count('SELECT sum(flows) AS n FROM flows_1m')).toBe(total);
+    expect(await count('SELECT (SELECT sum(bytes) FROM flows_1m) - (SELECT sum(bytes) FROM flows_raw) AS n')).toBe(0);
+
+    const dlq = await readTopic(kafka, topics.dlq, { done: (m) => m.length >= 2 });
+    expect(dlq.map((m) => JSON.parse(String(m.value)).reason).sort()).toEqual(['invalid_message', 'invalid_record']);
+  });
+});
