@@ -1,6 +1,6 @@
 /**
  * `pnpm bench`: prints the figures docs/benchmarks.md records. Sections can be chosen:
- * `pnpm bench decode nfacctd collector` (all by default).
+ * `pnpm bench decode nfacctd enrichment collector` (all by default).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -120,6 +120,14 @@ if (want('decode')) {
   decodeThroughput('SFLOW_5', sflowDatagrams(2000));
 }
 if (want('nfacctd')) versusNfacctd();
+if (want('enrichment')) {
+  process.stdout.write(
+    execFileSync(process.execPath, ['--conditions=flowwatch-src', '--import', 'tsx', 'packages/enrichment/src/bench.ts'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    }),
+  );
+}
 if (want('collector')) {
   const { collectorBench } = await import('./collector-bench.js');
   await collectorBench(print);

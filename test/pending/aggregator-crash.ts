@@ -11,13 +11,14 @@ import { describe, expect, it } from 'vitest';
 import { freePort, silentLogger, testKafka, uniqueName } from '../support/index.js';
 
 /**
- * NOT RUN YET (not matched by the vitest projects; move it back to
- * services/aggregator/src/aggregator-crash.int.test.ts when it passes). Status on 2026-11-21: the
- * kills work, the restarted aggregator skips what a killed run had stored but not committed
- * (logged "skipped messages already stored"), and the last run catches up (committed offsets reach
- * the end of every partition); the test then timed out at 300 s somewhere after that point (the
- * graceful stop of the last run or re-opening the embedded data directory in the test process):
- * to be found next.
+ * NOT IN CI YET (not matched by the vitest projects; move it back to
+ * services/aggregator/src/aggregator-crash.int.test.ts when it passes every time).
+ * Status on 2026-11-21, 13 runs: the raw table was exact after every run (count, uniqueness of
+ * partition/offset, byte sums), because a restarted aggregator skips what a killed run stored but
+ * did not commit. In 1 of the last 4 runs the minute rollup missed one batch (27,400 of 30,000
+ * flows): the kill fell after the raw part of an insert was committed and before its materialized
+ * views wrote theirs, the gap described in docs/storage.md. Earlier failures (a SIGTERM during
+ * start-up that never completed; a Kafka cluster id starting with '-') are fixed.
  *
  * The aggregator killed with SIGKILL at random moments while it consumes, and restarted each time:
  * afterwards every flow is in flows_raw exactly once and the minute rollup sums equal the raw sums.
@@ -90,20 +91,26 @@ describe('aggregator under SIGKILL', () => {
       FLOWWATCH__AGGREGATOR__MIN_BYTES: '1',
       FLOWWATCH__LOG__LEVEL: 'info',
     });
-    const run = async (): Promise<{ child: ChildProcess; exited: Promise<number | null>; output: () => string }> => {
+    const run = async (): Promise<{ child: ChildProcess; exited: Promise<number | null>; output: () => string; port: string }> => {
+      const e = await env();
       const child = spawn(
         process.execPath,
         ['--conditions=flowwatch-src', '--import', 'tsx', join(ROOT, 'services/cli/src/main.ts'), 'start', '--services', 'aggregator'],
         {
           cwd: ROOT,
-          env: await env(),
+          env: e,
           stdio: ['ignore', 'pipe', 'pipe'],
         },
       );
       let output = '';
       child.stdout?.on('data', (d) => (output += d));
       child.stderr?.on('data', (d) => (output += d));
-      return { child, exited: new Promise((r) => child.on('exit', (code) => r(code))), output: () => output };
+      return {
+        child,
+        exited: new Promise((r) => child.on('exit', (code) => r(code))),
+        output: () => output,
+        port: e.FLOWWATCH__HTTP__PORT,
+      };
     };
 
     // Kill it three times at random moments: during start-up, mid-stream, whenever.
@@ -119,6 +126,14 @@ describe('aggregator under SIGKILL', () => {
     // The last run consumes to the end and stops gracefully.
     const last = await run();
     const ch0 = Date.now();
+    // Let the last run join its group and start consuming before judging whether it caught up.
+    for (let ready = false; !ready && Date.now() - ch0 < 60_000; ) {
+      await new Promise((r) => setTimeout(r, 250));
+      ready = await fetch(`http://127.0.0.1:${last.port}/readyz`).then(
+        (r) => r.status === 200,
+        () => false,
+      );
+    }
     let lagZero = false;
     let lagReport = '';
     while (Date.now() - ch0 < 150_000 && !lagZero) {
@@ -134,10 +149,12 @@ describe('aggregator under SIGKILL', () => {
       lagZero = ends.every((e) => e.offset === '0' || committed.get(e.partition) === e.offset); // an empty partition has nothing to commit
       lagReport = JSON.stringify({ committed: [...committed], ends: ends.map((e) => [e.partition, e.offset]) });
     }
+    const mark = last.output().length;
     last.child.kill('SIGTERM');
-    expect(await last.exited).toBe(0);
+    const code = await Promise.race([last.exited, new Promise((r) => setTimeout(() => r('timeout'), 20_000))]);
+    if (code === 'timeout') last.child.kill('SIGKILL');
+    expect(code).toBe(0);
     if (!lagZero) throw new Error(`the last run did not catch up in 150 s (${lagReport}); its output:\n${last.output().slice(-3000)}`);
-
     const ch = await openClickHouse({
       path: join(dir, 'clickhouse'),
       database: 'flowwatch',

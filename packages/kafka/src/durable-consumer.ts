@@ -78,8 +78,10 @@ export class DurableConsumer {
   }
 
   async start(): Promise<void> {
+    if (this.stopped) return;
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: this.options.topics, fromBeginning: this.options.fromBeginning });
+    if (this.stopped) return;
     const backoffStart = this.options.retryBackoffMs ?? 500;
     await this.consumer.run({
       autoCommit: false,

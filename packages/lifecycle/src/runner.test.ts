@@ -55,3 +55,52 @@ describe('createRunner', () => {
     expect(log).toEqual(['start a', 'start c', 'stop c', 'stop a']);
   });
 });
+
+describe('stop during start', () => {
+  it('waits for the service that is starting and stops it too (a SIGTERM during start-up leaves nothing running)', async () => {
+    const log: string[] = [];
+    let release!: () => void;
+    const slow: Service = {
+      name: 'slow',
+      start: () =>
+        new Promise<void>((r) => {
+          release = () => {
+            log.push('start slow');
+            r();
+          };
+        }),
+      stop: async () => {
+        log.push('stop slow');
+      },
+    };
+    const runner = createRunner([fake('a', log), slow, fake('c', log)], logger);
+    const starting = runner.start();
+    await new Promise((r) => setTimeout(r, 10));
+    const stopping = runner.stop('SIGTERM');
+    release();
+    await expect(starting).rejects.toThrow(/stopped while starting/);
+    await stopping;
+    expect(log).toEqual(['start a', 'start slow', 'stop slow', 'stop a']);
+    expect(await runner.stopped).toBe('SIGTERM');
+  });
+});
+
+describe('stop during a start that does not finish', () => {
+  it('stops the service still starting after a short grace, without waiting for it', async () => {
+    const log: string[] = [];
+    const stuck: Service = {
+      name: 'stuck',
+      start: () => new Promise<void>(() => {}),
+      stop: async () => {
+        log.push('stop stuck');
+      },
+    };
+    const runner = createRunner([fake('a', log), stuck], logger);
+    void runner.start().catch(() => {});
+    await new Promise((r) => setTimeout(r, 10));
+    const t0 = Date.now();
+    await runner.stop('SIGTERM');
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(log).toEqual(['start a', 'stop stuck', 'stop a']);
+  });
+});

@@ -15,6 +15,10 @@ export interface Runner {
 export function createRunner(services: readonly Service[], logger: Logger): Runner {
   const started: Service[] = [];
   let stopping: Promise<void> | undefined;
+  // The start step in progress: a stop requested meanwhile waits for it, so the service that was
+  // starting is stopped too instead of being left running (a SIGTERM during start-up).
+  let starting: Promise<unknown> = Promise.resolve();
+  let startingService: Service | undefined;
   let resolveStopped!: (reason: string) => void;
   const stopped = new Promise<string>((r) => {
     resolveStopped = r;
@@ -24,7 +28,18 @@ export function createRunner(services: readonly Service[], logger: Logger): Runn
   const stop = (reason = 'stop'): Promise<void> => {
     stopping ??= (async () => {
       logger.info({ reason }, 'stopping');
-      for (const service of [...started].reverse()) {
+      // Give a start in progress a moment to finish; one still starting after that (a consumer
+      // waiting for its group, say) is stopped as it is, like the started ones.
+      const settled = await Promise.race([
+        starting.then(
+          () => true,
+          () => true,
+        ),
+        new Promise<false>((r) => setTimeout(() => r(false), 2000).unref()),
+      ]);
+      const toStop = [...started];
+      if (!settled && startingService && !toStop.includes(startingService)) toStop.push(startingService);
+      for (const service of toStop.reverse()) {
         const t0 = Date.now();
         try {
           await service.stop();
@@ -46,15 +61,19 @@ export function createRunner(services: readonly Service[], logger: Logger): Runn
         if (stopping) break;
         const t0 = Date.now();
         try {
-          await service.start();
+          startingService = service;
+          starting = service.start();
+          await starting;
         } catch (err) {
           failure = err;
           logger.error({ component: service.name, err: errorSummary(err) }, 'start failed');
           await stop(`${service.name} failed to start`);
           throw err;
         }
+        startingService = undefined;
         started.push(service);
         logger.info({ component: service.name, ms: Date.now() - t0 }, 'started');
+        if (stopping) break;
       }
       if (stopping) throw new Error(`stopped while starting${failure ? `: ${errorSummary(failure)}` : ''}`);
     },

@@ -159,7 +159,7 @@ export class LocalKafka {
     if (!existsSync(join(this.dataDir, 'log', 'meta.properties'))) {
       this.progress(`formatting Kafka storage in ${join(this.dataDir, 'log')}`);
       const clusterId = randomBytes(16).toString('base64url');
-      const r = spawnSync(java, ['-cp', classpath, log4j, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props], {
+      const r = spawnSync(java, ['-cp', classpath, log4j, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', props], {
         encoding: 'utf8',
       });
       if (r.error) throw new Error(`cannot run ${java} (is Java 17 installed?): ${r.error.message}`);

@@ -192,8 +192,9 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
               : { ready: false, reason: 'clickhouse inserts failing; consumption paused' },
       });
     },
+    // Also called while start() is still waiting (for its consumer group, say): the consumer and
+    // producer stop whatever state they are in.
     async stop() {
-      if (!started) return;
       started = false;
       await consumer.stop();
       await producer.stop();

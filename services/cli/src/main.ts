@@ -174,9 +174,15 @@ async function start(config: Config, configFile: string | undefined): Promise<nu
   try {
     await runner.start();
   } catch (err) {
-    say(`start failed: ${errorSummary(err)}`);
+    const reason = await runner.stopped;
     removeHandlers();
     logger.flush();
+    if (reason === 'SIGTERM' || reason === 'SIGINT') {
+      // Asked to stop while starting: everything started so far has been stopped.
+      say(`stopped (${reason}) while starting`);
+      return 0;
+    }
+    say(`start failed: ${errorSummary(err)}`);
     return 1;
   }
   say(`running ${config.services.length ? config.services.join(', ') : 'the platform (no pipeline services yet)'}; Ctrl-C stops`);
@@ -213,9 +219,14 @@ function redact(config: Config): unknown {
   return JSON.parse(JSON.stringify(config, (key, value) => (key === 'password' && value ? '[redacted]' : value)));
 }
 
+const LONG_RUNNING = new Set(['start', 'kafka']);
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    // A long-running command has stopped everything it started; exit now rather than wait on a
+    // library's stray timer or socket (the orderly stop already drained and closed what matters).
+    if (LONG_RUNNING.has(process.argv[2] ?? '')) setTimeout(() => process.exit(code), 200).unref();
   },
   (err) => {
     // Only bugs reach here; expected failures were reported above as one line.

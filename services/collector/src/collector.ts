@@ -197,7 +197,6 @@ export function createCollector(deps: CollectorDeps, config: CollectorConfig, re
       );
     },
     async stop() {
-      if (!started) return;
       started = false;
       if (timer) clearInterval(timer);
       // Stop receiving first, then let the producer drain what was received.
