@@ -149,7 +149,6 @@ describe('aggregator under SIGKILL', () => {
       lagZero = ends.every((e) => e.offset === '0' || committed.get(e.partition) === e.offset); // an empty partition has nothing to commit
       lagReport = JSON.stringify({ committed: [...committed], ends: ends.map((e) => [e.partition, e.offset]) });
     }
-    const mark = last.output().length;
     last.child.kill('SIGTERM');
     const code = await Promise.race([last.exited, new Promise((r) => setTimeout(() => r('timeout'), 20_000))]);
     if (code === 'timeout') last.child.kill('SIGKILL');
