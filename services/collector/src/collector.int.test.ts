@@ -141,9 +141,9 @@ describe('collector end to end (real Kafka)', () => {
       JSON.stringify([pushed(1), pushed(2), pushed(3, { exporter_id: 'probe-7' }), { src_addr: 'nope', bytes: 1 }]),
     );
     expect(ok.status).toBe(202);
-    const body = await ok.json();
+    const body = (await ok.json()) as { errors: { message: string }[] };
     expect(body).toMatchObject({ accepted: 3, rejected: 1, reasons: { invalid_record: 1 } });
-    expect(body.errors[0].message).toMatch(/src_addr/);
+    expect(body.errors[0]?.message).toMatch(/src_addr/);
 
     const nd = await push('token-a', `${JSON.stringify(pushed(4))}\n{broken\n${JSON.stringify(pushed(5))}\n`, 'application/x-ndjson');
     expect(await nd.json()).toMatchObject({ accepted: 2, rejected: 1, reasons: { invalid_json: 1 } });
@@ -188,7 +188,7 @@ describe('collector end to end (real Kafka)', () => {
     expect((await push('token-zzz', '[]')).status).toBe(401);
     const foreign = await push('token-a', JSON.stringify([pushed(1, { supplier_id: 'supplier-b' })]));
     expect(foreign.status).toBe(403);
-    expect((await foreign.json()).message).toMatch(/supplier_id must be supplier-a/);
+    expect(((await foreign.json()) as { message: string }).message).toMatch(/supplier_id must be supplier-a/);
     const notJson = await push('token-a', '{{{{');
     expect(notJson.status).toBe(400);
     expect(await notJson.json()).toMatchObject({ error: 'bad_request' });
