@@ -18,41 +18,28 @@ export const SERVICE_FACTORIES: Readonly<Record<string, (platform: Platform) => 
   collector: (p) =>
     lazyService<Collector>(
       'collector',
-      () =>
-        createCollector(
-          {
-            logger: p.logger,
-            registry: p.registry,
-            kafka: p.kafka(),
-            producerOptions: p.config.kafka.producer,
-            topics: { flows: p.config.kafka.topics.flows.name, dlq: p.config.kafka.topics.flowsDlq.name },
-            readiness: p.readiness,
-          },
-          p.config.collector,
-          p.config.registry,
-        ),
+      () => createCollector(pipelineDeps(p), p.config.collector, p.config.registry),
       (collector, config) => collector.reload(config.registry),
     ),
   aggregator: (p) =>
     lazyService<Aggregator>(
       'aggregator',
-      () =>
-        createAggregator(
-          {
-            logger: p.logger,
-            registry: p.registry,
-            kafka: p.kafka(),
-            clickhouse: p.clickhouse().client,
-            producerOptions: p.config.kafka.producer,
-            topics: { flows: p.config.kafka.topics.flows.name, dlq: p.config.kafka.topics.flowsDlq.name },
-            readiness: p.readiness,
-          },
-          p.config.aggregator,
-          p.config.registry,
-        ),
+      () => createAggregator({ ...pipelineDeps(p), clickhouse: p.clickhouse().client }, p.config.aggregator, p.config.registry),
       (aggregator, config) => aggregator.reload(config.registry),
     ),
 };
+
+/** What every pipeline service takes from the platform (once it has started). */
+function pipelineDeps(p: Platform) {
+  return {
+    logger: p.logger,
+    registry: p.registry,
+    kafka: p.kafka(),
+    producerOptions: p.config.kafka.producer,
+    topics: { flows: p.config.kafka.topics.flows.name, dlq: p.config.kafka.topics.flowsDlq.name },
+    readiness: p.readiness,
+  };
+}
 
 /**
  * Services are built when they start, because what they need from the platform (the Kafka client,
