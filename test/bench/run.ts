@@ -1,6 +1,6 @@
 /**
  * `pnpm bench`: prints the figures docs/benchmarks.md records. Sections can be chosen:
- * `pnpm bench decode nfacctd enrichment collector` (all by default).
+ * `pnpm bench decode nfacctd enrichment collector aggregator` (all by default).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -131,4 +131,8 @@ if (want('enrichment')) {
 if (want('collector')) {
   const { collectorBench } = await import('./collector-bench.js');
   await collectorBench(print);
+}
+if (want('aggregator')) {
+  const { aggregatorBench } = await import('./aggregator-bench.js');
+  await aggregatorBench(print, Number(process.env.FLOWWATCH_BENCH_AGGREGATOR_FLOWS ?? 1_000_000));
 }

@@ -40,6 +40,35 @@ describe('openClickHouse', () => {
   });
 });
 
+describe('per-query settings', () => {
+  it('a deduplication token given to one insert does not drop the next inserts', async () => {
+    await ch.client.command({
+      query: 'CREATE TABLE sticky (n UInt64) ENGINE = MergeTree ORDER BY n SETTINGS non_replicated_deduplication_window = 100',
+    });
+    await ch.client.insert({
+      table: 'sticky',
+      values: [{ n: 1 }],
+      format: 'JSONEachRow',
+      clickhouse_settings: { insert_deduplication_token: 't' },
+    });
+    await ch.client.insert({ table: 'sticky', values: [{ n: 2 }], format: 'JSONEachRow' });
+    await ch.client.insert({ table: 'sticky', values: [{ n: 3 }], format: 'JSONEachRow' });
+    await ch.client.insert({
+      table: 'sticky',
+      values: [{ n: 4 }],
+      format: 'JSONEachRow',
+      clickhouse_settings: { insert_deduplication_token: 't' },
+    });
+    const rows = await (
+      await ch.client.query({ query: 'SELECT groupArray(n) AS a FROM (SELECT n FROM sticky ORDER BY n)', format: 'JSONEachRow' })
+    ).json<{
+      a: number[];
+    }>();
+    await ch.client.command({ query: 'DROP TABLE sticky' });
+    expect(rows[0]?.a.map(Number)).toEqual([1, 2, 3]);
+  });
+});
+
 describe('migrate', () => {
   it('applies pending migrations in order, once', async () => {
     const first = await migrate(ch.client, migrations.slice(0, 1), silentLogger);

@@ -57,7 +57,7 @@ export async function openClickHouse(conn: ClickHouseConnection): Promise<ClickH
   mkdirSync(path, { recursive: true });
   // Loaded lazily: the embedded engine is a large native library a server deployment never needs.
   const { createChdbConnection } = await import('chdb/connection');
-  const client = createClient({ connection: createChdbConnection({ path }) } as Parameters<typeof createClient>[0]);
+  const client = withPerQuerySettings(createClient({ connection: createChdbConnection({ path }) } as Parameters<typeof createClient>[0]));
   await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${ident(conn.database)}` });
   // chDB ignores the client's `database` option; USE persists for the engine's session.
   await client.command({ query: `USE ${ident(conn.database)}` });
@@ -68,4 +68,37 @@ export async function openClickHouse(conn: ClickHouseConnection): Promise<ClickH
 export function ident(name: string): string {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`not a safe identifier: ${name}`);
   return `\`${name}\``;
+}
+
+/**
+ * Every setting flowwatch passes per query, with ClickHouse's default. Over HTTP a setting applies
+ * to one query; chDB's connection turns `clickhouse_settings` into `SET k = v;` before the
+ * statement, which lasts for the rest of the session: an insert with no token after one with a
+ * deduplication token would reuse that token and be silently dropped as a duplicate (seen on
+ * chDB 26.7). So in embedded mode every call sets all of these, to its own value or the default.
+ */
+export const PER_QUERY_SETTINGS: Readonly<Record<string, string | number>> = {
+  insert_deduplication_token: '',
+  deduplicate_blocks_in_dependent_materialized_views: 0,
+  date_time_input_format: 'basic',
+  input_format_parallel_parsing: 1,
+  materialize_ttl_after_modify: 1,
+};
+
+type Settings = Record<string, unknown> | undefined;
+
+/** Wraps the embedded client so that a call's settings never outlive the call (see PER_QUERY_SETTINGS). */
+export function withPerQuerySettings(client: ClickHouseClient): ClickHouseClient {
+  const complete = (settings: Settings) => {
+    for (const k of Object.keys(settings ?? {})) {
+      if (!(k in PER_QUERY_SETTINGS)) throw new Error(`setting ${k} must be listed in PER_QUERY_SETTINGS with its default`);
+    }
+    return { ...PER_QUERY_SETTINGS, ...settings };
+  };
+  for (const method of ['query', 'insert', 'command', 'exec'] as const) {
+    const original = (client[method] as (p: { clickhouse_settings?: Settings }) => Promise<unknown>).bind(client);
+    (client as unknown as Record<string, unknown>)[method] = (params: { clickhouse_settings?: Settings }) =>
+      original({ ...params, clickhouse_settings: complete(params.clickhouse_settings) });
+  }
+  return client;
 }

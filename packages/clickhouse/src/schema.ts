@@ -136,6 +136,14 @@ export const SCHEMA: readonly Migration[] = [
       ORDER BY (alert_id, at)`,
     ],
   },
+  {
+    version: 2,
+    // Rows stored before this migration get the largest UInt64: unknown, and never a batch start.
+    name: 'flows_raw: first offset of the batch each row was inserted with (to complete the rollups of a batch cut short)',
+    statements: [
+      `ALTER TABLE flows_raw ADD COLUMN IF NOT EXISTS kafka_batch_first UInt64 DEFAULT 18446744073709551615 CODEC(Delta, ZSTD) AFTER kafka_offset`,
+    ],
+  },
 ];
 
 export interface Retention {

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { Readable } from 'node:stream';
 import { type ClickHouseClient, dedupInsertSettings } from '@flowwatch/clickhouse';
 import type { RegistryConfig } from '@flowwatch/config';
 import { Enricher } from '@flowwatch/enrichment';
@@ -8,7 +9,7 @@ import type { Service } from '@flowwatch/lifecycle';
 import { RateLimitedLog, type ReadinessCheck, type Registry, ServiceMetrics } from '@flowwatch/observability';
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
-import { type RawRow, toRawRow } from './raw-row.js';
+import { RAW_COLUMNS, type RawRow, rawRowsToTsv, toRawRow } from './raw-row.js';
 
 export interface AggregatorDeps {
   logger: Logger;
@@ -45,7 +46,8 @@ const DATA_ERRORS = new Set([6, 26, 27, 38, 41, 53, 69, 70, 72, 117, 131, 241]);
  * (a minmax index makes this cheap) and messages up to it are skipped: that is what a crash
  * between an insert and its commit leaves behind. The insert itself carries a deduplication token
  * built from topic, partition and offset range, so a retried insert of the same range, whose
- * outcome was unknown, is stored once, rollups included. While ClickHouse is slow or down the
+ * outcome was unknown, is stored once, rollups included; and the last stored batch is re-sent
+ * once on replay with its own token, which completes rollups a kill cut short (completeRollups). While ClickHouse is slow or down the
  * batch is retried with back-off and the partition waits (memory stays bounded by the fetch size).
  */
 export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig, registryConfig: RegistryConfig): Aggregator {
@@ -65,6 +67,10 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
       [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     ),
     insertErrors: metrics.counter('insert_errors', 'Inserts that failed and were retried'),
+    repairs: metrics.counter(
+      'rollup_repairs',
+      'Stored but uncommitted batches re-sent so that every rollup has them (after a crash or rebalance)',
+    ),
   };
   let enricher = new Enricher(registryConfig);
   const producer = new BufferedProducer(deps.kafka, deps.producerOptions, metrics, logger);
@@ -88,30 +94,72 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
     warnOnce.warn(`aggregator-dlq:${reason}`, { reason, detail }, 'flow data dead-lettered');
   };
 
-  const storedUpTo = async (topic: string, partition: number, from: string): Promise<bigint> => {
+  /**
+   * The last batch stored for a partition at or after `from`: its first and last offsets (from
+   * the rows themselves), or undefined when nothing there is stored yet.
+   */
+  const lastStoredBatch = async (topic: string, partition: number, from: string): Promise<{ first: bigint; last: bigint } | undefined> => {
     const rows = await (
       await deps.clickhouse.query({
-        query: `SELECT max(kafka_offset) AS hw, count() AS n FROM flows_raw
+        query: `SELECT count() AS n, max(kafka_offset) AS last, argMax(kafka_batch_first, kafka_offset) AS first FROM flows_raw
                 WHERE kafka_topic = {topic:String} AND kafka_partition = {partition:UInt16} AND kafka_offset >= {from:UInt64}`,
         query_params: { topic, partition, from },
         format: 'JSONEachRow',
       })
-    ).json<{ hw: string | number; n: string | number }>();
+    ).json<{ n: string | number; last: string | number; first: string | number }>();
     const r = rows[0];
-    return r && Number(r.n) > 0 ? BigInt(r.hw) : -1n;
+    return r && Number(r.n) > 0 ? { first: BigInt(r.first), last: BigInt(r.last) } : undefined;
+  };
+
+  /**
+   * Completes the rollups of a batch whose raw rows are stored but whose commit never happened:
+   * a process killed inside an INSERT can leave the raw part written and the materialized views'
+   * parts not. The batch's own rows are read back and inserted again with the batch's token:
+   * ClickHouse drops the block for every table that already has it (flows_raw at least) and
+   * writes it to each view that missed it. Harmless, and cheap, when nothing was missing.
+   */
+  const completeRollups = async (topic: string, partition: number, stored: { first: bigint; last: bigint }) => {
+    const rows = await (
+      await deps.clickhouse.query({
+        query: `SELECT * FROM flows_raw
+                WHERE kafka_topic = {topic:String} AND kafka_partition = {partition:UInt16}
+                  AND kafka_offset BETWEEN {first:UInt64} AND {last:UInt64}
+                ORDER BY kafka_offset`,
+        query_params: { topic, partition, first: String(stored.first), last: String(stored.last) },
+        format: 'JSONEachRow',
+      })
+    ).json<Record<string, unknown>>();
+    if (rows.length === 0) return;
+    await deps.clickhouse.insert({
+      table: 'flows_raw',
+      values: rows,
+      format: 'JSONEachRow',
+      clickhouse_settings: {
+        ...dedupInsertSettings(batchToken(topic, partition, stored.first, stored.last)),
+        date_time_input_format: 'best_effort',
+      },
+    });
+    m.repairs.inc();
+    logger.info(
+      { topic, partition, first: String(stored.first), last: String(stored.last), rows: rows.length },
+      're-sent the last stored batch to complete its rollups',
+    );
   };
 
   const handle = async (batch: ConsumedBatch) => {
-    const hw = await storedUpTo(batch.topic, batch.partition, batch.firstOffset);
+    const stored = await lastStoredBatch(batch.topic, batch.partition, batch.firstOffset);
+    const hw = stored?.last ?? -1n;
+    // A first offset above the last one is the "unknown" of rows stored before migration 2.
+    if (stored && stored.first <= stored.last) await completeRollups(batch.topic, batch.partition, stored);
     const rows: RawRow[] = [];
     let first: string | undefined;
+    let last: string | undefined;
     let skipped = 0;
     for (const message of batch.messages) {
       if (BigInt(message.offset) <= hw) {
         skipped++;
         continue;
       }
-      first ??= message.offset;
       if (!message.value) continue;
       const { records, badLines } = decodeFlows(message.value);
       if (badLines > 0)
@@ -122,21 +170,24 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
           deadLetter('invalid_record', `offset ${message.offset}: ${problem}`, batch, JSON.stringify(record));
           continue;
         }
-        rows.push(toRawRow(enricher.enrich(record), batch.topic, batch.partition, message.offset));
+        first ??= message.offset;
+        last = message.offset;
+        rows.push(toRawRow(enricher.enrich(record), batch.topic, batch.partition, message.offset, first));
       }
     }
     if (skipped > 0) {
       m.dedup.inc({ topic: batch.topic }, skipped);
       logger.info({ topic: batch.topic, partition: batch.partition, skipped, storedUpTo: String(hw) }, 'skipped messages already stored');
     }
-    if (rows.length === 0) return;
-    const token = `${batch.topic}:${batch.partition}:${first}-${batch.lastOffset}`;
+    if (rows.length === 0 || first === undefined || last === undefined) return;
+    const token = batchToken(batch.topic, batch.partition, BigInt(first), BigInt(last));
     const t0 = performance.now();
     try {
       await deps.clickhouse.insert({
         table: 'flows_raw',
-        values: rows,
-        format: 'JSONEachRow',
+        values: Readable.from([rawRowsToTsv(rows)], { objectMode: false }),
+        format: 'TabSeparated',
+        columns: [...RAW_COLUMNS],
         clickhouse_settings: dedupInsertSettings(token),
       });
       lastInsertOk = true;
@@ -206,15 +257,55 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
   };
 }
 
-/** What flows_raw cannot store: reported per record instead of failing the whole insert. */
+/**
+ * The deduplication token of one insert: topic, partition and the offsets of the first and last
+ * messages with rows in it. Rows carry the first offset (`kafka_batch_first`), so the token of the
+ * last stored batch can be rebuilt from the table alone.
+ */
+export function batchToken(topic: string, partition: number, first: bigint, last: bigint): string {
+  return `${topic}:${partition}:${first}-${last}`;
+}
+
+/** Integer columns of flows_raw and the largest value each holds. */
+const INTEGER_FIELDS = [
+  ['bytes', Number.MAX_SAFE_INTEGER],
+  ['packets', Number.MAX_SAFE_INTEGER],
+  ['src_port', 0xffff],
+  ['dst_port', 0xffff],
+  ['proto', 0xff],
+  ['sequence_num', 0xffffffff],
+  ['sampling_rate', 0xffffffff],
+  ['etype', 0xffff],
+  ['tcp_flags', 0xffff],
+  ['icmp_type', 0xff],
+  ['icmp_code', 0xff],
+  ['ip_tos', 0xff],
+  ['in_if', 0xffffffff],
+  ['out_if', 0xffffffff],
+  ['vlan_id', 0xffff],
+  ['src_as', 0xffffffff],
+  ['dst_as', 0xffffffff],
+] as const;
+
+/**
+ * What flows_raw cannot store, reported per record instead of failing the whole insert (a value
+ * out of its column's range would make ClickHouse reject every row of the batch).
+ */
 export function checkRecord(r: FlowRecord): string | undefined {
   if (typeof r !== 'object' || r === null) return 'not an object';
   if (typeof r.src_addr !== 'string' || (r.src_addr !== '' && isIP(r.src_addr) === 0)) return 'src_addr is not an address';
   if (typeof r.dst_addr !== 'string' || (r.dst_addr !== '' && isIP(r.dst_addr) === 0)) return 'dst_addr is not an address';
-  for (const k of ['bytes', 'packets', 'time_received_ns', 'src_port', 'dst_port', 'proto'] as const) {
-    const v = r[k];
+  for (const [k, max] of INTEGER_FIELDS) {
+    const v = (r as unknown as Record<string, unknown>)[k] ?? 0;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) return `${k} is not an integer from 0 to ${max}`;
+  }
+  // Nanoseconds since the epoch exceed 2^53: any finite non-negative number will do.
+  for (const k of ['time_received_ns', 'time_flow_start_ns', 'time_flow_end_ns'] as const) {
+    const v = r[k] ?? 0;
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) return `${k} is not a non-negative number`;
   }
-  if (typeof r.supplier_id !== 'string' || typeof r.type !== 'string') return 'supplier_id and type must be strings';
+  for (const k of ['supplier_id', 'type', 'exporter_id', 'sampler_address', 'next_hop'] as const) {
+    if (typeof (r[k] ?? '') !== 'string') return `${k} must be a string`;
+  }
   return undefined;
 }

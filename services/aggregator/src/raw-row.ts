@@ -40,6 +40,8 @@ export interface RawRow {
   kafka_topic: string;
   kafka_partition: number;
   kafka_offset: string;
+  /** Offset of the first message of the insert this row belongs to (its token's first offset). */
+  kafka_batch_first: string;
 }
 
 /** ns since the epoch -> 'YYYY-MM-DD hh:mm:ss.mmm' (UTC), ClickHouse's DateTime64(3) text. */
@@ -53,7 +55,7 @@ export function nsToDateTime64(ns: number): string {
 /** An unknown address is stored as :: (ClickHouse IPv6 columns hold no empty value). */
 const address = (a: string) => (a === '' ? '::' : a);
 
-export function toRawRow(f: EnrichedFlow, topic: string, partition: number, offset: string): RawRow {
+export function toRawRow(f: EnrichedFlow, topic: string, partition: number, offset: string, batchFirst: string): RawRow {
   return {
     time_received: nsToDateTime64(f.time_received_ns),
     time_flow_start: nsToDateTime64(f.time_flow_start_ns),
@@ -93,5 +95,70 @@ export function toRawRow(f: EnrichedFlow, topic: string, partition: number, offs
     kafka_topic: topic,
     kafka_partition: partition,
     kafka_offset: offset,
+    kafka_batch_first: batchFirst,
   };
+}
+
+/** The columns of a RawRow, in the order rawRowsToTsv writes them. */
+export const RAW_COLUMNS = [
+  'time_received',
+  'time_flow_start',
+  'time_flow_end',
+  'type',
+  'supplier_id',
+  'exporter_id',
+  'sampler_address',
+  'sequence_num',
+  'sampling_rate',
+  'src_addr',
+  'dst_addr',
+  'src_port',
+  'dst_port',
+  'proto',
+  'etype',
+  'tcp_flags',
+  'icmp_type',
+  'icmp_code',
+  'ip_tos',
+  'bytes',
+  'packets',
+  'bytes_est',
+  'packets_est',
+  'in_if',
+  'out_if',
+  'vlan_id',
+  'src_as',
+  'dst_as',
+  'next_hop',
+  'src_org',
+  'dst_org',
+  'src_org_supplier',
+  'dst_org_supplier',
+  'service',
+  'direction',
+  'kafka_topic',
+  'kafka_partition',
+  'kafka_offset',
+  'kafka_batch_first',
+] as const satisfies readonly (keyof RawRow)[];
+
+const TSV_SPECIAL = /[\t\n\r\\]/;
+const TSV_ESCAPES: Record<string, string> = { '\t': '\\t', '\n': '\\n', '\r': '\\r', '\\': '\\\\' };
+
+/** A string as a TabSeparated field (RFC-less, ClickHouse's escaping): tab, newline, CR, backslash. */
+export function tsvField(s: string): string {
+  return TSV_SPECIAL.test(s) ? s.replace(/[\t\n\r\\]/g, (c) => TSV_ESCAPES[c] as string) : s;
+}
+
+/**
+ * Rows as ClickHouse TabSeparated text in RAW_COLUMNS order. Inserting TSV instead of JSONEachRow
+ * measured 1.5x faster in embedded ClickHouse for a 3.5x smaller body (docs/benchmarks.md).
+ * Strings from exporters and pushes are escaped; numbers are written as they are.
+ */
+export function rawRowsToTsv(rows: readonly RawRow[]): string {
+  let out = '';
+  for (const r of rows) {
+    out += `${r.time_received}\t${r.time_flow_start}\t${r.time_flow_end}\t${tsvField(r.type)}\t${tsvField(r.supplier_id)}\t${tsvField(r.exporter_id)}\t${tsvField(r.sampler_address)}\t${r.sequence_num}\t${r.sampling_rate}\t${r.src_addr}\t${r.dst_addr}\t${r.src_port}\t${r.dst_port}\t${r.proto}\t${r.etype}\t${r.tcp_flags}\t${r.icmp_type}\t${r.icmp_code}\t${r.ip_tos}\t${r.bytes}\t${r.packets}\t${r.bytes_est}\t${r.packets_est}\t${r.in_if}\t${r.out_if}\t${r.vlan_id}\t${r.src_as}\t${r.dst_as}\t${tsvField(r.next_hop)}\t${tsvField(r.src_org)}\t${tsvField(r.dst_org)}\t${tsvField(r.src_org_supplier)}\t${tsvField(r.dst_org_supplier)}\t${tsvField(r.service)}\t${tsvField(r.direction)}\t${tsvField(r.kafka_topic)}\t${r.kafka_partition}\t${r.kafka_offset}\t${r.kafka_batch_first}\n`;
+  }
+  return out;
 }

@@ -1,0 +1,179 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createAggregator } from '@flowwatch/aggregator';
+import { migrate, openClickHouse, SCHEMA } from '@flowwatch/clickhouse';
+import type { RegistryConfig } from '@flowwatch/config';
+import { emptyFlow, encodeFlows, type FlowRecord } from '@flowwatch/flow-schema';
+import { BufferedProducer, createKafka, ensureTopics } from '@flowwatch/kafka';
+import { LocalKafka } from '@flowwatch/local-kafka';
+import { createRegistry, ServiceMetrics } from '@flowwatch/observability';
+import { pino } from 'pino';
+import { freePort } from '../support/ports.js';
+
+/** 300 organisations of 8 suppliers, each with an IPv4 /18 and an IPv6 /48; a dozen services. */
+function benchRegistry(): RegistryConfig {
+  const suppliers = Array.from({ length: 8 }, (_, s) => ({
+    id: `supplier-${s}`,
+    name: `Supplier ${s}`,
+    exporters: [],
+    pushTokens: [],
+    clientCertFingerprints: [],
+  }));
+  const organisations = Array.from({ length: 300 }, (_, i) => ({
+    code: `R${i.toString(36).toUpperCase().padStart(2, '0')}`,
+    name: `Organisation ${i}`,
+    type: 'acute',
+    supplier: `supplier-${i % 8}`,
+    prefixes: [`10.${i >> 2}.${(i & 3) * 64}.0/18`, `2001:db8:${i.toString(16)}::/48`],
+  }));
+  const services = Array.from({ length: 12 }, (_, k) => ({
+    id: `svc-${k}`,
+    name: `Service ${k}`,
+    supplier: 'supplier-0',
+    prefixes: [`10.200.${k}.0/24`],
+    ports: [443],
+  }));
+  return { suppliers, organisations, services, groups: [] };
+}
+
+/** A flow between organisations, services and the internet, with some variety in every key column. */
+function benchFlow(i: number, t0: number): FlowRecord {
+  const src = i % 300;
+  const dst = (i * 7919) % 300;
+  const toService = i % 5 === 0;
+  return {
+    ...emptyFlow(i % 2 ? 'IPFIX' : 'NETFLOW_V9'),
+    time_received_ns: (t0 + Math.floor(i / 50)) * 1e6,
+    time_flow_start_ns: (t0 + Math.floor(i / 50) - 30_000) * 1e6,
+    time_flow_end_ns: (t0 + Math.floor(i / 50) - 1000) * 1e6,
+    src_addr: `10.${src >> 2}.${(src & 3) * 64 + (i % 64)}.${(i >> 6) % 250}`,
+    dst_addr: toService
+      ? `10.200.${i % 12}.${i % 200}`
+      : i % 11 === 0
+        ? `203.0.113.${i % 250}`
+        : `10.${dst >> 2}.${(dst & 3) * 64}.${i % 250}`,
+    src_port: 1024 + (i % 60_000),
+    dst_port: toService ? 443 : ([443, 445, 53, 80, 3389, 389, 88, 123][i % 8] ?? 443),
+    proto: i % 8 === 2 || i % 8 === 7 ? 17 : 6,
+    bytes: 60 + ((i * 2654435761) % 1_000_000),
+    packets: 1 + (i % 700),
+    sampling_rate: i % 3 === 0 ? 1000 : 1,
+    supplier_id: `supplier-${src % 8}`,
+    exporter_id: `r${src % 8}-${i % 4}`,
+    sampler_address: `127.0.${src % 8}.${1 + (i % 4)}`,
+    in_if: i % 48,
+    out_if: (i + 1) % 48,
+  };
+}
+
+/**
+ * The aggregator on this machine: `flows` pre-filled in a local Kafka broker (8 partitions,
+ * 100 records per message, as the collector writes them), then one aggregator in this process
+ * consumes it into embedded ClickHouse (raw table and both rollups). Reports flows/s from the
+ * first to the last commit, CPU, and bytes per flow on disk once parts are merged.
+ */
+export async function aggregatorBench(print: (o: Record<string, unknown>) => void, totalFlows = 1_000_000) {
+  const logger = pino({ level: 'warn' });
+  const dir = mkdtempSync(join(tmpdir(), 'fw-bench-aggr-'));
+  const broker = new LocalKafka({
+    runtime: 'jvm',
+    host: '127.0.0.1',
+    port: await freePort(),
+    controllerPort: await freePort(),
+    dataDir: join(dir, 'kafka'),
+    cacheDir: join(process.env.XDG_CACHE_HOME ?? join(process.env.HOME ?? tmpdir(), '.cache'), 'flowwatch', 'kafka'),
+    heapMb: 1024,
+    startTimeoutMs: 120_000,
+  });
+  await broker.start();
+  const ch = await openClickHouse({
+    path: join(dir, 'clickhouse'),
+    database: 'bench',
+    username: 'default',
+    password: '',
+    requestTimeoutMs: 600_000,
+  });
+  try {
+    await migrate(ch.client, SCHEMA, logger);
+    const kafka = createKafka({ brokers: broker.brokers, clientId: 'bench', ssl: false, connectionTimeoutMs: 3000 }, logger);
+    const topic = 'flows-bench';
+    await ensureTopics(
+      kafka,
+      [
+        { name: topic, partitions: 8, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' },
+        { name: `${topic}.dlq`, partitions: 1, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' },
+      ],
+      logger,
+    );
+    const producerOptions = {
+      maxBufferedMessages: 20_000,
+      maxBufferedBytes: 512 << 20,
+      lingerMs: 20,
+      batchMaxMessages: 500,
+      compression: 'gzip' as const,
+      acks: -1 as const,
+      retryBackoffMs: 100,
+    };
+    const producer = new BufferedProducer(kafka, producerOptions, new ServiceMetrics(createRegistry(), 'bench'), logger);
+    await producer.start();
+    const t0 = Date.UTC(2026, 10, 21, 8);
+    for (let m = 0; m < totalFlows / 100; m++) {
+      const records = Array.from({ length: 100 }, (_, k) => benchFlow(m * 100 + k, t0));
+      while (!producer.hasRoom(1)) await producer.whenWritable();
+      producer.send(topic, [{ key: `supplier-${m % 8}/r${m % 32}`, value: encodeFlows(records) }]);
+    }
+    await producer.flush();
+    await producer.stop();
+
+    const registry = createRegistry();
+    const aggregator = createAggregator(
+      { logger, registry, kafka, clickhouse: ch.client, producerOptions, topics: { flows: topic, dlq: `${topic}.dlq` }, readiness: [] },
+      { groupId: 'bench-aggregators', maxBytesPerPartition: 8 << 20, minBytes: 512 << 10, maxWaitMs: 500 },
+      benchRegistry(),
+    );
+    const rowsWritten = async () =>
+      ((await registry.getSingleMetric('flowwatch_aggregator_rows_written_total')?.get())?.values ?? []).reduce((a, v) => a + v.value, 0);
+    const cpu0 = process.cpuUsage();
+    const start = performance.now();
+    await aggregator.start();
+    let first = 0;
+    while ((await rowsWritten()) < totalFlows && performance.now() - start < 900_000) {
+      if (!first && (await rowsWritten()) > 0) first = performance.now();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const end = performance.now();
+    const cpu = process.cpuUsage(cpu0);
+    await aggregator.stop();
+    const written = await rowsWritten();
+    await ch.client.command({ query: 'OPTIMIZE TABLE flows_raw FINAL' });
+    await ch.client.command({ query: 'OPTIMIZE TABLE flows_1m FINAL' });
+    await ch.client.command({ query: 'OPTIMIZE TABLE flows_1h FINAL' });
+    const parts = await (
+      await ch.client.query({
+        query: `SELECT table, sum(rows) AS rows, sum(bytes_on_disk) AS bytes FROM system.parts
+                WHERE database = currentDatabase() AND active AND table LIKE 'flows_%' GROUP BY table ORDER BY table`,
+        format: 'JSONEachRow',
+      })
+    ).json<{ table: string; rows: string; bytes: string }>();
+    const seconds = (end - start) / 1000;
+    print({
+      bench: 'aggregator',
+      flows: written,
+      seconds: +seconds.toFixed(2),
+      flows_per_second: Math.round(written / seconds),
+      flows_per_second_after_first_insert: first ? Math.round(written / ((end - first) / 1000)) : null,
+      cpu_seconds: +((cpu.user + cpu.system) / 1e6).toFixed(2),
+      disk: Object.fromEntries(
+        parts.map((p) => [
+          p.table,
+          { rows: Number(p.rows), bytes: Number(p.bytes), bytes_per_flow: +(Number(p.bytes) / written).toFixed(2) },
+        ]),
+      ),
+    });
+  } finally {
+    await ch.client.close();
+    await broker.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
