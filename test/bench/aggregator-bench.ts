@@ -146,6 +146,9 @@ export async function aggregatorBench(print: (o: Record<string, unknown>) => voi
     const cpu = process.cpuUsage(cpu0);
     await aggregator.stop();
     const written = await rowsWritten();
+    const insertMetric = (await registry.getSingleMetric('flowwatch_aggregator_insert_duration_seconds')?.get())?.values ?? [];
+    const inserts = insertMetric.find((v) => v.metricName?.endsWith('_count'))?.value ?? 0;
+    const insertSeconds = insertMetric.find((v) => v.metricName?.endsWith('_sum'))?.value ?? 0;
     await ch.client.command({ query: 'OPTIMIZE TABLE flows_raw FINAL' });
     await ch.client.command({ query: 'OPTIMIZE TABLE flows_1m FINAL' });
     await ch.client.command({ query: 'OPTIMIZE TABLE flows_1h FINAL' });
@@ -164,6 +167,9 @@ export async function aggregatorBench(print: (o: Record<string, unknown>) => voi
       flows_per_second: Math.round(written / seconds),
       flows_per_second_after_first_insert: first ? Math.round(written / ((end - first) / 1000)) : null,
       cpu_seconds: +((cpu.user + cpu.system) / 1e6).toFixed(2),
+      inserts,
+      flows_per_insert: inserts ? Math.round(written / inserts) : null,
+      insert_seconds: +insertSeconds.toFixed(2),
       disk: Object.fromEntries(
         parts.map((p) => [
           p.table,
