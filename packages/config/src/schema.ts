@@ -305,7 +305,16 @@ export const collectorSchema = z.strictObject({
           certFile: z.string(),
           keyFile: z.string(),
           caFile: z.string().optional().describe('CA for client certificates (mutual TLS)'),
-          requireClientCert: z.boolean().default(false),
+          requireClientCert: z
+            .boolean()
+            .default(false)
+            .describe(
+              'Refuse connections without a client certificate signed by caFile (suppliers pinned by fingerprint need theirs anyway)',
+            ),
+        })
+        .refine((t) => !t.requireClientCert || t.caFile !== undefined, {
+          message: 'requireClientCert needs caFile, the CA that signs the client certificates',
+          path: ['caFile'],
         })
         .optional()
         .describe('HTTPS for the push endpoint; unset serves plain HTTP (behind a TLS proxy)'),

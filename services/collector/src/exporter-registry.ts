@@ -45,6 +45,12 @@ export class ExporterRegistry {
   supplierForCertificate(fingerprint256: string): string | undefined {
     return this.certs.get(fingerprint256);
   }
+
+  /** A supplier with certificate fingerprints in the registry pushes only with one of them. */
+  requiresCertificate(supplierId: string): boolean {
+    for (const s of this.certs.values()) if (s === supplierId) return true;
+    return false;
+  }
 }
 
 /** Dual-stack sockets report IPv4 peers as ::ffff:a.b.c.d; IPv6 addresses are compared compressed. */

@@ -41,7 +41,11 @@ export function buildPushServer(deps: PushDeps): FastifyInstance {
         https: {
           cert: readFileSync(config.tls.certFile),
           key: readFileSync(config.tls.keyFile),
-          ...(config.tls.caFile ? { ca: readFileSync(config.tls.caFile), requestCert: true } : {}),
+          ...(config.tls.caFile ? { ca: readFileSync(config.tls.caFile) } : {}),
+          // Always ask for a client certificate: suppliers pinned in the registry must present
+          // theirs (checked per request below), others may push with their token alone unless
+          // requireClientCert makes a certificate signed by caFile mandatory for everyone.
+          requestCert: true,
           rejectUnauthorized: config.tls.requireClientCert,
         },
       }
@@ -100,11 +104,15 @@ export function buildPushServer(deps: PushDeps): FastifyInstance {
       void reply.header('www-authenticate', 'Bearer error="invalid_token"');
       return fail(401, 'unauthorized', 'unknown token');
     }
-    const peer = (req.raw.socket as TLSSocket).getPeerCertificate?.();
-    if (peer?.fingerprint256) {
-      const certSupplier = registry.supplierForCertificate(peer.fingerprint256);
+    const fingerprint = (req.raw.socket as TLSSocket).getPeerCertificate?.()?.fingerprint256 || undefined;
+    const certSupplier = fingerprint ? registry.supplierForCertificate(fingerprint) : undefined;
+    if (registry.requiresCertificate(supplierId)) {
+      // Mutual TLS for this supplier: its token alone is not enough.
+      if (!fingerprint) return fail(403, 'forbidden', 'this supplier must push with its client certificate', supplierId);
       if (certSupplier !== supplierId) return fail(403, 'forbidden', 'the client certificate does not belong to this supplier', supplierId);
-    } else if (config.tls?.requireClientCert) {
+    } else if (certSupplier !== undefined && certSupplier !== supplierId) {
+      return fail(403, 'forbidden', 'the client certificate belongs to another supplier', supplierId);
+    } else if (config.tls?.requireClientCert && !fingerprint) {
       return fail(403, 'forbidden', 'a client certificate is required', supplierId);
     }
 
