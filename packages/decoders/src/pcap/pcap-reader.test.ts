@@ -83,7 +83,7 @@ describe('parsePcap', () => {
     expect(parsePcap(pcap([Uint8Array.from(ipv6(17, udp(1, 2, payload)))], { linkType: 229 }))).toHaveLength(1);
   });
 
-  it('skips non-UDP packets, fragments and ARP', () => {
+  it('skips non-UDP packets, incomplete fragments and ARP', () => {
     const tcp = ipv4(6, new Array(20).fill(0));
     const moreFragments = ipv4(17, udp(1, 2, payload), 0x2000);
     const laterFragment = ipv4(17, udp(1, 2, payload), 0x0010);
@@ -91,6 +91,60 @@ describe('parsePcap', () => {
     expect(
       parsePcap(pcap([eth(0x0800, tcp), eth(0x0800, moreFragments), eth(0x0800, laterFragment), eth(0x86dd, v6frag), eth(0x0806, [])])),
     ).toEqual([]);
+  });
+
+  it('reassembles IPv4 fragments in any order, interleaved with other traffic', () => {
+    const big = Uint8Array.from({ length: 3000 }, (_, i) => (i * 7) & 0xff);
+    const l4 = udp(40000, 4739, big); // 3008 bytes: fragments of 1480, 1480 and 48
+    const fragment = (id: number, offset: number, more: boolean) => {
+      const body = l4.slice(offset, Math.min(l4.length, offset + 1480));
+      const total = 20 + body.length;
+      const flags = (more ? 0x2000 : 0) | (offset / 8);
+      return eth(0x0800, [
+        0x45,
+        0,
+        total >> 8,
+        total & 0xff,
+        id >> 8,
+        id & 0xff,
+        flags >> 8,
+        flags & 0xff,
+        64,
+        17,
+        0,
+        0,
+        192,
+        0,
+        2,
+        1,
+        198,
+        51,
+        100,
+        2,
+        ...body,
+      ]);
+    };
+    const packets = parsePcap(
+      pcap([fragment(7, 1480, true), eth(0x0800, v4), fragment(7, 2960, false), fragment(8, 0, true), fragment(7, 0, true)]),
+    );
+    expect(packets).toHaveLength(2);
+    expect(packets[0]?.payload).toEqual(payload);
+    expect(packets[1]).toMatchObject({ srcAddr: '192.0.2.1', srcPort: 40000, dstPort: 4739 });
+    expect(Buffer.from(packets[1]?.payload ?? []).equals(Buffer.from(big))).toBe(true);
+  });
+
+  it('reassembles IPv6 fragments and drops datagrams with overlapping fragments', () => {
+    const big = Uint8Array.from({ length: 2000 }, (_, i) => (i * 13) & 0xff);
+    const l4 = udp(1, 6343, big);
+    const fragment = (id: number, offset: number, length: number, more: boolean) => {
+      const field = offset | (more ? 1 : 0);
+      return eth(0x86dd, ipv6(44, [17, 0, field >> 8, field & 0xff, 0, 0, 0, id, ...l4.slice(offset, offset + length)]));
+    };
+    const [p] = parsePcap(pcap([fragment(1, 1232, 776, false), fragment(1, 0, 1232, true)]));
+    expect(p).toMatchObject({ srcAddr: '2001:db8::1', srcPort: 1, dstPort: 6343 });
+    expect(Buffer.from(p?.payload ?? []).equals(Buffer.from(big))).toBe(true);
+    // Fragments overlapping by 8 bytes: the datagram is dropped, not guessed.
+    expect(parsePcap(pcap([fragment(2, 0, 1232, true), fragment(2, 1224, 784, false)]))).toEqual([]);
   });
 
   it('reads the corpus captures', () => {

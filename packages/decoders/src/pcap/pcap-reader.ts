@@ -6,7 +6,9 @@
  * Handles both byte orders, microsecond (0xa1b2c3d4) and nanosecond (0xa1b23c4d) magics, link types
  * Ethernet (1, with any number of 802.1Q / 802.1ad / QinQ tags), Linux cooked SLL (113) and SLL2 (276),
  * raw IP (101, 12, 14 as IPv4, 228 IPv4, 229 IPv6) and BSD loopback (0, 108). IPv4 and IPv6 (extension
- * headers skipped); non-UDP packets and fragments (except a whole unfragmented datagram) are skipped.
+ * headers skipped); non-UDP packets are skipped. Fragmented datagrams (IPv4, and IPv6 fragment
+ * headers) are reassembled: exporters send datagrams larger than the path MTU (templates, jumbo
+ * sFlow), so a capture of them holds fragments (see Reassembly for the bounds).
  */
 import { ipv4ToString, ipv6ToString } from '../common/addresses.js';
 
@@ -42,6 +44,7 @@ export function parsePcap(buf: Uint8Array): PcapUdpPacket[] {
   }
   const linkType = dv.getUint32(20, le) & 0x0fffffff; // upper bits may carry FCS info
   const out: PcapUdpPacket[] = [];
+  const reassembly = new Reassembly();
   let off = 24;
   while (off + 16 <= buf.length) {
     const sec = dv.getUint32(off, le);
@@ -54,7 +57,7 @@ export function parsePcap(buf: Uint8Array): PcapUdpPacket[] {
     const timestampNs = sec * 1e9 + (nanos ? frac : frac * 1000);
     const l3 = linkLayer(pkt, linkType);
     if (l3 === undefined) continue;
-    const udp = ipToUdp(pkt, l3.offset, l3.etype);
+    const udp = ipToUdp(pkt, l3.offset, l3.etype, reassembly, timestampNs);
     if (udp !== undefined) out.push({ timestampNs, ...udp });
   }
   return out;
@@ -67,6 +70,7 @@ export function parsePcap(buf: Uint8Array): PcapUdpPacket[] {
  */
 function parsePcapng(buf: Uint8Array, dv: DataView): PcapUdpPacket[] {
   const out: PcapUdpPacket[] = [];
+  const reassembly = new Reassembly();
   let le = true;
   let interfaces: { linkType: number; tsDivisor: number }[] = [];
   let off = 0;
@@ -113,7 +117,7 @@ function parsePcapng(buf: Uint8Array, dv: DataView): PcapUdpPacket[] {
         if (dataOff + capLen <= off + len) {
           const pkt = buf.subarray(dataOff, dataOff + capLen);
           const l3 = linkLayer(pkt, iface.linkType);
-          const udp = l3 && ipToUdp(pkt, l3.offset, l3.etype);
+          const udp = l3 && ipToUdp(pkt, l3.offset, l3.etype, reassembly, timestampNs);
           if (udp) out.push({ timestampNs, ...udp });
         }
       }
@@ -162,7 +166,9 @@ function versionEtype(b: number): number {
   return b >> 4 === 4 ? ETHERTYPE_IPV4 : b >> 4 === 6 ? ETHERTYPE_IPV6 : 0;
 }
 
-function ipToUdp(p: Uint8Array, off: number, etype: number): Omit<PcapUdpPacket, 'timestampNs'> | undefined {
+type UdpPacket = Omit<PcapUdpPacket, 'timestampNs'>;
+
+function ipToUdp(p: Uint8Array, off: number, etype: number, reassembly: Reassembly, timestampNs: number): UdpPacket | undefined {
   let proto: number;
   let l4: number;
   let end: number;
@@ -173,12 +179,19 @@ function ipToUdp(p: Uint8Array, off: number, etype: number): Omit<PcapUdpPacket,
     const ihl = ((p[off] as number) & 0x0f) * 4;
     const total = u16(p, off + 2);
     const frag = u16(p, off + 6);
-    if ((frag & 0x2000) !== 0 || (frag & 0x1fff) !== 0) return undefined; // a fragment
     proto = p[off + 9] as number;
     srcAddr = ipv4ToString(p, off + 12);
     dstAddr = ipv4ToString(p, off + 16);
     l4 = off + ihl;
     end = Math.min(p.length, off + total);
+    if (ihl < 20 || end < l4) return undefined;
+    // RFC 791: more-fragments flag 0x2000, offset in 8-byte units in the low 13 bits.
+    if ((frag & 0x2000) !== 0 || (frag & 0x1fff) !== 0) {
+      if (proto !== 17) return undefined;
+      const key = `4 ${srcAddr} ${dstAddr} ${u16(p, off + 4)}`;
+      const whole = reassembly.add(key, (frag & 0x1fff) * 8, (frag & 0x2000) !== 0, p.subarray(l4, end), timestampNs);
+      return whole && udpOf(whole, 0, whole.length, srcAddr, dstAddr);
+    }
   } else if (etype === ETHERTYPE_IPV6) {
     if (p.length < off + 40) return undefined;
     const payloadLen = u16(p, off + 4);
@@ -187,20 +200,87 @@ function ipToUdp(p: Uint8Array, off: number, etype: number): Omit<PcapUdpPacket,
     dstAddr = ipv6ToString(p, off + 24);
     l4 = off + 40;
     end = Math.min(p.length, l4 + payloadLen);
-    // RFC 8200 s4: hop-by-hop 0, routing 43, destination options 60 are (8 + 8*len) bytes; fragment 44 means skip
+    // RFC 8200 s4: hop-by-hop 0, routing 43, destination options 60 are (8 + 8*len) bytes.
     for (let guard = 0; guard < 16 && (proto === 0 || proto === 43 || proto === 60); guard++) {
       if (end < l4 + 8) return undefined;
       proto = p[l4] as number;
       l4 += 8 + 8 * (p[l4 + 1] as number);
     }
-    if (proto === 44) return undefined;
+    if (proto === 44) {
+      // RFC 8200 s4.5: next header, reserved, offset (13 bits, 8-byte units) + M flag, identification.
+      if (end < l4 + 8 || (p[l4] as number) !== 17) return undefined;
+      const field = u16(p, l4 + 2);
+      const id = ((u16(p, l4 + 4) << 16) | u16(p, l4 + 6)) >>> 0;
+      const key = `6 ${srcAddr} ${dstAddr} ${id}`;
+      const whole = reassembly.add(key, field & 0xfff8, (field & 1) !== 0, p.subarray(l4 + 8, end), timestampNs);
+      return whole && udpOf(whole, 0, whole.length, srcAddr, dstAddr);
+    }
   } else {
     return undefined;
   }
-  if (proto !== 17 || end < l4 + 8) return undefined;
+  if (proto !== 17) return undefined;
+  return udpOf(p, l4, end, srcAddr, dstAddr);
+}
+
+function udpOf(p: Uint8Array, l4: number, end: number, srcAddr: string, dstAddr: string): UdpPacket | undefined {
+  if (end < l4 + 8) return undefined;
   const udpLen = u16(p, l4 + 4);
   const payloadEnd = udpLen >= 8 ? Math.min(end, l4 + udpLen) : end;
   return { srcAddr, dstAddr, srcPort: u16(p, l4), dstPort: u16(p, l4 + 2), payload: p.slice(l4 + 8, payloadEnd) };
+}
+
+/**
+ * IP fragment reassembly for captures, bounded: at most MAX_PENDING datagrams in progress (the
+ * oldest is dropped beyond that), each at most 65,535 bytes, and a datagram whose fragments span
+ * more than TIMEOUT_NS of capture time is dropped (RFC 791 suggests a 15 s timer; exporters send
+ * the fragments of a datagram back to back). Overlapping fragments drop the whole datagram, as
+ * RFC 5722 requires for IPv6 and as is safest for IPv4 (overlaps are an evasion technique).
+ */
+export class Reassembly {
+  static readonly MAX_PENDING = 1024;
+  static readonly TIMEOUT_NS = 30e9;
+  private readonly pending = new Map<string, { startNs: number; parts: { offset: number; data: Uint8Array }[]; total?: number }>();
+
+  /** Adds one fragment's payload; returns the reassembled payload when the datagram is complete. */
+  add(key: string, offset: number, more: boolean, data: Uint8Array, timestampNs: number): Uint8Array | undefined {
+    this.expire(timestampNs);
+    let d = this.pending.get(key);
+    if (d === undefined) {
+      if (this.pending.size >= Reassembly.MAX_PENDING) this.pending.delete(this.pending.keys().next().value as string);
+      d = { startNs: timestampNs, parts: [] };
+      this.pending.set(key, d);
+    }
+    const last = offset + data.length;
+    if (last > 65_535 || (more && data.length % 8 !== 0)) {
+      this.pending.delete(key);
+      return undefined;
+    }
+    if (!more) d.total = last;
+    d.parts.push({ offset, data });
+    if (d.total === undefined) return undefined;
+    d.parts.sort((a, b) => a.offset - b.offset);
+    let covered = 0;
+    for (const part of d.parts) {
+      if (part.offset > covered) return undefined; // a gap: wait for the missing fragment
+      if (part.offset < covered || part.offset + part.data.length > d.total) {
+        this.pending.delete(key); // overlap or beyond the end
+        return undefined;
+      }
+      covered = part.offset + part.data.length;
+    }
+    if (covered !== d.total) return undefined;
+    this.pending.delete(key);
+    const whole = new Uint8Array(d.total);
+    for (const part of d.parts) whole.set(part.data, part.offset);
+    return whole;
+  }
+
+  private expire(nowNs: number): void {
+    for (const [key, d] of this.pending) {
+      if (nowNs - d.startNs <= Reassembly.TIMEOUT_NS) break; // insertion order: the oldest first
+      this.pending.delete(key);
+    }
+  }
 }
 
 function u16(p: Uint8Array, off: number): number {
