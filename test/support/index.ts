@@ -1,4 +1,5 @@
 export { openTestClickHouse } from './clickhouse.js';
+export { enrichedFlowRows, rawRowTimeMs, TEST_ORGS } from './enriched-flows.js';
 export { testKafka, uniqueName } from './kafka.js';
 export { silentLogger } from './logger.js';
 export { ipv4Frame, type PcapPacket, udpDatagramFrame, writePcap } from './pcap-writer.js';

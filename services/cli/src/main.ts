@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { type Config, configSchema, loadConfig } from '@flowwatch/config';
 import { createRunner, errorSummary, stopOnSignals } from '@flowwatch/lifecycle';
 import { z } from 'zod';
+import { isQueryCommand, QUERY_OPTIONS } from './query-options.js';
 
 // Commands import what they need when they run: `decode` should not pay for loading Kafka,
 // fastify and ClickHouse clients, nor `config check` for the decoders.
@@ -24,6 +25,19 @@ Commands:
                              one JSON line of totals and throughput instead
   push-token --supplier ID   make a bearer token for a supplier's HTTPS pushes; prints the token
                              (give it to the supplier) and its sha256 (put it in the registry)
+  traffic --from T --to T [--interval 5m] [--by DIM] [--top K] [--rank METRIC]
+          [--rest other|drop] [--where FIELD=VALUE ...]
+                             traffic per time bucket (sums, estimates, flows, distinct
+                             addresses): the total, or the top K (10) keys of DIM by METRIC
+                             (bytes) with the rest as "other" or dropped; one JSON document
+  top --from T --to T --of DIM [--metric METRIC] [--limit N] [--where FIELD=VALUE ...]
+                             the top N (10) keys of DIM by METRIC (bytes); one JSON document
+  matrix --from T --to T [--level org|supplier] [--metric METRIC] [--limit N] [--where ...]
+                             organisation x organisation (or supplier x supplier) sums, the
+                             largest N (1000) cells; one JSON document
+  flows --from T --to T [--where FIELD=VALUE ...] [--limit N]
+                             enriched flows, newest first, N (100) at most: NDJSON, one flow a
+                             line; a summary line on stderr
   kafka fetch                download the pinned Kafka broker's jars into the cache
   kafka run                  run only the local Kafka broker in the foreground (Ctrl-C stops it)
   help                       this text
@@ -32,6 +46,24 @@ Options:
   --config FILE              YAML or JSON configuration (or FLOWWATCH_CONFIG); env overrides:
                              KAFKA_BROKERS, CLICKHOUSE_URL, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD,
                              FLOWWATCH__SECTION__FIELD=value
+
+Queries (traffic, top, matrix, flows):
+  T                          ISO-8601 time (2026-11-21T10:00:00Z) or date; the range is [from, to)
+  --interval                 Nm (N divides 60), Nh (N divides 24) or 1d; default: the finest of
+                             1m, 5m, 15m, 1h, 6h, 1d giving at most 500 buckets
+  DIM                        supplier, src_org, dst_org, src_org_supplier, dst_org_supplier,
+                             service, direction, proto, dst_port, src_addr, dst_addr, src_port,
+                             exporter_id; for top also org_pair, supplier_pair, host_pair,
+                             service_port
+  METRIC                     bytes, packets, bytes_est, packets_est, flows, src_addrs, dst_addrs
+  --where FIELD=VALUE        any flows_raw field (supplier_id, src_org, org = either end,
+                             service, direction, dst_port, proto=tcp, exporter_id, ...);
+                             src_addr, dst_addr, addr (either end) take an address or a prefix
+                             (10.1.0.0/16); a repeated field matches any of its values
+  --table TABLE              answer from flows_raw, flows_1m or flows_1h; default: the coarsest
+                             that can (the answer names it)
+  Embedded ClickHouse opens a data directory in one process at a time: while flowwatch start
+  runs on it, query through a ClickHouse server (CLICKHOUSE_URL).
 `;
 
 /** Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error. */
@@ -99,6 +131,11 @@ async function main(argv: string[]): Promise<number> {
     config.services = r.data;
   }
 
+  if (isQueryCommand(command) && !sub) {
+    const { runQueryCommand } = await import('./query-command.js');
+    return runQueryCommand(command, values, config);
+  }
+
   switch (`${command}${sub ? ` ${sub}` : ''}`) {
     case 'config check':
       process.stdout.write('configuration ok\n');
@@ -132,6 +169,7 @@ function parse(argv: string[]) {
       summary: { type: 'boolean' },
       'sampling-rate': { type: 'string' },
       supplier: { type: 'string' },
+      ...QUERY_OPTIONS,
       help: { type: 'boolean', short: 'h' },
     },
   });
