@@ -146,7 +146,10 @@ export async function aggregatorBench(print: (o: Record<string, unknown>) => voi
     const cpu = process.cpuUsage(cpu0);
     await aggregator.stop();
     const written = await rowsWritten();
-    const insertMetric = (await registry.getSingleMetric('flowwatch_aggregator_insert_duration_seconds')?.get())?.values ?? [];
+    const insertMetric = ((await registry.getSingleMetric('flowwatch_aggregator_insert_duration_seconds')?.get())?.values ?? []) as {
+      metricName?: string;
+      value: number;
+    }[];
     const inserts = insertMetric.find((v) => v.metricName?.endsWith('_count'))?.value ?? 0;
     const insertSeconds = insertMetric.find((v) => v.metricName?.endsWith('_sum'))?.value ?? 0;
     await ch.client.command({ query: 'OPTIMIZE TABLE flows_raw FINAL' });

@@ -157,6 +157,7 @@ export function enrichedFlowRows(count: number, startMs: number, spanMs: number,
       kafka_topic: 'flows',
       kafka_partition: partition,
       kafka_offset: String(offset),
+      kafka_batch_first: String(offset),
     });
   }
   return rows;
