@@ -49,7 +49,19 @@ export const kafkaSchema = z.strictObject({
     .default([])
     .describe('Bootstrap brokers (host:port). Empty: flowwatch runs its own local broker (deploy/kafka)'),
   clientId: z.string().min(1).default('flowwatch').describe('Kafka client id prefix'),
-  ssl: z.boolean().default(false).describe('Connect to the brokers with TLS'),
+  ssl: z.boolean().default(false).describe('Connect to the brokers with TLS (system CAs; see tls for your own)'),
+  tls: z
+    .strictObject({
+      caFile: z.string().optional().describe("PEM CA bundle that signs the brokers' certificates"),
+      certFile: z.string().optional().describe('PEM client certificate, for brokers that require one (mutual TLS)'),
+      keyFile: z.string().optional().describe('PEM private key of certFile'),
+    })
+    .refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), {
+      message: 'certFile and keyFile go together',
+      path: ['keyFile'],
+    })
+    .optional()
+    .describe('TLS to the brokers with files of your own (implies ssl)'),
   sasl: z
     .strictObject({
       mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),

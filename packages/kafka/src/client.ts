@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { gunzip, gzip } from 'node:zlib';
 import kafkajs, { CompressionTypes, Kafka, type KafkaConfig as KafkaJsConfig, logLevel, type SASLOptions } from 'kafkajs';
@@ -7,6 +8,8 @@ export interface KafkaConnection {
   brokers: string[];
   clientId: string;
   ssl: boolean;
+  /** PEM files for TLS to the brokers (a private CA, a client certificate); implies ssl. */
+  tls?: { caFile?: string | undefined; certFile?: string | undefined; keyFile?: string | undefined } | undefined;
   sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string } | undefined;
   connectionTimeoutMs: number;
 }
@@ -38,7 +41,13 @@ export function createKafka(conn: KafkaConnection, logger: Logger): Kafka {
   const config: KafkaJsConfig = {
     clientId: conn.clientId,
     brokers: conn.brokers,
-    ssl: conn.ssl,
+    ssl: conn.tls
+      ? {
+          ...(conn.tls.caFile ? { ca: [readFileSync(conn.tls.caFile, 'utf8')] } : {}),
+          ...(conn.tls.certFile ? { cert: readFileSync(conn.tls.certFile, 'utf8') } : {}),
+          ...(conn.tls.keyFile ? { key: readFileSync(conn.tls.keyFile, 'utf8') } : {}),
+        }
+      : conn.ssl,
     connectionTimeout: conn.connectionTimeoutMs,
     logLevel: logLevel.WARN,
     logCreator:

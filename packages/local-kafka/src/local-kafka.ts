@@ -28,6 +28,11 @@ export interface LocalKafkaOptions {
   startTimeoutMs: number;
   /** Progress lines for a person watching the first run (jar downloads, formatting, start). */
   progress?: (line: string) => void;
+  /**
+   * A second listener with SASL/SCRAM-SHA-512 over TLS, as production brokers run, for tests of
+   * flowwatch's own security settings (JVM runtime only). The users are created at format time.
+   */
+  saslSsl?: { port: number; users: { username: string; password: string }[]; keystorePemFile: string } | undefined;
 }
 
 /**
@@ -121,17 +126,27 @@ export class LocalKafka {
   }
 
   private serverProperties(): string {
-    const { host, port, controllerPort } = this.options;
+    const { host, port, controllerPort, saslSsl } = this.options;
+    const secure = saslSsl ? `,SASL_SSL://${host}:${saslSsl.port}` : '';
     return [
       '# Written by flowwatch at each start; edit kafka.local in the flowwatch config instead.',
       'process.roles=broker,controller',
       'node.id=1',
       `controller.quorum.voters=1@${host}:${controllerPort}`,
-      `listeners=PLAINTEXT://${host}:${port},CONTROLLER://${host}:${controllerPort}`,
-      `advertised.listeners=PLAINTEXT://${host}:${port}`,
+      `listeners=PLAINTEXT://${host}:${port},CONTROLLER://${host}:${controllerPort}${secure}`,
+      `advertised.listeners=PLAINTEXT://${host}:${port}${secure}`,
       'controller.listener.names=CONTROLLER',
       'inter.broker.listener.name=PLAINTEXT',
-      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+      `listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${saslSsl ? ',SASL_SSL:SASL_SSL' : ''}`,
+      ...(saslSsl
+        ? [
+            'sasl.enabled.mechanisms=SCRAM-SHA-512',
+            'listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
+            // A PEM file with the private key (unencrypted) and the certificate chain.
+            'ssl.keystore.type=PEM',
+            `ssl.keystore.location=${saslSsl.keystorePemFile}`,
+          ]
+        : []),
       `log.dirs=${join(this.dataDir, 'log')}`,
       'num.partitions=1',
       'auto.create.topics.enable=false',
@@ -159,9 +174,15 @@ export class LocalKafka {
     if (!existsSync(join(this.dataDir, 'log', 'meta.properties'))) {
       this.progress(`formatting Kafka storage in ${join(this.dataDir, 'log')}`);
       const clusterId = randomBytes(16).toString('base64url');
-      const r = spawnSync(java, ['-cp', classpath, log4j, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', props], {
-        encoding: 'utf8',
-      });
+      const scram = (this.options.saslSsl?.users ?? []).flatMap((u) => [
+        '--add-scram',
+        `SCRAM-SHA-512=[name=${u.username},password=${u.password}]`,
+      ]);
+      const r = spawnSync(
+        java,
+        ['-cp', classpath, log4j, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', props, ...scram],
+        { encoding: 'utf8' },
+      );
       if (r.error) throw new Error(`cannot run ${java} (is Java 17 installed?): ${r.error.message}`);
       if (r.status !== 0) throw new Error(`formatting Kafka storage failed: ${(r.stderr || r.stdout).trim()}`);
     }
