@@ -10,6 +10,7 @@ export {
   pathToEnvName,
   schemaAt,
 } from './load-config.js';
+export { ALERT_TYPE_NAMES, type DetectorConfig, type DetectorConfigInput, detectorSchema, type PolicyRuleConfig } from './detector-schema.js';
 export {
   type AggregatorConfig,
   type ClickHouseConfig,
