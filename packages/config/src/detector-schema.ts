@@ -85,7 +85,10 @@ const policyRuleSchema = z.strictObject({
     .describe('Every non-empty list must match (AND); values within a list are alternatives (OR)'),
   threshold: z
     .strictObject({
-      windowMs: ms.min(1000).default(5 * MINUTE).describe('Window the volumes are counted over'),
+      windowMs: ms
+        .min(1000)
+        .default(5 * MINUTE)
+        .describe('Window the volumes are counted over'),
       bytes: z.number().min(0).default(0).describe('Fire when a source organisation sends more than this many bytes in the window'),
       flows: z.number().int().min(0).default(0).describe('... or more than this many flows'),
     })
@@ -122,7 +125,11 @@ export const detectorSchema = z.strictObject({
       spikeRatio: positive.default(3).describe('A spike must also be at least this many times the expected value'),
       dropRatio: positive.max(1).default(0.25).describe('A drop must also be at most this fraction of the expected value'),
       minHistoryIntervals: z.number().int().min(1).default(60).describe('Intervals of history before an entity can alert'),
-      minBytes: z.number().min(0).default(50_000_000).describe('Per interval: spikes below this observed, drops below this expected, stay quiet'),
+      minBytes: z
+        .number()
+        .min(0)
+        .default(50_000_000)
+        .describe('Per interval: spikes below this observed, drops below this expected, stay quiet'),
       minPackets: z.number().min(0).default(50_000),
       minFlows: z.number().min(0).default(2_000),
       kinds: z
@@ -185,14 +192,23 @@ export const detectorSchema = z.strictObject({
         .describe('Cross-organisation traffic on lateral ports that policy allows'),
       learnAllowed: z.boolean().default(true).describe('Organisation pairs and ports seen during the learning period are allowed'),
       wormWindowMs: ms.min(1000).default(2 * MINUTE),
-      wormMinOrganisations: z.number().int().min(2).default(5).describe('A source reaching this many organisations on one port is spreading'),
+      wormMinOrganisations: z
+        .number()
+        .int()
+        .min(2)
+        .default(5)
+        .describe('A source reaching this many organisations on one port is spreading'),
     })
     .prefault({}),
   exfiltration: z
     .strictObject({
       zThreshold: positive.default(6),
       ratio: positive.default(5).describe('Outbound volume must be this many times its baseline'),
-      minBytesOrganisation: z.number().min(0).default(500_000_000).describe('Bytes per interval to the internet from one organisation, at least'),
+      minBytesOrganisation: z
+        .number()
+        .min(0)
+        .default(500_000_000)
+        .describe('Bytes per interval to the internet from one organisation, at least'),
       minBytesHost: z.number().min(0).default(100_000_000).describe('Bytes per interval to the internet from one host, at least'),
       minHistoryIntervals: z.number().int().min(1).default(60),
     })
@@ -259,7 +275,10 @@ export const detectorSchema = z.strictObject({
   webhookTimeoutMs: ms.min(100).default(5000),
   alertmanager: z
     .strictObject({
-      url: z.url({ protocol: /^https?$/ }).optional().describe('Alertmanager base URL; alerts go to POST <url>/api/v2/alerts'),
+      url: z
+        .url({ protocol: /^https?$/ })
+        .optional()
+        .describe('Alertmanager base URL; alerts go to POST <url>/api/v2/alerts'),
       resendMs: ms.min(1000).default(MINUTE).describe('Open alerts are re-sent this often (Alertmanager expects it)'),
     })
     .prefault({}),

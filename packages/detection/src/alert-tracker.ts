@@ -203,7 +203,10 @@ export class AlertTracker implements DetectionSink {
 
   #newAlert(fingerprint: string, d: Detection): Alert {
     const alert: Alert = {
-      id: createHash('sha256').update(`${fingerprint}@${Math.floor(d.atMs)}`).digest('hex').slice(0, 32),
+      id: createHash('sha256')
+        .update(`${fingerprint}@${Math.floor(d.atMs)}`)
+        .digest('hex')
+        .slice(0, 32),
       fingerprint,
       type: d.type,
       severity: d.severity,

@@ -82,8 +82,11 @@ export class SeasonalBaseline {
     return this.#scalars[metric * 2]!;
   }
 
-  /** Robust spread of `metric` (log scale) around an expectation of `expectedLog`. */
-  spread(metric: number, expectedLog: number): number {
+  /**
+   * Robust spread of `metric` (log scale) around an expectation of `expectedLog`, at least
+   * `floor` (the caller's count noise: 1 / sqrt(expected flows) for sums over flows).
+   */
+  spread(metric: number, expectedLog: number, floor = 0): number {
     const n = this.#ringFill;
     let mad = 0;
     if (n > 0) {
@@ -98,15 +101,15 @@ export class SeasonalBaseline {
     }
     // Poisson noise of a count c on the log scale is about 1 / sqrt(c).
     const poisson = 1 / Math.sqrt(1 + Math.max(0, Math.expm1(expectedLog)));
-    return Math.max(mad, poisson, MIN_SPREAD);
+    return Math.max(mad, poisson, floor, MIN_SPREAD);
   }
 
   /** The expectation for `metric` in `slot`, and how far `observed` is from it. */
-  score(metric: number, slot: number, observed: number): Expectation {
+  score(metric: number, slot: number, observed: number, floor = 0): Expectation {
     const yHat = this.expectedLog(metric, slot);
     if (Number.isNaN(yHat)) return { expected: Number.NaN, z: 0 };
     const y = Math.log1p(observed);
-    return { expected: Math.expm1(yHat), z: (y - yHat) / this.spread(metric, yHat) };
+    return { expected: Math.expm1(yHat), z: (y - yHat) / this.spread(metric, yHat, floor) };
   }
 
   /**

@@ -264,7 +264,8 @@ export class DetectionEngine {
     if (Number.isNaN(this.clock.oldestOpenMs) && Number.isFinite(num(s.oldestOpenMs))) this.clock.oldestOpenMs = s.oldestOpenMs;
     if (Number.isFinite(num(s.maxReceivedMs))) this.#maxReceivedMs = Math.max(this.#maxReceivedMs, s.maxReceivedMs);
     const learning = num(s.learningStartMs);
-    if (Number.isFinite(learning) && (Number.isNaN(this.#learningStartMs) || learning < this.#learningStartMs)) this.#learningStartMs = learning;
+    if (Number.isFinite(learning) && (Number.isNaN(this.#learningStartMs) || learning < this.#learningStartMs))
+      this.#learningStartMs = learning;
     this.volume.restore(s.volume);
     this.exfiltration.restore(s.exfiltration);
     this.silence.restore(s.silence);

@@ -20,7 +20,14 @@ export function gaussian(random: () => number): number {
 }
 
 /** A volume per interval: `peak` at the busiest time, multiplied by log-normal noise of `sigma`. */
-export function volumeSeries(options: { startMs: number; intervals: number; intervalMs: number; peak: number; sigma: number; seed: number }) {
+export function volumeSeries(options: {
+  startMs: number;
+  intervals: number;
+  intervalMs: number;
+  peak: number;
+  sigma: number;
+  seed: number;
+}) {
   const random = mulberry32(options.seed);
   const out: number[] = [];
   for (let i = 0; i < options.intervals; i++) {

@@ -1,5 +1,3 @@
-export { emptyFlow, FLOW_TYPES, type FlowRecord, type FlowType, type PushedFlow, pushedFlowSchema } from './flow-record.js';
-export { type DeadLetter, DLQ_SCHEMA, decodeFlows, encodeFlows, FLOWS_SCHEMA } from './messages.js';
 export {
   ALERT_EVENTS,
   ALERT_STATUSES,
@@ -21,3 +19,5 @@ export {
   SEVERITIES,
   type Severity,
 } from './alert.js';
+export { emptyFlow, FLOW_TYPES, type FlowRecord, type FlowType, type PushedFlow, pushedFlowSchema } from './flow-record.js';
+export { type DeadLetter, DLQ_SCHEMA, decodeFlows, encodeFlows, FLOWS_SCHEMA } from './messages.js';

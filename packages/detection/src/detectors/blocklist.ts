@@ -1,5 +1,5 @@
-import { PrefixTable, parsePrefix } from '@flowwatch/enrichment';
 import type { EnrichedFlow } from '@flowwatch/enrichment';
+import { PrefixTable, parsePrefix } from '@flowwatch/enrichment';
 import type { Severity } from '@flowwatch/flow-schema';
 import type { DetectorContext, DetectorFamily } from '../context.js';
 import { portLabel, suppliersOf } from '../directory.js';

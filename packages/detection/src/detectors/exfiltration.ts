@@ -22,10 +22,13 @@ interface Outbound {
 }
 
 const HOST_IDLE_INTERVALS = 1440;
+/** Active intervals a host needs before its baseline is trusted. */
+const HOST_MIN_ACTIVE = 10;
 
 /**
  * Exfiltration: bytes per interval to the internet (`to_internet`) from an organisation (seasonal
- * baseline, as volumes) and from each host (level baseline), alerting when the interval is
+ * baseline, as volumes) and from each host (level baseline of its active intervals, trusted after
+ * 10 of them; a host never seen sending to the internet is left to its organisation), alerting when the interval is
  * >= zThreshold robust deviations and >= ratio times above its own baseline and above the
  * absolute minimum (minBytesOrganisation, minBytesHost), after minHistoryIntervals intervals.
  */
@@ -90,12 +93,16 @@ export class ExfiltrationDetector implements DetectorFamily {
         }
         b.observe(slot, out);
       } else {
+        // A host's baseline is its volume in the intervals it is active: most hosts talk to the
+        // internet in bursts, and the zeros in between say nothing about how much a burst is.
         const b = e.level!;
-        if (bytes === 0 && ++e.idle >= HOST_IDLE_INTERVALS) {
-          this.table.delete(key);
+        if (bytes === 0) {
+          if (++e.idle >= HOST_IDLE_INTERVALS) this.table.delete(key);
           continue;
         }
-        if (e.scale > 0 && b.history >= c.minHistoryIntervals) this.#check(e, start, bytes, b.expected, b.z(bytes), c.minBytesHost);
+        if (e.scale > 0 && b.history >= Math.min(c.minHistoryIntervals, HOST_MIN_ACTIVE)) {
+          this.#check(e, start, bytes, b.expected, b.z(bytes), c.minBytesHost);
+        }
         b.observe(bytes);
       }
     }
@@ -123,7 +130,10 @@ export class ExfiltrationDetector implements DetectorFamily {
       severity: z >= 2 * c.zThreshold * s || ratio >= 50 ? escalate('high') : 'high',
       summary: `${who} sent ${formatBytes(bytes)} to the internet in ${formatDuration(intervalMs)}, ${Number.isFinite(ratio) ? `${Math.round(ratio)}x` : 'far above'} its usual ${formatBytes(Math.max(0, expected))}`,
       details: { unit: 'bytes', interval_ms: intervalMs, z: Number(z.toFixed(2)) },
-      match: e.kind === 'organisation' ? (x) => x.src_org === id && x.direction === 'to_internet' : (x) => x.src_addr === id && x.direction === 'to_internet',
+      match:
+        e.kind === 'organisation'
+          ? (x) => x.src_org === id && x.direction === 'to_internet'
+          : (x) => x.src_addr === id && x.direction === 'to_internet',
       receivedNs: e.receivedNs,
     });
   }

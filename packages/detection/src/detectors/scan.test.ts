@@ -18,7 +18,16 @@ describe('scan detector', () => {
     function* sweep() {
       // 4 probes a second for 2 minutes from 10.1.0.66 (Leeds) to hosts across organisations.
       for (let i = 0; i < 480; i++)
-        yield flow({ t: sweepStart + i * 250, src: '10.1.0.66', dst: hostOf(1 + (i % 25), 100 + i), dstPort: 445, packets: 1, bytes: 60, flags: 0x02, supplier: 'supplier-b' });
+        yield flow({
+          t: sweepStart + i * 250,
+          src: '10.1.0.66',
+          dst: hostOf(1 + (i % 25), 100 + i),
+          dstPort: 445,
+          packets: 1,
+          bytes: 60,
+          flags: 0x02,
+          supplier: 'supplier-b',
+        });
     }
     const changes = run(engine, merge(backgroundTraffic({ startMs: T0, seconds: 600, peakPerSecond: 40, seed: 2 }), sweep()));
     const sweeps = opened(changes, 'host_sweep');
@@ -41,7 +50,15 @@ describe('scan detector', () => {
         yield flow({ t: T0 + p * 20, src: '203.0.113.7', dst: hostOf(4, 10), dstPort: 1 + p, packets: 1, bytes: 44, flags: 0x02 });
       // One probe every 10 s: 360 distinct ports in an hour, never 100 in a minute.
       for (let p = 0; p < 360; p++)
-        yield flow({ t: T0 + 10_000 + p * 10_000, src: '203.0.113.8', dst: hostOf(5, 10), dstPort: 1000 + p, packets: 1, bytes: 44, flags: 0x02 });
+        yield flow({
+          t: T0 + 10_000 + p * 10_000,
+          src: '203.0.113.8',
+          dst: hostOf(5, 10),
+          dstPort: 1000 + p,
+          packets: 1,
+          bytes: 44,
+          flags: 0x02,
+        });
     }
     const scans = opened(run(engine, traffic()), 'port_scan');
     expect(scans.map((c) => c.alert.src_addr).sort()).toEqual(['203.0.113.7', '203.0.113.8']);
@@ -68,7 +85,8 @@ describe('scan detector', () => {
   it('respects a per-group override that raises the threshold', () => {
     const engine = testEngine({ overrides: [{ groups: ['acute'], types: ['host_sweep'], scale: 10 }] });
     function* traffic() {
-      for (let i = 0; i < 200; i++) yield flow({ t: T0 + i * 100, src: '10.1.0.66', dst: hostOf(3, i), dstPort: 445, packets: 1, flags: 0x02 });
+      for (let i = 0; i < 200; i++)
+        yield flow({ t: T0 + i * 100, src: '10.1.0.66', dst: hostOf(3, i), dstPort: 445, packets: 1, flags: 0x02 });
     }
     expect(opened(run(engine, traffic()), 'host_sweep')).toEqual([]);
   });

@@ -71,7 +71,13 @@ export class ScanDetector implements DetectorFamily {
     const c = this.ctx.config.scan;
     let k = table.get(key);
     if (k === undefined) {
-      const scale = this.ctx.overrides.scaleFor(type, 'host', f.src_addr, f.src_org === '' ? [] : [f.src_org], suppliersOf(f.src_org_supplier));
+      const scale = this.ctx.overrides.scaleFor(
+        type,
+        'host',
+        f.src_addr,
+        f.src_org === '' ? [] : [f.src_org],
+        suppliersOf(f.src_org_supplier),
+      );
       const fastThreshold = type === 'port_scan' ? c.ports : c.hosts;
       const slowThreshold = type === 'port_scan' ? c.slowPorts : c.slowHosts;
       k = {

@@ -146,7 +146,8 @@ export class VolumeDetector implements DetectorFamily {
     for (const entity of this.table.values()) {
       const values = entity.sums.take(start, out);
       const b = entity.baseline;
-      if (entity.spikeScale + entity.dropScale > 0 && b.history >= v.minHistoryIntervals && b.residuals >= 16) this.#evaluate(entity, slot, start, values);
+      if (entity.spikeScale + entity.dropScale > 0 && b.history >= v.minHistoryIntervals && b.residuals >= 16)
+        this.#evaluate(entity, slot, start, values);
       b.observe(slot, values);
     }
   }
@@ -156,14 +157,23 @@ export class VolumeDetector implements DetectorFamily {
     let best = -1;
     let bestZ = 0;
     let bestExpected = 0;
+    // Bytes and packets are sums over flows: their noise is at least the flow count's (Poisson),
+    // and a drop needs enough expected flows that an empty interval is not just chance.
+    const expectedFlows = Math.max(0, Math.expm1(entity.baseline.expectedLog(2, slot)));
+    const floor = 1 / Math.sqrt(1 + expectedFlows);
     for (let m = 0; m < 3; m++) {
       const observed = values[m]!;
-      const { expected, z } = entity.baseline.score(m, slot, observed);
+      const { expected, z } = entity.baseline.score(m, slot, observed, floor);
       if (Number.isNaN(expected)) continue;
       const up = entity.spikeScale;
       const down = entity.dropScale;
       const spike = up > 0 && z >= v.zThreshold * up && observed >= expected * v.spikeRatio && observed >= this.#mins[m]! * up;
-      const drop = down > 0 && z <= -v.zThreshold * down && observed <= expected * v.dropRatio && expected >= this.#mins[m]! * down;
+      const drop =
+        down > 0 &&
+        z <= -v.zThreshold * down &&
+        observed <= expected * v.dropRatio &&
+        expected >= this.#mins[m]! * down &&
+        expectedFlows >= v.minFlows * down;
       if ((spike || drop) && Math.abs(z) > Math.abs(bestZ)) {
         best = m;
         bestZ = z;
@@ -211,7 +221,12 @@ export class VolumeDetector implements DetectorFamily {
     const id = entity.id;
     switch (entity.kind) {
       case 'supplier':
-        return { name: d.supplierName(id), label: `${d.supplierName(id)} (${id}) telemetry`, fields: {}, match: (f) => f.supplier_id === id };
+        return {
+          name: d.supplierName(id),
+          label: `${d.supplierName(id)} (${id}) telemetry`,
+          fields: {},
+          match: (f) => f.supplier_id === id,
+        };
       case 'exporter': {
         const [supplier = '', exporter = ''] = id.split('/');
         return {
