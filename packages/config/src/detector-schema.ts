@@ -99,6 +99,10 @@ export type PolicyRuleConfig = z.infer<typeof policyRuleSchema>;
 
 export const detectorSchema = z.strictObject({
   groupId: z.string().min(1).default('flowwatch-detector').describe('Kafka consumer group of the detectors'),
+  fromBeginning: z
+    .boolean()
+    .default(false)
+    .describe('A new consumer group starts at the oldest retained flows (true) or at the live edge (false: no stale alerts)'),
   intervalMs: ms.min(10_000).default(MINUTE).describe('Interval of volume baselines (flows_1m rollups are per minute)'),
   allowedLatenessMs: ms
     .default(5_000)
