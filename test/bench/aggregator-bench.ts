@@ -147,8 +147,8 @@ export async function aggregatorBench(print: (o: Record<string, unknown>) => voi
     await aggregator.stop();
     const written = await rowsWritten();
     const insertMetric = (await registry.getSingleMetric('flowwatch_aggregator_insert_duration_seconds')?.get())?.values ?? [];
-    const inserts = insertMetric.find((v) => v.metricName?.endsWith('_count'))?.value ?? 0;
-    const insertSeconds = insertMetric.find((v) => v.metricName?.endsWith('_sum'))?.value ?? 0;
+    const inserts = insertMetric.find((v) => (v as { metricName?: string }).metricName?.endsWith('_count'))?.value ?? 0;
+    const insertSeconds = insertMetric.find((v) => (v as { metricName?: string }).metricName?.endsWith('_sum'))?.value ?? 0;
     await ch.client.command({ query: 'OPTIMIZE TABLE flows_raw FINAL' });
     await ch.client.command({ query: 'OPTIMIZE TABLE flows_1m FINAL' });
     await ch.client.command({ query: 'OPTIMIZE TABLE flows_1h FINAL' });

@@ -34,18 +34,21 @@ const HOST_MIN_ACTIVE = 10;
  */
 export class ExfiltrationDetector implements DetectorFamily {
   readonly name = 'exfiltration';
-  readonly table: EntityTable<Outbound>;
+  /** Organisations and hosts apart, keyed by code or address as they come (no key building). */
+  readonly orgs: EntityTable<Outbound>;
+  readonly hosts: EntityTable<Outbound>;
   readonly #out = new Float64Array(1);
 
   constructor(private readonly ctx: DetectorContext) {
-    this.table = new EntityTable(ctx.config.maxEntities);
+    this.orgs = new EntityTable(ctx.config.maxEntities);
+    this.hosts = new EntityTable(ctx.config.maxEntities);
   }
 
   get size(): number {
-    return this.table.size;
+    return this.orgs.size + this.hosts.size;
   }
   get evictions(): number {
-    return this.table.evictions;
+    return this.orgs.evictions + this.hosts.evictions;
   }
 
   onFlow(f: EnrichedFlow, start: number): void {
@@ -55,8 +58,8 @@ export class ExfiltrationDetector implements DetectorFamily {
   }
 
   #add(kind: 'organisation' | 'host', id: string, f: EnrichedFlow, start: number): void {
-    const key = kind === 'host' ? id : `o|${id}`;
-    let e = this.table.get(key);
+    const table = kind === 'host' ? this.hosts : this.orgs;
+    let e = table.get(id);
     if (e === undefined) {
       const clock = this.ctx.clock;
       e = {
@@ -72,7 +75,7 @@ export class ExfiltrationDetector implements DetectorFamily {
         receivedNs: 0,
         idle: 0,
       };
-      this.table.set(key, e);
+      table.set(id, e);
     }
     e.sums.add(start, 0, f.bytes_est);
     e.idle = 0;
@@ -83,29 +86,30 @@ export class ExfiltrationDetector implements DetectorFamily {
     const c = this.ctx.config.exfiltration;
     const slot = hourOfWeek(start);
     const out = this.#out;
-    for (const [key, e] of this.table.entries()) {
-      const bytes = e.sums.take(start, out)[0]!;
-      if (e.seasonal !== undefined) {
-        const b = e.seasonal;
-        if (e.scale > 0 && b.history >= c.minHistoryIntervals && b.residuals >= 16) {
-          const { expected, z } = b.score(0, slot, bytes);
-          this.#check(e, start, bytes, expected, z, c.minBytesOrganisation);
+    for (const table of [this.orgs, this.hosts])
+      for (const [key, e] of table.entries()) {
+        const bytes = e.sums.take(start, out)[0]!;
+        if (e.seasonal !== undefined) {
+          const b = e.seasonal;
+          if (e.scale > 0 && b.history >= c.minHistoryIntervals && b.residuals >= 16) {
+            const { expected, z } = b.score(0, slot, bytes);
+            this.#check(e, start, bytes, expected, z, c.minBytesOrganisation);
+          }
+          b.observe(slot, out);
+        } else {
+          // A host's baseline is its volume in the intervals it is active: most hosts talk to the
+          // internet in bursts, and the zeros in between say nothing about how much a burst is.
+          const b = e.level!;
+          if (bytes === 0) {
+            if (++e.idle >= HOST_IDLE_INTERVALS) table.delete(key);
+            continue;
+          }
+          if (e.scale > 0 && b.history >= Math.min(c.minHistoryIntervals, HOST_MIN_ACTIVE)) {
+            this.#check(e, start, bytes, b.expected, b.z(bytes), c.minBytesHost);
+          }
+          b.observe(bytes);
         }
-        b.observe(slot, out);
-      } else {
-        // A host's baseline is its volume in the intervals it is active: most hosts talk to the
-        // internet in bursts, and the zeros in between say nothing about how much a burst is.
-        const b = e.level!;
-        if (bytes === 0) {
-          if (++e.idle >= HOST_IDLE_INTERVALS) this.table.delete(key);
-          continue;
-        }
-        if (e.scale > 0 && b.history >= Math.min(c.minHistoryIntervals, HOST_MIN_ACTIVE)) {
-          this.#check(e, start, bytes, b.expected, b.z(bytes), c.minBytesHost);
-        }
-        b.observe(bytes);
       }
-    }
   }
 
   #check(e: Outbound, start: number, bytes: number, expected: number, z: number, minBytes: number): void {
@@ -140,12 +144,13 @@ export class ExfiltrationDetector implements DetectorFamily {
 
   approximateBytes(): number {
     let n = 0;
-    for (const e of this.table.values()) n += 150 + 2 * e.id.length + e.sums.approximateBytes + (e.seasonal?.approximateBytes ?? 64);
+    for (const table of [this.orgs, this.hosts])
+      for (const e of table.values()) n += 150 + 2 * e.id.length + e.sums.approximateBytes + (e.seasonal?.approximateBytes ?? 64);
     return n;
   }
 
   snapshot(): { kind: 'organisation' | 'host'; id: string; org: string; orgSupplier: string; seasonal?: unknown; level?: unknown }[] {
-    return [...this.table.values()].map((e) => ({
+    return [...this.orgs.values(), ...this.hosts.values()].map((e) => ({
       kind: e.kind,
       id: e.id,
       org: e.org,
@@ -178,7 +183,7 @@ export class ExfiltrationDetector implements DetectorFamily {
         e.level.deviation = level.deviation;
         e.level.history = level.history;
       }
-      this.table.set(s.kind === 'host' ? s.id : `o|${s.id}`, e);
+      (s.kind === 'host' ? this.hosts : this.orgs).set(s.id, e);
     }
   }
 }

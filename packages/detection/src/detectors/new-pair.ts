@@ -16,7 +16,10 @@ interface Pending {
  */
 export class NewPairDetector implements DetectorFamily {
   readonly name = 'new_pair';
-  readonly #known = new Set<string>();
+  /** Known pairs as first -> seconds: `o` pairs (first < second) and `s` organisation -> services. */
+  readonly #orgs = new Map<string, Set<string>>();
+  readonly #services = new Map<string, Set<string>>();
+  #knownCount = 0;
   readonly #pending: EntityTable<Pending>;
   #full = 0;
 
@@ -25,7 +28,7 @@ export class NewPairDetector implements DetectorFamily {
   }
 
   get size(): number {
-    return this.#known.size + this.#pending.size;
+    return this.#knownCount + this.#pending.size;
   }
   get evictions(): number {
     return this.#pending.evictions + this.#full;
@@ -37,16 +40,15 @@ export class NewPairDetector implements DetectorFamily {
     const dst = f.dst_org;
     if (f.service !== '') {
       const org = this.ctx.serviceAtDestination(f) ? src : dst;
-      if (org !== '') this.#see(`s|${org}|${f.service}`, f, t, org, '', f.service);
+      if (org !== '' && this.#services.get(org)?.has(f.service) !== true) this.#see(`s|${org}|${f.service}`, f, t, org, '', f.service);
     }
     if (src !== '' && dst !== '' && src !== dst) {
-      const key = src < dst ? `o|${src}|${dst}` : `o|${dst}|${src}`;
-      this.#see(key, f, t, src, dst, '');
+      const known = src < dst ? this.#orgs.get(src)?.has(dst) : this.#orgs.get(dst)?.has(src);
+      if (known !== true) this.#see(src < dst ? `o|${src}|${dst}` : `o|${dst}|${src}`, f, t, src, dst, '');
     }
   }
 
   #see(key: string, f: EnrichedFlow, t: number, org: string, other: string, service: string): void {
-    if (this.#known.has(key)) return;
     if (this.ctx.learning(t)) {
       this.learn(key);
       return;
@@ -97,12 +99,17 @@ export class NewPairDetector implements DetectorFamily {
 
   /** Marks a pair key as known (`o|A|B` with A < B, or `s|ORG|SERVICE`). */
   learn(key: string): void {
-    if (this.#known.has(key)) return;
-    if (this.#known.size >= this.ctx.config.maxEntities) {
+    const [kind, first = '', second = ''] = key.split('|');
+    const map = kind === 's' ? this.#services : this.#orgs;
+    let set = map.get(first);
+    if (set?.has(second)) return;
+    if (this.#knownCount >= this.ctx.config.maxEntities) {
       this.#full++;
       return;
     }
-    this.#known.add(key);
+    if (set === undefined) map.set(first, (set = new Set()));
+    set.add(second);
+    this.#knownCount++;
   }
 
   static orgPairKey(a: string, b: string): string {
@@ -110,7 +117,10 @@ export class NewPairDetector implements DetectorFamily {
   }
 
   snapshot(): string[] {
-    return [...this.#known];
+    const out: string[] = [];
+    for (const [a, set] of this.#orgs) for (const b of set) out.push(`o|${a}|${b}`);
+    for (const [org, set] of this.#services) for (const svc of set) out.push(`s|${org}|${svc}`);
+    return out;
   }
 
   restore(keys: readonly string[]): void {

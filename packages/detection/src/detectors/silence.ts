@@ -47,12 +47,22 @@ export class SilenceDetector implements DetectorFamily {
   onFlow(f: EnrichedFlow): void {
     const ms = f.time_received_ns / 1e6;
     if (ms <= 0 || f.supplier_id === '') return;
-    this.#see('supplier', f.supplier_id, '', ms);
-    if (f.exporter_id !== '') this.#see('exporter', f.supplier_id, f.exporter_id, ms);
+    this.#see('supplier', f.supplier_id, '', ms, f.supplier_id);
+    if (f.exporter_id !== '') {
+      if (f.supplier_id !== this.#lastSupplier || f.exporter_id !== this.#lastExporter) {
+        this.#lastSupplier = f.supplier_id;
+        this.#lastExporter = f.exporter_id;
+        this.#lastKey = `${f.supplier_id}/${f.exporter_id}`;
+      }
+      this.#see('exporter', f.supplier_id, f.exporter_id, ms, this.#lastKey);
+    }
   }
 
-  #see(kind: 'supplier' | 'exporter', supplier: string, exporter: string, ms: number): void {
-    const key = kind === 'supplier' ? supplier : `${supplier}/${exporter}`;
+  #lastSupplier = '';
+  #lastExporter = '';
+  #lastKey = '';
+
+  #see(kind: 'supplier' | 'exporter', supplier: string, exporter: string, ms: number, key: string): void {
     let s = this.#sources.get(key);
     if (s === undefined) {
       const id = kind === 'supplier' ? supplier : key;

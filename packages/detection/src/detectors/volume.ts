@@ -9,14 +9,6 @@ import { IntervalSums } from '../event-clock.js';
 
 export const VOLUME_KINDS = ['supplier', 'exporter', 'organisation_in', 'organisation_out', 'organisation_pair', 'service'] as const;
 export type VolumeKind = (typeof VOLUME_KINDS)[number];
-const PREFIX: Record<VolumeKind, string> = {
-  supplier: 's|',
-  exporter: 'e|',
-  organisation_in: 'i|',
-  organisation_out: 'o|',
-  organisation_pair: 'p|',
-  service: 'v|',
-};
 const METRICS = ['bytes', 'packets', 'flows'] as const;
 
 export interface VolumeEntity {
@@ -53,7 +45,8 @@ export interface VolumeRow {
  */
 export class VolumeDetector implements DetectorFamily {
   readonly name = 'volume';
-  readonly table: EntityTable<VolumeEntity>;
+  /** One table per kind, keyed by the entity id itself: registry strings hash once, no key building. */
+  readonly tables: Record<VolumeKind, EntityTable<VolumeEntity>>;
   readonly #enabled: Record<VolumeKind, boolean>;
   readonly #mins: number[];
   readonly #out = new Float64Array(3);
@@ -61,7 +54,10 @@ export class VolumeDetector implements DetectorFamily {
   isSilent: (kind: 'supplier' | 'exporter', id: string) => boolean = () => false;
 
   constructor(private readonly ctx: DetectorContext) {
-    this.table = new EntityTable(ctx.config.maxEntities);
+    this.tables = Object.fromEntries(VOLUME_KINDS.map((k) => [k, new EntityTable<VolumeEntity>(ctx.config.maxEntities)])) as Record<
+      VolumeKind,
+      EntityTable<VolumeEntity>
+    >;
     const kinds = new Set<string>(ctx.config.volume.kinds);
     this.#enabled = Object.fromEntries(VOLUME_KINDS.map((k) => [k, kinds.has(k)])) as Record<VolumeKind, boolean>;
     const v = ctx.config.volume;
@@ -69,10 +65,18 @@ export class VolumeDetector implements DetectorFamily {
   }
 
   get size(): number {
-    return this.table.size;
+    let n = 0;
+    for (const k of VOLUME_KINDS) n += this.tables[k].size;
+    return n;
   }
   get evictions(): number {
-    return this.table.evictions;
+    let n = 0;
+    for (const k of VOLUME_KINDS) n += this.tables[k].evictions;
+    return n;
+  }
+
+  *#entities(): Generator<VolumeEntity> {
+    for (const k of VOLUME_KINDS) yield* this.tables[k].values();
   }
 
   onFlow(f: EnrichedFlow, start: number): void {
@@ -81,7 +85,7 @@ export class VolumeDetector implements DetectorFamily {
     const e = this.#enabled;
     const rx = f.time_received_ns;
     if (e.supplier && f.supplier_id !== '') this.#add('supplier', f.supplier_id, start, b, p, rx);
-    if (e.exporter && f.exporter_id !== '') this.#add('exporter', `${f.supplier_id}/${f.exporter_id}`, start, b, p, rx);
+    if (e.exporter && f.exporter_id !== '') this.#add('exporter', this.#exporterKey(f.supplier_id, f.exporter_id), start, b, p, rx);
     const src = f.src_org;
     const dst = f.dst_org;
     if (src !== dst) {
@@ -92,12 +96,26 @@ export class VolumeDetector implements DetectorFamily {
     if (e.service && f.service !== '') this.#add('service', f.service, start, b, p, rx);
   }
 
+  #lastSupplier = '';
+  #lastExporter = '';
+  #lastKey = '';
+
+  /** `supplier/exporter`, built once per run of flows from the same exporter (batches are per exporter). */
+  #exporterKey(supplier: string, exporter: string): string {
+    if (supplier !== this.#lastSupplier || exporter !== this.#lastExporter) {
+      this.#lastSupplier = supplier;
+      this.#lastExporter = exporter;
+      this.#lastKey = `${supplier}/${exporter}`;
+    }
+    return this.#lastKey;
+  }
+
   #add(kind: VolumeKind, id: string, start: number, bytes: number, packets: number, receivedNs: number): void {
-    const key = PREFIX[kind] + id;
-    let entity = this.table.get(key);
+    const table = this.tables[kind];
+    let entity = table.get(id);
     if (entity === undefined) {
       entity = this.#create(kind, id);
-      this.table.set(key, entity);
+      table.set(id, entity);
     }
     entity.sums.add3(start, bytes, packets, 1);
     if (receivedNs > entity.receivedNs) entity.receivedNs = receivedNs;
@@ -143,7 +161,7 @@ export class VolumeDetector implements DetectorFamily {
     const slot = hourOfWeek(start);
     const v = this.ctx.config.volume;
     const out = this.#out;
-    for (const entity of this.table.values()) {
+    for (const entity of this.#entities()) {
       const values = entity.sums.take(start, out);
       const b = entity.baseline;
       if (entity.spikeScale + entity.dropScale > 0 && b.history >= v.minHistoryIntervals && b.residuals >= 16)
@@ -303,30 +321,30 @@ export class VolumeDetector implements DetectorFamily {
 
   #entityFor(kind: VolumeKind, id: string): VolumeEntity | undefined {
     if (!this.#enabled[kind]) return undefined;
-    const key = PREFIX[kind] + id;
-    let entity = this.table.peek(key);
+    const table = this.tables[kind];
+    let entity = table.peek(id);
     if (entity === undefined) {
       entity = this.#create(kind, id);
-      this.table.set(key, entity);
+      table.set(id, entity);
     }
     return entity;
   }
 
   approximateBytes(): number {
     let n = 0;
-    for (const e of this.table.values()) n += e.baseline.approximateBytes + e.sums.approximateBytes + 120 + 2 * e.id.length;
+    for (const e of this.#entities()) n += e.baseline.approximateBytes + e.sums.approximateBytes + 120 + 2 * e.id.length;
     return n;
   }
 
-  snapshot(): { key: string; kind: VolumeKind; id: string; baseline: ReturnType<SeasonalBaseline['toJSON']> }[] {
-    return [...this.table.entries()].map(([key, e]) => ({ key, kind: e.kind, id: e.id, baseline: e.baseline.toJSON() }));
+  snapshot(): { kind: VolumeKind; id: string; baseline: ReturnType<SeasonalBaseline['toJSON']> }[] {
+    return [...this.#entities()].map((e) => ({ kind: e.kind, id: e.id, baseline: e.baseline.toJSON() }));
   }
 
   restore(items: ReturnType<VolumeDetector['snapshot']>): void {
     for (const item of items) {
       const entity = this.#create(item.kind, item.id);
       entity.baseline = SeasonalBaseline.fromJSON(item.baseline);
-      this.table.set(item.key, entity);
+      this.tables[item.kind]?.set(item.id, entity);
     }
   }
 }
