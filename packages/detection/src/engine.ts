@@ -62,7 +62,7 @@ export interface WarmStart {
   minutes: readonly VolumeRow[];
   minutesFromMs: number;
   minutesToMs: number;
-  /** Hourly bytes to the internet per organisation (exfiltration profiles), as VolumeRows of kind 'supplier' ignored. */
+  /** Hourly bytes to the internet per organisation (exfiltration profiles). */
   internetHourly: readonly { org: string; ts: number; bytes: number }[];
   /** Traffic seen in the rollups: organisation pairs, services and lateral ports become known. */
   pairs: readonly { srcOrg: string; dstOrg: string; service: string; dstPort: number }[];
@@ -278,6 +278,7 @@ export class DetectionEngine {
   warm(w: WarmStart): void {
     const intervalsPerHour = 3_600_000 / this.clock.intervalMs;
     this.volume.warmHourly(w.hourly, intervalsPerHour);
+    for (const r of w.internetHourly) this.exfiltration.warmOrganisation(r.org, r.ts, r.bytes, intervalsPerHour);
     const byEntity = new Map<string, VolumeRow[]>();
     for (const r of w.minutes) {
       const key = `${r.kind}|${r.id}`;

@@ -142,6 +142,30 @@ export class ExfiltrationDetector implements DetectorFamily {
     });
   }
 
+  /** Warm start: an hour's bytes to the internet from `org` teach its seasonal profile. */
+  warmOrganisation(org: string, hourStartMs: number, bytes: number, intervalsPerHour: number): void {
+    let e = this.orgs.peek(org);
+    if (e === undefined) {
+      const clock = this.ctx.clock;
+      const supplier = this.ctx.directory.orgSupplier(org);
+      e = {
+        touched: false,
+        kind: 'organisation',
+        id: org,
+        org,
+        orgSupplier: supplier,
+        sums: new IntervalSums(1, clock.slots, clock.intervalMs),
+        seasonal: new SeasonalBaseline(1),
+        level: undefined,
+        scale: this.ctx.overrides.scaleFor('exfiltration', 'organisation', org, [org], suppliersOf(supplier)),
+        receivedNs: 0,
+        idle: 0,
+      };
+      this.orgs.set(org, e);
+    }
+    e.seasonal?.warmProfile(hourOfWeek(hourStartMs), [bytes / intervalsPerHour], intervalsPerHour);
+  }
+
   approximateBytes(): number {
     let n = 0;
     for (const table of [this.orgs, this.hosts])
