@@ -1,6 +1,6 @@
 /**
  * `pnpm bench`: prints the figures docs/benchmarks.md records. Sections can be chosen:
- * `pnpm bench decode nfacctd enrichment collector aggregator` (all by default).
+ * `pnpm bench decode nfacctd enrichment collector aggregator detector` (all by default).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -135,4 +135,8 @@ if (want('collector')) {
 if (want('aggregator')) {
   const { aggregatorBench } = await import('./aggregator-bench.js');
   await aggregatorBench(print, Number(process.env.FLOWWATCH_BENCH_AGGREGATOR_FLOWS ?? 1_000_000));
+}
+if (want('detector')) {
+  const { detectorBench } = await import('./detector-bench.js');
+  await detectorBench(print, Number(process.env.FLOWWATCH_BENCH_DETECTOR_FLOWS ?? 1_000_000));
 }

@@ -1,4 +1,11 @@
 export {
+  ALERT_TYPE_NAMES,
+  type DetectorConfig,
+  type DetectorConfigInput,
+  detectorSchema,
+  type PolicyRuleConfig,
+} from './detector-schema.js';
+export {
   CONFIG_FILE_ENV,
   ENV_ALIASES,
   ENV_PREFIX,

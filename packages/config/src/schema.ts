@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { detectorSchema } from './detector-schema.js';
 
 /**
  * The one configuration schema for every flowwatch service. Each section belongs to one
@@ -15,7 +16,7 @@ import { z } from 'zod';
  * ClickHouse migrations, the HTTP server with /healthz, /readyz and /metrics) is not a service:
  * it always runs.
  */
-export const SERVICE_NAMES: readonly string[] = ['collector', 'aggregator'];
+export const SERVICE_NAMES: readonly string[] = ['collector', 'aggregator', 'detector'];
 
 const port = z.number().int().min(1).max(65535);
 const durationMs = z.number().int().min(0);
@@ -95,6 +96,7 @@ export const kafkaSchema = z.strictObject({
       flows: topicSchema({ name: 'flows', partitions: 8, retentionMs: DAY }),
       flowsDlq: topicSchema({ name: 'flows.dlq', partitions: 1, retentionMs: 14 * DAY }),
       alerts: topicSchema({ name: 'alerts', partitions: 3, retentionMs: 30 * DAY }),
+      detectorState: topicSchema({ name: 'detector.state', partitions: 8, retentionMs: 0, cleanupPolicy: 'compact' }),
     })
     .prefault({})
     .describe('Topics created at start-up'),
@@ -371,6 +373,7 @@ export const configSchema = z.strictObject({
   registry: registrySchema.prefault({}),
   collector: collectorSchema.prefault({}),
   aggregator: aggregatorSchema.prefault({}),
+  detector: detectorSchema.prefault({}),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -65,7 +65,7 @@ export function createPlatform(config: Config, logger: Logger, progress: (line: 
       }
       kafka = createKafka({ ...config.kafka, brokers }, logger);
       const t = config.kafka.topics;
-      const result = await ensureTopics(kafka, [t.flows, t.flowsDlq, t.alerts], logger.child({ component: 'kafka' }));
+      const result = await ensureTopics(kafka, [t.flows, t.flowsDlq, t.alerts, t.detectorState], logger.child({ component: 'kafka' }));
       logger.info({ component: 'kafka', brokers, ...result }, 'kafka topics ready');
       kafkaHealth = new KafkaHealth(kafka);
       await kafkaHealth.start();

@@ -1,6 +1,7 @@
 import { type Aggregator, createAggregator } from '@flowwatch/aggregator';
 import { type Collector, createCollector } from '@flowwatch/collector';
 import type { Config } from '@flowwatch/config';
+import { createDetector, type Detector } from '@flowwatch/detector';
 import type { Service } from '@flowwatch/lifecycle';
 import type { Platform } from './platform.js';
 
@@ -26,6 +27,25 @@ export const SERVICE_FACTORIES: Readonly<Record<string, (platform: Platform) => 
       'aggregator',
       () => createAggregator({ ...pipelineDeps(p), clickhouse: p.clickhouse().client }, p.config.aggregator, p.config.registry),
       (aggregator, config) => aggregator.reload(config.registry),
+    ),
+  detector: (p) =>
+    lazyService<Detector>(
+      'detector',
+      () =>
+        createDetector(
+          {
+            ...pipelineDeps(p),
+            clickhouse: p.clickhouse().client,
+            topics: {
+              flows: p.config.kafka.topics.flows.name,
+              alerts: p.config.kafka.topics.alerts.name,
+              state: p.config.kafka.topics.detectorState.name,
+            },
+          },
+          p.config.detector,
+          p.config.registry,
+        ),
+      (detector, config) => detector.reload(config.registry),
     ),
 };
 

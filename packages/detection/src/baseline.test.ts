@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { hourOfWeek, LevelBaseline, SeasonalBaseline } from './baseline.js';
+import { volumeSeries } from './test-traffic.js';
+
+const MINUTE = 60_000;
+// Monday 2026-11-02 00:00 UTC.
+const START = Date.UTC(2026, 10, 2);
+
+function train(b: SeasonalBaseline, series: number[], start = START): number {
+  let falseAlarms = 0;
+  series.forEach((x, i) => {
+    const slot = hourOfWeek(start + i * MINUTE);
+    if (b.history >= 60 && b.residuals >= 16 && Math.abs(b.score(0, slot, x).z) >= 6) falseAlarms++;
+    b.observe(slot, [x]);
+  });
+  return falseAlarms;
+}
+
+describe('hourOfWeek', () => {
+  it('is 0 on Monday at midnight UTC and 167 on Sunday at 23:00', () => {
+    expect(hourOfWeek(START)).toBe(0);
+    expect(hourOfWeek(START + 7 * 24 * 3_600_000 - 1)).toBe(167);
+    expect(hourOfWeek(START + 7 * 24 * 3_600_000)).toBe(0);
+  });
+});
+
+describe('SeasonalBaseline', () => {
+  const weeks = 2;
+  const series = volumeSeries({ startMs: START, intervals: weeks * 7 * 1440, intervalMs: MINUTE, peak: 2e6, sigma: 0.15, seed: 11 });
+
+  it('stays quiet on two weeks of diurnal traffic with noise (robust z under 6)', () => {
+    const b = new SeasonalBaseline(1);
+    const falseAlarms = train(b, series);
+    // 20,160 intervals; a Gaussian tail beyond 6 sigma is ~1e-9, the morning ramp is the test.
+    expect(falseAlarms).toBeLessThanOrEqual(2);
+  });
+
+  it('scores a tenfold spike and a fall to a tenth far beyond 6, in both directions', () => {
+    const b = new SeasonalBaseline(1);
+    train(b, series);
+    const t = START + weeks * 7 * 1440 * MINUTE + 11 * 3_600_000; // Monday 11:00
+    const slot = hourOfWeek(t);
+    const normal = 2e6 * 0.95;
+    const spike = b.score(0, slot, normal * 10);
+    const drop = b.score(0, slot, normal / 10);
+    expect(spike.z).toBeGreaterThan(6);
+    expect(drop.z).toBeLessThan(-6);
+    // The expectation knows it is a busy weekday hour, not a night or weekend average.
+    expect(spike.expected).toBeGreaterThan(1.2e6);
+    expect(spike.expected).toBeLessThan(2.6e6);
+    // A mild +30 % is within noise.
+    expect(Math.abs(b.score(0, slot, spike.expected * 1.3).z)).toBeLessThan(6);
+  });
+
+  it('knows the night is quiet: a daytime volume at 03:00 is a spike', () => {
+    const b = new SeasonalBaseline(1);
+    train(b, series);
+    const t = START + weeks * 7 * 1440 * MINUTE + 3 * 3_600_000; // Monday 03:00
+    expect(b.score(0, hourOfWeek(t), 2e6).z).toBeGreaterThan(6);
+  });
+
+  it('keeps alerting through a long incident: anomalies are clamped, not learnt', () => {
+    const b = new SeasonalBaseline(1);
+    train(b, series);
+    const t0 = START + weeks * 7 * 1440 * MINUTE + 10 * 3_600_000;
+    let z = 0;
+    for (let i = 0; i < 30; i++) {
+      const slot = hourOfWeek(t0 + i * MINUTE);
+      z = b.score(0, slot, 2e7).z;
+      b.observe(slot, [2e7]);
+    }
+    expect(z).toBeGreaterThan(6);
+  });
+
+  it('survives a checkpoint: the restored baseline scores exactly the same', () => {
+    const b = new SeasonalBaseline(3);
+    series.slice(0, 3000).forEach((x, i) => {
+      b.observe(hourOfWeek(START + i * MINUTE), [x, x / 800, x / 20_000]);
+    });
+    const restored = SeasonalBaseline.fromJSON(JSON.parse(JSON.stringify(b)));
+    for (const slot of [0, 10, 50]) {
+      for (let m = 0; m < 3; m++) expect(restored.score(m, slot, 12345).z).toBe(b.score(m, slot, 12345).z);
+    }
+    expect(restored.history).toBe(3000);
+  });
+
+  it('warms its profile from hourly totals, so the first live hours already know the season', () => {
+    const b = new SeasonalBaseline(1);
+    // One week of hourly rollups (per-minute average), as read from flows_1h.
+    for (let h = 0; h < 168; h++) {
+      const t = START + h * 3_600_000;
+      let sum = 0;
+      for (let k = 0; k < 60; k++) sum += series[h * 60 + k]!;
+      b.warmProfile(hourOfWeek(t), [sum / 60], 60);
+    }
+    expect(b.history).toBe(168 * 60);
+    const night = b.expectedLog(0, hourOfWeek(START + 3 * 3_600_000));
+    const day = b.expectedLog(0, hourOfWeek(START + 13 * 3_600_000));
+    expect(Math.expm1(day) / Math.expm1(night)).toBeGreaterThan(3);
+  });
+});
+
+describe('LevelBaseline', () => {
+  it('learns a steady level and scores a jump', () => {
+    const b = new LevelBaseline();
+    for (let i = 0; i < 100; i++) b.observe(1000 + (i % 7) * 30);
+    expect(Math.abs(b.z(1100))).toBeLessThan(3);
+    expect(b.z(50_000)).toBeGreaterThan(6);
+  });
+});

@@ -1,0 +1,213 @@
+import type { EnrichedFlow } from '@flowwatch/enrichment';
+import { hourOfWeek, LevelBaseline, SeasonalBaseline } from '../baseline.js';
+import type { DetectorContext, DetectorFamily } from '../context.js';
+import { escalate } from '../detection.js';
+import { formatBytes, formatDuration, suppliersOf } from '../directory.js';
+import { EntityTable } from '../entity-table.js';
+import { IntervalSums } from '../event-clock.js';
+
+interface Outbound {
+  touched: boolean;
+  kind: 'organisation' | 'host';
+  id: string;
+  org: string;
+  orgSupplier: string;
+  sums: IntervalSums;
+  seasonal: SeasonalBaseline | undefined;
+  level: LevelBaseline | undefined;
+  scale: number;
+  receivedNs: number;
+  /** Intervals in a row without traffic: a host idle for a day is forgotten. */
+  idle: number;
+}
+
+const HOST_IDLE_INTERVALS = 1440;
+/** Active intervals a host needs before its baseline is trusted. */
+const HOST_MIN_ACTIVE = 10;
+
+/**
+ * Exfiltration: bytes per interval to the internet (`to_internet`) from an organisation (seasonal
+ * baseline, as volumes) and from each host (level baseline of its active intervals, trusted after
+ * 10 of them; a host never seen sending to the internet is left to its organisation), alerting when the interval is
+ * >= zThreshold robust deviations and >= ratio times above its own baseline and above the
+ * absolute minimum (minBytesOrganisation, minBytesHost), after minHistoryIntervals intervals.
+ */
+export class ExfiltrationDetector implements DetectorFamily {
+  readonly name = 'exfiltration';
+  /** Organisations and hosts apart, keyed by code or address as they come (no key building). */
+  readonly orgs: EntityTable<Outbound>;
+  readonly hosts: EntityTable<Outbound>;
+  readonly #out = new Float64Array(1);
+
+  constructor(private readonly ctx: DetectorContext) {
+    this.orgs = new EntityTable(ctx.config.maxEntities);
+    this.hosts = new EntityTable(ctx.config.maxEntities);
+  }
+
+  get size(): number {
+    return this.orgs.size + this.hosts.size;
+  }
+  get evictions(): number {
+    return this.orgs.evictions + this.hosts.evictions;
+  }
+
+  onFlow(f: EnrichedFlow, start: number): void {
+    if (f.direction !== 'to_internet' || f.src_org === '') return;
+    this.#add('organisation', f.src_org, f, start);
+    this.#add('host', f.src_addr, f, start);
+  }
+
+  #add(kind: 'organisation' | 'host', id: string, f: EnrichedFlow, start: number): void {
+    const table = kind === 'host' ? this.hosts : this.orgs;
+    let e = table.get(id);
+    if (e === undefined) {
+      const clock = this.ctx.clock;
+      e = {
+        touched: false,
+        kind,
+        id,
+        org: f.src_org,
+        orgSupplier: f.src_org_supplier,
+        sums: new IntervalSums(1, clock.slots, clock.intervalMs),
+        seasonal: kind === 'organisation' ? new SeasonalBaseline(1) : undefined,
+        level: kind === 'host' ? new LevelBaseline(0.05) : undefined,
+        scale: this.ctx.overrides.scaleFor('exfiltration', kind, id, [f.src_org], suppliersOf(f.src_org_supplier)),
+        receivedNs: 0,
+        idle: 0,
+      };
+      table.set(id, e);
+    }
+    e.sums.add(start, 0, f.bytes_est);
+    e.idle = 0;
+    if (f.time_received_ns > e.receivedNs) e.receivedNs = f.time_received_ns;
+  }
+
+  onIntervalClose(start: number): void {
+    const c = this.ctx.config.exfiltration;
+    const slot = hourOfWeek(start);
+    const out = this.#out;
+    for (const table of [this.orgs, this.hosts])
+      for (const [key, e] of table.entries()) {
+        const bytes = e.sums.take(start, out)[0]!;
+        if (e.seasonal !== undefined) {
+          const b = e.seasonal;
+          if (e.scale > 0 && b.history >= c.minHistoryIntervals && b.residuals >= 16) {
+            const { expected, z } = b.score(0, slot, bytes);
+            this.#check(e, start, bytes, expected, z, c.minBytesOrganisation);
+          }
+          b.observe(slot, out);
+        } else {
+          // A host's baseline is its volume in the intervals it is active: most hosts talk to the
+          // internet in bursts, and the zeros in between say nothing about how much a burst is.
+          const b = e.level!;
+          if (bytes === 0) {
+            if (++e.idle >= HOST_IDLE_INTERVALS) table.delete(key);
+            continue;
+          }
+          if (e.scale > 0 && b.history >= Math.min(c.minHistoryIntervals, HOST_MIN_ACTIVE)) {
+            this.#check(e, start, bytes, b.expected, b.z(bytes), c.minBytesHost);
+          }
+          b.observe(bytes);
+        }
+      }
+  }
+
+  #check(e: Outbound, start: number, bytes: number, expected: number, z: number, minBytes: number): void {
+    const c = this.ctx.config.exfiltration;
+    const s = e.scale;
+    if (!(z >= c.zThreshold * s && bytes >= c.ratio * s * Math.max(expected, 0) && bytes >= minBytes * s)) return;
+    const d = this.ctx.directory;
+    const intervalMs = this.ctx.clock.intervalMs;
+    const ratio = expected > 0 ? bytes / expected : Number.POSITIVE_INFINITY;
+    const who = e.kind === 'organisation' ? d.orgLabel(e.id) : d.hostLabel(e.id, e.org);
+    const id = e.id;
+    this.ctx.sink.raise({
+      type: 'exfiltration',
+      entity: { kind: e.kind, id, name: e.kind === 'organisation' ? d.orgName(id) : d.hostLabel(id, e.org) },
+      supplierIds: suppliersOf(e.orgSupplier),
+      srcOrg: e.org,
+      ...(e.kind === 'host' ? { srcAddr: id } : {}),
+      atMs: start + intervalMs - 1,
+      observed: bytes,
+      expected,
+      score: z,
+      severity: z >= 2 * c.zThreshold * s || ratio >= 50 ? escalate('high') : 'high',
+      summary: `${who} sent ${formatBytes(bytes)} to the internet in ${formatDuration(intervalMs)}, ${Number.isFinite(ratio) ? `${Math.round(ratio)}x` : 'far above'} its usual ${formatBytes(Math.max(0, expected))}`,
+      details: { unit: 'bytes', interval_ms: intervalMs, z: Number(z.toFixed(2)) },
+      match:
+        e.kind === 'organisation'
+          ? (x) => x.src_org === id && x.direction === 'to_internet'
+          : (x) => x.src_addr === id && x.direction === 'to_internet',
+      receivedNs: e.receivedNs,
+    });
+  }
+
+  /** Warm start: an hour's bytes to the internet from `org` teach its seasonal profile. */
+  warmOrganisation(org: string, hourStartMs: number, bytes: number, intervalsPerHour: number): void {
+    let e = this.orgs.peek(org);
+    if (e === undefined) {
+      const clock = this.ctx.clock;
+      const supplier = this.ctx.directory.orgSupplier(org);
+      e = {
+        touched: false,
+        kind: 'organisation',
+        id: org,
+        org,
+        orgSupplier: supplier,
+        sums: new IntervalSums(1, clock.slots, clock.intervalMs),
+        seasonal: new SeasonalBaseline(1),
+        level: undefined,
+        scale: this.ctx.overrides.scaleFor('exfiltration', 'organisation', org, [org], suppliersOf(supplier)),
+        receivedNs: 0,
+        idle: 0,
+      };
+      this.orgs.set(org, e);
+    }
+    e.seasonal?.warmProfile(hourOfWeek(hourStartMs), [bytes / intervalsPerHour], intervalsPerHour);
+  }
+
+  approximateBytes(): number {
+    let n = 0;
+    for (const table of [this.orgs, this.hosts])
+      for (const e of table.values()) n += 150 + 2 * e.id.length + e.sums.approximateBytes + (e.seasonal?.approximateBytes ?? 64);
+    return n;
+  }
+
+  snapshot(): { kind: 'organisation' | 'host'; id: string; org: string; orgSupplier: string; seasonal?: unknown; level?: unknown }[] {
+    return [...this.orgs.values(), ...this.hosts.values()].map((e) => ({
+      kind: e.kind,
+      id: e.id,
+      org: e.org,
+      orgSupplier: e.orgSupplier,
+      ...(e.seasonal ? { seasonal: e.seasonal.toJSON() } : {}),
+      ...(e.level ? { level: { mean: e.level.mean, deviation: e.level.deviation, history: e.level.history } } : {}),
+    }));
+  }
+
+  restore(items: ReturnType<ExfiltrationDetector['snapshot']>): void {
+    const clock = this.ctx.clock;
+    for (const s of items) {
+      const level = s.level as { mean: number | null; deviation: number; history: number } | undefined;
+      const e: Outbound = {
+        touched: false,
+        kind: s.kind,
+        id: s.id,
+        org: s.org,
+        orgSupplier: s.orgSupplier,
+        sums: new IntervalSums(1, clock.slots, clock.intervalMs),
+        seasonal: s.seasonal ? SeasonalBaseline.fromJSON(s.seasonal as Parameters<typeof SeasonalBaseline.fromJSON>[0]) : undefined,
+        level: undefined,
+        scale: this.ctx.overrides.scaleFor('exfiltration', s.kind, s.id, [s.org], suppliersOf(s.orgSupplier)),
+        receivedNs: 0,
+        idle: 0,
+      };
+      if (level) {
+        e.level = new LevelBaseline(0.05);
+        e.level.mean = level.mean ?? Number.NaN;
+        e.level.deviation = level.deviation;
+        e.level.history = level.history;
+      }
+      (s.kind === 'host' ? this.hosts : this.orgs).set(s.id, e);
+    }
+  }
+}

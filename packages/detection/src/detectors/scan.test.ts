@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { backgroundTraffic, flow, hostOf, merge, run, TUESDAY, testEngine } from '../test-network.js';
+
+const T0 = TUESDAY + 10 * 3_600_000;
+const opened = (changes: ReturnType<typeof run>, type: string) => changes.filter((c) => c.alert.type === type && c.event === 'opened');
+
+describe('scan detector', () => {
+  it('stays quiet on normal diurnal traffic (DNS, services, partners)', () => {
+    const engine = testEngine();
+    const changes = run(engine, backgroundTraffic({ startMs: T0, seconds: 1200, peakPerSecond: 60, seed: 1 }));
+    expect(opened(changes, 'port_scan')).toEqual([]);
+    expect(opened(changes, 'host_sweep')).toEqual([]);
+  });
+
+  it('raises a horizontal SMB sweep from an organisation within seconds, once, naming the organisation', () => {
+    const engine = testEngine();
+    const sweepStart = T0 + 300_000;
+    function* sweep() {
+      // 4 probes a second for 2 minutes from 10.1.0.66 (Leeds) to hosts across organisations.
+      for (let i = 0; i < 480; i++)
+        yield flow({
+          t: sweepStart + i * 250,
+          src: '10.1.0.66',
+          dst: hostOf(1 + (i % 25), 100 + i),
+          dstPort: 445,
+          packets: 1,
+          bytes: 60,
+          flags: 0x02,
+          supplier: 'supplier-b',
+        });
+    }
+    const changes = run(engine, merge(backgroundTraffic({ startMs: T0, seconds: 600, peakPerSecond: 40, seed: 2 }), sweep()));
+    const sweeps = opened(changes, 'host_sweep');
+    expect(sweeps).toHaveLength(1);
+    const alert = sweeps[0]!.alert;
+    expect(alert.entity).toMatchObject({ kind: 'host', id: '10.1.0.66' });
+    expect(alert.summary).toContain('Leeds Teaching Hospitals (supplier-b)');
+    expect(alert.summary).toContain('SMB/445');
+    expect(alert.supplier_ids).toContain('supplier-b');
+    // Threshold 64 hosts at 4 probes/s: about 16 s after the sweep began.
+    expect(Date.parse(alert.first_seen) - sweepStart).toBeLessThan(20_000);
+    expect(alert.evidence.top_flows.length).toBeGreaterThan(0);
+    expect(opened(changes, 'port_scan')).toEqual([]);
+  });
+
+  it('raises a vertical scan from the internet and a slow scan over the long window', () => {
+    const engine = testEngine();
+    function* traffic() {
+      for (let p = 0; p < 400; p++)
+        yield flow({ t: T0 + p * 20, src: '203.0.113.7', dst: hostOf(4, 10), dstPort: 1 + p, packets: 1, bytes: 44, flags: 0x02 });
+      // One probe every 10 s: 360 distinct ports in an hour, never 100 in a minute.
+      for (let p = 0; p < 360; p++)
+        yield flow({
+          t: T0 + 10_000 + p * 10_000,
+          src: '203.0.113.8',
+          dst: hostOf(5, 10),
+          dstPort: 1000 + p,
+          packets: 1,
+          bytes: 44,
+          flags: 0x02,
+        });
+    }
+    const scans = opened(run(engine, traffic()), 'port_scan');
+    expect(scans.map((c) => c.alert.src_addr).sort()).toEqual(['203.0.113.7', '203.0.113.8']);
+    const slow = scans.find((c) => c.alert.src_addr === '203.0.113.8')!.alert;
+    expect(slow.evidence.details.slow).toBe(true);
+    expect(slow.summary).toContain('slow scan');
+  });
+
+  it('ignores replies from a service port and large flows (not probes)', () => {
+    const engine = testEngine();
+    function* traffic() {
+      for (let p = 0; p < 300; p++) {
+        // A busy web server answering one NAT address on many ephemeral ports.
+        yield flow({ t: T0 + p * 10, src: '10.250.1.5', dst: '10.3.0.1', srcPort: 443, dstPort: 40_000 + p, packets: 2, flags: 0x12 });
+        // A client downloading from many hosts (big flows).
+        yield flow({ t: T0 + p * 10, src: '10.3.0.2', dst: `198.51.100.${p % 250}`, dstPort: 443, packets: 500, bytes: 600_000 });
+      }
+    }
+    const changes = run(engine, traffic());
+    expect(opened(changes, 'port_scan')).toEqual([]);
+    expect(opened(changes, 'host_sweep')).toEqual([]);
+  });
+
+  it('respects a per-group override that raises the threshold', () => {
+    const engine = testEngine({ overrides: [{ groups: ['acute'], types: ['host_sweep'], scale: 10 }] });
+    function* traffic() {
+      for (let i = 0; i < 200; i++)
+        yield flow({ t: T0 + i * 100, src: '10.1.0.66', dst: hostOf(3, i), dstPort: 445, packets: 1, flags: 0x02 });
+    }
+    expect(opened(run(engine, traffic()), 'host_sweep')).toEqual([]);
+  });
+});

@@ -1,0 +1,149 @@
+import type { EnrichedFlow } from '@flowwatch/enrichment';
+import type { DetectorContext, DetectorFamily } from '../context.js';
+import { formatDuration } from '../directory.js';
+import { EntityTable } from '../entity-table.js';
+
+interface Source {
+  touched: boolean;
+  kind: 'supplier' | 'exporter';
+  supplier: string;
+  exporter: string;
+  /** Latest collector reception time, ms. */
+  lastMs: number;
+  /** EWMA of the gaps between distinct reception times, ms. */
+  gapMs: number;
+  arrivals: number;
+  silent: boolean;
+  scale: number;
+}
+
+const GAP_ALPHA = 0.1;
+/** Gaps longer than this are outages, not the usual cadence: they do not teach the EWMA. */
+const MAX_LEARNT_GAP_MS = 600_000;
+
+/**
+ * Telemetry silence of an exporter or a whole supplier. Time here is the collector's reception
+ * time (the watermark of arrivals, moved on by the service while everything is idle), the clock
+ * that says whether telemetry arrives. A source is silent once nothing arrived for
+ * max(minSilenceMs, multiplier x its usual gap) (gap: EWMA of the intervals between datagrams),
+ * after at least minHistory arrivals. A silent supplier's exporters are reported in its alert,
+ * not one by one.
+ */
+export class SilenceDetector implements DetectorFamily {
+  readonly name = 'silence';
+  readonly #sources: EntityTable<Source>;
+
+  constructor(private readonly ctx: DetectorContext) {
+    this.#sources = new EntityTable(Math.min(ctx.config.maxEntities, 100_000));
+  }
+
+  get size(): number {
+    return this.#sources.size;
+  }
+  get evictions(): number {
+    return this.#sources.evictions;
+  }
+
+  onFlow(f: EnrichedFlow): void {
+    const ms = f.time_received_ns / 1e6;
+    if (ms <= 0 || f.supplier_id === '') return;
+    this.#see('supplier', f.supplier_id, '', ms, f.supplier_id);
+    if (f.exporter_id !== '') {
+      if (f.supplier_id !== this.#lastSupplier || f.exporter_id !== this.#lastExporter) {
+        this.#lastSupplier = f.supplier_id;
+        this.#lastExporter = f.exporter_id;
+        this.#lastKey = `${f.supplier_id}/${f.exporter_id}`;
+      }
+      this.#see('exporter', f.supplier_id, f.exporter_id, ms, this.#lastKey);
+    }
+  }
+
+  #lastSupplier = '';
+  #lastExporter = '';
+  #lastKey = '';
+
+  #see(kind: 'supplier' | 'exporter', supplier: string, exporter: string, ms: number, key: string): void {
+    let s = this.#sources.get(key);
+    if (s === undefined) {
+      const id = kind === 'supplier' ? supplier : key;
+      s = {
+        touched: false,
+        kind,
+        supplier,
+        exporter,
+        lastMs: ms,
+        gapMs: 0,
+        arrivals: 1,
+        silent: false,
+        scale: this.ctx.overrides.scaleFor('telemetry_silence', kind, id, [], [supplier]),
+      };
+      this.#sources.set(key, s);
+      return;
+    }
+    if (ms <= s.lastMs) return;
+    const gap = ms - s.lastMs;
+    if (gap <= MAX_LEARNT_GAP_MS) s.gapMs = s.arrivals === 1 ? gap : s.gapMs + GAP_ALPHA * (gap - s.gapMs);
+    s.lastMs = ms;
+    s.arrivals++;
+    s.silent = false;
+  }
+
+  isSilent(kind: 'supplier' | 'exporter', id: string): boolean {
+    return this.#sources.peek(id)?.silent === true && this.#sources.peek(id)?.kind === kind;
+  }
+
+  /** Checks every source against reception time `nowMs`. */
+  check(nowMs: number): void {
+    const c = this.ctx.config.silence;
+    const silentSuppliers = new Set<string>();
+    const silentExporters = new Map<string, string[]>();
+    for (const s of this.#sources.values()) {
+      const limit = Math.max(c.minSilenceMs, c.multiplier * s.gapMs) * s.scale;
+      s.silent = s.scale > 0 && s.arrivals >= c.minHistory && nowMs - s.lastMs >= limit;
+      if (!s.silent) continue;
+      if (s.kind === 'supplier') silentSuppliers.add(s.supplier);
+      else {
+        const list = silentExporters.get(s.supplier);
+        if (list === undefined) silentExporters.set(s.supplier, [s.exporter]);
+        else list.push(s.exporter);
+      }
+    }
+    const d = this.ctx.directory;
+    for (const s of this.#sources.values()) {
+      if (!s.silent) continue;
+      if (s.kind === 'exporter' && silentSuppliers.has(s.supplier)) continue;
+      const silentFor = nowMs - s.lastMs;
+      const usual = Math.max(1000, s.gapMs);
+      const exporters = s.kind === 'supplier' ? (silentExporters.get(s.supplier) ?? []) : [s.exporter];
+      const supplierName = d.supplierName(s.supplier);
+      const id = s.kind === 'supplier' ? s.supplier : `${s.supplier}/${s.exporter}`;
+      this.ctx.sink.raise({
+        type: 'telemetry_silence',
+        entity: { kind: s.kind, id, name: s.kind === 'supplier' ? supplierName : `${s.exporter} (${supplierName})` },
+        supplierIds: [s.supplier],
+        atMs: nowMs,
+        observed: silentFor / 1000,
+        expected: usual / 1000,
+        score: silentFor / Math.max(c.minSilenceMs, c.multiplier * s.gapMs),
+        severity: s.kind === 'supplier' ? 'high' : 'medium',
+        summary:
+          s.kind === 'supplier'
+            ? `${supplierName} (${s.supplier}) has sent no flows for ${formatDuration(Math.round(silentFor / 1000) * 1000)} (${exporters.length} exporters silent)`
+            : `Exporter ${s.exporter} of ${supplierName} (${s.supplier}) has sent no flows for ${formatDuration(Math.round(silentFor / 1000) * 1000)} (usually every ${formatDuration(Math.round(usual / 1000) * 1000)})`,
+        details: { unit: 'seconds', last_flow_at: new Date(s.lastMs).toISOString(), silent_exporters: exporters.join(',') },
+        receivedNs: 0,
+      });
+    }
+  }
+
+  snapshot(): Omit<Source, 'touched'>[] {
+    return [...this.#sources.values()].map(({ touched: _, ...rest }) => rest);
+  }
+
+  restore(items: ReturnType<SilenceDetector['snapshot']>): void {
+    for (const s of items) {
+      const key = s.kind === 'supplier' ? s.supplier : `${s.supplier}/${s.exporter}`;
+      this.#sources.set(key, { ...s, touched: false });
+    }
+  }
+}

@@ -1,0 +1,83 @@
+import type { FlowRecord } from '@flowwatch/flow-schema';
+import { describe, expect, it, vi } from 'vitest';
+import { backgroundTraffic, flow, merge, run, TUESDAY, testEngine } from '../test-network.js';
+
+const T0 = TUESDAY + 7 * 3_600_000; // 07:00: the morning ramp is part of "normal"
+const config = { minHistoryIntervals: 45, minBytes: 200_000, minPackets: 300, minFlows: 30 };
+const volume = (changes: ReturnType<typeof run>) => changes.filter((c) => c.alert.type.startsWith('volume_') && c.event === 'opened');
+
+/** RR8 (Leeds) sends `factor` times its usual outbound traffic to partners between `from` and `to`. */
+function* surge(from: number, to: number, perSecond: number) {
+  for (let t = from; t < to; t += 1000 / perSecond)
+    yield flow({ t, src: '10.1.0.7', dst: '10.2.0.10', packets: 30, bytes: 30 * 700, supplier: 'supplier-b', exporter: 'core-1' });
+}
+
+vi.setConfig({ testTimeout: 60_000 });
+
+describe('volume detector', () => {
+  it('stays quiet through two and a half hours of a diurnal morning ramp with noise', () => {
+    const engine = testEngine({ volume: config });
+    const changes = run(engine, backgroundTraffic({ startMs: T0, seconds: 2.5 * 3600, peakPerSecond: 30, seed: 8 }));
+    expect(volume(changes)).toEqual([]);
+    expect(engine.stats().entities.volume).toBeGreaterThan(50);
+  });
+
+  it('raises a spike of an organisation outbound and of the pair, naming Leeds', () => {
+    const engine = testEngine({ volume: config });
+    const start = T0 + 1.5 * 3_600_000;
+    const changes = run(
+      engine,
+      merge(backgroundTraffic({ startMs: T0, seconds: 1.5 * 3600 + 600, peakPerSecond: 30, seed: 9 }), surge(start, start + 300_000, 20)),
+    );
+    const spikes = volume(changes);
+    const kinds = spikes.map((c) => `${c.alert.type} ${c.alert.entity.kind}:${c.alert.entity.id}`);
+    expect(kinds).toContain('volume_spike organisation_out:RR8');
+    expect(kinds).toContain('volume_spike organisation_pair:RR8>O01');
+    const out = spikes.find((c) => c.alert.entity.id === 'RR8')!.alert;
+    expect(out.summary).toMatch(/^Leeds Teaching Hospitals \(supplier-b\) outbound: .* in 1 min, \d+x the expected/);
+    expect(out.supplier_ids).toEqual(['supplier-b']);
+    // Detected when the first surging minute closed: within one interval + lateness + 1 s.
+    expect(Date.parse(out.last_seen) - start).toBeLessThan(60_000 + 5_000 + 1000);
+  });
+
+  it('raises a drop when a service stops being used, but not before the minimum history', () => {
+    const cut = T0 + 1.5 * 3_600_000;
+    const drop = function* (seed: number, seconds: number) {
+      for (const f of backgroundTraffic({ startMs: T0, seconds, peakPerSecond: 30, seed }) as Generator<FlowRecord>) {
+        if (f.dst_addr.startsWith('10.250.1.') && f.time_flow_end_ns / 1e6 >= cut) continue;
+        yield f;
+      }
+    };
+    const changes = run(testEngine({ volume: config }), drop(10, 1.5 * 3600 + 600));
+    const drops = volume(changes).filter((c) => c.alert.type === 'volume_drop');
+    expect(drops.map((c) => `${c.alert.entity.kind}:${c.alert.entity.id}`)).toContain('service:records');
+    // With a minimum history longer than the run, nothing at all.
+    const young = run(testEngine({ volume: { ...config, minHistoryIntervals: 120 } }), drop(10, 1.5 * 3600 + 600));
+    expect(volume(young)).toEqual([]);
+  });
+
+  it('respects the minimum volume: a tenfold rise of a trickle is not an alert', () => {
+    const engine = testEngine({ volume: { ...config, minBytes: 1e9, minPackets: 1e7, minFlows: 1e6 } });
+    const start = T0 + 1.5 * 3_600_000;
+    const changes = run(
+      engine,
+      merge(backgroundTraffic({ startMs: T0, seconds: 1.5 * 3600 + 600, peakPerSecond: 30, seed: 9 }), surge(start, start + 300_000, 20)),
+    );
+    expect(volume(changes)).toEqual([]);
+  });
+
+  it('warm-started from rollups, alerts without waiting for live history; a checkpoint restores it', () => {
+    const engine = testEngine({ volume: config });
+    const from = T0 - 120 * 60_000;
+    const minutes = [];
+    for (let t = from; t < T0; t += 60_000)
+      minutes.push({ kind: 'organisation_out' as const, id: 'RR8', ts: t, bytes: 60 * 700 * 30, packets: 60 * 30, flows: 60 });
+    engine.warm({ hourly: [], minutes, minutesFromMs: from, minutesToMs: T0, internetHourly: [], pairs: [], earliestMs: from });
+    const restored = testEngine({ volume: config });
+    restored.restore(JSON.parse(JSON.stringify(engine.snapshot())));
+    for (const e of [engine, restored]) {
+      const changes = run(e, surge(T0, T0 + 180_000, 40));
+      expect(volume(changes).map((c) => c.alert.entity.id)).toContain('RR8');
+    }
+  });
+});

@@ -1,0 +1,350 @@
+import type { EnrichedFlow } from '@flowwatch/enrichment';
+import type { EntityKind, Severity } from '@flowwatch/flow-schema';
+import { hourOfWeek, SeasonalBaseline } from '../baseline.js';
+import type { DetectorContext, DetectorFamily } from '../context.js';
+import { escalate } from '../detection.js';
+import { formatBytes, formatCount, formatDuration, suppliersOf } from '../directory.js';
+import { EntityTable } from '../entity-table.js';
+import { IntervalSums } from '../event-clock.js';
+
+export const VOLUME_KINDS = ['supplier', 'exporter', 'organisation_in', 'organisation_out', 'organisation_pair', 'service'] as const;
+export type VolumeKind = (typeof VOLUME_KINDS)[number];
+const METRICS = ['bytes', 'packets', 'flows'] as const;
+
+export interface VolumeEntity {
+  touched: boolean;
+  kind: VolumeKind;
+  id: string;
+  baseline: SeasonalBaseline;
+  sums: IntervalSums;
+  /** Threshold multipliers from overrides (0: disabled), resolved at creation. */
+  spikeScale: number;
+  dropScale: number;
+  /** Latest collector reception time of its flows, ns (latency metric). */
+  receivedNs: number;
+}
+
+/** A volume row read from the rollups at start (warm start). */
+export interface VolumeRow {
+  kind: VolumeKind;
+  id: string;
+  /** Start of the minute or hour, ms. */
+  ts: number;
+  bytes: number;
+  packets: number;
+  flows: number;
+}
+
+/**
+ * Volume anomalies: bytes, packets and flows per interval of every supplier, exporter,
+ * organisation (in and out), organisation pair and service, against a seasonal baseline
+ * (baseline.ts). At each interval close an entity is scored on each metric and then learns it:
+ * - spike: z >= zThreshold, observed >= spikeRatio x expected and observed >= the metric's minimum;
+ * - drop: z <= -zThreshold, observed <= dropRatio x expected and expected >= the minimum.
+ * Nothing alerts before minHistoryIntervals intervals (warm start counts) and 16 residuals.
+ */
+export class VolumeDetector implements DetectorFamily {
+  readonly name = 'volume';
+  /** One table per kind, keyed by the entity id itself: registry strings hash once, no key building. */
+  readonly tables: Record<VolumeKind, EntityTable<VolumeEntity>>;
+  readonly #enabled: Record<VolumeKind, boolean>;
+  readonly #mins: number[];
+  readonly #out = new Float64Array(3);
+  /** Suppliers and exporters known to be silent: their drops are the silence alert's business. */
+  isSilent: (kind: 'supplier' | 'exporter', id: string) => boolean = () => false;
+
+  constructor(private readonly ctx: DetectorContext) {
+    this.tables = Object.fromEntries(VOLUME_KINDS.map((k) => [k, new EntityTable<VolumeEntity>(ctx.config.maxEntities)])) as Record<
+      VolumeKind,
+      EntityTable<VolumeEntity>
+    >;
+    const kinds = new Set<string>(ctx.config.volume.kinds);
+    this.#enabled = Object.fromEntries(VOLUME_KINDS.map((k) => [k, kinds.has(k)])) as Record<VolumeKind, boolean>;
+    const v = ctx.config.volume;
+    this.#mins = [v.minBytes, v.minPackets, v.minFlows];
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const k of VOLUME_KINDS) n += this.tables[k].size;
+    return n;
+  }
+  get evictions(): number {
+    let n = 0;
+    for (const k of VOLUME_KINDS) n += this.tables[k].evictions;
+    return n;
+  }
+
+  *#entities(): Generator<VolumeEntity> {
+    for (const k of VOLUME_KINDS) yield* this.tables[k].values();
+  }
+
+  onFlow(f: EnrichedFlow, start: number): void {
+    const b = f.bytes_est;
+    const p = f.packets_est;
+    const e = this.#enabled;
+    const rx = f.time_received_ns;
+    if (e.supplier && f.supplier_id !== '') this.#add('supplier', f.supplier_id, start, b, p, rx);
+    if (e.exporter && f.exporter_id !== '') this.#add('exporter', this.#exporterKey(f.supplier_id, f.exporter_id), start, b, p, rx);
+    const src = f.src_org;
+    const dst = f.dst_org;
+    if (src !== dst) {
+      if (e.organisation_out && src !== '') this.#add('organisation_out', src, start, b, p, rx);
+      if (e.organisation_in && dst !== '') this.#add('organisation_in', dst, start, b, p, rx);
+      if (e.organisation_pair && src !== '' && dst !== '') this.#add('organisation_pair', `${src}>${dst}`, start, b, p, rx);
+    }
+    if (e.service && f.service !== '') this.#add('service', f.service, start, b, p, rx);
+  }
+
+  #lastSupplier = '';
+  #lastExporter = '';
+  #lastKey = '';
+
+  /** `supplier/exporter`, built once per run of flows from the same exporter (batches are per exporter). */
+  #exporterKey(supplier: string, exporter: string): string {
+    if (supplier !== this.#lastSupplier || exporter !== this.#lastExporter) {
+      this.#lastSupplier = supplier;
+      this.#lastExporter = exporter;
+      this.#lastKey = `${supplier}/${exporter}`;
+    }
+    return this.#lastKey;
+  }
+
+  #add(kind: VolumeKind, id: string, start: number, bytes: number, packets: number, receivedNs: number): void {
+    const table = this.tables[kind];
+    let entity = table.get(id);
+    if (entity === undefined) {
+      entity = this.#create(kind, id);
+      table.set(id, entity);
+    }
+    entity.sums.add3(start, bytes, packets, 1);
+    if (receivedNs > entity.receivedNs) entity.receivedNs = receivedNs;
+  }
+
+  #create(kind: VolumeKind, id: string): VolumeEntity {
+    const { overrides, clock } = this.ctx;
+    const orgs = kind === 'organisation_pair' ? id.split('>') : kind.startsWith('organisation') ? [id] : [];
+    const suppliers = this.#suppliersOf(kind, id);
+    return {
+      touched: false,
+      kind,
+      id,
+      baseline: new SeasonalBaseline(3),
+      sums: new IntervalSums(3, clock.slots, clock.intervalMs),
+      spikeScale: overrides.scaleFor('volume_spike', kind, id, orgs, suppliers),
+      dropScale: overrides.scaleFor('volume_drop', kind, id, orgs, suppliers),
+      receivedNs: 0,
+    };
+  }
+
+  #suppliersOf(kind: VolumeKind, id: string): string[] {
+    const d = this.ctx.directory;
+    switch (kind) {
+      case 'supplier':
+        return [id];
+      case 'exporter':
+        return [id.slice(0, id.indexOf('/'))];
+      case 'organisation_in':
+      case 'organisation_out':
+        return suppliersOf(d.orgSupplier(id));
+      case 'organisation_pair': {
+        const [a = '', b = ''] = id.split('>');
+        return suppliersOf(d.orgSupplier(a), d.orgSupplier(b));
+      }
+      case 'service':
+        return suppliersOf(d.serviceSupplier(id));
+    }
+  }
+
+  /** Scores and learns interval `start` for every tracked entity. */
+  onIntervalClose(start: number): void {
+    const slot = hourOfWeek(start);
+    const v = this.ctx.config.volume;
+    const out = this.#out;
+    for (const entity of this.#entities()) {
+      const values = entity.sums.take(start, out);
+      const b = entity.baseline;
+      if (entity.spikeScale + entity.dropScale > 0 && b.history >= v.minHistoryIntervals && b.residuals >= 16)
+        this.#evaluate(entity, slot, start, values);
+      b.observe(slot, values);
+    }
+  }
+
+  #evaluate(entity: VolumeEntity, slot: number, start: number, values: Float64Array): void {
+    const v = this.ctx.config.volume;
+    let best = -1;
+    let bestZ = 0;
+    let bestExpected = 0;
+    // Bytes and packets are sums over flows: their noise is at least the flow count's (Poisson),
+    // and a drop needs enough expected flows that an empty interval is not just chance.
+    const expectedFlows = Math.max(0, Math.expm1(entity.baseline.expectedLog(2, slot)));
+    const floor = 1 / Math.sqrt(1 + expectedFlows);
+    for (let m = 0; m < 3; m++) {
+      const observed = values[m]!;
+      const { expected, z } = entity.baseline.score(m, slot, observed, floor);
+      if (Number.isNaN(expected)) continue;
+      const up = entity.spikeScale;
+      const down = entity.dropScale;
+      const spike = up > 0 && z >= v.zThreshold * up && observed >= expected * v.spikeRatio && observed >= this.#mins[m]! * up;
+      const drop =
+        down > 0 &&
+        z <= -v.zThreshold * down &&
+        observed <= expected * v.dropRatio &&
+        expected >= this.#mins[m]! * down &&
+        expectedFlows >= v.minFlows * down;
+      if ((spike || drop) && Math.abs(z) > Math.abs(bestZ)) {
+        best = m;
+        bestZ = z;
+        bestExpected = expected;
+      }
+    }
+    if (best < 0) return;
+    const spike = bestZ > 0;
+    if (!spike && (entity.kind === 'supplier' || entity.kind === 'exporter') && this.isSilent(entity.kind, entity.id)) return;
+    const observed = values[best]!;
+    const metric = METRICS[best]!;
+    const intervalMs = this.ctx.clock.intervalMs;
+    const fmt = (x: number) => (metric === 'bytes' ? formatBytes(x) : `${formatCount(x)} ${metric}`);
+    const what = this.#describe(entity);
+    const ratio = bestExpected > 0 ? observed / bestExpected : Number.POSITIVE_INFINITY;
+    const summary = spike
+      ? `${what.label}: ${fmt(observed)} in ${formatDuration(intervalMs)}, ${ratio >= 10 ? Math.round(ratio) : ratio.toFixed(1)}x the expected ${fmt(bestExpected)}`
+      : `${what.label}: only ${fmt(observed)} in ${formatDuration(intervalMs)}, ${Math.round(ratio * 100)}% of the expected ${fmt(bestExpected)}`;
+    let severity: Severity = entity.kind === 'supplier' && !spike ? 'high' : 'medium';
+    if (Math.abs(bestZ) >= 2 * v.zThreshold * (spike ? entity.spikeScale : entity.dropScale)) severity = escalate(severity);
+    this.ctx.sink.raise({
+      type: spike ? 'volume_spike' : 'volume_drop',
+      entity: { kind: entity.kind as EntityKind, id: entity.id, name: what.name },
+      supplierIds: this.#suppliersOf(entity.kind, entity.id),
+      ...what.fields,
+      atMs: start + intervalMs - 1,
+      observed,
+      expected: bestExpected,
+      score: bestZ,
+      severity,
+      summary,
+      details: { metric, interval_ms: intervalMs, z: Number(bestZ.toFixed(2)), ratio: Number(ratio.toFixed(3)), unit: metric },
+      match: what.match,
+      receivedNs: entity.receivedNs,
+    });
+  }
+
+  #describe(entity: VolumeEntity): {
+    name: string;
+    label: string;
+    fields: { srcOrg?: string; dstOrg?: string; service?: string };
+    match: (f: EnrichedFlow) => boolean;
+  } {
+    const d = this.ctx.directory;
+    const id = entity.id;
+    switch (entity.kind) {
+      case 'supplier':
+        return {
+          name: d.supplierName(id),
+          label: `${d.supplierName(id)} (${id}) telemetry`,
+          fields: {},
+          match: (f) => f.supplier_id === id,
+        };
+      case 'exporter': {
+        const [supplier = '', exporter = ''] = id.split('/');
+        return {
+          name: `${exporter} (${d.supplierName(supplier)})`,
+          label: `Exporter ${exporter} of ${d.supplierName(supplier)} (${supplier})`,
+          fields: {},
+          match: (f) => f.supplier_id === supplier && f.exporter_id === exporter,
+        };
+      }
+      case 'organisation_out':
+        return {
+          name: d.orgName(id),
+          label: `${d.orgLabel(id)} outbound`,
+          fields: { srcOrg: id },
+          match: (f) => f.src_org === id && f.dst_org !== id,
+        };
+      case 'organisation_in':
+        return {
+          name: d.orgName(id),
+          label: `${d.orgLabel(id)} inbound`,
+          fields: { dstOrg: id },
+          match: (f) => f.dst_org === id && f.src_org !== id,
+        };
+      case 'organisation_pair': {
+        const [a = '', b = ''] = id.split('>');
+        return {
+          name: `${d.orgName(a)} -> ${d.orgName(b)}`,
+          label: `${d.orgLabel(a)} -> ${d.orgLabel(b)}`,
+          fields: { srcOrg: a, dstOrg: b },
+          match: (f) => f.src_org === a && f.dst_org === b,
+        };
+      }
+      case 'service':
+        return { name: d.serviceName(id), label: `Service ${d.serviceName(id)}`, fields: { service: id }, match: (f) => f.service === id };
+    }
+  }
+
+  /**
+   * Warm start: hourly rows teach the seasonal profiles, minute rows (oldest first, per entity
+   * contiguous minutes with zeros filled by the caller's ordering) replay through the baseline.
+   */
+  warmHourly(rows: readonly VolumeRow[], intervalsPerHour: number): void {
+    const values = new Float64Array(3);
+    for (const r of rows) {
+      const entity = this.#entityFor(r.kind, r.id);
+      if (entity === undefined) continue;
+      values[0] = r.bytes / intervalsPerHour;
+      values[1] = r.packets / intervalsPerHour;
+      values[2] = r.flows / intervalsPerHour;
+      entity.baseline.warmProfile(hourOfWeek(r.ts), values, intervalsPerHour);
+    }
+  }
+
+  /** Replays per-interval rows of one entity in time order, with the gaps (no traffic) as zeros. */
+  warmIntervals(kind: VolumeKind, id: string, rows: readonly VolumeRow[], fromMs: number, toMs: number): void {
+    const entity = this.#entityFor(kind, id);
+    if (entity === undefined) return;
+    const intervalMs = this.ctx.clock.intervalMs;
+    const values = new Float64Array(3);
+    let i = 0;
+    for (let t = fromMs; t < toMs; t += intervalMs) {
+      values.fill(0);
+      while (i < rows.length && rows[i]!.ts < t + intervalMs) {
+        const r = rows[i++]!;
+        if (r.ts >= t) {
+          values[0]! += r.bytes;
+          values[1]! += r.packets;
+          values[2]! += r.flows;
+        }
+      }
+      entity.baseline.observe(hourOfWeek(t), values);
+    }
+  }
+
+  #entityFor(kind: VolumeKind, id: string): VolumeEntity | undefined {
+    if (!this.#enabled[kind]) return undefined;
+    const table = this.tables[kind];
+    let entity = table.peek(id);
+    if (entity === undefined) {
+      entity = this.#create(kind, id);
+      table.set(id, entity);
+    }
+    return entity;
+  }
+
+  approximateBytes(): number {
+    let n = 0;
+    for (const e of this.#entities()) n += e.baseline.approximateBytes + e.sums.approximateBytes + 120 + 2 * e.id.length;
+    return n;
+  }
+
+  snapshot(): { kind: VolumeKind; id: string; baseline: ReturnType<SeasonalBaseline['toJSON']> }[] {
+    return [...this.#entities()].map((e) => ({ kind: e.kind, id: e.id, baseline: e.baseline.toJSON() }));
+  }
+
+  restore(items: ReturnType<VolumeDetector['snapshot']>): void {
+    for (const item of items) {
+      const entity = this.#create(item.kind, item.id);
+      entity.baseline = SeasonalBaseline.fromJSON(item.baseline);
+      this.tables[item.kind]?.set(item.id, entity);
+    }
+  }
+}

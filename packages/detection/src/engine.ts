@@ -1,0 +1,315 @@
+import type { DetectorConfig, RegistryConfig } from '@flowwatch/config';
+import { type EnrichedFlow, Enricher } from '@flowwatch/enrichment';
+import type { FlowRecord } from '@flowwatch/flow-schema';
+import { type AlertChange, AlertTracker, type TrackerSnapshot } from './alert-tracker.js';
+import type { DetectorContext, DetectorFamily } from './context.js';
+import type { Detection } from './detection.js';
+import { BlocklistDetector, type BlocklistTable } from './detectors/blocklist.js';
+import { ExfiltrationDetector } from './detectors/exfiltration.js';
+import { FloodDetector } from './detectors/flood.js';
+import { LateralDetector } from './detectors/lateral.js';
+import { NewPairDetector } from './detectors/new-pair.js';
+import { PolicyDetector } from './detectors/policy.js';
+import { ScanDetector } from './detectors/scan.js';
+import { SilenceDetector } from './detectors/silence.js';
+import { VolumeDetector, type VolumeKind, type VolumeRow } from './detectors/volume.js';
+import { Directory } from './directory.js';
+import { EventClock } from './event-clock.js';
+import { eventMs, RecentFlows } from './evidence.js';
+import { Overrides } from './rules.js';
+
+export interface EngineOptions {
+  config: DetectorConfig;
+  registry: RegistryConfig;
+  /** Wall clock (ms) for alerts' `detected_at`; event time when absent, for deterministic tests. */
+  now?: () => number;
+}
+
+export interface EngineStats {
+  flows: number;
+  lateFlows: number;
+  watermarkMs: number;
+  /** Tracked entities per detector family. */
+  entities: Record<string, number>;
+  /** Evictions per detector family since start. */
+  evictions: Record<string, number>;
+  openAlerts: number;
+  suppressed: number;
+  maintenance: number;
+  droppedAlerts: number;
+}
+
+/** What a checkpoint holds: the long-lived state (baselines, learnt pairs, alerts). */
+export interface EngineSnapshot {
+  version: 1;
+  maxEventMs: number;
+  oldestOpenMs: number;
+  maxReceivedMs: number;
+  learningStartMs: number;
+  volume: ReturnType<VolumeDetector['snapshot']>;
+  exfiltration: ReturnType<ExfiltrationDetector['snapshot']>;
+  silence: ReturnType<SilenceDetector['snapshot']>;
+  lateral: string[];
+  newPairs: string[];
+  alerts: TrackerSnapshot;
+}
+
+/** Rollup data for a warm start (the service reads it from flows_1h and flows_1m). */
+export interface WarmStart {
+  /** Hourly volumes per entity (teach the seasonal profiles). */
+  hourly: readonly VolumeRow[];
+  /** Minute volumes per entity in [minutesFromMs, minutesToMs) (replayed for level and spread). */
+  minutes: readonly VolumeRow[];
+  minutesFromMs: number;
+  minutesToMs: number;
+  /** Hourly bytes to the internet per organisation (exfiltration profiles). */
+  internetHourly: readonly { org: string; ts: number; bytes: number }[];
+  /** Traffic seen in the rollups: organisation pairs, services and lateral ports become known. */
+  pairs: readonly { srcOrg: string; dstOrg: string; service: string; dstPort: number }[];
+  /** Earliest time the rollups cover, ms: the learning period counts from there. */
+  earliestMs: number;
+}
+
+const TICK_MS = 1000;
+const EXPIRE_MS = 60_000;
+
+/**
+ * The streaming detector: feed it flow records (or enriched flows) in roughly arrival order; it
+ * keeps event time (EventClock), runs every detector family on each flow, closes intervals when
+ * the watermark passes them, and turns detections into alert changes (AlertTracker) to `drain()`.
+ * Pure: no I/O, no timers; time comes only from the records and from `advanceTo`.
+ */
+export class DetectionEngine {
+  readonly clock: EventClock;
+  readonly recent = new RecentFlows();
+  readonly tracker: AlertTracker;
+  readonly volume: VolumeDetector;
+  readonly silence: SilenceDetector;
+  readonly scan: ScanDetector;
+  readonly flood: FloodDetector;
+  readonly lateral: LateralDetector;
+  readonly exfiltration: ExfiltrationDetector;
+  readonly newPair: NewPairDetector;
+  readonly blocklist: BlocklistDetector;
+  readonly policy: PolicyDetector;
+  readonly families: DetectorFamily[];
+  #enricher: Enricher;
+  readonly #ctx: DetectorContext;
+  #flows = 0;
+  #maxReceivedMs = Number.NEGATIVE_INFINITY;
+  #nextTickMs = Number.NEGATIVE_INFINITY;
+  #nextExpireMs = Number.NEGATIVE_INFINITY;
+  #learningStartMs = Number.NaN;
+  readonly #closeInterval = (start: number) => {
+    this.volume.onIntervalClose(start);
+    this.exfiltration.onIntervalClose(start);
+  };
+
+  constructor(private readonly options: EngineOptions) {
+    const { config, registry } = options;
+    this.clock = new EventClock(config.intervalMs, config.allowedLatenessMs);
+    this.#enricher = new Enricher(registry);
+    const directory = new Directory(registry);
+    const engine = this;
+    this.tracker = new AlertTracker(config, directory, (d) => this.#evidence(d), options.now);
+    this.#ctx = {
+      config,
+      directory,
+      overrides: new Overrides(config.overrides, directory),
+      sink: this.tracker,
+      clock: this.clock,
+      learning(t: number): boolean {
+        return Number.isNaN(engine.#learningStartMs) || t < engine.#learningStartMs + config.learningPeriodMs;
+      },
+      serviceAtDestination: (f: EnrichedFlow) => this.#enricher.serviceFor(f.dst_addr, f.dst_port) === f.service,
+    };
+    this.volume = new VolumeDetector(this.#ctx);
+    this.silence = new SilenceDetector(this.#ctx);
+    this.volume.isSilent = (kind, id) => this.silence.isSilent(kind, id);
+    this.scan = new ScanDetector(this.#ctx);
+    this.flood = new FloodDetector(this.#ctx);
+    this.lateral = new LateralDetector(this.#ctx);
+    this.exfiltration = new ExfiltrationDetector(this.#ctx);
+    this.newPair = new NewPairDetector(this.#ctx);
+    this.blocklist = new BlocklistDetector(this.#ctx);
+    this.policy = new PolicyDetector(this.#ctx);
+    this.families = [
+      this.volume,
+      this.silence,
+      this.scan,
+      this.flood,
+      this.lateral,
+      this.exfiltration,
+      this.newPair,
+      this.blocklist,
+      this.policy,
+    ];
+  }
+
+  /** Enriches a flow record from the registry and detects on it. */
+  process(flow: FlowRecord): void {
+    this.processEnriched(this.#enricher.enrich(flow));
+  }
+
+  processEnriched(f: EnrichedFlow): void {
+    const t = eventMs(f);
+    if (!(t > 0)) return;
+    this.#flows++;
+    if (Number.isNaN(this.#learningStartMs)) this.#learningStartMs = t;
+    const received = f.time_received_ns / 1e6;
+    if (received > this.#maxReceivedMs) this.#maxReceivedMs = received;
+    if (t > this.clock.maxEventMs) this.clock.advance(t, this.#closeInterval);
+    const start = this.clock.assign(t);
+    this.recent.push(f, t);
+    this.volume.onFlow(f, start);
+    this.exfiltration.onFlow(f, start);
+    this.silence.onFlow(f);
+    this.scan.onFlow(f, t);
+    this.flood.onFlow(f, t);
+    this.lateral.onFlow(f, t);
+    this.newPair.onFlow(f, t);
+    this.blocklist.onFlow(f, t);
+    this.policy.onFlow(f, t);
+    if (t >= this.#nextTickMs) this.#tick();
+  }
+
+  /**
+   * Moves time on while no flows arrive (the service calls it when idle, with the event time the
+   * stream would have reached): closes intervals, checks silence, resolves quiet alerts.
+   */
+  advanceTo(eventTimeMs: number, receivedMs = eventTimeMs): void {
+    if (receivedMs > this.#maxReceivedMs) this.#maxReceivedMs = receivedMs;
+    if (eventTimeMs > this.clock.maxEventMs) this.clock.advance(eventTimeMs, this.#closeInterval);
+    this.#tick();
+  }
+
+  #tick(): void {
+    const watermark = this.clock.watermarkMs;
+    this.#nextTickMs = this.clock.maxEventMs + TICK_MS;
+    if (Number.isFinite(this.#maxReceivedMs)) this.silence.check(this.#maxReceivedMs);
+    this.tracker.sweep(watermark);
+    if (watermark >= this.#nextExpireMs) {
+      this.#nextExpireMs = watermark + EXPIRE_MS;
+      this.scan.expire(watermark);
+    }
+  }
+
+  /** Alert changes since the last call, oldest first. */
+  drain(): AlertChange[] {
+    return this.tracker.drain();
+  }
+
+  /** Latest event time seen, ms. */
+  get maxEventMs(): number {
+    return this.clock.maxEventMs;
+  }
+
+  /** A new registry: names, groups and enrichment change; baselines are kept. */
+  setRegistry(registry: RegistryConfig): void {
+    this.#enricher = new Enricher(registry);
+    const directory = new Directory(registry);
+    this.#ctx.directory = directory;
+    this.#ctx.overrides = new Overrides(this.options.config.overrides, directory);
+  }
+
+  setBlocklists(lists: BlocklistTable): void {
+    this.blocklist.lists = lists;
+  }
+
+  #evidence(d: Detection) {
+    return this.recent.evidence(d.match, d.details);
+  }
+
+  stats(): EngineStats {
+    const entities: Record<string, number> = {};
+    const evictions: Record<string, number> = {};
+    for (const f of this.families) {
+      entities[f.name] = f.size;
+      evictions[f.name] = f.evictions;
+    }
+    return {
+      flows: this.#flows,
+      lateFlows: this.clock.lateFlows,
+      watermarkMs: this.clock.watermarkMs,
+      entities,
+      evictions,
+      openAlerts: this.tracker.open().length,
+      suppressed: this.tracker.counters.suppressed,
+      maintenance: this.tracker.counters.maintenance,
+      droppedAlerts: this.tracker.counters.dropped,
+    };
+  }
+
+  snapshot(): EngineSnapshot {
+    return {
+      version: 1,
+      maxEventMs: this.clock.maxEventMs,
+      oldestOpenMs: this.clock.oldestOpenMs,
+      maxReceivedMs: this.#maxReceivedMs,
+      learningStartMs: this.#learningStartMs,
+      volume: this.volume.snapshot(),
+      exfiltration: this.exfiltration.snapshot(),
+      silence: this.silence.snapshot(),
+      lateral: this.lateral.snapshot(),
+      newPairs: this.newPair.snapshot(),
+      alerts: this.tracker.snapshot(),
+    };
+  }
+
+  /** Restores a snapshot into a fresh engine (before any flow). */
+  restore(s: EngineSnapshot): void {
+    if (s.version !== 1) throw new Error(`unknown detector snapshot version ${String(s.version)}`);
+    const num = (v: number | null) => (v === null ? Number.NaN : v);
+    if (Number.isFinite(num(s.maxEventMs)) && s.maxEventMs > this.clock.maxEventMs) this.clock.maxEventMs = s.maxEventMs;
+    if (Number.isNaN(this.clock.oldestOpenMs) && Number.isFinite(num(s.oldestOpenMs))) this.clock.oldestOpenMs = s.oldestOpenMs;
+    if (Number.isFinite(num(s.maxReceivedMs))) this.#maxReceivedMs = Math.max(this.#maxReceivedMs, s.maxReceivedMs);
+    const learning = num(s.learningStartMs);
+    if (Number.isFinite(learning) && (Number.isNaN(this.#learningStartMs) || learning < this.#learningStartMs))
+      this.#learningStartMs = learning;
+    this.volume.restore(s.volume);
+    this.exfiltration.restore(s.exfiltration);
+    this.silence.restore(s.silence);
+    this.lateral.restore(s.lateral);
+    this.newPair.restore(s.newPairs);
+    this.tracker.restore(s.alerts);
+  }
+
+  /** Warm start from the rollups (call before the first flow). */
+  warm(w: WarmStart): void {
+    const intervalsPerHour = 3_600_000 / this.clock.intervalMs;
+    this.volume.warmHourly(w.hourly, intervalsPerHour);
+    for (const r of w.internetHourly) this.exfiltration.warmOrganisation(r.org, r.ts, r.bytes, intervalsPerHour);
+    const byEntity = new Map<string, VolumeRow[]>();
+    for (const r of w.minutes) {
+      const key = `${r.kind}|${r.id}`;
+      const list = byEntity.get(key);
+      if (list === undefined) byEntity.set(key, [r]);
+      else list.push(r);
+    }
+    for (const rows of byEntity.values()) {
+      rows.sort((a, b) => a.ts - b.ts);
+      const first = rows[0]!;
+      this.volume.warmIntervals(first.kind as VolumeKind, first.id, rows, w.minutesFromMs, w.minutesToMs);
+    }
+    for (const p of w.pairs) {
+      if (p.srcOrg !== '' && p.dstOrg !== '' && p.srcOrg !== p.dstOrg) {
+        this.newPair.learn(NewPairDetector.orgPairKey(p.srcOrg, p.dstOrg));
+        if (this.options.config.lateral.learnAllowed && this.options.config.lateral.ports.includes(p.dstPort))
+          this.lateral.learn(`${p.srcOrg}>${p.dstOrg}:${p.dstPort}`);
+      }
+      if (p.service !== '') {
+        if (p.srcOrg !== '') this.newPair.learn(`s|${p.srcOrg}|${p.service}`);
+        if (p.dstOrg !== '') this.newPair.learn(`s|${p.dstOrg}|${p.service}`);
+      }
+    }
+    if (Number.isFinite(w.earliestMs) && (Number.isNaN(this.#learningStartMs) || w.earliestMs < this.#learningStartMs))
+      this.#learningStartMs = w.earliestMs;
+  }
+
+  /** Approximate bytes of state per family (benchmark figure). */
+  approximateBytes(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const f of this.families) if (f.approximateBytes) out[f.name] = f.approximateBytes();
+    return out;
+  }
+}

@@ -1,0 +1,99 @@
+/** A value an EntityTable holds: `touched` is set on every look-up and read by eviction. */
+export interface Tracked {
+  touched: boolean;
+}
+
+/**
+ * The state of up to `capacity` entities of one detector family, keyed by entity key. When full,
+ * inserting evicts the least recently seen entity, approximated by the CLOCK (second-chance)
+ * algorithm over the Map's insertion order: the oldest entry is evicted unless it was looked up
+ * since it was (re)inserted, in which case it moves to the back with its mark cleared. A look-up
+ * only sets a flag (no re-ordering), so the hot path stays one Map read. Evictions are counted.
+ */
+export class EntityTable<V extends Tracked> {
+  readonly #map = new Map<string, V>();
+  #evictions = 0;
+
+  constructor(
+    readonly capacity: number,
+    private readonly onEvict?: (key: string, value: V) => void,
+  ) {
+    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`capacity ${capacity} must be a positive integer`);
+  }
+
+  get size(): number {
+    return this.#map.size;
+  }
+
+  /** Entities evicted since creation. */
+  get evictions(): number {
+    return this.#evictions;
+  }
+
+  /** The entity, marked as seen; undefined when not tracked. */
+  get(key: string): V | undefined {
+    const v = this.#map.get(key);
+    if (v !== undefined) v.touched = true;
+    return v;
+  }
+
+  /** The entity without marking it seen. */
+  peek(key: string): V | undefined {
+    return this.#map.get(key);
+  }
+
+  /** Stores a new entity (evicting one first when full). */
+  set(key: string, value: V): void {
+    if (!this.#map.has(key) && this.#map.size >= this.capacity) this.#evictOne();
+    // New entities enter unmarked: a burst of one-off keys (random spoofed sources) evicts its own
+    // members before entities that were seen again.
+    value.touched = false;
+    this.#map.set(key, value);
+  }
+
+  delete(key: string): boolean {
+    return this.#map.delete(key);
+  }
+
+  entries(): IterableIterator<[string, V]> {
+    return this.#map.entries();
+  }
+
+  values(): IterableIterator<V> {
+    return this.#map.values();
+  }
+
+  /** Removes every entity for which `expired` holds (not counted as evictions). */
+  sweep(expired: (value: V, key: string) => boolean): number {
+    let n = 0;
+    for (const [key, value] of this.#map) {
+      if (expired(value, key)) {
+        this.#map.delete(key);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  clear(): void {
+    this.#map.clear();
+  }
+
+  #evictOne(): void {
+    // At most two passes: the first clears every mark, so the second finds an entry to evict.
+    for (let guard = 2 * this.#map.size + 1; guard > 0; guard--) {
+      const first = this.#map.entries().next();
+      if (first.done) return;
+      const [key, value] = first.value;
+      this.#map.delete(key);
+      if (value.touched) {
+        value.touched = false;
+        this.#map.set(key, value);
+        continue;
+      }
+      this.#evictions++;
+      this.onEvict?.(key, value);
+      return;
+    }
+  }
+}

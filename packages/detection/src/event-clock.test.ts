@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { EventClock, IntervalSums } from './event-clock.js';
+
+describe('EventClock', () => {
+  it('closes an interval once the watermark (max event time - lateness) passes its end', () => {
+    const clock = new EventClock(60_000, 5_000);
+    const closed: number[] = [];
+    const t0 = 1_800_000_000_000 - (1_800_000_000_000 % 60_000);
+    expect(clock.assign(t0 + 1000)).toBe(t0);
+    clock.advance(t0 + 1000, (s) => closed.push(s));
+    clock.advance(t0 + 64_000, (s) => closed.push(s));
+    expect(closed).toEqual([]);
+    clock.advance(t0 + 65_000, (s) => closed.push(s));
+    expect(closed).toEqual([t0]);
+  });
+
+  it('folds a late flow into the oldest open interval and counts it', () => {
+    const clock = new EventClock(60_000, 5_000);
+    const t0 = 1_800_000_000_000 - (1_800_000_000_000 % 60_000);
+    clock.assign(t0);
+    clock.advance(t0 + 70_000, () => {});
+    expect(clock.assign(t0 + 10_000)).toBe(t0 + 60_000);
+    expect(clock.lateFlows).toBe(1);
+    // Within the lateness, the flow still counts in its own interval.
+    expect(clock.assign(t0 + 61_000)).toBe(t0 + 60_000);
+    expect(clock.lateFlows).toBe(1);
+  });
+
+  it('skips a long gap instead of closing thousands of empty intervals', () => {
+    const clock = new EventClock(60_000, 5_000, 10);
+    const t0 = 1_800_000_000_000 - (1_800_000_000_000 % 60_000);
+    clock.assign(t0);
+    let n = 0;
+    clock.advance(t0 + 86_400_000, () => n++);
+    expect(n).toBeLessThan(5);
+    expect(clock.skippedIntervals).toBeGreaterThan(1400);
+  });
+});
+
+describe('IntervalSums', () => {
+  it('keeps open intervals apart and reads a stale slot as zero', () => {
+    const sums = new IntervalSums(3, 3, 60_000);
+    sums.add3(0, 1, 2, 3);
+    sums.add3(60_000, 10, 20, 30);
+    sums.add3(0, 1, 1, 1);
+    const out = new Float64Array(3);
+    expect([...sums.take(0, out)]).toEqual([2, 3, 4]);
+    expect([...sums.take(0, out)]).toEqual([0, 0, 0]);
+    expect([...sums.take(60_000, out)]).toEqual([10, 20, 30]);
+    sums.add3(180_000, 5, 5, 5); // same slot as 0: replaces the stale one
+    expect([...sums.take(180_000, out)]).toEqual([5, 5, 5]);
+  });
+});

@@ -1,0 +1,84 @@
+import type { EnrichedFlow } from '@flowwatch/enrichment';
+import type { Evidence, EvidenceFlow, EvidenceSource } from '@flowwatch/flow-schema';
+
+const TOP = 10;
+
+/**
+ * The most recent flows (a ring of references, one array write per flow), from which an alert's
+ * evidence is drawn when it is published: the largest matching flows and the sources sending most.
+ * At high rates the ring covers well under a second, a sample of what is happening at detection
+ * time, which is what an analyst needs to start the drill-down (ClickHouse holds everything).
+ */
+export class RecentFlows {
+  readonly #ring: (EnrichedFlow | undefined)[];
+  readonly #times: Float64Array;
+  #pos = 0;
+
+  constructor(readonly size = 16_384) {
+    this.#ring = new Array(size).fill(undefined);
+    this.#times = new Float64Array(size);
+  }
+
+  push(flow: EnrichedFlow, eventMs: number): void {
+    const pos = this.#pos;
+    this.#ring[pos] = flow;
+    this.#times[pos] = eventMs;
+    this.#pos = pos + 1 === this.size ? 0 : pos + 1;
+  }
+
+  /** Top flows and sources among recent flows matching `match`, plus the detector's own details. */
+  evidence(match: ((f: EnrichedFlow) => boolean) | undefined, details: Evidence['details'], extra: readonly EnrichedFlow[] = []): Evidence {
+    const picked: { flow: EnrichedFlow; t: number }[] = [];
+    if (match !== undefined) {
+      for (let i = 0; i < this.size; i++) {
+        const f = this.#ring[i];
+        if (f !== undefined && match(f)) picked.push({ flow: f, t: this.#times[i]! });
+      }
+    }
+    for (const f of extra) if (!picked.some((p) => p.flow === f)) picked.push({ flow: f, t: eventMs(f) });
+    const sources = new Map<string, EvidenceSource>();
+    for (const { flow } of picked) {
+      const s = sources.get(flow.src_addr);
+      if (s === undefined)
+        sources.set(flow.src_addr, { addr: flow.src_addr, org: flow.src_org, flows: 1, bytes: flow.bytes_est, packets: flow.packets_est });
+      else {
+        s.flows++;
+        s.bytes += flow.bytes_est;
+        s.packets += flow.packets_est;
+      }
+    }
+    picked.sort((a, b) => b.flow.bytes_est - a.flow.bytes_est);
+    return {
+      top_flows: picked.slice(0, TOP).map(({ flow, t }) => toEvidenceFlow(flow, t)),
+      top_sources: [...sources.values()].sort((a, b) => b.bytes - a.bytes || b.flows - a.flows).slice(0, TOP),
+      details,
+    };
+  }
+}
+
+export function toEvidenceFlow(f: EnrichedFlow, t: number): EvidenceFlow {
+  return {
+    time: new Date(Math.floor(t)).toISOString(),
+    src_addr: f.src_addr,
+    dst_addr: f.dst_addr,
+    src_port: f.src_port,
+    dst_port: f.dst_port,
+    proto: f.proto,
+    bytes: f.bytes_est,
+    packets: f.packets_est,
+    src_org: f.src_org,
+    dst_org: f.dst_org,
+    supplier_id: f.supplier_id,
+    exporter_id: f.exporter_id,
+  };
+}
+
+/**
+ * Event time of a flow in ms: its end time when the exporter set one, never later than its
+ * reception by the collector (a fast exporter clock must not drag the watermark into the future).
+ */
+export function eventMs(f: { time_flow_end_ns: number; time_received_ns: number }): number {
+  const end = f.time_flow_end_ns;
+  const received = f.time_received_ns;
+  return (end > 0 && (received === 0 || end < received) ? end : received) / 1e6;
+}

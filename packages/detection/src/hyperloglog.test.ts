@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { hashNumber, hashString, mulberry32 } from './hash.js';
+import { DistinctCounter, HyperLogLog } from './hyperloglog.js';
+
+describe('HyperLogLog', () => {
+  it.each([8, 10, 12])('stays within its error bound at p = %i (1.04/sqrt(m) standard error)', (p) => {
+    const m = 1 << p;
+    const sigma = 1.04 / Math.sqrt(m);
+    const random = mulberry32(p * 7919);
+    let sumSq = 0;
+    let worst = 0;
+    const trials = 40;
+    for (let t = 0; t < trials; t++) {
+      const n = 200 + Math.floor(random() * 20_000);
+      const hll = new HyperLogLog(p);
+      const salt = Math.floor(random() * 1e9);
+      for (let i = 0; i < n; i++) hll.add(hashString(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:${salt}`));
+      const rel = (hll.count() - n) / n;
+      sumSq += rel * rel;
+      worst = Math.max(worst, Math.abs(rel));
+    }
+    const rms = Math.sqrt(sumSq / trials);
+    // The observed root-mean-square error is near the theoretical one; no trial beyond 4 sigma.
+    expect(rms).toBeLessThan(1.5 * sigma);
+    expect(worst).toBeLessThan(4 * sigma);
+  });
+
+  it('counts small sets almost exactly (linear counting) and ignores repeats', () => {
+    const hll = new HyperLogLog(10);
+    for (let r = 0; r < 5; r++) for (let i = 0; i < 50; i++) hll.add(hashNumber(i));
+    expect(Math.abs(hll.count() - 50)).toBeLessThan(2);
+    hll.clear();
+    expect(hll.count()).toBe(0);
+  });
+
+  it('reports whether a register changed', () => {
+    const hll = new HyperLogLog(8);
+    expect(hll.add(hashNumber(1))).toBe(true);
+    expect(hll.add(hashNumber(1))).toBe(false);
+  });
+});
+
+describe('DistinctCounter', () => {
+  it('is exact up to 16 values, then approximate within the sketch bound', () => {
+    const c = new DistinctCounter(8);
+    for (let i = 0; i < 16; i++) {
+      c.add(hashNumber(i));
+      c.add(hashNumber(i));
+    }
+    expect(c.count()).toBe(16);
+    for (let i = 16; i < 1000; i++) c.add(hashNumber(i));
+    expect(Math.abs(c.count() - 1000) / 1000).toBeLessThan(4 * (1.04 / 16));
+    c.clear();
+    expect(c.count()).toBe(0);
+  });
+});

@@ -1,0 +1,12 @@
+export { type AlertChange, AlertTracker, fingerprintOf } from './alert-tracker.js';
+export { hourOfWeek, LevelBaseline, SeasonalBaseline } from './baseline.js';
+export type { Detection } from './detection.js';
+export { BlocklistTable, parseBlocklist } from './detectors/blocklist.js';
+export { VOLUME_KINDS, type VolumeKind, type VolumeRow } from './detectors/volume.js';
+export { Directory } from './directory.js';
+export { DetectionEngine, type EngineOptions, type EngineSnapshot, type EngineStats, type WarmStart } from './engine.js';
+export { EntityTable } from './entity-table.js';
+export { EventClock } from './event-clock.js';
+export { eventMs } from './evidence.js';
+export { hashString, mulberry32 } from './hash.js';
+export { DistinctCounter, HyperLogLog } from './hyperloglog.js';

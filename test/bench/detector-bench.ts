@@ -1,0 +1,137 @@
+import type { RegistryConfig } from '@flowwatch/config';
+import { detectorSchema } from '@flowwatch/config';
+import { DetectionEngine, mulberry32 } from '@flowwatch/detection';
+import { Enricher } from '@flowwatch/enrichment';
+import { emptyFlow, type FlowRecord } from '@flowwatch/flow-schema';
+
+/** 300 organisations on 8 suppliers (an IPv4 /18 each), a dozen national services, 3 exporters per supplier. */
+function benchRegistry(): RegistryConfig {
+  const suppliers = Array.from({ length: 8 }, (_, s) => ({
+    id: `supplier-${s}`,
+    name: `Supplier ${s}`,
+    exporters: [],
+    pushTokens: [],
+    clientCertFingerprints: [],
+  }));
+  const organisations = Array.from({ length: 300 }, (_, i) => ({
+    code: `R${i.toString(36).toUpperCase().padStart(2, '0')}`,
+    name: `Organisation ${i}`,
+    type: 'acute',
+    supplier: `supplier-${i % 8}`,
+    prefixes: [`10.${i >> 2}.${(i & 3) * 64}.0/18`],
+  }));
+  const services = Array.from({ length: 12 }, (_, k) => ({
+    id: `svc-${k}`,
+    name: `Service ${k}`,
+    supplier: 'supplier-0',
+    prefixes: [`10.200.${k}.0/24`],
+    ports: [443],
+  }));
+  return { suppliers, organisations, services, groups: [] };
+}
+
+/**
+ * Flows as a national network sends them: half to national services, a quarter between
+ * organisations (each talks to a handful of partners, some on SMB or RDP), 15 % to the internet,
+ * 10 % one-packet DNS; 2,000 hosts per organisation; 2,000 flows per simulated second, so the
+ * minute intervals close and every detector family runs its interval work during the run.
+ */
+function benchFlows(n: number, t0: number): FlowRecord[] {
+  const random = mulberry32(42);
+  const out: FlowRecord[] = [];
+  for (let i = 0; i < n; i++) {
+    const o = Math.floor(random() * 300);
+    const host = Math.floor(random() * 2000);
+    const src = `10.${o >> 2}.${(o & 3) * 64 + (host >> 8)}.${host & 255}`;
+    const r = random();
+    const packets = 1 + Math.floor(random() * 60);
+    let dst: string;
+    let port = 443;
+    let proto = 6;
+    if (r < 0.5) dst = `10.200.${Math.floor(random() * 12)}.${1 + Math.floor(random() * 20)}`;
+    else if (r < 0.75) {
+      const p = (o + 1 + Math.floor(random() * 5)) % 300;
+      dst = `10.${p >> 2}.${(p & 3) * 64}.${1 + Math.floor(random() * 30)}`;
+      port = random() < 0.1 ? 445 : 443;
+    } else if (r < 0.9) dst = `198.51.${Math.floor(random() * 100)}.${Math.floor(random() * 250)}`;
+    else {
+      dst = '192.0.2.53';
+      port = 53;
+      proto = 17;
+    }
+    const t = t0 + i / 2;
+    out.push({
+      ...emptyFlow('IPFIX'),
+      time_received_ns: (t + 800) * 1e6,
+      time_flow_start_ns: (t - 5000) * 1e6,
+      time_flow_end_ns: t * 1e6,
+      src_addr: src,
+      dst_addr: dst,
+      src_port: 1024 + Math.floor(random() * 60_000),
+      dst_port: port,
+      proto,
+      tcp_flags: proto === 6 ? 0x1b : 0,
+      packets: proto === 17 ? 1 : packets,
+      bytes: proto === 17 ? 80 : packets * 900,
+      sampling_rate: 1,
+      supplier_id: `supplier-${o % 8}`,
+      exporter_id: `core-${host % 3}`,
+    });
+  }
+  return out;
+}
+
+export async function detectorBench(print: (o: Record<string, unknown>) => void, n: number): Promise<void> {
+  const t0 = Date.UTC(2026, 10, 3, 10);
+  const flows = benchFlows(n, t0);
+  const config = detectorSchema.parse({});
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const registry = benchRegistry();
+  // Detection alone, on flows enriched beforehand (the service enriches as part of processing).
+  const enricher = new Enricher(registry);
+  const enriched = flows.map((f) => enricher.enrich(f));
+  const alone = new DetectionEngine({ config, registry });
+  const half = Math.min(100_000, n);
+  for (let i = 0; i < half; i++) alone.processEnriched(enriched[i]!);
+  const a0 = performance.now();
+  for (let i = half; i < n; i++) alone.processEnriched(enriched[i]!);
+  const detectOnly = (n - half) / ((performance.now() - a0) / 1000);
+  enriched.length = 0;
+  let engine: DetectionEngine | undefined = new DetectionEngine({ config, registry });
+  // Warm-up pass (JIT), then the timed pass over later event times.
+  const warm = Math.min(100_000, n);
+  for (let i = 0; i < warm; i++) engine.process(flows[i]!);
+  engine.drain();
+  const cpu0 = process.cpuUsage();
+  const start = performance.now();
+  for (let i = warm; i < n; i++) engine.process(flows[i]!);
+  const seconds = (performance.now() - start) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  engine.drain();
+  const stats = engine.stats();
+  const approx = engine.approximateBytes();
+  const timed = n - warm;
+  const entities = Object.values(stats.entities).reduce((a, b) => a + b, 0);
+  // Heap held by the engine, measured by dropping it (with node --expose-gc; null without).
+  gc?.();
+  const heapWith = process.memoryUsage().heapUsed;
+  engine = undefined;
+  await new Promise((r) => setImmediate(r));
+  gc?.();
+  const heapDelta = heapWith - process.memoryUsage().heapUsed;
+  print({
+    bench: 'detector',
+    flows: timed,
+    simulated_seconds: Math.round(timed / 2000),
+    seconds: +seconds.toFixed(3),
+    flows_per_second: Math.round(timed / seconds),
+    flows_per_cpu_second: Math.round(timed / ((cpu.user + cpu.system) / 1e6)),
+    detection_only_flows_per_second: Math.round(detectOnly),
+    entities: stats.entities,
+    state_bytes_per_entity: Object.fromEntries(
+      Object.entries(approx).map(([family, bytes]) => [family, stats.entities[family] ? Math.round(bytes / stats.entities[family]!) : 0]),
+    ),
+    heap_bytes_per_entity: gc ? Math.round(heapDelta / Math.max(1, entities)) : null,
+    open_alerts: stats.openAlerts,
+  });
+}
