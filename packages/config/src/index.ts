@@ -17,6 +17,7 @@ export {
   type Config,
   type ConfigInput,
   configSchema,
+  registrySchema,
   type GroupConfig,
   type KafkaConfig,
   type OrganisationConfig,
