@@ -35,7 +35,7 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
   office: { weekday: OFFICE_DAY, saturday: scale(OFFICE_DAY, 0.04, 0.05), sunday: flat(0.04) },
   practice: { weekday: OFFICE_DAY, saturday: scale(OFFICE_DAY, 0.04, 0.12), sunday: flat(0.04) },
   pharmacy: { weekday: PHARMACY_DAY, saturday: scale(PHARMACY_DAY, 0.03, 0.7), sunday: scale(PHARMACY_DAY, 0.03, 0.15) },
-  hospital: { weekday: HOSPITAL_DAY, saturday: scale(HOSPITAL_DAY, 0.33, 0.45), sunday: scale(HOSPITAL_DAY, 0.33, 0.4) },
+  hospital: { weekday: HOSPITAL_DAY, saturday: scale(HOSPITAL_DAY, 0.22, 0.45), sunday: scale(HOSPITAL_DAY, 0.22, 0.4) },
   care: { weekday: CARE_DAY, saturday: scale(CARE_DAY, 0.2, 0.9), sunday: scale(CARE_DAY, 0.2, 0.85) },
   ambulance: { weekday: AMBULANCE_DAY, saturday: AMBULANCE_DAY, sunday: AMBULANCE_DAY },
   flat: { weekday: flat(1), saturday: flat(1), sunday: flat(1) },

@@ -271,11 +271,10 @@ export const APPLICATIONS: readonly Application[] = [
     target: { kind: 'service', service: 'dns' },
     request: s(72, 0.15),
     response: s(160, 0.4),
-    requestPacket: 72,
-    responsePacket: 160,
+    requestPacket: 512, // one datagram each way
+    responsePacket: 512,
     duration: s(0, 0),
     failure: 0.003,
-    profile: 'flat',
     v6: true,
   },
   {
@@ -355,8 +354,8 @@ export const APPLICATIONS: readonly Application[] = [
     target: { kind: 'server', role: 'dc' },
     request: s(70, 0.15),
     response: s(150, 0.4),
-    requestPacket: 70,
-    responsePacket: 150,
+    requestPacket: 512, // one datagram each way
+    responsePacket: 512,
     duration: s(0, 0),
     failure: 0.002,
     v6: true,

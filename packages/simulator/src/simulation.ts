@@ -27,6 +27,8 @@ export interface SimulationOptions {
   /** Event-time length of a slot; by default derived from the speed (slotMsFor). */
   slotMs?: number;
   templateRefresh?: TemplateRefresh;
+  /** Keep each step's records in `step.flows` (tests, tools); off in the service. */
+  keepRecords?: boolean;
 }
 
 export interface SimulationStep {
@@ -40,6 +42,8 @@ export interface SimulationStep {
   records: number;
   /** Slots generated. */
   slots: number;
+  /** The records themselves, with time_received_ns = export time (only with `keepRecords`). */
+  flows: FlowRecord[];
 }
 
 const SLOT_CHOICES_S = [1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1800, 3600];
@@ -66,6 +70,7 @@ export class Simulation {
   readonly scenarios: readonly Scenario[];
   private readonly model: TrafficModel;
   private readonly background: boolean;
+  private readonly keepRecords: boolean;
   private readonly encoders = new Map<string, ExporterEncoder>();
   private readonly pushers = new Map<string, JsonExporter>();
   private readonly labelled = new Set<Scenario>();
@@ -81,6 +86,7 @@ export class Simulation {
     this.nextSlot = Math.floor(options.startMs / this.slotMs);
     this.startMs = this.nextSlot * this.slotMs;
     this.background = options.background ?? true;
+    this.keepRecords = options.keepRecords ?? false;
     this.model = new TrafficModel(network, { seed: options.seed, rate: options.rate, speed: options.speed, slotMs: this.slotMs });
     this.scenarios = createScenarios(network, options.seed, options.scenarios ?? []);
     const refresh = options.templateRefresh ?? DEFAULT_TEMPLATE_REFRESH;
@@ -124,7 +130,7 @@ export class Simulation {
    * takes the records past `maxRecords` (a slot is never split, so event time stays consistent).
    */
   advance(untilMs: number, maxRecords = Number.POSITIVE_INFINITY): SimulationStep {
-    const step: SimulationStep = { eventMs: this.eventMs, datagrams: [], pushes: [], labels: [], records: 0, slots: 0 };
+    const step: SimulationStep = { eventMs: this.eventMs, datagrams: [], pushes: [], labels: [], records: 0, slots: 0, flows: [] };
     const records: FlowRecord[] = [];
     while ((this.nextSlot + 1) * this.slotMs <= untilMs && step.records < maxRecords) {
       const from = this.nextSlot * this.slotMs;
@@ -173,6 +179,7 @@ export class Simulation {
       if (!list) byExporter.set(key, (list = []));
       list.push(r);
       step.records++;
+      if (this.keepRecords) step.flows.push(r);
     }
     // Every exporter every slot, in a fixed order: sFlow agents send counters even when idle.
     for (const [key, encoder] of this.encoders) {

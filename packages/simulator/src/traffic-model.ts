@@ -262,15 +262,17 @@ export class TrafficModel {
       c.respPackets = 0;
       c.respBytes = 0;
     } else {
-      const minPackets = app.proto === 6 ? 3 : 1;
-      c.reqBytes = drawSize(rng, app.request, minPackets * ip);
-      c.reqPackets = Math.max(minPackets, Math.ceil(c.reqBytes / app.requestPacket));
-      c.respBytes = drawSize(rng, app.response, (minPackets - 1 || 1) * ip);
-      c.respPackets = Math.max(app.proto === 6 ? 2 : 1, Math.ceil(c.respBytes / app.responsePacket));
-      if (v6) {
-        c.reqBytes += 20 * c.reqPackets;
-        c.respBytes += 20 * c.respPackets;
-      }
+      // Sizes are IP bytes: at least an IP and transport header per packet.
+      const hdr = ip + (app.proto === 6 ? 20 : 8);
+      const minReq = app.proto === 6 ? 3 : 1;
+      const minResp = app.proto === 6 ? 2 : 1;
+      const v6Extra = v6 ? 20 : 0;
+      c.reqBytes = drawSize(rng, app.request, minReq * hdr);
+      c.reqPackets = Math.max(minReq, Math.round(c.reqBytes / app.requestPacket));
+      c.reqBytes = Math.max(c.reqBytes + v6Extra * c.reqPackets, c.reqPackets * hdr);
+      c.respBytes = drawSize(rng, app.response, minResp * hdr);
+      c.respPackets = Math.max(minResp, Math.round(c.respBytes / app.responsePacket));
+      c.respBytes = Math.max(c.respBytes + v6Extra * c.respPackets, c.respPackets * hdr);
       c.reqFlags = cut ? TCP_MIDDLE : TCP_SESSION;
       c.respFlags = cut ? TCP_MIDDLE : TCP_SESSION;
     }
