@@ -27,7 +27,7 @@ export const PACS_POLICY = { service: 'pacs', allowedGroups: ['acute-trusts'] } 
  */
 export const policyBreach: ScenarioFactory = (network, setup) => {
   const rng = setupRandom(setup);
-  const org = pickOrganisation(network, rng, ['care-home', 'pharmacy'], stringParam(setup.params, 'organisation'));
+  const org = pickOrganisation(network, rng, ['care-home'], stringParam(setup.params, 'organisation'));
   const source = pickClient(org, rng);
   const pacs = network.services.find((s) => s.id === PACS_POLICY.service);
   if (!pacs) throw new RangeError('the simulated network has no pacs service');
