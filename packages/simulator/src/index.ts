@@ -18,5 +18,6 @@ export { Random } from './random.js';
 export { mergeRegistry } from './registry.js';
 export { createScenarios, PACS_POLICY, randomSchedule, SCENARIO_NAMES, SCENARIOS, type ScenarioRequest } from './scenarios/index.js';
 export { exporterKey, Simulation, type SimulationOptions, type SimulationStep, slotMsFor } from './simulation.js';
+export { planSimulation, type SimulationPlan } from './simulation-plan.js';
 export { formatDuration, parseDuration, parseInstant } from './time.js';
 export { TrafficModel } from './traffic-model.js';

@@ -2,6 +2,8 @@ import { type Aggregator, createAggregator } from '@flowwatch/aggregator';
 import { type Collector, createCollector } from '@flowwatch/collector';
 import type { Config } from '@flowwatch/config';
 import type { Service } from '@flowwatch/lifecycle';
+import { planSimulation } from '@flowwatch/simulator';
+import { collectorTarget, createSimulator, type Simulator } from '@flowwatch/simulator-service';
 import type { Platform } from './platform.js';
 
 /** A pipeline service; `reload` applies a new, already validated configuration without a restart. */
@@ -26,6 +28,19 @@ export const SERVICE_FACTORIES: Readonly<Record<string, (platform: Platform) => 
       'aggregator',
       () => createAggregator({ ...pipelineDeps(p), clickhouse: p.clickhouse().client }, p.config.aggregator, p.config.registry),
       (aggregator, config) => aggregator.reload(config.registry),
+    ),
+  // Sends to this process's collector; its registry must hold the simulated network's (start --demo merges it).
+  simulator: (p) =>
+    lazyService<Simulator>(
+      'simulator',
+      () =>
+        createSimulator(
+          { logger: p.logger, registry: p.registry },
+          p.config.simulator,
+          planSimulation(p.config.simulator, Date.now()),
+          collectorTarget(p.config.collector),
+        ),
+      () => {},
     ),
 };
 
