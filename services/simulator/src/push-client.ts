@@ -70,7 +70,8 @@ export class PushClient {
   stop(): void {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    for (const q of this.queue.splice(0)) this.o.metrics.sendErrors.inc({ reason: 'push_abandoned' }, 1);
+    const abandoned = this.queue.splice(0).length;
+    if (abandoned > 0) this.o.metrics.sendErrors.inc({ reason: 'push_abandoned' }, abandoned);
     this.settle();
   }
 
