@@ -8,6 +8,11 @@ import { LabelsWriter } from './labels-writer.js';
 import { PushClient } from './push-client.js';
 import { createSimulatorMetrics } from './simulator-metrics.js';
 
+/** A counter child with its labels bound (prom-client's `counter.labels(...)`). */
+interface Increment {
+  inc(value?: number): void;
+}
+
 export interface SimulatorDeps {
   logger: Logger;
   registry: Registry;
@@ -55,7 +60,11 @@ export function createSimulator(deps: SimulatorDeps, config: SimulatorConfig, pl
   const labels = new LabelsWriter(config.labelsFile);
   const tokens = new Map(plan.network.suppliers.filter((s) => s.pushToken).map((s) => [s.id, s.pushToken as string]));
   const push = new PushClient({ url: target.pushUrl, tokens, metrics, warnOnce, ...(deps.fetch ? { fetch: deps.fetch } : {}) });
-  const sockets = new Map<string, Socket>();
+  /** Per exporter: its socket, its send callback and its metric children (no per-datagram closures or label look-ups). */
+  const sockets = new Map<
+    string,
+    { socket: Socket; onSent: (err: Error | null) => void; datagrams: Increment; records: Increment; bytes: Increment }
+  >();
   const stats: SimulatorStats = { records: 0, datagrams: 0, pushes: 0, labels: [], eventMs: plan.options.startMs, startedAt: 0 };
   let simulation: Simulation | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -92,19 +101,12 @@ export function createSimulator(deps: SimulatorDeps, config: SimulatorConfig, pl
       const step = sim.advance(clock, tokensLeft);
       tokensLeft -= step.records;
       for (const d of step.datagrams) {
-        const socket = sockets.get(d.exporter.address);
-        if (!socket) continue;
-        const supplier = d.exporter.supplierId;
-        const protocol = FLOW_TYPE_OF[d.exporter.protocol];
-        socket.send(d.bytes, target.ports[d.port], target.host, (err) => {
-          if (err) {
-            metrics.sendErrors.inc({ reason: 'udp_send' });
-            warnOnce.warn(`udp:${d.exporter.address}`, { exporter: d.exporter.id, err: err.message }, 'datagram not sent');
-          }
-        });
-        metrics.datagrams.inc({ protocol, supplier });
-        metrics.records.inc({ protocol, supplier }, d.records);
-        metrics.sentBytes.inc({ supplier }, d.bytes.length);
+        const out = sockets.get(d.exporter.address);
+        if (!out) continue;
+        out.socket.send(d.bytes, target.ports[d.port], target.host, out.onSent);
+        out.datagrams.inc();
+        out.records.inc(d.records);
+        out.bytes.inc(d.bytes.length);
         stats.datagrams++;
         stats.records += d.records;
       }
@@ -147,7 +149,18 @@ export function createSimulator(deps: SimulatorDeps, config: SimulatorConfig, pl
           throw new Error(`cannot send as exporter ${e.supplierId}/${e.id} from ${e.address}: ${err.message}`);
         });
         socket.on('error', (err) => warnOnce.warn(`socket:${e.address}`, { err: err.message }, 'exporter socket error'));
-        sockets.set(e.address, socket);
+        const labels = { protocol: FLOW_TYPE_OF[e.protocol], supplier: e.supplierId };
+        sockets.set(e.address, {
+          socket,
+          onSent: (err) => {
+            if (!err) return;
+            metrics.sendErrors.inc({ reason: 'udp_send' });
+            warnOnce.warn(`udp:${e.address}`, { exporter: e.id, err: err.message }, 'datagram not sent');
+          },
+          datagrams: metrics.datagrams.labels(labels),
+          records: metrics.records.labels(labels),
+          bytes: metrics.sentBytes.labels({ supplier: e.supplierId }),
+        });
       }
       wallStart = now();
       lastTick = wallStart;
@@ -177,7 +190,7 @@ export function createSimulator(deps: SimulatorDeps, config: SimulatorConfig, pl
       simulation = undefined;
       await push.drain(2000);
       push.stop();
-      for (const s of sockets.values()) s.close();
+      for (const s of sockets.values()) s.socket.close();
       sockets.clear();
       if (wasRunning) resolveDone();
     },
