@@ -48,7 +48,7 @@ export class PushClient {
   }
 
   full(): boolean {
-    return this.queue.length >= this.maxQueued;
+    return this.pending() >= this.maxQueued;
   }
 
   pending(): number {
