@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { type Config, configSchema, type ScenarioScheduleConfig } from '@flowwatch/config';
 import { createRunner, errorSummary, stopOnSignals } from '@flowwatch/lifecycle';
 import { createLogger, createRegistry } from '@flowwatch/observability';
-import { formatDuration, generateNetwork, mergeRegistry, planSimulation, SCENARIOS, type SimulatedNetwork } from '@flowwatch/simulator';
+import { formatDuration, generateNetwork, mergeRegistry, PACS_POLICY, planSimulation, SCENARIOS, type SimulatedNetwork } from '@flowwatch/simulator';
 import { collectorTarget, createSimulator } from '@flowwatch/simulator-service';
 import { stringify } from 'yaml';
 
@@ -214,6 +214,7 @@ function registryText(config: Config, network: SimulatedNetwork, format: 'yaml' 
     `# Registry of the simulated network (flowwatch simulate, seed ${config.simulator.seed}, ${network.suppliers.length} suppliers, ${network.organisations.length} organisations).`,
     "# Use it as (part of) the collector's configuration: flowwatch start --config FILE.",
     ...(tokens ? ['# Push tokens of the JSON suppliers (the registry holds their SHA-256):', tokens] : []),
+    `# For the detector: blocklisted addresses ${network.blocklist.join(', ')}; policy: only groups ${PACS_POLICY.allowedGroups.join(', ')} may reach service ${PACS_POLICY.service}.`,
     stringify({ registry: network.registry }, { lineWidth: 0 }),
   ].join('\n');
 }
