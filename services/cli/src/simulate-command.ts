@@ -2,7 +2,15 @@ import { writeFileSync } from 'node:fs';
 import { type Config, configSchema, type ScenarioScheduleConfig } from '@flowwatch/config';
 import { createRunner, errorSummary, stopOnSignals } from '@flowwatch/lifecycle';
 import { createLogger, createRegistry } from '@flowwatch/observability';
-import { formatDuration, generateNetwork, mergeRegistry, PACS_POLICY, planSimulation, SCENARIOS, type SimulatedNetwork } from '@flowwatch/simulator';
+import {
+  formatDuration,
+  generateNetwork,
+  mergeRegistry,
+  PACS_POLICY,
+  planSimulation,
+  SCENARIOS,
+  type SimulatedNetwork,
+} from '@flowwatch/simulator';
 import { collectorTarget, createSimulator } from '@flowwatch/simulator-service';
 import { stringify } from 'yaml';
 

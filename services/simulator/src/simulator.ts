@@ -184,7 +184,6 @@ export function createSimulator(deps: SimulatorDeps, config: SimulatorConfig, pl
     async stop() {
       if (timer) clearTimeout(timer);
       timer = undefined;
-      const wasRunning = running || simulation !== undefined;
       running = false;
       if (simulation) writeLabels(simulation.finish());
       simulation = undefined;
@@ -192,7 +191,6 @@ export function createSimulator(deps: SimulatorDeps, config: SimulatorConfig, pl
       push.stop();
       for (const s of sockets.values()) s.socket.close();
       sockets.clear();
-      if (wasRunning) resolveDone();
     },
   };
 }
