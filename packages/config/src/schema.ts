@@ -426,6 +426,13 @@ export const simulatorSchema = z.strictObject({
     .default(() => [{ name: 'port-scan', at: '+90s', params: {} }])
     .describe('Scenarios `flowwatch start --demo` schedules when `scenarios` is empty'),
   labelsFile: z.string().default('').describe('JSONL file the ground truth of each scenario is appended to when it ends; empty: none'),
+  metricsPort: z
+    .number()
+    .int()
+    .min(0)
+    .max(65535)
+    .default(0)
+    .describe('`flowwatch simulate` serves /metrics on http.host at this port; 0: not at all (start --demo uses the process HTTP server)'),
   tickMs: z
     .number()
     .int()

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { type Config, configSchema, type ScenarioScheduleConfig } from '@flowwatch/config';
-import { createRunner, errorSummary, stopOnSignals } from '@flowwatch/lifecycle';
-import { createLogger, createRegistry } from '@flowwatch/observability';
+import { createRunner, errorSummary, type Service, stopOnSignals } from '@flowwatch/lifecycle';
+import { buildOpsServer, createLogger, createRegistry } from '@flowwatch/observability';
 import {
   formatDuration,
   generateNetwork,
@@ -154,8 +154,21 @@ export async function runSimulate(
 
   const logger = createLogger(cfg.log, { service: 'flowwatch' });
   const target = collectorTarget(cfg.collector);
-  const simulator = createSimulator({ logger, registry: createRegistry() }, cfg.simulator, plan, target);
-  const runner = createRunner([simulator], logger);
+  const registry = createRegistry();
+  const simulator = createSimulator({ logger, registry }, cfg.simulator, plan, target);
+  const components: Service[] = [];
+  if (cfg.simulator.metricsPort > 0) {
+    const http = buildOpsServer({ registry, logger, readiness: () => [] });
+    components.push({
+      name: 'http',
+      start: async () => {
+        await http.listen({ host: cfg.http.host, port: cfg.simulator.metricsPort });
+        say(`metrics on http://${cfg.http.host}:${cfg.simulator.metricsPort}/metrics`);
+      },
+      stop: () => http.close(),
+    });
+  }
+  const runner = createRunner([...components, simulator], logger);
   const removeSignals = stopOnSignals(runner, { logger, timeoutMs: cfg.shutdownTimeoutMs });
   try {
     await runner.start();

@@ -113,28 +113,31 @@ describe('flowwatch start --demo, and simulate next to it', () => {
 
     // A second simulator injects a scenario into the running demo: same seed, same exporters.
     const injected = join(dir, 'injected.jsonl');
-    const sim = run(
+    const simMetrics = await freePort();
+    const sim = spawn(
+      process.execPath,
       [
-        'simulate',
-        '--config',
-        config,
-        '--scenarios-only',
-        '--scenario',
-        'blocklist:duration=20s,interval=5',
-        '--at',
-        '+2s',
-        '--speed',
-        '10',
-        '--duration',
-        '30s',
-        '--labels',
-        injected,
+        ...NODE_ARGS,
+        ...['simulate', '--config', config, '--scenarios-only', '--scenario', 'blocklist:duration=20s,interval=5', '--at', '+2s'],
+        ...['--speed', '10', '--duration', '40s', '--labels', injected],
       ],
-      {},
-      30_000,
+      { cwd: ROOT, env: env({ FLOWWATCH__SIMULATOR__METRICS_PORT: String(simMetrics) }), stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    expect(sim.status, sim.stderr).toBe(0);
-    const summary = JSON.parse(sim.stdout.trim());
+    children.push(sim);
+    let simOut = '';
+    let simErr = '';
+    sim.stdout?.on('data', (d) => (simOut += d));
+    sim.stderr?.on('data', (d) => (simErr += d));
+    const simExited = new Promise<number | null>((r) => sim.on('exit', (code) => r(code)));
+    // Its own metrics while it runs (simulator.metricsPort).
+    await until(
+      "the injecting simulator's metrics",
+      async () =>
+        /^flowwatch_simulator_records_total\{[^}]*\} [1-9]/m.test(await (await fetch(`http://127.0.0.1:${simMetrics}/metrics`)).text()),
+      20_000,
+    );
+    expect(await simExited, simErr).toBe(0);
+    const summary = JSON.parse(simOut.trim());
     expect(summary).toMatchObject({ stopped: 'done', labels: 1 });
     expect(summary.records).toBeGreaterThan(0);
     expect(JSON.parse(readFileSync(injected, 'utf8'))).toMatchObject({ type: 'blocklist', scenario: 'blocklist' });

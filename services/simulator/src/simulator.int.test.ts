@@ -114,7 +114,7 @@ describe('simulator -> collector -> Kafka', () => {
   it('takes the simulated duration at the configured speed', () => {
     expect(simulator.stats().eventMs).toBe(Date.parse(START) + 5 * 60_000);
     expect(wallSeconds).toBeGreaterThan(9);
-    expect(wallSeconds).toBeLessThan(20);
+    expect(wallSeconds).toBeLessThan(40); // 10 s, plus slack for a loaded machine
   });
 
   it('delivers every record it sent, for every supplier, under that supplier and one of its exporters', async () => {
