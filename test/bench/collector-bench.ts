@@ -76,6 +76,7 @@ export async function collectorBench(
           sflowPort: 0,
           receiveBufferBytes: 32 << 20,
           flowsPerMessage: 100,
+          timeReceivedFrom: 'clock',
           templates: { maxTemplatesPerDomain: 1024, maxDomains: 1000, maxPendingSets: 1024, pendingTtlMs: 30_000 },
           push: {
             enabled: false,

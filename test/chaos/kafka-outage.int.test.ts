@@ -90,6 +90,7 @@ describe('Kafka broker down for 30 s under steady load', () => {
         sflowPort: 0,
         receiveBufferBytes: 8 << 20,
         flowsPerMessage: 10,
+        timeReceivedFrom: 'clock',
         templates: { maxTemplatesPerDomain: 64, maxDomains: 64, maxPendingSets: 16, pendingTtlMs: 1000 },
         push: {
           enabled: false,

@@ -16,7 +16,10 @@ import { detectorSchema } from './detector-schema.js';
  * ClickHouse migrations, the HTTP server with /healthz, /readyz and /metrics) is not a service:
  * it always runs.
  */
-export const SERVICE_NAMES: readonly string[] = ['collector', 'aggregator', 'detector'];
+export const SERVICE_NAMES: readonly string[] = ['collector', 'aggregator', 'detector', 'simulator'];
+
+/** What `flowwatch start` runs by default: every service but the simulator (`--demo` or `services` adds it). */
+export const DEFAULT_SERVICES: readonly string[] = SERVICE_NAMES.filter((name) => name !== 'simulator');
 
 const port = z.number().int().min(1).max(65535);
 const durationMs = z.number().int().min(0);
@@ -300,6 +303,12 @@ export const collectorSchema = z.strictObject({
       pendingTtlMs: durationMs.default(30_000).describe('How long a data set waits for its template'),
     })
     .prefault({}),
+  timeReceivedFrom: z
+    .enum(['clock', 'export'])
+    .default('clock')
+    .describe(
+      "Where records' time_received_ns comes from: 'clock' (this host's clock at reception), or 'export' (the export time in the datagram header: NetFlow v5/v9, IPFIX; sFlow, which has none, gets the latest export time seen; pushed records keep a time_received_ns they carry). 'export' is for time-compressed simulations and replays, whose event time runs ahead of the clock",
+    ),
   push: z
     .strictObject({
       enabled: z.boolean().default(true),
@@ -355,6 +364,109 @@ export const aggregatorSchema = z.strictObject({
 });
 export type AggregatorConfig = z.infer<typeof aggregatorSchema>;
 
+const durationText = z.string().regex(/^(\d+(\.\d+)?(ms|s|m|h|d|w))+$/, 'a duration such as 90s, 10m, 1h30m, 7d');
+
+export const scenarioScheduleSchema = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,63}$/, 'a scenario name')
+    .describe('worm-smb, ddos, port-scan, host-sweep, exfiltration, exporter-silence, logon-surge, blocklist or policy-breach'),
+  at: z
+    .string()
+    .regex(/^(\+(\d+(\.\d+)?(ms|s|m|h|d|w))+|\d{4}-\d{2}-\d{2}.*)$/, '+DURATION (e.g. +2m) or an ISO-8601 time')
+    .describe('When it starts: +DURATION after the simulation starts, in event time, or an ISO-8601 instant'),
+  duration: durationText.optional().describe('How long it runs, in event time (default: per scenario, docs/simulator.md)'),
+  params: z
+    .record(z.string(), z.union([z.string(), z.number()]))
+    .default({})
+    .describe('Scenario parameters (rate, organisation, service, ...; docs/simulator.md)'),
+});
+export type ScenarioScheduleConfig = z.infer<typeof scenarioScheduleSchema>;
+
+export const simulatorSchema = z.strictObject({
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(0xffff_ffff)
+    .default(1)
+    .describe('Same seed and options, same network, traffic and scenarios (tokens and exporters included)'),
+  rate: z
+    .number()
+    .min(1)
+    .max(1_000_000)
+    .default(1000)
+    .describe(
+      'Background flow records per wall-clock second at the busiest moment of the simulated week; nights and weekends are quieter, scenarios add their own',
+    ),
+  maxRate: z
+    .number()
+    .min(1)
+    .max(10_000_000)
+    .default(50_000)
+    .describe('Most records sent per wall-clock second; beyond it sending falls behind the simulated clock (nothing is dropped)'),
+  speed: z
+    .number()
+    .min(1)
+    .max(1_000_000)
+    .default(1)
+    .describe('Simulated seconds per wall-clock second (600: a week in 17 minutes); set collector.timeReceivedFrom to export when above 1'),
+  start: z
+    .string()
+    .regex(/^$|^\d{4}-\d{2}-\d{2}/, 'an ISO-8601 time, or empty')
+    .default('')
+    .describe('Event time the simulation starts at (ISO-8601); empty: now'),
+  duration: z
+    .union([z.literal(''), durationText])
+    .default('')
+    .describe('How long to run, in event time (e.g. 7d); empty: until stopped'),
+  background: z.boolean().default(true).describe('Generate background traffic; false sends only the scenarios (next to another simulator)'),
+  network: z
+    .strictObject({
+      suppliers: z.number().int().min(1).max(200).default(8).describe('Supplier networks (protocols in turn: v9, IPFIX, sFlow, v5, JSON)'),
+      organisations: z.number().int().min(1).max(2000).default(300).describe('Health and care organisations'),
+      exporterOctet: z
+        .number()
+        .int()
+        .min(1)
+        .max(254)
+        .default(42)
+        .describe('Exporters send from 127.<exporterOctet>.<supplier>.<exporter>, so the collector tells them apart'),
+      sflowSamplingRate: z.number().int().min(1).max(1_000_000).default(1024).describe('sFlow agents sample 1 packet in N'),
+    })
+    .prefault({})
+    .describe('The generated network of networks'),
+  scenarios: z.array(scenarioScheduleSchema).default([]).describe('Scenarios to run, with their start times'),
+  randomScenarios: z
+    .number()
+    .int()
+    .min(0)
+    .max(1000)
+    .default(0)
+    .describe('Add this many scenarios of random kinds at random times over `duration` (evaluation runs)'),
+  demoScenarios: z
+    .array(scenarioScheduleSchema)
+    .default(() => [{ name: 'port-scan', at: '+90s', params: {} }])
+    .describe('Scenarios `flowwatch start --demo` schedules when `scenarios` is empty'),
+  labelsFile: z.string().default('').describe('JSONL file the ground truth of each scenario is appended to when it ends; empty: none'),
+  metricsPort: z
+    .number()
+    .int()
+    .min(0)
+    .max(65535)
+    .default(0)
+    .describe('`flowwatch simulate` serves /metrics on http.host at this port; 0: not at all (start --demo uses the process HTTP server)'),
+  tickMs: z
+    .number()
+    .int()
+    .min(10)
+    .max(10_000)
+    .default(100)
+    .describe('How often the sender wakes up to send what the simulated clock has reached'),
+  pushBatchRecords: z.number().int().min(1).max(100_000).default(5000).describe('Records per push request at most'),
+});
+export type SimulatorConfig = z.infer<typeof simulatorSchema>;
+
 export const configSchema = z.strictObject({
   services: z
     .array(
@@ -362,8 +474,8 @@ export const configSchema = z.strictObject({
         message: `not a service (known: ${SERVICE_NAMES.join(', ') || 'none yet'})`,
       }),
     )
-    .default([...SERVICE_NAMES])
-    .describe('Services run by `flowwatch start` in this process'),
+    .default([...DEFAULT_SERVICES])
+    .describe('Services run by `flowwatch start` in this process (all but the simulator by default; `start --demo` adds it)'),
   shutdownTimeoutMs: durationMs.default(8000).describe('Longest graceful drain on SIGTERM before exiting'),
   log: logSchema.prefault({}),
   http: httpSchema.prefault({}),
@@ -374,6 +486,7 @@ export const configSchema = z.strictObject({
   collector: collectorSchema.prefault({}),
   aggregator: aggregatorSchema.prefault({}),
   detector: detectorSchema.prefault({}),
+  simulator: simulatorSchema.prefault({}),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -25,6 +25,28 @@ export function detectProtocol(buf: Uint8Array): FlowProtocol | undefined {
 }
 
 /**
+ * The export time a datagram's header states, in ns since the epoch: NetFlow v5 unix_secs and
+ * unix_nsecs, NetFlow v9 unix_secs (RFC 3954 s5.1), IPFIX Export Time (RFC 7011 s3.1). Undefined
+ * for sFlow (its header has only the agent's uptime), for anything else, and for a header too short
+ * to hold it. The collector uses it for time-compressed simulations and replays.
+ */
+export function exportTimeNs(buf: Uint8Array): number | undefined {
+  const protocol = detectProtocol(buf);
+  const u32 = (o: number) =>
+    (((buf[o] as number) << 24) | ((buf[o + 1] as number) << 16) | ((buf[o + 2] as number) << 8) | (buf[o + 3] as number)) >>> 0;
+  switch (protocol) {
+    case 'NETFLOW_V5':
+      return buf.length >= 16 ? u32(8) * 1e9 + u32(12) : undefined;
+    case 'NETFLOW_V9':
+      return buf.length >= 12 ? u32(8) * 1e9 : undefined;
+    case 'IPFIX':
+      return buf.length >= 8 ? u32(4) * 1e9 : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/**
  * One decoder for every protocol, holding the template state of NetFlow v9 and IPFIX exporters.
  * Never throws: whatever is wrong with a datagram comes back as errors with reasons.
  */

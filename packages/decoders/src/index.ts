@@ -8,7 +8,7 @@ export {
   type DecodeReason,
   type TemplateLimits,
 } from './common/types.js';
-export { detectProtocol, FlowDecoder, type FlowProtocol } from './flow-decoder.js';
+export { detectProtocol, exportTimeNs, FlowDecoder, type FlowProtocol } from './flow-decoder.js';
 export { encodeIpfix, IpfixDecoder, type IpfixHeader } from './ipfix/index.js';
 export { decodeNetflowV5, encodeNetflowV5 } from './netflow5/index.js';
 export {

@@ -14,8 +14,20 @@ const USAGE = `flowwatch: traffic anomaly monitor for a network of networks
 Usage: flowwatch <command> [options]
 
 Commands:
-  start [--services a,b]     run services in this process (all by default), with local Kafka
-                             when no brokers are configured and embedded ClickHouse by default
+  start [--services a,b] [--demo]
+                             run services in this process (all but the simulator by default),
+                             with local Kafka when no brokers are configured and embedded
+                             ClickHouse by default; --demo adds the simulator with its registry
+                             merged in and a demo scenario 90 s after start (simulate flags apply)
+  simulate [--seed N] [--rate R] [--speed X] [--start ISO] [--duration D]
+           [--scenario NAME[:key=value,...] --at +2m|ISO]... [--random-scenarios N]
+           [--labels FILE] [--registry-out FILE] [--scenarios-only] [--max-rate R]
+                             send simulated traffic of a generated network of networks to the
+                             configured collector (NetFlow v5/v9, IPFIX, sFlow from 127.x
+                             exporters, JSON pushes); scenario ground truth to --labels (JSONL)
+  simulate registry [--format yaml|json]
+                             print the simulated network's registry (a config fragment)
+  simulate scenarios         list the scenarios with their default durations
   config check               validate the configuration and exit (0 ok, 2 invalid)
   config dump                print the effective configuration as JSON (secrets redacted)
   config schema              print the configuration's JSON Schema
@@ -135,6 +147,10 @@ async function main(argv: string[]): Promise<number> {
     const { runQueryCommand } = await import('./query-command.js');
     return runQueryCommand(command, values, config);
   }
+  if (command === 'simulate') {
+    const { runSimulate } = await import('./simulate-command.js');
+    return runSimulate(config, sub, values, say);
+  }
 
   switch (`${command}${sub ? ` ${sub}` : ''}`) {
     case 'config check':
@@ -143,8 +159,24 @@ async function main(argv: string[]): Promise<number> {
     case 'config dump':
       process.stdout.write(`${JSON.stringify(redact(config), null, 2)}\n`);
       return 0;
-    case 'start':
-      return start(config, values.config);
+    case 'start': {
+      if (!values.demo) return start(config, values.config);
+      // --demo: the simulator joins in, with its registry merged into the configuration (again at each SIGHUP reload).
+      const { applyDemo, applySimulatorFlags } = await import('./simulate-command.js');
+      const demo = (c: Config) => {
+        const flagged = applySimulatorFlags(c, values);
+        return flagged.ok ? applyDemo(flagged.value) : flagged;
+      };
+      const applied = demo(config);
+      if (!applied.ok) {
+        process.stderr.write(`flowwatch start --demo: ${applied.error}\n`);
+        return 2;
+      }
+      return start(applied.value, values.config, (c) => {
+        const r = demo(c);
+        return r.ok ? r.value : c;
+      });
+    }
     case 'kafka fetch': {
       const { LocalKafka } = await import('@flowwatch/local-kafka');
       const local = new LocalKafka({ ...config.kafka.local, progress: say });
@@ -171,6 +203,20 @@ function parse(argv: string[]) {
       supplier: { type: 'string' },
       ...QUERY_OPTIONS,
       help: { type: 'boolean', short: 'h' },
+      demo: { type: 'boolean' },
+      seed: { type: 'string' },
+      rate: { type: 'string' },
+      'max-rate': { type: 'string' },
+      speed: { type: 'string' },
+      start: { type: 'string' },
+      duration: { type: 'string' },
+      scenario: { type: 'string', multiple: true },
+      at: { type: 'string', multiple: true },
+      labels: { type: 'string' },
+      'registry-out': { type: 'string' },
+      'random-scenarios': { type: 'string' },
+      'scenarios-only': { type: 'boolean' },
+      format: { type: 'string' },
     },
   });
 }
@@ -180,7 +226,7 @@ function say(line: string): void {
   process.stderr.write(`flowwatch: ${line}\n`);
 }
 
-async function start(config: Config, configFile: string | undefined): Promise<number> {
+async function start(config: Config, configFile: string | undefined, onReload: (c: Config) => Config = (c) => c): Promise<number> {
   const { createPlatform } = await import('./platform.js');
   const { SERVICE_FACTORIES } = await import('./services.js');
   const { createLogger } = await import('@flowwatch/observability');
@@ -201,7 +247,8 @@ async function start(config: Config, configFile: string | undefined): Promise<nu
       logger.error({ error: reloaded.error }, 'configuration not reloaded');
       return;
     }
-    for (const service of services) service.reload(reloaded.config);
+    const next = onReload(reloaded.config);
+    for (const service of services) service.reload(next);
     logger.info({ suppliers: reloaded.config.registry.suppliers.length }, 'configuration reloaded');
   };
   process.on('SIGHUP', onHup);
@@ -257,7 +304,7 @@ function redact(config: Config): unknown {
   return JSON.parse(JSON.stringify(config, (key, value) => (key === 'password' && value ? '[redacted]' : value)));
 }
 
-const LONG_RUNNING = new Set(['start', 'kafka']);
+const LONG_RUNNING = new Set(['start', 'kafka', 'simulate']);
 
 main(process.argv.slice(2)).then(
   (code) => {

@@ -3,6 +3,8 @@ import { type Collector, createCollector } from '@flowwatch/collector';
 import type { Config } from '@flowwatch/config';
 import { createDetector, type Detector } from '@flowwatch/detector';
 import type { Service } from '@flowwatch/lifecycle';
+import { planSimulation } from '@flowwatch/simulator';
+import { collectorTarget, createSimulator, type Simulator } from '@flowwatch/simulator-service';
 import type { Platform } from './platform.js';
 
 /** A pipeline service; `reload` applies a new, already validated configuration without a restart. */
@@ -46,6 +48,19 @@ export const SERVICE_FACTORIES: Readonly<Record<string, (platform: Platform) => 
           p.config.registry,
         ),
       (detector, config) => detector.reload(config.registry),
+    ),
+  // Sends to this process's collector; its registry must hold the simulated network's (start --demo merges it).
+  simulator: (p) =>
+    lazyService<Simulator>(
+      'simulator',
+      () =>
+        createSimulator(
+          { logger: p.logger, registry: p.registry },
+          p.config.simulator,
+          planSimulation(p.config.simulator, Date.now()),
+          collectorTarget(p.config.collector),
+        ),
+      () => {},
     ),
 };
 

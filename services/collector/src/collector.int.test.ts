@@ -1,6 +1,7 @@
 import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import type { CollectorConfig, RegistryConfig } from '@flowwatch/config';
+import { encodeNetflowV5, encodeSflowV5 } from '@flowwatch/decoders';
 import { type DeadLetter, decodeFlows, type FlowRecord } from '@flowwatch/flow-schema';
 import { ensureTopics } from '@flowwatch/kafka';
 import { createRegistry } from '@flowwatch/observability';
@@ -42,6 +43,7 @@ const collectorConfig = (): CollectorConfig => ({
   sflowPort: 0,
   receiveBufferBytes: 4 * 1024 * 1024,
   flowsPerMessage: 4,
+  timeReceivedFrom: 'clock',
   templates: { maxTemplatesPerDomain: 64, maxDomains: 64, maxPendingSets: 16, pendingTtlMs: 1000 },
   push: {
     enabled: true,
@@ -55,6 +57,15 @@ const collectorConfig = (): CollectorConfig => ({
 });
 
 const { kafka } = testKafka();
+const producerOptions = {
+  maxBufferedMessages: 10_000,
+  maxBufferedBytes: 16 << 20,
+  lingerMs: 5,
+  batchMaxMessages: 500,
+  compression: 'gzip',
+  acks: -1,
+  retryBackoffMs: 100,
+} as const;
 const topics = { flows: uniqueName('flows'), dlq: uniqueName('flows.dlq') };
 const metricsRegistry = createRegistry();
 let collector: Collector;
@@ -74,15 +85,7 @@ beforeAll(async () => {
       logger: silentLogger,
       registry: metricsRegistry,
       kafka,
-      producerOptions: {
-        maxBufferedMessages: 10_000,
-        maxBufferedBytes: 16 << 20,
-        lingerMs: 5,
-        batchMaxMessages: 500,
-        compression: 'gzip',
-        acks: -1,
-        retryBackoffMs: 100,
-      },
+      producerOptions,
       topics,
       readiness: [],
     },
@@ -202,5 +205,57 @@ describe('collector end to end (real Kafka)', () => {
     const limited = await push('token-b', JSON.stringify(Array.from({ length: 50 }, (_, i) => pushed(i))));
     expect(limited.status).toBe(429);
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+});
+
+describe('collector.timeReceivedFrom = export (time-compressed simulations, replays)', () => {
+  it("stamps records with their datagram's export time, sFlow with the latest seen, pushes with their own", async () => {
+    const t = { flows: uniqueName('flows-export'), dlq: uniqueName('flows-export.dlq') };
+    await ensureTopics(
+      kafka,
+      [
+        { name: t.flows, partitions: 1, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' },
+        { name: t.dlq, partitions: 1, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' },
+      ],
+      silentLogger,
+    );
+    const c = createCollector(
+      { logger: silentLogger, registry: createRegistry(), kafka, producerOptions: { ...producerOptions }, topics: t, readiness: [] },
+      { ...collectorConfig(), timeReceivedFrom: 'export', push: { ...collectorConfig().push, rateLimitRecordsPerSecond: 1000 } },
+      registryConfig,
+    );
+    await c.start();
+    try {
+      // A day in the future, as a simulation at speed 600 would be after 2.4 minutes.
+      const future = Math.floor(Date.now() / 1000) + 86_400;
+      const v5 = encodeNetflowV5({ sysUptimeMs: 10_000, unixSecs: future, unixNsecs: 5_000_000, flowSequence: 0 }, [
+        { src_addr: '10.1.0.1', dst_addr: '10.2.0.1', bytes: 100, packets: 1 },
+      ]);
+      c.handleDatagram(Buffer.from(v5), { address: '127.0.0.2', port: 9999 });
+      const sflow = encodeSflowV5({
+        agentAddress: '127.0.0.3',
+        sequence: 1,
+        uptimeMs: 5,
+        flowSamples: [{ flow: { src_addr: '10.1.0.2', dst_addr: '10.2.0.2', proto: 6 } }],
+      });
+      c.handleDatagram(Buffer.from(sflow), { address: '127.0.0.3', port: 9999 });
+      const res = await fetch(`http://127.0.0.1:${c.ports().push}/api/v1/flows`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer token-a' },
+        body: JSON.stringify([pushed(9, { time_received_ns: (future + 60) * 1e9 }), pushed(10)]),
+      });
+      expect(res.status).toBe(202);
+      await c.flush();
+      const flows = flowsOf(await readTopic(kafka, t.flows, { done: (m) => flowsOf(m).length >= 4 }));
+      const byType = (type: string) => flows.filter((f) => f.type === type).map((f) => f.time_received_ns);
+      expect(byType('NETFLOW_V5')).toEqual([future * 1e9 + 5_000_000]);
+      expect(byType('SFLOW_5')).toEqual([future * 1e9 + 5_000_000]);
+      const json = byType('JSON').sort();
+      expect(json[1]).toBe((future + 60) * 1e9);
+      // A pushed record without a time still gets the clock's.
+      expect(Math.abs((json[0] as number) / 1e6 - Date.now())).toBeLessThan(60_000);
+    } finally {
+      await c.stop();
+    }
   });
 });

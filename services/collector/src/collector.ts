@@ -1,6 +1,6 @@
 import type { RemoteInfo } from 'node:dgram';
 import type { CollectorConfig, RegistryConfig } from '@flowwatch/config';
-import { type DecodeContext, type DecodeError, FlowDecoder } from '@flowwatch/decoders';
+import { type DecodeContext, type DecodeError, exportTimeNs, FlowDecoder } from '@flowwatch/decoders';
 import { BufferedProducer, type ProducerOptions } from '@flowwatch/kafka';
 import type { Service } from '@flowwatch/lifecycle';
 import { RateLimitedLog, type ReadinessCheck, type Registry, ServiceMetrics } from '@flowwatch/observability';
@@ -59,6 +59,11 @@ export function createCollector(deps: CollectorDeps, config: CollectorConfig, re
   let exporters = new ExporterRegistry(registryConfig);
   const unknown = new Map<string, { datagrams: number; lastSeen: number }>();
   const now = deps.now ?? Date.now;
+  // collector.timeReceivedFrom = export: records carry their datagram's export time (simulations
+  // and replays whose event time runs ahead of the clock); sFlow, which states none, gets the
+  // latest export time seen. Held data sets still expire by the clock.
+  const fromExport = config.timeReceivedFrom === 'export';
+  let lastExportNs = 0;
 
   const onDatagram = (buf: Buffer, rinfo: RemoteInfo | { address: string; port: number }) => {
     const address = canonicalAddress(rinfo.address);
@@ -93,6 +98,12 @@ export function createCollector(deps: CollectorDeps, config: CollectorConfig, re
     const t0 = performance.now();
     const out = decoder.decode(buf, ctx);
     metrics.decodeSeconds.observe((performance.now() - t0) / 1000);
+    if (fromExport) {
+      const exported = exportTimeNs(buf);
+      if (exported !== undefined && exported > lastExportNs) lastExportNs = exported;
+      const t = exported ?? (lastExportNs || ctx.receivedNs);
+      for (const f of out.flows) f.time_received_ns = t;
+    }
     const protocol = out.protocol ?? 'unknown';
     metrics.datagrams.inc({ protocol, supplier: exporter.supplierId });
     metrics.datagramBytes.inc({ supplier: exporter.supplierId }, buf.length);
@@ -136,6 +147,7 @@ export function createCollector(deps: CollectorDeps, config: CollectorConfig, re
         logger,
         warnOnce,
         canAccept: () => producer.hasRoom(),
+        keepPushedTime: fromExport,
         now,
       })
     : undefined;

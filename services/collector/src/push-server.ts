@@ -19,6 +19,8 @@ export interface PushDeps {
   warnOnce: RateLimitedLog;
   /** Whether Kafka can take more now; when not, pushes get 503 instead of being dropped. */
   canAccept: () => boolean;
+  /** Keep the time_received_ns a pushed record carries (collector.timeReceivedFrom = export). */
+  keepPushedTime?: boolean;
   now?: () => number;
 }
 
@@ -176,7 +178,7 @@ export function buildPushServer(deps: PushDeps): FastifyInstance {
         if (r.success) {
           const exporterId = r.data.exporter_id ?? 'push';
           const flow: FlowRecord = Object.assign(emptyFlow('JSON'), r.data, {
-            time_received_ns: receivedNs,
+            time_received_ns: deps.keepPushedTime && r.data.time_received_ns ? r.data.time_received_ns : receivedNs,
             supplier_id: supplierId,
             exporter_id: exporterId,
             sampler_address: r.data.sampler_address,

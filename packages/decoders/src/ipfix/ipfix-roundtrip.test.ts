@@ -125,6 +125,22 @@ describe('IPFIX encode/decode round trip', () => {
     expect(out.flows).toEqual([v4flow, v4flow, v6flow]);
   });
 
+  it('keeps whole-millisecond flowStart/EndMilliseconds exact although t * 1e6 is not exact in float64', () => {
+    const d = new IpfixDecoder();
+    const startMs = 1_795_514_400_162;
+    expect((startMs * 1e6) / 1e6).toBeLessThan(startMs); // the float64 trap this guards against
+    const f = flow({ src_addr: '10.0.0.1', time_flow_start_ns: startMs * 1e6, time_flow_end_ns: (startMs + 700) * 1e6 });
+    const out = d.decode(
+      encodeIpfix({ ...header, exportTime: 1_795_514_401 }, [
+        { kind: 'templates', templates: [V4] },
+        { kind: 'data', template: V4, records: [f] },
+      ]),
+      ctx,
+    );
+    expect(Math.round(out.flows[0]!.time_flow_start_ns / 1e6)).toBe(startMs);
+    expect(Math.round(out.flows[0]!.time_flow_end_ns / 1e6)).toBe(startMs + 700);
+  });
+
   it('resolves sysUpTime, delta and duration times', () => {
     const d = new IpfixDecoder();
     const t: EncoderTemplate = {

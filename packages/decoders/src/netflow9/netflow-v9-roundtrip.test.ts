@@ -159,6 +159,24 @@ describe('NetFlow v9 encode/decode round trip', () => {
     expect(out.flows[0]!.time_flow_end_ns).toBe(f.time_flow_end_ns);
   });
 
+  it('keeps whole-millisecond times exact although t * 1e6 is not exact in float64 (1795514400162e6 / 1e6 < 1795514400162)', () => {
+    const d = new NetflowV9Decoder();
+    const unixSecs = 1_795_514_401;
+    const h = { ...header, unixSecs, sysUptimeMs: 3_000_000 };
+    const startMs = 1_795_514_400_162;
+    expect((startMs * 1e6) / 1e6).toBeLessThan(startMs); // the float64 trap this guards against
+    const f = flow({ ...v4flow, time_flow_start_ns: startMs * 1e6, time_flow_end_ns: (startMs + 700) * 1e6 });
+    const out = d.decode(
+      encodeNetflowV9(h, [
+        { kind: 'templates', templates: [V4] },
+        { kind: 'data', template: V4, records: [f] },
+      ]),
+      ctx,
+    );
+    expect(Math.round(out.flows[0]!.time_flow_start_ns / 1e6)).toBe(startMs);
+    expect(Math.round(out.flows[0]!.time_flow_end_ns / 1e6)).toBe(startMs + 700);
+  });
+
   it('applies sampling from options records: per sampler id, else exporter-wide, else the default', () => {
     const d = new NetflowV9Decoder();
     // Cisco style: scope System, FLOW_SAMPLER_ID, FLOW_SAMPLER_MODE, FLOW_SAMPLER_RANDOM_INTERVAL.

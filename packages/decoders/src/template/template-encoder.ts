@@ -151,10 +151,19 @@ export function parseMac(s: string): Uint8Array {
 
 const NTP_UNIX_OFFSET_S = 2_208_988_800;
 
+/**
+ * Milliseconds of a nanosecond time, truncated. Today's times in float64 nanoseconds are exact to
+ * 256 ns only, so a whole millisecond (t * 1e6) can divide back to t - 0.0002 and truncate to the
+ * millisecond before: go through whole microseconds (exact below 2^53) first.
+ */
+function wholeMs(ns: number): number {
+  return Math.floor(Math.round(ns / 1e3) / 1e3);
+}
+
 /** The value of a (non-enterprise) IE taken from a FlowRecord, or undefined when it has no mapping. */
 function flowValue(id: number, r: Partial<FlowRecord>, tb: TimeBase): EncoderValue | undefined {
-  const startMs = (r.time_flow_start_ns ?? 0) / 1e6;
-  const endMs = (r.time_flow_end_ns ?? 0) / 1e6;
+  const startMs = wholeMs(r.time_flow_start_ns ?? 0);
+  const endMs = wholeMs(r.time_flow_end_ns ?? 0);
   const nowMs = tb.exportSecs * 1000;
   switch (id) {
     case 1:
