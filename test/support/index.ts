@@ -1,3 +1,4 @@
+export { startTestApi, type TestApi, testAlert, testRegistry } from './api.js';
 export { openTestClickHouse } from './clickhouse.js';
 export { enrichedFlowRows, rawRowTimeMs, TEST_ORGS } from './enriched-flows.js';
 export { testKafka, uniqueName } from './kafka.js';

@@ -15,7 +15,7 @@ import { z } from 'zod';
  * ClickHouse migrations, the HTTP server with /healthz, /readyz and /metrics) is not a service:
  * it always runs.
  */
-export const SERVICE_NAMES: readonly string[] = ['collector', 'aggregator'];
+export const SERVICE_NAMES: readonly string[] = ['collector', 'aggregator', 'api'];
 
 const port = z.number().int().min(1).max(65535);
 const durationMs = z.number().int().min(0);
@@ -341,6 +341,81 @@ export const aggregatorSchema = z.strictObject({
 });
 export type AggregatorConfig = z.infer<typeof aggregatorSchema>;
 
+export const apiSchema = z.strictObject({
+  host: z
+    .string()
+    .default('127.0.0.1')
+    .describe(
+      "Address of the API and dashboard. Equal to http.host and http.port (the default), they share the process's HTTP server with /healthz, /readyz and /metrics; otherwise the API listens on its own",
+    ),
+  port: port.default(8080).describe('Port of the API and dashboard (see host)'),
+  trustProxy: z
+    .boolean()
+    .default(false)
+    .describe('Behind a TLS-terminating reverse proxy: take the client address and protocol from X-Forwarded-For and X-Forwarded-Proto'),
+  bodyLimitBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(16 * 1024 * 1024)
+    .default(64 * 1024)
+    .describe('Largest request body (413 beyond); API bodies are small JSON documents'),
+  rateLimit: z
+    .strictObject({
+      requestsPerSecond: z.number().min(0.1).default(20).describe('Per token (or session), sustained (429 beyond)'),
+      burst: z.number().int().min(1).default(200).describe('Per token (or session), burst'),
+      authFailuresPerMinute: z
+        .number()
+        .int()
+        .min(1)
+        .default(30)
+        .describe('Failed logins and bad tokens per client address per minute before its requests get 429'),
+    })
+    .prefault({}),
+  session: z
+    .strictObject({
+      idleTimeoutMs: durationMs
+        .min(60_000)
+        .default(8 * HOUR)
+        .describe('A dashboard session ends after this long without a request'),
+      maxAgeMs: durationMs.min(60_000).default(DAY).describe('A dashboard session ends this long after login, active or not'),
+      secureCookie: z
+        .boolean()
+        .default(true)
+        .describe('Mark the session cookie Secure: browsers then send it over HTTPS and to http://localhost or 127.0.0.1 only'),
+      maxSessions: z.number().int().min(1).default(10_000).describe('Sessions held in memory at most (the oldest is dropped beyond)'),
+    })
+    .prefault({}),
+  tokenCacheMs: durationMs
+    .max(HOUR)
+    .default(30_000)
+    .describe(
+      'How long a token read from ClickHouse is trusted before it is read again: the longest a token revoked by another process keeps working',
+    ),
+  stream: z
+    .strictObject({
+      heartbeatMs: durationMs
+        .min(1000)
+        .default(15_000)
+        .describe('Comment line sent to idle event streams (keeps proxies from closing them)'),
+      trafficIntervalMs: durationMs.min(1000).default(5000).describe('How often live traffic counters are computed and sent'),
+      pollMs: durationMs.min(500).default(5000).describe('How often ClickHouse `alerts` is polled for changes (besides the Kafka topic)'),
+      maxClients: z.number().int().min(1).default(500).describe('Open event streams at most (503 beyond)'),
+      groupIdPrefix: z
+        .string()
+        .min(1)
+        .default('flowwatch-api')
+        .describe('Prefix of the Kafka consumer group reading `alerts` (each API process has its own group, from the latest offset)'),
+    })
+    .prefault({}),
+  exporterSilenceMs: durationMs
+    .min(10_000)
+    .default(120_000)
+    .describe('An exporter is shown silent when flows_raw has nothing from it for this long'),
+  webRoot: z.string().optional().describe('Directory of the built dashboard (index.html, assets/); default: services/web/dist'),
+});
+export type ApiConfig = z.infer<typeof apiSchema>;
+
 export const configSchema = z.strictObject({
   services: z
     .array(
@@ -359,6 +434,7 @@ export const configSchema = z.strictObject({
   registry: registrySchema.prefault({}),
   collector: collectorSchema.prefault({}),
   aggregator: aggregatorSchema.prefault({}),
+  api: apiSchema.prefault({}),
 });
 
 export type Config = z.infer<typeof configSchema>;
