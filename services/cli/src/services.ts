@@ -1,4 +1,5 @@
 import { type Aggregator, createAggregator } from '@flowwatch/aggregator';
+import { type Api, createApi } from '@flowwatch/api';
 import { type Collector, createCollector } from '@flowwatch/collector';
 import type { Config } from '@flowwatch/config';
 import type { Service } from '@flowwatch/lifecycle';
@@ -26,6 +27,41 @@ export const SERVICE_FACTORIES: Readonly<Record<string, (platform: Platform) => 
       'aggregator',
       () => createAggregator({ ...pipelineDeps(p), clickhouse: p.clickhouse().client }, p.config.aggregator, p.config.registry),
       (aggregator, config) => aggregator.reload(config.registry),
+    ),
+  api: (p) =>
+    lazyService<Api>(
+      'api',
+      () => {
+        const { api, http, storage } = p.config;
+        // On the HTTP server's own address (the default) the API shares it; otherwise it listens itself.
+        const shared = api.host === http.host && api.port === http.port;
+        const service = createApi(
+          {
+            logger: p.logger,
+            registry: p.registry,
+            clickhouse: p.clickhouse().client,
+            kafka: p.kafka(),
+            alertsTopic: p.config.kafka.topics.alerts.name,
+            retention: { rawDays: storage.rawTtlDays, minuteDays: storage.minuteTtlDays, hourDays: storage.hourTtlDays },
+            registryConfig: p.config.registry,
+            mount: shared ? (handler) => p.mount(handler) : undefined,
+            readiness: p.readiness,
+          },
+          api,
+        );
+        return {
+          name: service.name,
+          start: async () => {
+            await service.start();
+            p.progress(`dashboard and API on ${service.url()}/ (OpenAPI: ${service.url()}/api/openapi.json)`);
+          },
+          stop: () => service.stop(),
+          reload: (registry: Config['registry']) => service.reload(registry),
+          app: () => service.app(),
+          url: () => service.url(),
+        };
+      },
+      (service, config) => service.reload(config.registry),
     ),
 };
 
