@@ -156,7 +156,8 @@ export function sendError(
   field?: string,
   headers?: Readonly<Record<string, string>>,
 ): FastifyReply {
-  const body: ErrorBody = { error: code, message };
+  // A message about one input names it first, as validation messages do: "query.to: must be after from".
+  const body: ErrorBody = { error: code, message: field && !message.startsWith(field) ? `${field}: ${message}` : message };
   if (field) body.field = field;
   if (headers) void reply.headers(headers);
   return reply.code(ERROR_CODES[code].status).header('cache-control', 'no-store').type('application/json').send(body);

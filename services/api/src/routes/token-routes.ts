@@ -86,7 +86,10 @@ export function tokenRoutes(app: FastifyInstance, ctx: ApiContext): void {
         input,
         ctx.registry().suppliers.map((s) => s.id),
       );
-      if (problem) throw new ApiError('bad_request', problem, `body.${problem.split(':')[0]}`);
+      if (problem) {
+        const [name, ...rest] = problem.split(': ');
+        throw new ApiError('bad_request', rest.join(': '), `body.${name}`);
+      }
       const { token, record } = await ctx.tokens.create(input);
       await ctx.audit.record({
         principal: p,
