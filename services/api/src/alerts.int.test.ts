@@ -11,7 +11,8 @@ const get = async (token: string, url: string) => {
   expect(r.statusCode, r.body).toBe(200);
   return r.json();
 };
-const post = (token: string, url: string, payload: unknown = {}) => app.inject({ method: 'POST', url, headers: as(token), payload: payload as object });
+const post = (token: string, url: string, payload: unknown = {}) =>
+  app.inject({ method: 'POST', url, headers: as(token), payload: payload as object });
 
 beforeAll(async () => {
   t = await startTestApi();
@@ -64,7 +65,11 @@ describe('alerts list', () => {
       expect(pages).toBe(9);
       expect(new Set(seen.map((a) => a.id)).size).toBe(60);
       const key = (a: AlertSummary) =>
-        sort === 'severity' ? ['low', 'medium', 'high', 'critical'].indexOf(a.severity) : sort === 'score' ? a.score : Date.parse(a.detected_at);
+        sort === 'severity'
+          ? ['low', 'medium', 'high', 'critical'].indexOf(a.severity)
+          : sort === 'score'
+            ? a.score
+            : Date.parse(a.detected_at);
       const keys = seen.map(key);
       const sorted = [...keys].sort((a, b) => (order === 'asc' ? a - b : b - a));
       expect(keys).toEqual(sorted);
@@ -73,7 +78,9 @@ describe('alerts list', () => {
 
   it('filters by status, type, severity, supplier, organisation, time and text', async () => {
     const ids = async (q: string) =>
-      ((await get(t.tokens.viewer, `/api/v1/alerts?${q.includes('from=') ? '' : `${window}&`}limit=500&${q}`)).alerts as AlertSummary[]).map((a) => a.id).sort();
+      ((await get(t.tokens.viewer, `/api/v1/alerts?${q.includes('from=') ? '' : `${window}&`}limit=500&${q}`)).alerts as AlertSummary[])
+        .map((a) => a.id)
+        .sort();
     const expectIds = (pred: (i: number) => boolean) =>
       set
         .map((a, i) => [a.id, i] as const)
@@ -119,10 +126,17 @@ describe('one alert and its changes', () => {
     await t.clickhouse.client.insert({
       table: 'alert_events',
       format: 'JSONEachRow',
-      values: [{ alert_id: alert.id, at: alert.detected_at.replace('T', ' ').slice(0, 23), event: 'opened', actor: 'detector', detail: '' }],
+      values: [
+        { alert_id: alert.id, at: alert.detected_at.replace('T', ' ').slice(0, 23), event: 'opened', actor: 'detector', detail: '' },
+      ],
     });
     const first = await get(t.tokens.viewer, `/api/v1/alerts/${alert.id}`);
-    expect(first.alert).toMatchObject({ id: alert.id, status: 'open', version: 1, evidence: { top_flows: [{ dst_port: 22 }], details: { unit: 'ports' } } });
+    expect(first.alert).toMatchObject({
+      id: alert.id,
+      status: 'open',
+      version: 1,
+      evidence: { top_flows: [{ dst_port: 22 }], details: { unit: 'ports' } },
+    });
     expect(first.events.map((e: { event: string }) => e.event)).toEqual(['opened']);
 
     let r = await post(t.tokens.analyst, `/api/v1/alerts/${alert.id}/ack`, { comment: 'on it' });
@@ -148,7 +162,11 @@ describe('one alert and its changes', () => {
     ]);
     // The old versions are still stored; every read sees the newest (FINAL), filters included.
     const [{ n }] = await (
-      await t.clickhouse.client.query({ query: `SELECT count() AS n FROM alerts WHERE id = {id:String}`, query_params: { id: alert.id }, format: 'JSONEachRow' })
+      await t.clickhouse.client.query({
+        query: `SELECT count() AS n FROM alerts WHERE id = {id:String}`,
+        query_params: { id: alert.id },
+        format: 'JSONEachRow',
+      })
     ).json<{ n: string }>();
     expect(Number(n)).toBe(3);
     const open = await get(t.tokens.viewer, `/api/v1/alerts?status=open&q=${alert.id}`);
@@ -176,22 +194,40 @@ describe('one alert and its changes', () => {
   it('serialises simultaneous acknowledgements: one wins, the other gets 409', async () => {
     const alert = testAlert();
     await t.storeAlerts([alert]);
-    const codes = (await Promise.all([1, 2, 3].map(() => post(t.tokens.analyst, `/api/v1/alerts/${alert.id}/ack`)))).map((r) => r.statusCode);
+    const codes = (await Promise.all([1, 2, 3].map(() => post(t.tokens.analyst, `/api/v1/alerts/${alert.id}/ack`)))).map(
+      (r) => r.statusCode,
+    );
     expect(codes.sort()).toEqual([200, 409, 409]);
   });
 });
 
 describe('suppressions', () => {
   it('are created (often from an alert), listed, read, replaced and deleted; each change is audited', async () => {
-    const body = { types: ['port_scan'], entities: ['host:10.1.0.7'], reason: 'vulnerability scanner', alert_id: 'al_x', expires_at: new Date(Date.now() + 3_600_000).toISOString() };
+    const body = {
+      types: ['port_scan'],
+      entities: ['host:10.1.0.7'],
+      reason: 'vulnerability scanner',
+      alert_id: 'al_x',
+      expires_at: new Date(Date.now() + 3_600_000).toISOString(),
+    };
     let r = await post(t.tokens.analyst, '/api/v1/suppressions', body);
     expect(r.statusCode, r.body).toBe(201);
     const created = r.json().suppression;
-    expect(created).toMatchObject({ ...body, expires_at: new Date(body.expires_at).toISOString(), created_by: 'anna analyst', active: true, version: 1 });
+    expect(created).toMatchObject({
+      ...body,
+      expires_at: new Date(body.expires_at).toISOString(),
+      created_by: 'anna analyst',
+      active: true,
+      version: 1,
+    });
 
     const never = await post(t.tokens.admin, '/api/v1/suppressions', { organisations: ['RR8'], reason: 'migration weekend' });
     expect(never.json().suppression).toMatchObject({ expires_at: null, active: true });
-    const soon = await post(t.tokens.admin, '/api/v1/suppressions', { suppliers: ['sup-c'], reason: 'short', expires_at: new Date(Date.now() + 300).toISOString() });
+    const soon = await post(t.tokens.admin, '/api/v1/suppressions', {
+      suppliers: ['sup-c'],
+      reason: 'short',
+      expires_at: new Date(Date.now() + 300).toISOString(),
+    });
     await new Promise((res) => setTimeout(res, 400));
 
     let list = await get(t.tokens.viewer, '/api/v1/suppressions');
@@ -200,12 +236,24 @@ describe('suppressions', () => {
     list = await get(t.tokens.viewer, '/api/v1/suppressions?include=expired');
     expect(list.suppressions.find((s: { id: string }) => s.id === soon.json().suppression.id)).toMatchObject({ active: false });
 
-    r = await app.inject({ method: 'PUT', url: `/api/v1/suppressions/${created.id}`, headers: as(t.tokens.admin), payload: { ...body, reason: 'scanner, confirmed with RR8' } });
-    expect(r.json().suppression).toMatchObject({ reason: 'scanner, confirmed with RR8', updated_by: 'ada admin', created_by: 'anna analyst', version: 2 });
+    r = await app.inject({
+      method: 'PUT',
+      url: `/api/v1/suppressions/${created.id}`,
+      headers: as(t.tokens.admin),
+      payload: { ...body, reason: 'scanner, confirmed with RR8' },
+    });
+    expect(r.json().suppression).toMatchObject({
+      reason: 'scanner, confirmed with RR8',
+      updated_by: 'ada admin',
+      created_by: 'anna analyst',
+      version: 2,
+    });
     r = await app.inject({ method: 'DELETE', url: `/api/v1/suppressions/${created.id}`, headers: as(t.tokens.analyst) });
     expect(r.statusCode).toBe(200);
     expect((await app.inject({ url: `/api/v1/suppressions/${created.id}`, headers: as(t.tokens.viewer) })).statusCode).toBe(404);
-    expect((await app.inject({ method: 'DELETE', url: `/api/v1/suppressions/${created.id}`, headers: as(t.tokens.analyst) })).statusCode).toBe(404);
+    expect(
+      (await app.inject({ method: 'DELETE', url: `/api/v1/suppressions/${created.id}`, headers: as(t.tokens.analyst) })).statusCode,
+    ).toBe(404);
 
     // What the detector reads (docs/api.md): the active ones.
     const active = await (
@@ -218,7 +266,11 @@ describe('suppressions', () => {
     expect(active.map((a) => a.id)).not.toContain(created.id);
 
     const audit = await get(t.tokens.viewer, `/api/v1/audit?target=${created.id}`);
-    expect(audit.entries.map((e: { action: string }) => e.action).sort()).toEqual(['suppression.create', 'suppression.delete', 'suppression.update']);
+    expect(audit.entries.map((e: { action: string }) => e.action).sort()).toEqual([
+      'suppression.create',
+      'suppression.delete',
+      'suppression.update',
+    ]);
   });
 });
 
@@ -229,7 +281,10 @@ describe('audit log', () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: { entries: { id: string }[]; next_cursor: string | null } = await get(t.tokens.viewer, `/api/v1/audit?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      const page: { entries: { id: string }[]; next_cursor: string | null } = await get(
+        t.tokens.viewer,
+        `/api/v1/audit?limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+      );
       seen.push(...page.entries.map((e) => e.id));
       cursor = page.next_cursor;
     } while (cursor);

@@ -81,40 +81,46 @@ describe('the OpenAPI document', () => {
 describe('every endpoint', () => {
   const guarded = ROUTES.filter((x) => x.allowed !== 'public');
 
-  it.each(guarded)('$method $path refuses a missing, malformed, unknown or wrongly formatted token with 401 and a JSON error', async ({ method, path }) => {
-    const bad: (Record<string, string> | undefined)[] = [
-      undefined,
-      { authorization: 'Bearer' },
-      { authorization: 'Basic dXNlcjpwYXNz' },
-      { authorization: 'Bearer fwt_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' },
-      { authorization: `Bearer ${t.tokens.admin.slice(0, -1)}x` },
-      { cookie: '__Host-fw_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' },
-    ];
-    for (const headers of bad) {
-      const r = await app.inject({ method, url: url(path), headers: headers ?? {} } as InjectOptions);
-      expect(r.statusCode, JSON.stringify(headers)).toBe(401);
-      expect(r.json()).toMatchObject({ error: 'unauthorized', message: expect.any(String) });
-      expect(r.body).not.toMatch(/at .*\.ts:\d+/); // no stack trace
-    }
-  });
+  it.each(guarded)(
+    '$method $path refuses a missing, malformed, unknown or wrongly formatted token with 401 and a JSON error',
+    async ({ method, path }) => {
+      const bad: (Record<string, string> | undefined)[] = [
+        undefined,
+        { authorization: 'Bearer' },
+        { authorization: 'Basic dXNlcjpwYXNz' },
+        { authorization: 'Bearer fwt_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' },
+        { authorization: `Bearer ${t.tokens.admin.slice(0, -1)}x` },
+        { cookie: '__Host-fw_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' },
+      ];
+      for (const headers of bad) {
+        const r = await app.inject({ method, url: url(path), headers: headers ?? {} } as InjectOptions);
+        expect(r.statusCode, JSON.stringify(headers)).toBe(401);
+        expect(r.json()).toMatchObject({ error: 'unauthorized', message: expect.any(String) });
+        expect(r.body).not.toMatch(/at .*\.ts:\d+/); // no stack trace
+      }
+    },
+  );
 
   // The stream answers an allowed role with an endless response: its roles are tested in stream.int.test.ts.
-  it.each(guarded.filter((x) => x.path !== '/api/v1/stream'))('$method $path lets exactly its roles through ($allowed) and refuses the others with 403', async ({ method, path, allowed }) => {
-    for (const role of ['viewer', 'analyst', 'admin', 'supplier'] as const) {
-      const r = await app.inject({
-        method,
-        url: url(path),
-        headers: { authorization: `Bearer ${tokenOf[role]}`, 'content-type': 'application/json' },
-        payload: method === 'GET' || method === 'DELETE' ? undefined : '{}',
-      });
-      if ((allowed as readonly Role[]).includes(role)) {
-        expect([401, 403], `${role} ${r.body}`).not.toContain(r.statusCode);
-      } else {
-        expect(r.statusCode, `${role} ${r.body}`).toBe(403);
-        expect(r.json()).toMatchObject({ error: 'forbidden' });
+  it.each(guarded.filter((x) => x.path !== '/api/v1/stream'))(
+    '$method $path lets exactly its roles through ($allowed) and refuses the others with 403',
+    async ({ method, path, allowed }) => {
+      for (const role of ['viewer', 'analyst', 'admin', 'supplier'] as const) {
+        const r = await app.inject({
+          method,
+          url: url(path),
+          headers: { authorization: `Bearer ${tokenOf[role]}`, 'content-type': 'application/json' },
+          payload: method === 'GET' || method === 'DELETE' ? undefined : '{}',
+        });
+        if ((allowed as readonly Role[]).includes(role)) {
+          expect([401, 403], `${role} ${r.body}`).not.toContain(r.statusCode);
+        } else {
+          expect(r.statusCode, `${role} ${r.body}`).toBe(403);
+          expect(r.json()).toMatchObject({ error: 'forbidden' });
+        }
       }
-    }
-  });
+    },
+  );
 
   it('refuses revoked and expired tokens', async () => {
     const store = new TokenStore(t.clickhouse.client, { cacheMs: 0 });
@@ -137,7 +143,14 @@ describe('malformed input', () => {
   const analyst = () => ({ authorization: `Bearer ${t.tokens.analyst}`, 'content-type': 'application/json' });
   const admin = () => ({ authorization: `Bearer ${t.tokens.admin}`, 'content-type': 'application/json' });
   const H = '&from=2026-11-20T00:00:00Z&to=2026-11-21T00:00:00Z';
-  const cases: { name: string; method?: 'GET' | 'POST' | 'PUT'; url: string; body?: string; headers?: () => Record<string, string>; field: string }[] = [
+  const cases: {
+    name: string;
+    method?: 'GET' | 'POST' | 'PUT';
+    url: string;
+    body?: string;
+    headers?: () => Record<string, string>;
+    field: string;
+  }[] = [
     { name: 'alerts: limit not a number', url: '/api/v1/alerts?limit=abc', field: 'query.limit' },
     { name: 'alerts: limit too large', url: '/api/v1/alerts?limit=501', field: 'query.limit' },
     { name: 'alerts: unknown status', url: '/api/v1/alerts?status=open,sleeping', field: 'query.status[1]' },
@@ -182,7 +195,11 @@ describe('malformed input', () => {
     { name: 'series: no range', url: '/api/v1/traffic/series?by=supplier', field: 'query.from' },
     { name: 'series: unknown dimension', url: `/api/v1/traffic/series?by=colour${H}`, field: 'query.by' },
     { name: 'series: bad interval', url: `/api/v1/traffic/series?interval=7m${H}`, field: 'query.interval' },
-    { name: 'series: too many buckets', url: '/api/v1/traffic/series?interval=1m&from=2026-11-01T00:00:00Z&to=2026-11-21T00:00:00Z', field: 'query.interval' },
+    {
+      name: 'series: too many buckets',
+      url: '/api/v1/traffic/series?interval=1m&from=2026-11-01T00:00:00Z&to=2026-11-21T00:00:00Z',
+      field: 'query.interval',
+    },
     { name: 'top: unknown metric', url: `/api/v1/traffic/top?of=src_org&metric=joules${H}`, field: 'query.metric' },
     { name: 'top: limit beyond the cap', url: `/api/v1/traffic/top?of=src_org&limit=5000${H}`, field: 'query.limit' },
     { name: 'matrix: bad filter', url: `/api/v1/traffic/matrix?where=dst_port=70000${H}`, field: 'query.where[0]' },
@@ -197,7 +214,14 @@ describe('malformed input', () => {
       headers: admin,
       field: 'body.supplier',
     },
-    { name: 'token: unknown role', method: 'POST', url: '/api/v1/tokens', body: '{"name":"x","role":"root"}', headers: admin, field: 'body.role' },
+    {
+      name: 'token: unknown role',
+      method: 'POST',
+      url: '/api/v1/tokens',
+      body: '{"name":"x","role":"root"}',
+      headers: admin,
+      field: 'body.role',
+    },
   ];
 
   it.each(cases)('$name: 400 naming $field', async (c) => {
@@ -249,7 +273,12 @@ describe('dashboard sessions', () => {
     expect((await app.inject({ url: '/api/v1/alerts', headers: { cookie } })).statusCode).toBe(200);
 
     const comment = (headers: Record<string, string>) =>
-      app.inject({ method: 'POST', url: `/api/v1/alerts/${alert.id}/comment`, headers: { cookie, ...headers }, payload: { text: 'looking' } });
+      app.inject({
+        method: 'POST',
+        url: `/api/v1/alerts/${alert.id}/comment`,
+        headers: { cookie, ...headers },
+        payload: { text: 'looking' },
+      });
     let r = await comment({});
     expect(r.statusCode).toBe(403);
     expect(r.json()).toMatchObject({ error: 'csrf' });
@@ -265,21 +294,37 @@ describe('dashboard sessions', () => {
     expect(String(r.headers['set-cookie'])).toMatch(/__Host-fw_session=;/);
     expect((await app.inject({ url: '/api/v1/alerts', headers: { cookie } })).statusCode).toBe(401);
 
-    const audit = await app.inject({ url: '/api/v1/audit?action=session.login,session.logout,alert.comment', headers: { authorization: `Bearer ${t.tokens.viewer}` } });
-    expect(audit.json().entries.map((e: { action: string; actor: string }) => `${e.action} ${e.actor}`).sort()).toEqual([
-      'alert.comment anna analyst',
-      'session.login anna analyst',
-      'session.logout anna analyst',
-    ]);
+    const audit = await app.inject({
+      url: '/api/v1/audit?action=session.login,session.logout,alert.comment',
+      headers: { authorization: `Bearer ${t.tokens.viewer}` },
+    });
+    expect(
+      audit
+        .json()
+        .entries.map((e: { action: string; actor: string }) => `${e.action} ${e.actor}`)
+        .sort(),
+    ).toEqual(['alert.comment anna analyst', 'session.login anna analyst', 'session.logout anna analyst']);
   });
 
   it('refuses a wrong token at log-in (401, audited as a failure) and a log-in posted from another origin', async () => {
-    let r = await app.inject({ method: 'POST', url: '/api/v1/session', payload: { token: 'fwt_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' } });
+    let r = await app.inject({
+      method: 'POST',
+      url: '/api/v1/session',
+      payload: { token: 'fwt_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' },
+    });
     expect(r.statusCode).toBe(401);
     expect(r.headers['set-cookie']).toBeUndefined();
-    r = await app.inject({ method: 'POST', url: '/api/v1/session', headers: { origin: 'https://evil.example' }, payload: { token: t.tokens.analyst } });
+    r = await app.inject({
+      method: 'POST',
+      url: '/api/v1/session',
+      headers: { origin: 'https://evil.example' },
+      payload: { token: t.tokens.analyst },
+    });
     expect(r.statusCode).toBe(403);
-    const audit = await app.inject({ url: '/api/v1/audit?action=session.login_failed', headers: { authorization: `Bearer ${t.tokens.viewer}` } });
+    const audit = await app.inject({
+      url: '/api/v1/audit?action=session.login_failed',
+      headers: { authorization: `Bearer ${t.tokens.viewer}` },
+    });
     expect(audit.json().entries[0]).toMatchObject({ action: 'session.login_failed', actor: '0123456789abcdef', outcome: 'failed' });
   });
 
@@ -295,7 +340,11 @@ describe('dashboard sessions', () => {
     const login = await app.inject({ method: 'POST', url: '/api/v1/session', payload: { token } });
     const cookie = String(login.headers['set-cookie']).split(';')[0] as string;
     expect((await app.inject({ url: '/api/v1/alerts', headers: { cookie } })).statusCode).toBe(200);
-    const revoked = await app.inject({ method: 'DELETE', url: `/api/v1/tokens/${record.id}`, headers: { authorization: `Bearer ${t.tokens.admin}` } });
+    const revoked = await app.inject({
+      method: 'DELETE',
+      url: `/api/v1/tokens/${record.id}`,
+      headers: { authorization: `Bearer ${t.tokens.admin}` },
+    });
     expect(revoked.json().record.revoked_by).toBe('ada admin');
     expect((await app.inject({ url: '/api/v1/alerts', headers: { cookie } })).statusCode).toBe(401);
     expect((await app.inject({ url: '/api/v1/alerts', headers: { authorization: `Bearer ${token}` } })).statusCode).toBe(401);
@@ -317,7 +366,8 @@ describe('hardening', () => {
     const store = new TokenStore(t.clickhouse.client, { cacheMs: 0 });
     const { token } = await store.create({ name: 'busy', role: 'viewer', createdBy: 'test' });
     const statuses: number[] = [];
-    for (let i = 0; i < 420; i++) statuses.push((await app.inject({ url: '/api/v1/session', headers: { authorization: `Bearer ${token}` } })).statusCode);
+    for (let i = 0; i < 420; i++)
+      statuses.push((await app.inject({ url: '/api/v1/session', headers: { authorization: `Bearer ${token}` } })).statusCode);
     expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(400);
     const limited = await app.inject({ url: '/api/v1/session', headers: { authorization: `Bearer ${token}` } });
     expect(limited.statusCode).toBe(429);
@@ -344,7 +394,9 @@ describe('hardening', () => {
     try {
       const alert = testAlert();
       await broken.storeAlerts([alert]);
-      const r = await broken.api.app().inject({ url: `/api/v1/alerts/${alert.id}`, headers: { authorization: `Bearer ${broken.tokens.viewer}` } });
+      const r = await broken.api
+        .app()
+        .inject({ url: `/api/v1/alerts/${alert.id}`, headers: { authorization: `Bearer ${broken.tokens.viewer}` } });
       expect(r.statusCode).toBe(500);
       expect(r.json()).toEqual({ error: 'internal', message: 'internal error' });
     } finally {

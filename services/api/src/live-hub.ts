@@ -85,12 +85,22 @@ export class LiveHub {
       const groupId = `${this.config.groupIdPrefix}-${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
       const consumer = this.deps.kafka.consumer({ groupId, allowAutoTopicCreation: false, sessionTimeout: 30_000 });
       this.#consumer = consumer;
+      // A new group starts at the latest offset once it has joined: wait for that (briefly), so
+      // an alert published right after start is not missed. The poll covers the gap otherwise.
+      const joined = new Promise<boolean>((resolve) => {
+        const off = consumer.on(consumer.events.GROUP_JOIN, () => {
+          off();
+          resolve(true);
+        });
+        setTimeout(() => resolve(false), 15_000).unref();
+      });
       await consumer.connect();
       await consumer.subscribe({ topic: this.deps.alertsTopic, fromBeginning: false });
       await consumer.run({
         autoCommit: false,
         eachMessage: async ({ message }) => this.#onMessage(message.value),
       });
+      if (!(await joined)) this.deps.logger.warn({ topic: this.deps.alertsTopic }, 'the live stream has not joined its Kafka group yet');
     }
     const every = (ms: number, fn: () => Promise<void>) => {
       const t = setInterval(() => void fn(), ms);
