@@ -142,7 +142,10 @@ function route(): void {
   if (!app) return;
   const r = currentRoute();
   const [first = 'overview', second] = r.path;
-  if (r.path.length === 0) return go('overview');
+  if (r.path.length === 0) {
+    go('overview');
+    return;
+  }
   const main = document.getElementById('main') as HTMLElement;
   for (const a of document.querySelectorAll<HTMLAnchorElement>('nav a')) a.classList.toggle('active', a.dataset.nav === first);
   cleanup?.();

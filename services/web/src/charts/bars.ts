@@ -4,7 +4,7 @@ import { h, s } from '../dom.js';
 export function observedVsExpected(observed: number, expected: number, format: (v: number) => string): HTMLElement {
   const max = Math.max(observed, expected, 1e-9);
   const w = 100;
-  const bar = (label: string, v: number, cls: string, y: number) => [
+  const bar = (v: number, cls: string, y: number) => [
     s('rect', { class: `bar ${cls}`, x: 0, y, width: Math.max(0.5, (v / max) * w), height: 14, rx: 2 }),
   ];
   const ratio = expected > 0 ? observed / expected : Number.POSITIVE_INFINITY;
@@ -15,14 +15,14 @@ export function observedVsExpected(observed: number, expected: number, format: (
       'div',
       { class: 'ove-row' },
       h('span', { class: 'ove-label' }, 'Observed'),
-      s('svg', { viewBox: '0 0 100 14', preserveAspectRatio: 'none', class: 'ove-bar' }, bar('o', observed, 'observed', 0)),
+      s('svg', { viewBox: '0 0 100 14', preserveAspectRatio: 'none', class: 'ove-bar' }, bar(observed, 'observed', 0)),
       h('strong', null, format(observed)),
     ),
     h(
       'div',
       { class: 'ove-row' },
       h('span', { class: 'ove-label' }, 'Expected'),
-      s('svg', { viewBox: '0 0 100 14', preserveAspectRatio: 'none', class: 'ove-bar' }, bar('e', expected, 'expected', 0)),
+      s('svg', { viewBox: '0 0 100 14', preserveAspectRatio: 'none', class: 'ove-bar' }, bar(expected, 'expected', 0)),
       h('span', null, format(expected)),
     ),
     h(

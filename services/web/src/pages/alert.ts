@@ -166,7 +166,7 @@ function view(app: App, a: Alert, events: AlertEvent[], reload: () => Promise<vo
           { class: 'facts' },
           fact(
             'Entity',
-            `${a.entity.kind}: ${a.entity.name && a.entity.name.includes(a.entity.id) ? a.entity.name : `${a.entity.id}${a.entity.name ? ` (${a.entity.name})` : ''}`}`,
+            `${a.entity.kind}: ${a.entity.name?.includes(a.entity.id) ? a.entity.name : `${a.entity.id}${a.entity.name ? ` (${a.entity.name})` : ''}`}`,
           ),
           fact('Suppliers', a.supplier_ids.map(app.supplierName).join(', ')),
           fact('From', [a.src_addr, a.src_org && app.orgName(a.src_org)].filter(Boolean).join(' · ')),
