@@ -78,11 +78,18 @@ async function publish(alert: AlertInput, event = 'opened'): Promise<void> {
     ],
   });
   await t.storeAlerts([alert]);
+  await t.clickhouse.client.insert({
+    table: 'alert_events',
+    format: 'JSONEachRow',
+    values: [
+      { alert_id: alert.id, at: alert.detected_at.replace('T', ' ').slice(0, 23), event: event, actor: 'detector', detail: alert.summary },
+    ],
+  });
 }
 
-async function shot(page: Page, name: string): Promise<void> {
-  await page.evaluate(() => window.scrollTo(0, 0));
-  await page.screenshot({ path: `${SHOTS}${name}.png`, fullPage: true });
+async function shot(page: Page, name: string, fullPage = true): Promise<void> {
+  await page.evaluate('window.scrollTo(0, 0)');
+  await page.screenshot({ path: `${SHOTS}${name}.png`, fullPage });
   if (process.env.FLOWWATCH_DOCS_SCREENSHOTS === '1') copyFileSync(`${SHOTS}${name}.png`, `${ROOT}docs/img/${name}.png`);
 }
 
@@ -218,7 +225,7 @@ describe('the dashboard in Chromium', () => {
     // The session cookie: HTTP-only, so the page's scripts cannot read it.
     const cookies = await context.cookies();
     expect(cookies.find((c) => c.name === '__Host-fw_session')).toMatchObject({ httpOnly: true, secure: true, sameSite: 'Strict' });
-    expect(await page.evaluate(() => document.cookie)).toBe('');
+    expect(await page.evaluate('document.cookie')).toBe('');
 
     await page.waitForSelector('#traffic-chart svg path.line');
     await page.waitForSelector('#supplier-matrix table.matrix');
@@ -229,13 +236,11 @@ describe('the dashboard in Chromium', () => {
 
     await page.click('nav a[data-nav=alerts]');
     await page.waitForSelector('#alerts-body tr[data-id]');
-    await page.evaluate(() => {
-      (window as unknown as { notReloaded: boolean }).notReloaded = true;
-    });
+    await page.evaluate('window.notReloaded = true');
     expect(await page.$(`tr[data-id="${incident.id}"]`)).toBeNull();
     await publish(incident);
     const row = await page.waitForSelector(`#alerts-body tr[data-id="${incident.id}"]`, { timeout: 15_000 });
-    expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+    expect(await page.evaluate('window.notReloaded')).toBe(true);
     expect(await row.getAttribute('class')).toContain('fresh');
     expect(await row.textContent()).toContain('Port scan');
     await page.waitForTimeout(300);
@@ -248,13 +253,13 @@ describe('the dashboard in Chromium', () => {
     await page.click('#ack');
     await page.waitForSelector(`.alert-page[data-id="${incident.id}"][data-status="acknowledged"]`);
     expect(await page.textContent('#timeline')).toContain('Acknowledged by anna analyst');
-    const stored = await (
+    const stored = (await (
       await fetch(`${base}/api/v1/alerts/${incident.id}`, { headers: { authorization: `Bearer ${t.tokens.viewer}` } })
-    ).json();
+    ).json()) as { alert: object };
     expect(stored.alert).toMatchObject({ status: 'acknowledged', version: 2 });
     await page.fill('textarea[name=comment]', 'Scanner confirmed with RR8 IT; blocking at their edge.');
     await page.click('#comment');
-    await page.waitForFunction(() => document.querySelector('#timeline')?.textContent?.includes('Scanner confirmed'));
+    await page.waitForFunction("document.querySelector('#timeline')?.textContent?.includes('Scanner confirmed')");
     await shot(page, 'alert-acknowledged');
 
     await page.click('#view-flows');
@@ -262,7 +267,7 @@ describe('the dashboard in Chromium', () => {
     const flows = await page.$$eval('#flows-table tbody tr', (trs) => trs.map((tr) => tr.textContent ?? ''));
     expect(flows.length).toBe(120);
     expect(flows.every((f) => f.includes(scanner) && f.includes(target))).toBe(true);
-    await shot(page, 'explorer-flows');
+    await shot(page, 'explorer-flows', false);
 
     await page.goto(`${base}/#/explorer?kind=org&id=RR8&range=1h`);
     await page.waitForSelector('#explorer-body svg path.line');
@@ -289,7 +294,7 @@ describe('the dashboard in Chromium', () => {
     expect(await page.textContent('.role')).toContain('supplier');
     await page.click('nav a[data-nav=alerts]');
     await page.waitForSelector('#alerts-body tr[data-id]');
-    const ids = await page.$$eval('#alerts-body tr[data-id]', (trs) => trs.map((tr) => (tr as HTMLElement).dataset.id));
+    const ids = await page.$$eval('#alerts-body tr[data-id]', (trs) => trs.map((tr) => tr.getAttribute('data-id')));
     expect(ids).not.toContain(incident.id);
     expect(ids.length).toBeGreaterThan(0);
     // Live: another supplier's new alert never shows; its own does.
@@ -315,7 +320,7 @@ describe('the dashboard in Chromium', () => {
     const dark = await newPage({ colorScheme: 'dark' });
     await logIn(dark.page, t.tokens.viewer);
     await dark.page.waitForSelector('#traffic-chart svg path.line');
-    const bg = await dark.page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    const bg = await dark.page.evaluate('getComputedStyle(document.body).backgroundColor');
     expect(bg).toBe('rgb(15, 20, 27)');
     await shot(dark.page, 'overview-dark');
     await dark.context.close();
@@ -324,7 +329,7 @@ describe('the dashboard in Chromium', () => {
     await logIn(wall.page, t.tokens.viewer);
     await wall.page.click('button[title^="Larger text"]');
     await wall.page.waitForSelector('#traffic-chart svg path.line');
-    expect(await wall.page.evaluate(() => getComputedStyle(document.documentElement).fontSize)).toBe('20px');
+    expect(await wall.page.evaluate('getComputedStyle(document.documentElement).fontSize')).toBe('20px');
     await shot(wall.page, 'overview-wall');
     await wall.context.close();
   }, 60_000);

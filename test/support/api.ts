@@ -60,8 +60,6 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
     supplierB: await make('supplier b ops', 'supplier', 'sup-b'),
   };
   const config: ApiConfig = configSchema.shape.api.parse({
-    host: '127.0.0.1',
-    port: await freePort(),
     session: { secureCookie: true },
     stream: { pollMs: 500, trafficIntervalMs: 1000, heartbeatMs: 1000 },
     ...options.config,
@@ -75,7 +73,9 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
       alertsTopic: options.alertsTopic ?? 'alerts',
       retention: { rawDays: 7, minuteDays: 90, hourDays: 730 },
       registryConfig: testRegistry(),
-      mount: options.listen ? undefined : () => () => {},
+      serve: options.listen
+        ? { listen: { host: '127.0.0.1', port: await freePort() } }
+        : { mount: () => () => {}, url: 'http://localhost' },
       now: options.now,
     },
     config,

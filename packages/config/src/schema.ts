@@ -344,11 +344,15 @@ export type AggregatorConfig = z.infer<typeof aggregatorSchema>;
 export const apiSchema = z.strictObject({
   host: z
     .string()
-    .default('127.0.0.1')
+    .optional()
     .describe(
-      "Address of the API and dashboard. Equal to http.host and http.port (the default), they share the process's HTTP server with /healthz, /readyz and /metrics; otherwise the API listens on its own",
+      "Address of the API and dashboard when they listen on their own. Unset (with port unset): they share the process's HTTP server (http.host and http.port: 127.0.0.1:8080 by default) with /healthz, /readyz and /metrics",
     ),
-  port: port.default(8080).describe('Port of the API and dashboard (see host)'),
+  port: port
+    .optional()
+    .describe(
+      "Port of the API and dashboard when they listen on their own (with host, or http.host). Unset: the HTTP server's port (http.port, 8080)",
+    ),
   trustProxy: z
     .boolean()
     .default(false)

@@ -161,14 +161,14 @@ describe('one alert and its changes', () => {
       ['resolved', 'anna analyst', ''],
     ]);
     // The old versions are still stored; every read sees the newest (FINAL), filters included.
-    const [{ n }] = await (
+    const [counted] = await (
       await t.clickhouse.client.query({
         query: `SELECT count() AS n FROM alerts WHERE id = {id:String}`,
         query_params: { id: alert.id },
         format: 'JSONEachRow',
       })
     ).json<{ n: string }>();
-    expect(Number(n)).toBe(3);
+    expect(Number(counted?.n)).toBe(3);
     const open = await get(t.tokens.viewer, `/api/v1/alerts?status=open&q=${alert.id}`);
     expect(open.total).toBe(0);
     const resolved = await get(t.tokens.viewer, `/api/v1/alerts?status=resolved&q=${alert.id}`);

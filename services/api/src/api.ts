@@ -29,10 +29,11 @@ export interface ApiDeps {
   /** The organisations' registry as configured (suppliers, names). */
   registryConfig: RegistryConfig;
   /**
-   * Serve through the process's HTTP server (same host and port as /healthz): hands it the app's
-   * request handler and returns the function that takes it back. Absent: the API listens itself.
+   * Where to answer: through the process's HTTP server (`mount` hands it the app's request handler
+   * and returns the function that takes it back; `url` is that server's address), or on a listener
+   * of its own.
    */
-  mount?: ((handler: RequestHandler) => () => void) | undefined;
+  serve: { mount: (handler: RequestHandler) => () => void; url: string } | { listen: { host: string; port: number } };
   readiness?: ReadinessCheck[];
   now?: () => number;
 }
@@ -115,13 +116,14 @@ export function createApi(deps: ApiDeps, config: ApiConfig): Api {
       }, 60_000);
       sweeper.unref();
       if (stopped) return;
-      if (deps.mount) {
-        unmount = deps.mount(built.handler);
-        url = `http://${config.host}:${config.port}`;
+      if ('mount' in deps.serve) {
+        unmount = deps.serve.mount(built.handler);
+        url = deps.serve.url;
       } else {
-        await app.listen({ host: config.host, port: config.port });
+        const { host, port } = deps.serve.listen;
+        await app.listen({ host, port });
         const address = app.server.address();
-        url = typeof address === 'object' && address ? `http://${config.host}:${address.port}` : `http://${config.host}:${config.port}`;
+        url = `http://${host.includes(':') ? `[${host}]` : host}:${typeof address === 'object' && address ? address.port : port}`;
       }
       logger.info({ url, dashboard: ctx.web.built, streamFromKafka: Boolean(deps.kafka) }, 'api and dashboard ready');
     },

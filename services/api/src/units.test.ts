@@ -1,6 +1,14 @@
 import { parseWhere } from '@flowwatch/query';
 import { describe, expect, it } from 'vitest';
-import { ALERTS_SCHEMA, alertMessageSchema, inputToRow, inputToSummary, parseEvidence, rowToAlert } from './alerts/alert-record.js';
+import {
+  ALERTS_SCHEMA,
+  type AlertRow,
+  alertMessageSchema,
+  inputToRow,
+  inputToSummary,
+  parseEvidence,
+  rowToAlert,
+} from './alerts/alert-record.js';
 import { parseQueryString } from './app.js';
 import { can, PERMISSIONS, type ROLES } from './auth/roles.js';
 import { csrfMatches, SessionStore } from './auth/sessions.js';
@@ -155,7 +163,7 @@ describe('the alert mapping', () => {
     const row = inputToRow(msg.alert, Date.parse('2026-11-21T10:05:02Z'));
     expect(row).toMatchObject({ src_org: '', dst_org: 'RR8', dst_port: 0, first_seen: '2026-11-21 10:00:00.000', version: 4 });
     const back = rowToAlert({
-      ...(row as never),
+      ...(row as unknown as AlertRow),
       first_seen_ms: Date.parse(alert.first_seen),
       last_seen_ms: Date.parse(alert.last_seen),
       detected_at_ms: Date.parse(alert.detected_at),

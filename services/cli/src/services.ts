@@ -33,8 +33,10 @@ export const SERVICE_FACTORIES: Readonly<Record<string, (platform: Platform) => 
       'api',
       () => {
         const { api, http, storage } = p.config;
-        // On the HTTP server's own address (the default) the API shares it; otherwise it listens itself.
-        const shared = api.host === http.host && api.port === http.port;
+        // Unset (the default) or equal to the HTTP server's address, the API shares that server; otherwise it listens itself.
+        const host = api.host ?? http.host;
+        const port = api.port ?? http.port;
+        const shared = host === http.host && port === http.port;
         const service = createApi(
           {
             logger: p.logger,
@@ -44,7 +46,7 @@ export const SERVICE_FACTORIES: Readonly<Record<string, (platform: Platform) => 
             alertsTopic: p.config.kafka.topics.alerts.name,
             retention: { rawDays: storage.rawTtlDays, minuteDays: storage.minuteTtlDays, hourDays: storage.hourTtlDays },
             registryConfig: p.config.registry,
-            mount: shared ? (handler) => p.mount(handler) : undefined,
+            serve: shared ? { mount: (handler) => p.mount(handler), url: `http://${http.host}:${http.port}` } : { listen: { host, port } },
             readiness: p.readiness,
           },
           api,
