@@ -1,6 +1,6 @@
 /**
  * `pnpm bench`: prints the figures docs/benchmarks.md records. Sections can be chosen:
- * `pnpm bench decode nfacctd enrichment collector aggregator` (all by default).
+ * `pnpm bench decode nfacctd enrichment collector aggregator api` (all by default).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -135,4 +135,12 @@ if (want('collector')) {
 if (want('aggregator')) {
   const { aggregatorBench } = await import('./aggregator-bench.js');
   await aggregatorBench(print, Number(process.env.FLOWWATCH_BENCH_AGGREGATOR_FLOWS ?? 1_000_000));
+}
+if (want('api')) {
+  const { apiBench } = await import('./api-bench.js');
+  await apiBench(
+    print,
+    Number(process.env.FLOWWATCH_BENCH_API_FLOWS ?? 5_000_000),
+    Number(process.env.FLOWWATCH_BENCH_API_ALERTS ?? 10_000),
+  );
 }

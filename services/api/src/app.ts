@@ -2,7 +2,12 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import fastifyCookie from '@fastify/cookie';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, validatorCompiler } from 'fastify-type-provider-zod';
+import {
+  hasZodFastifySchemaValidationErrors,
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  validatorCompiler,
+} from 'fastify-type-provider-zod';
 import { authenticate, sessionCookieName } from './auth/authenticate.js';
 import type { ApiContext } from './context.js';
 import { ApiError, ERROR_CODES, type ErrorBody, type ErrorCode } from './errors.js';
@@ -92,6 +97,8 @@ export async function buildApiApp(ctx: ApiContext): Promise<{ app: FastifyInstan
       security: [{ bearerToken: [] }, { session: [] }],
     },
     transform: jsonSchemaTransform,
+    // Schemas with a zod `meta({ id })` (Error, Alert, Flow, ...) become components, referenced by $ref.
+    transformObject: jsonSchemaTransformObject,
   });
 
   app.addHook('onRequest', async (req, reply) => {

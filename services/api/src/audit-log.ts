@@ -54,7 +54,7 @@ export const auditEntrySchema = z
     detail: z.record(z.string(), z.unknown()),
     client_addr: z.string(),
   })
-  .describe('AuditEntry');
+  .meta({ id: 'AuditEntry' });
 export type AuditEntry = z.infer<typeof auditEntrySchema>;
 
 export interface AuditQuery {

@@ -69,6 +69,14 @@ describe('the OpenAPI document', () => {
       Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`),
     );
     expect(documented.sort()).toEqual(ROUTES.map((x) => `${x.method} ${x.path}`).sort());
+    // Shared shapes are components, referenced rather than repeated.
+    expect(Object.keys(doc.components.schemas)).toEqual(
+      expect.arrayContaining(['Error', 'Alert', 'AlertSummary', 'Evidence', 'Flow', 'Suppression', 'AuditEntry', 'User']),
+    );
+    expect(doc.paths['/api/v1/alerts'].get.responses['401'].content['application/json'].schema).toEqual({
+      $ref: '#/components/schemas/Error',
+    });
+    expect(r.body.length).toBeLessThan(100_000);
     // Every route documents its error answers with the one error body.
     for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, { responses: Record<string, unknown> }>>)) {
       for (const [method, op] of Object.entries(ops)) {

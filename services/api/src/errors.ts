@@ -45,7 +45,7 @@ export const errorBodySchema = z
     message: z.string().describe('What went wrong, for a person'),
     field: z.string().optional().describe('The input at fault: query.<name>, body.<name>, params.<name>'),
   })
-  .describe('Error');
+  .meta({ id: 'Error', description: 'The body of every error answer' });
 export type ErrorBody = z.infer<typeof errorBodySchema>;
 
 /** The error responses a route documents, by status: every route has 400, 401, 403, 429, 500. */

@@ -56,7 +56,7 @@ export const suppressionSchema = z
     active: z.boolean().describe('Not deleted and not expired'),
     version: z.number().int(),
   })
-  .describe('Suppression');
+  .meta({ id: 'Suppression' });
 export type Suppression = z.infer<typeof suppressionSchema>;
 
 interface Row {

@@ -62,7 +62,7 @@ export const evidenceSchema = z
     top_sources: z.array(evidenceSourceSchema).describe('Sources contributing most at detection time'),
     details: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])).describe('Detector-specific figures'),
   })
-  .describe('Evidence');
+  .meta({ id: 'Evidence' });
 export type Evidence = z.infer<typeof evidenceSchema>;
 
 const alertFields = {
@@ -92,10 +92,10 @@ const alertFields = {
 /** An alert as listed: everything but the evidence. */
 export const alertSummarySchema = z
   .object({ ...alertFields, updated_at: isoTime.describe('When this version was written') })
-  .describe('AlertSummary');
+  .meta({ id: 'AlertSummary', description: 'An alert without its evidence' });
 export type AlertSummary = z.infer<typeof alertSummarySchema>;
 /** An alert with its evidence. */
-export const alertSchema = z.object({ ...alertFields, updated_at: isoTime, evidence: evidenceSchema }).describe('Alert');
+export const alertSchema = z.object({ ...alertFields, updated_at: isoTime, evidence: evidenceSchema }).meta({ id: 'Alert' });
 export type Alert = z.infer<typeof alertSchema>;
 
 /** What the detector publishes (and what tests publish as the detector would). Unknown fields are ignored. */

@@ -16,7 +16,7 @@ export const userSchema = z
     token_id: z.string(),
     via: z.enum(['token', 'session']),
   })
-  .describe('User');
+  .meta({ id: 'User' });
 
 const sessionSchema = z
   .object({

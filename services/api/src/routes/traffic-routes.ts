@@ -138,7 +138,7 @@ const flowRow = z
     kafka_partition: z.number(),
     kafka_offset: z.string().describe('64-bit, as a string'),
   })
-  .describe('Flow');
+  .meta({ id: 'Flow', description: 'One enriched flow as flows_raw stores it' });
 const flowsResult = z
   .object({
     ...meta,
