@@ -103,6 +103,8 @@ export async function buildApiApp(ctx: ApiContext): Promise<{ app: FastifyInstan
 
   app.addHook('onRequest', async (req, reply) => {
     void reply.headers(securityHeaders(req.protocol === 'https'));
+    // Alerts, flows and tokens are not for shared caches or the browser's back button.
+    if (req.url.startsWith('/api/')) void reply.header('cache-control', 'no-store');
     await authenticate(ctx, req, reply);
   });
   app.addHook('onResponse', async (req, reply) => {
