@@ -274,6 +274,27 @@ export async function apiBench(print: (o: Record<string, unknown>) => void, flow
         `/api/v1/flows?where=org=R1A&from=${iso(minute - 3_600_000)}&to=${iso(minute)}`,
       );
       await measure('exporters telemetry', '/api/v1/exporters');
+      // What a week of hourly rollups costs in ClickHouse itself, with and without the distinct-address
+      // sketches (uniqMerge of the src_addrs/dst_addrs states), which every traffic answer includes.
+      for (const [name, metrics] of [
+        ['sums only', 'sum(bytes) AS b, sum(bytes_est) AS be, sum(packets) AS p, sum(flows) AS f'],
+        ['sums and uniqMerge', 'sum(bytes) AS b, sum(bytes_est) AS be, sum(packets) AS p, sum(flows) AS f, uniqMerge(src_addrs) AS s, uniqMerge(dst_addrs) AS d'],
+      ] as const) {
+        const times: number[] = [];
+        for (let i = 0; i < 5; i++) {
+          const t = performance.now();
+          await (
+            await ch.client.query({
+              query: `SELECT ts, supplier_id, ${metrics} FROM flows_1h WHERE ts >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND ts < fromUnixTimestamp64Milli({to:Int64}, 'UTC') GROUP BY ts, supplier_id`,
+              query_params: { from: hour - 7 * DAY, to: hour },
+              format: 'JSONEachRow',
+            })
+          ).json();
+          times.push(performance.now() - t);
+        }
+        print({ bench: 'clickhouse', name: `7 d of flows_1h by hour and supplier: ${name}`, p50_ms: pct(times, 0.5) });
+      }
+
       // Each acknowledgement on another open alert: read it (FINAL), write its next version, an event and an audit entry.
       const acks: number[] = [];
       for (let i = 1; i <= 20; i++) {
@@ -313,6 +334,11 @@ export async function apiBench(print: (o: Record<string, unknown>) => void, flow
             if (i >= 2) times.push(performance.now() - t);
           }
           print({ bench: 'page', name, p50_ms: pct(times, 0.5), p95_ms: pct(times, 0.95), runs: times.length });
+          // The last load's API requests as the browser timed them (start after navigation, duration).
+          const requests = (await page.evaluate(
+            "performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/v1/') && !e.name.includes('/stream')).map((e) => [new URL(e.name).pathname, Math.round(e.startTime), Math.round(e.duration)])",
+          )) as [string, number, number][];
+          print({ bench: 'page-requests', name, requests: requests.map(([path, start, ms]) => `${path} +${start} ${ms}ms`) });
         };
         await pageLoad('overview (tiles, traffic chart, matrix, exporters, newest alerts)', '#/overview', [
           '#severity-tiles .tile',

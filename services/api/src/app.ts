@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import fastifyCookie from '@fastify/cookie';
 import fastifySwagger from '@fastify/swagger';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import {
   hasZodFastifySchemaValidationErrors,
   jsonSchemaTransform,
@@ -170,9 +170,4 @@ export function sendError(
   if (field) body.field = field;
   if (headers) void reply.headers(headers);
   return reply.code(ERROR_CODES[code].status).header('cache-control', 'no-store').type('application/json').send(body);
-}
-
-/** The client's address as the audit log records it. */
-export function clientAddr(req: FastifyRequest): string {
-  return req.ip;
 }

@@ -11,7 +11,6 @@ import {
   SEVERITIES,
 } from '../alerts/alert-record.js';
 import { ALERT_SORTS, type AlertSort, type ChangeResult } from '../alerts/alert-store.js';
-import { clientAddr } from '../app.js';
 import { principal } from '../auth/authenticate.js';
 import { scopeOf } from '../auth/roles.js';
 import type { ApiContext } from '../context.js';
@@ -166,7 +165,7 @@ export function alertRoutes(app: FastifyInstance, ctx: ApiContext): void {
           targetKind: 'alert',
           targetId: alert.id,
           detail: { comment: req.body.comment ?? '', version: alert.version },
-          clientAddr: clientAddr(req),
+          clientAddr: req.ip,
         });
         ctx.hub.publishAlert(to, alert);
         void ctx.publish(alertMessage(to, alert)).catch((err: Error) => {
@@ -200,7 +199,7 @@ export function alertRoutes(app: FastifyInstance, ctx: ApiContext): void {
         targetKind: 'alert',
         targetId: alert.id,
         detail: { text: req.body.text },
-        clientAddr: clientAddr(req),
+        clientAddr: req.ip,
       });
       ctx.hub.publishAlertEvent(alert.id, alert.supplier_ids, 'commented');
       return { alert };

@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { clientAddr } from '../app.js';
 import { countAuthFailure, principal, principalOf, refuseIfBlocked, sessionCookieName } from '../auth/authenticate.js';
 import { ROLES } from '../auth/roles.js';
 import { TOKEN_PATTERN } from '../auth/tokens.js';
@@ -59,7 +58,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: ApiContext): void {
           targetId: '',
           outcome: 'failed',
           detail: { reason: check.reason },
-          clientAddr: clientAddr(req),
+          clientAddr: req.ip,
         });
         throw new ApiError(
           'unauthorized',
@@ -74,7 +73,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: ApiContext): void {
         action: 'session.login',
         targetKind: 'session',
         targetId: '',
-        clientAddr: clientAddr(req),
+        clientAddr: req.ip,
       });
       void reply.setCookie(cookie, id, {
         path: '/',
@@ -129,7 +128,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: ApiContext): void {
           action: 'session.logout',
           targetKind: 'session',
           targetId: '',
-          clientAddr: clientAddr(req),
+          clientAddr: req.ip,
         });
       }
       void reply.clearCookie(cookie, { path: '/', httpOnly: true, sameSite: 'strict', secure: ctx.config.session.secureCookie });

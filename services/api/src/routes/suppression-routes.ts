@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { clientAddr } from '../app.js';
 import { principal } from '../auth/authenticate.js';
 import type { ApiContext } from '../context.js';
 import { ApiError, errorResponses } from '../errors.js';
@@ -64,7 +63,7 @@ export function suppressionRoutes(app: FastifyInstance, ctx: ApiContext): void {
         targetKind: 'suppression',
         targetId: suppression.id,
         detail: { ...req.body },
-        clientAddr: clientAddr(req),
+        clientAddr: req.ip,
       });
       return reply.code(201).send({ suppression });
     },
@@ -86,7 +85,7 @@ export function suppressionRoutes(app: FastifyInstance, ctx: ApiContext): void {
         targetKind: 'suppression',
         targetId: suppression.id,
         detail: { ...req.body },
-        clientAddr: clientAddr(req),
+        clientAddr: req.ip,
       });
       return { suppression };
     },
@@ -107,7 +106,7 @@ export function suppressionRoutes(app: FastifyInstance, ctx: ApiContext): void {
         action: 'suppression.delete',
         targetKind: 'suppression',
         targetId: suppression.id,
-        clientAddr: clientAddr(req),
+        clientAddr: req.ip,
       });
       return { suppression };
     },

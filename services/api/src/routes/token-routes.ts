@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { clientAddr } from '../app.js';
 import { principal } from '../auth/authenticate.js';
 import { ROLES } from '../auth/roles.js';
 import { checkNewToken, type TokenRecord } from '../auth/tokens.js';
@@ -97,7 +96,7 @@ export function tokenRoutes(app: FastifyInstance, ctx: ApiContext): void {
         targetKind: 'token',
         targetId: record.id,
         detail: { name: record.name, role: record.role, supplier: record.supplierId ?? '' },
-        clientAddr: clientAddr(req),
+        clientAddr: req.ip,
       });
       return reply.code(201).send({ token, record: tokenView(record) });
     },
@@ -124,7 +123,7 @@ export function tokenRoutes(app: FastifyInstance, ctx: ApiContext): void {
         action: 'token.revoke',
         targetKind: 'token',
         targetId: record.id,
-        clientAddr: clientAddr(req),
+        clientAddr: req.ip,
       });
       return { record: tokenView(record) };
     },
