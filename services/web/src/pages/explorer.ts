@@ -165,7 +165,7 @@ export const explorerPage: Page = (main, app, route) => {
 
   const body = h('div', { id: 'explorer-body' });
   main.append(body);
-  const drill = (term: string) => link({ where: [...extra, term], tab: 'flows' });
+  const drill = (terms: string[]) => link({ where: [...extra, ...terms], tab: 'flows' });
 
   if (tab === 'traffic') {
     const chart = h('div', null, h('p', { class: 'muted' }, 'Loading…'));
@@ -197,7 +197,12 @@ export const explorerPage: Page = (main, app, route) => {
       },
       (err: Error) => clear(chart, h('p', { class: 'error' }, err.message)),
     );
-    const top = (box: HTMLElement, of: string, cols: string[], row: (k: Record<string, string | number>) => [Node | string, string][]) =>
+    const top = (
+      box: HTMLElement,
+      of: string,
+      cols: string[],
+      row: (k: Record<string, string | number>) => { cells: string[]; terms: string[] },
+    ) =>
       get<Top>('/api/v1/traffic/top', { ...range, of, metric: 'bytes_est', limit: 10, where }).then(
         (r) =>
           clear(
@@ -222,13 +227,12 @@ export const explorerPage: Page = (main, app, route) => {
                     'tbody',
                     null,
                     r.rows.map((x) => {
-                      const cells = row(x.key);
-                      const target = cells[0]?.[1] ?? '';
+                      const { cells, terms } = row(x.key);
                       return h(
                         'tr',
                         null,
-                        cells.map(([label], i) =>
-                          h('td', null, i === 0 ? h('a', { href: drill(target), title: 'Show these flows' }, label) : label),
+                        cells.map((label, i) =>
+                          h('td', null, i === 0 ? h('a', { href: drill(terms), title: 'Show these flows' }, label) : label),
                         ),
                         h('td', { class: 'num' }, bytes(x.bytes_est)),
                         h('td', { class: 'num' }, r.totals.bytes_est ? `${((100 * x.bytes_est) / r.totals.bytes_est).toFixed(1)}%` : ''),
@@ -239,12 +243,12 @@ export const explorerPage: Page = (main, app, route) => {
           ),
         (err: Error) => clear(box, h('p', { class: 'error' }, err.message)),
       );
-    void top(talkers, 'src_addr', ['Host'], (k) => [[String(k.src_addr), `src_addr=${k.src_addr}`]]);
-    void top(ports, 'dst_port', ['Port'], (k) => [[String(k.dst_port), `dst_port=${k.dst_port}`]]);
-    void top(peers, 'org_pair', ['From', 'To'], (k) => [
-      [app.orgName(String(k.src_org)), `src_org=${k.src_org}`],
-      [app.orgName(String(k.dst_org)), ''],
-    ]);
+    void top(talkers, 'src_addr', ['Host'], (k) => ({ cells: [String(k.src_addr)], terms: [`src_addr=${k.src_addr}`] }));
+    void top(ports, 'dst_port', ['Port'], (k) => ({ cells: [String(k.dst_port)], terms: [`dst_port=${k.dst_port}`] }));
+    void top(peers, 'org_pair', ['From', 'To'], (k) => ({
+      cells: [app.orgName(String(k.src_org)), app.orgName(String(k.dst_org))],
+      terms: [`src_org=${k.src_org}`, `dst_org=${k.dst_org}`],
+    }));
   } else {
     const box = h('div', null, h('p', { class: 'muted' }, 'Loading…'));
     body.append(card('Flows (newest first)', box));
