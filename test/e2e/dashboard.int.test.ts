@@ -259,7 +259,7 @@ describe('the dashboard in Chromium', () => {
     expect(stored.alert).toMatchObject({ status: 'acknowledged', version: 2 });
     await page.fill('textarea[name=comment]', 'Scanner confirmed with RR8 IT; blocking at their edge.');
     await page.click('#comment');
-    await page.waitForFunction("document.querySelector('#timeline')?.textContent?.includes('Scanner confirmed')");
+    await page.locator('#timeline', { hasText: 'Scanner confirmed' }).waitFor();
     await shot(page, 'alert-acknowledged');
 
     await page.click('#view-flows');

@@ -18,8 +18,6 @@ export interface LineChartOptions {
   empty?: string;
 }
 
-const PAD = { left: 64, right: 12, top: 10, bottom: 26 };
-
 function niceMax(v: number): number {
   if (v <= 0) return 1;
   const p = 10 ** Math.floor(Math.log10(v));
@@ -47,7 +45,10 @@ export function lineChart(opts: LineChartOptions): HTMLElement {
     const w = Math.max(240, plot.clientWidth || 600);
     if (w === width) return;
     width = w;
-    const height = opts.height ?? 220;
+    // Room for the axis labels and the chart's height follow the type size (larger on a wall display).
+    const em = Number.parseFloat(getComputedStyle(plot).fontSize) || 15;
+    const PAD = { left: Math.round(em * 4.8), right: 12, top: 10, bottom: Math.round(em * 1.8) };
+    const height = opts.height ?? Math.round(em * 14.7);
     const iw = w - PAD.left - PAD.right;
     const ih = height - PAD.top - PAD.bottom;
     const max = niceMax(Math.max(0, ...opts.series.flatMap((x) => x.points.map((p) => p.v))));
