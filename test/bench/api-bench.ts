@@ -278,7 +278,10 @@ export async function apiBench(print: (o: Record<string, unknown>) => void, flow
       // sketches (uniqMerge of the src_addrs/dst_addrs states), which every traffic answer includes.
       for (const [name, metrics] of [
         ['sums only', 'sum(bytes) AS b, sum(bytes_est) AS be, sum(packets) AS p, sum(flows) AS f'],
-        ['sums and uniqMerge', 'sum(bytes) AS b, sum(bytes_est) AS be, sum(packets) AS p, sum(flows) AS f, uniqMerge(src_addrs) AS s, uniqMerge(dst_addrs) AS d'],
+        [
+          'sums and uniqMerge',
+          'sum(bytes) AS b, sum(bytes_est) AS be, sum(packets) AS p, sum(flows) AS f, uniqMerge(src_addrs) AS s, uniqMerge(dst_addrs) AS d',
+        ],
       ] as const) {
         const times: number[] = [];
         for (let i = 0; i < 5; i++) {
