@@ -356,7 +356,8 @@ describe('flows search', () => {
     a.kafka_partition - b.kafka_partition ||
     Number(b.kafka_offset) - Number(a.kafka_offset);
   const asFlow = (r: Row) => {
-    const { ms: _ms, ...rest } = r;
+    // kafka_batch_first is bookkeeping for exactly-once inserts, not part of a flow.
+    const { ms: _ms, kafka_batch_first: _batch, ...rest } = r;
     return {
       ...rest,
       time_received: new Date(r.ms).toISOString(),

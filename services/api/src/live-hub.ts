@@ -48,6 +48,7 @@ interface Client {
 /** Bytes a slow client may have waiting before it is dropped (it reconnects and reloads). */
 const MAX_BUFFERED = 1 << 20;
 const SEEN_MAX = 100_000;
+const POLL_OVERLAP_MS = 60_000;
 
 /**
  * Server-sent events for the dashboard: `alert` (a new or changed alert, without evidence) and
@@ -187,8 +188,9 @@ export class LiveHub {
     if (this.#polling || this.#stopped) return;
     this.#polling = true;
     try {
-      // Overlap by 5 s: a row written with a slightly older updated_at still shows; (id, version) dedups.
-      const rows = await this.deps.alerts.changedSince(this.#pollSince - 5000);
+      // Overlap by a minute: the detector stamps updated_at when it detects and writes its rows in
+      // batches a little later, so a row can arrive older than the last poll; (id, version) dedups.
+      const rows = await this.deps.alerts.changedSince(this.#pollSince - POLL_OVERLAP_MS);
       for (const a of rows) {
         this.publishAlert(a.version <= 1 ? 'opened' : a.status === 'open' ? 'updated' : a.status, a);
         this.#pollSince = Math.max(this.#pollSince, Date.parse(a.updated_at));
