@@ -1,3 +1,4 @@
+export { startTestApi, type TestApi, testAlert, testRegistry } from './api.js';
 export { openTestClickHouse } from './clickhouse.js';
 export { enrichedFlowRows, rawRowTimeMs, TEST_ORGS } from './enriched-flows.js';
 export { testKafka, uniqueName } from './kafka.js';
@@ -5,4 +6,5 @@ export { silentLogger } from './logger.js';
 export { ipv4Frame, type PcapPacket, udpDatagramFrame, writePcap } from './pcap-writer.js';
 export { freePort } from './ports.js';
 export { readTopic } from './read-topic.js';
+export { type EventStream, openEventStream } from './sse.js';
 export { type Conversation, syntheticTraffic } from './synthetic-traffic.js';

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the third-party peers the tests run against, from Debian's packages, when missing:
-# softflowd (exporter), tshark/editcap (decoding oracle, pcapng), fprobe, nfdump, pmacct.
+# softflowd (exporter), tshark/editcap (decoding oracle, pcapng), fprobe, nfdump, pmacct, and
+# chromium (the browser the dashboard's end-to-end tests drive with playwright-core).
 # Needs root or sudo when something is missing; does nothing when all are present.
 set -euo pipefail
-declare -A pkg=([softflowd]=softflowd [tshark]=tshark [editcap]=wireshark-common [fprobe]=fprobe [nfdump]=nfdump [nfacctd]=pmacct)
+declare -A pkg=([softflowd]=softflowd [tshark]=tshark [editcap]=wireshark-common [fprobe]=fprobe [nfdump]=nfdump [nfacctd]=pmacct [chromium]=chromium)
 missing=()
 for bin in "${!pkg[@]}"; do
   command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || missing+=("${pkg[$bin]}")

@@ -144,6 +144,61 @@ export const SCHEMA: readonly Migration[] = [
       `ALTER TABLE flows_raw ADD COLUMN IF NOT EXISTS kafka_batch_first UInt64 DEFAULT 18446744073709551615 CODEC(Delta, ZSTD) AFTER kafka_offset`,
     ],
   },
+  {
+    version: 3,
+    // Read by the API (tokens, audit) and, for suppressions, by the detector: docs/api.md.
+    name: 'api: bearer tokens (hashed), the audit log of state changes, alert suppressions',
+    statements: [
+      `CREATE TABLE IF NOT EXISTS api_tokens (
+        id String,
+        name String,
+        role LowCardinality(String),
+        supplier_id LowCardinality(String),
+        secret_sha256 String,
+        created_at DateTime64(3, 'UTC'),
+        created_by String,
+        expires_at Nullable(DateTime64(3, 'UTC')),
+        revoked_at Nullable(DateTime64(3, 'UTC')),
+        revoked_by String,
+        version UInt64
+      ) ENGINE = ReplacingMergeTree(version)
+      ORDER BY id`,
+      `CREATE TABLE IF NOT EXISTS audit_log (
+        at DateTime64(3, 'UTC'),
+        id String,
+        actor String,
+        actor_token_id String,
+        role LowCardinality(String),
+        supplier_id LowCardinality(String),
+        action LowCardinality(String),
+        target_kind LowCardinality(String),
+        target_id String,
+        outcome LowCardinality(String),
+        detail String,
+        client_addr String
+      ) ENGINE = MergeTree
+      PARTITION BY toYYYYMM(at)
+      ORDER BY (at, id)`,
+      `CREATE TABLE IF NOT EXISTS suppressions (
+        id String,
+        types Array(LowCardinality(String)),
+        entities Array(String),
+        organisations Array(String),
+        groups Array(String),
+        suppliers Array(String),
+        reason String,
+        alert_id String,
+        created_by String,
+        created_at DateTime64(3, 'UTC'),
+        expires_at Nullable(DateTime64(3, 'UTC')),
+        deleted UInt8,
+        updated_by String,
+        updated_at DateTime64(3, 'UTC'),
+        version UInt64
+      ) ENGINE = ReplacingMergeTree(version)
+      ORDER BY id`,
+    ],
+  },
 ];
 
 export interface Retention {

@@ -19,6 +19,7 @@ export {
 } from './load-config.js';
 export {
   type AggregatorConfig,
+  type ApiConfig,
   type ClickHouseConfig,
   type CollectorConfig,
   type Config,

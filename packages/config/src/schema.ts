@@ -16,7 +16,7 @@ import { detectorSchema } from './detector-schema.js';
  * ClickHouse migrations, the HTTP server with /healthz, /readyz and /metrics) is not a service:
  * it always runs.
  */
-export const SERVICE_NAMES: readonly string[] = ['collector', 'aggregator', 'detector', 'simulator'];
+export const SERVICE_NAMES: readonly string[] = ['collector', 'aggregator', 'detector', 'api', 'simulator'];
 
 /** What `flowwatch start` runs by default: every service but the simulator (`--demo` or `services` adds it). */
 export const DEFAULT_SERVICES: readonly string[] = SERVICE_NAMES.filter((name) => name !== 'simulator');
@@ -466,6 +466,84 @@ export const simulatorSchema = z.strictObject({
   pushBatchRecords: z.number().int().min(1).max(100_000).default(5000).describe('Records per push request at most'),
 });
 export type SimulatorConfig = z.infer<typeof simulatorSchema>;
+export const apiSchema = z.strictObject({
+  host: z
+    .string()
+    .optional()
+    .describe(
+      "Address of the API and dashboard when they listen on their own. Unset (with port unset): they share the process's HTTP server (http.host and http.port: 127.0.0.1:8080 by default) with /healthz, /readyz and /metrics",
+    ),
+  port: port
+    .optional()
+    .describe(
+      "Port of the API and dashboard when they listen on their own (with host, or http.host). Unset: the HTTP server's port (http.port, 8080)",
+    ),
+  trustProxy: z
+    .boolean()
+    .default(false)
+    .describe('Behind a TLS-terminating reverse proxy: take the client address and protocol from X-Forwarded-For and X-Forwarded-Proto'),
+  bodyLimitBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(16 * 1024 * 1024)
+    .default(64 * 1024)
+    .describe('Largest request body (413 beyond); API bodies are small JSON documents'),
+  rateLimit: z
+    .strictObject({
+      requestsPerSecond: z.number().min(0.1).default(20).describe('Per token (or session), sustained (429 beyond)'),
+      burst: z.number().int().min(1).default(200).describe('Per token (or session), burst'),
+      authFailuresPerMinute: z
+        .number()
+        .int()
+        .min(1)
+        .default(30)
+        .describe('Failed logins and bad tokens per client address per minute before its requests get 429'),
+    })
+    .prefault({}),
+  session: z
+    .strictObject({
+      idleTimeoutMs: durationMs
+        .min(60_000)
+        .default(8 * HOUR)
+        .describe('A dashboard session ends after this long without a request'),
+      maxAgeMs: durationMs.min(60_000).default(DAY).describe('A dashboard session ends this long after login, active or not'),
+      secureCookie: z
+        .boolean()
+        .default(true)
+        .describe('Mark the session cookie Secure: browsers then send it over HTTPS and to http://localhost or 127.0.0.1 only'),
+      maxSessions: z.number().int().min(1).default(10_000).describe('Sessions held in memory at most (the oldest is dropped beyond)'),
+    })
+    .prefault({}),
+  tokenCacheMs: durationMs
+    .max(HOUR)
+    .default(30_000)
+    .describe(
+      'How long a token read from ClickHouse is trusted before it is read again: the longest a token revoked by another process keeps working',
+    ),
+  stream: z
+    .strictObject({
+      heartbeatMs: durationMs
+        .min(1000)
+        .default(15_000)
+        .describe('Comment line sent to idle event streams (keeps proxies from closing them)'),
+      trafficIntervalMs: durationMs.min(1000).default(5000).describe('How often live traffic counters are computed and sent'),
+      pollMs: durationMs.min(500).default(5000).describe('How often ClickHouse `alerts` is polled for changes (besides the Kafka topic)'),
+      maxClients: z.number().int().min(1).default(500).describe('Open event streams at most (503 beyond)'),
+      groupIdPrefix: z
+        .string()
+        .min(1)
+        .default('flowwatch-api')
+        .describe('Prefix of the Kafka consumer group reading `alerts` (each API process has its own group, from the latest offset)'),
+    })
+    .prefault({}),
+  exporterSilenceMs: durationMs
+    .min(10_000)
+    .default(120_000)
+    .describe('An exporter is shown silent when flows_raw has nothing from it for this long'),
+  webRoot: z.string().optional().describe('Directory of the built dashboard (index.html, assets/); default: services/web/dist'),
+});
+export type ApiConfig = z.infer<typeof apiSchema>;
 
 export const configSchema = z.strictObject({
   services: z
@@ -487,6 +565,7 @@ export const configSchema = z.strictObject({
   aggregator: aggregatorSchema.prefault({}),
   detector: detectorSchema.prefault({}),
   simulator: simulatorSchema.prefault({}),
+  api: apiSchema.prefault({}),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -1,3 +1,4 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -18,7 +19,15 @@ export interface OpsServerOptions {
   readiness: () => readonly ReadinessCheck[];
   /** Per-request size limit of the body (bytes). */
   bodyLimit?: number;
+  /**
+   * Another app served on the same port (the API and dashboard): requests for any path but
+   * /healthz, /readyz and /metrics go to the handler this returns, when it returns one. Read at
+   * each request, because that app starts after this server is already listening.
+   */
+  fallback?: () => ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
 }
+
+const OPS_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
 /**
  * The HTTP server every flowwatch process runs: /healthz (alive), /readyz (can do its work),
@@ -31,7 +40,18 @@ export function buildOpsServer(options: OpsServerOptions): FastifyInstance {
     loggerInstance: options.logger.child({ component: 'http' }, { level: atLeastWarn(options.logger) }) as FastifyBaseLogger,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     return503OnClosing: true,
-  });
+    ...(options.fallback
+      ? {
+          serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) =>
+            createServer((req, res) => {
+              const other = options.fallback?.();
+              const path = (req.url ?? '/').split('?')[0] as string;
+              if (other && !OPS_PATHS.has(path)) other(req, res);
+              else handler(req, res);
+            }),
+        }
+      : {}),
+  }) as unknown as FastifyInstance;
 
   const metrics = new ServiceMetrics(options.registry, 'http');
   const requests = metrics.counter('requests', 'HTTP requests by route and status class', ['method', 'route', 'status']);

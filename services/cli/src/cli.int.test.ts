@@ -212,3 +212,56 @@ describe('flowwatch start with the collector', () => {
     expect((await fw.exited).code).toBe(0);
   });
 });
+
+describe('flowwatch start with the API', () => {
+  it('token create before start; the dashboard, OpenAPI and API on the HTTP port; token commands refused while start holds embedded ClickHouse', async () => {
+    const { brokers } = testKafka();
+    const port = await freePort();
+    const flows = uniqueName('flows');
+    const env = {
+      KAFKA_BROKERS: brokers.join(','),
+      FLOWWATCH__HTTP__PORT: String(port),
+      FLOWWATCH__KAFKA__TOPICS__FLOWS__NAME: flows,
+      FLOWWATCH__KAFKA__TOPICS__FLOWS_DLQ__NAME: `${flows}.dlq`,
+      FLOWWATCH__KAFKA__TOPICS__ALERTS__NAME: `${flows}.alerts`,
+      FLOWWATCH__CLICKHOUSE__PATH: mkdtempSync(join(tmpdir(), 'fw-cli-api-')),
+    };
+    const bad = run(['token', 'create', '--role', 'root', '--name', 'x'], env);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/^flowwatch token create: --role: one of viewer, analyst, admin, supplier/);
+    const made = run(['token', 'create', '--role', 'admin', '--name', 'first admin'], env);
+    expect(made.status, made.stderr).toBe(0);
+    const { token, id, role } = JSON.parse(made.stdout);
+    expect(role).toBe('admin');
+    expect(token).toMatch(/^fwt_[0-9a-f]{16}_/);
+
+    const fw = await startFlowwatch(env);
+    const base = `http://127.0.0.1:${port}`;
+    await waitReady(base, fw.output);
+    expect(fw.output()).toContain(`dashboard and API on ${base}/`);
+    const page = await fetch(`${base}/`);
+    expect(page.headers.get('content-security-policy')).toMatch(/^default-src 'none'; script-src 'self'/);
+    expect([200, 503]).toContain(page.status); // 503 (with how to build it) if the dashboard was never built
+    expect((await fetch(`${base}/api/openapi.json`)).status).toBe(200);
+    expect((await fetch(`${base}/api/v1/alerts`)).status).toBe(401);
+    const alerts = await fetch(`${base}/api/v1/alerts`, { headers: { authorization: `Bearer ${token}` } });
+    expect(alerts.status).toBe(200);
+    expect(((await alerts.json()) as { alerts: unknown[] }).alerts).toEqual([]);
+    expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'ok' });
+    expect(await (await fetch(`${base}/metrics`)).text()).toMatch(
+      /^flowwatch_api_requests_total\{method="GET",route="\/api\/v1\/alerts",status="2xx"\} 1$/m,
+    );
+
+    const busy = run(['token', 'list'], env);
+    expect(busy.status).toBe(1);
+    expect(busy.stderr).toMatch(/in use by process \d+ .*POST \/api\/v1\/tokens/);
+
+    fw.child.kill('SIGTERM');
+    expect((await fw.exited).code).toBe(0);
+    const listed = run(['token', 'list'], env);
+    expect(listed.status).toBe(0);
+    expect(JSON.parse(listed.stdout)).toMatchObject({ id, name: 'first admin', role: 'admin', revoked_at: null });
+    expect(run(['token', 'revoke', id], env).status).toBe(0);
+    expect(JSON.parse(run(['token', 'list'], env).stdout).revoked_at).not.toBeNull();
+  });
+});

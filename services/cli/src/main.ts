@@ -37,6 +37,13 @@ Commands:
                              one JSON line of totals and throughput instead
   push-token --supplier ID   make a bearer token for a supplier's HTTPS pushes; prints the token
                              (give it to the supplier) and its sha256 (put it in the registry)
+  token create --role ROLE --name NAME [--supplier ID] [--expires T]
+                             make an API and dashboard token (ROLE: viewer, analyst, admin,
+                             supplier with --supplier); prints it once, stores its hash in
+                             ClickHouse (not while flowwatch start holds embedded ClickHouse:
+                             then POST /api/v1/tokens as an admin)
+  token list                 the tokens (never their text), one JSON line each
+  token revoke ID            revoke a token (its dashboard sessions end too)
   traffic --from T --to T [--interval 5m] [--by DIM] [--top K] [--rank METRIC]
           [--rest other|drop] [--where FIELD=VALUE ...]
                              traffic per time bucket (sums, estimates, flows, distinct
@@ -143,6 +150,16 @@ async function main(argv: string[]): Promise<number> {
     config.services = r.data;
   }
 
+  if (command === 'token') {
+    const { runTokenCommand } = await import('./token-command.js');
+    return runTokenCommand(
+      sub,
+      positionals.slice(2),
+      { role: values.role, name: values.name, supplier: values.supplier, expires: values.expires },
+      config,
+    );
+  }
+
   if (isQueryCommand(command) && !sub) {
     const { runQueryCommand } = await import('./query-command.js');
     return runQueryCommand(command, values, config);
@@ -201,6 +218,9 @@ function parse(argv: string[]) {
       summary: { type: 'boolean' },
       'sampling-rate': { type: 'string' },
       supplier: { type: 'string' },
+      role: { type: 'string' },
+      name: { type: 'string' },
+      expires: { type: 'string' },
       ...QUERY_OPTIONS,
       help: { type: 'boolean', short: 'h' },
       demo: { type: 'boolean' },

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { applyRetention, type ClickHouseHandle, migrate, openClickHouse, SCHEMA } from '@flowwatch/clickhouse';
 import type { Config } from '@flowwatch/config';
 import { createKafka, ensureTopics, KafkaHealth } from '@flowwatch/kafka';
@@ -27,12 +28,20 @@ export interface Platform {
   components: Service[];
   /** Runs last: clears the 'starting' readiness check and marks the process ready. */
   readyMarker: Service;
+  /**
+   * Serves another app (the API and dashboard) on this process's HTTP server: every path but
+   * /healthz, /readyz and /metrics goes to `handler`. Returns the function that takes it back.
+   */
+  mount(handler: (req: IncomingMessage, res: ServerResponse) => void): () => void;
+  /** A line of progress for the person at the terminal. */
+  progress: (line: string) => void;
 }
 
 export function createPlatform(config: Config, logger: Logger, progress: (line: string) => void): Platform {
   const registry = createRegistry();
   const readiness: ReadinessCheck[] = [];
-  const http = buildOpsServer({ registry, logger, readiness: () => readiness });
+  let mounted: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+  const http = buildOpsServer({ registry, logger, readiness: () => readiness, fallback: () => mounted });
   const metrics = new ServiceMetrics(registry, 'platform');
   const info = metrics.gauge('build', 'info', 'flowwatch build and runtime modes', ['version', 'kafka', 'clickhouse', 'services']);
 
@@ -143,5 +152,12 @@ export function createPlatform(config: Config, logger: Logger, progress: (line: 
     },
     components: [httpComponent, kafkaComponent, clickhouseComponent],
     readyMarker: ready,
+    mount(handler) {
+      mounted = handler;
+      return () => {
+        if (mounted === handler) mounted = undefined;
+      };
+    },
+    progress,
   };
 }

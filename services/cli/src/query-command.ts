@@ -165,7 +165,7 @@ async function openForQuery(config: Config): Promise<{ ok: true; handle: ClickHo
 }
 
 /** The live process other than this one that chDB's status file names, if any. */
-function lockHolder(path: string): number | undefined {
+export function lockHolder(path: string): number | undefined {
   let pid: number;
   try {
     pid = Number(/^PID: (\d+)$/m.exec(readFileSync(join(path, 'status'), 'utf8'))?.[1]);

@@ -1,4 +1,5 @@
 import { type Aggregator, createAggregator } from '@flowwatch/aggregator';
+import { type Api, createApi } from '@flowwatch/api';
 import { type Collector, createCollector } from '@flowwatch/collector';
 import type { Config } from '@flowwatch/config';
 import { createDetector, type Detector } from '@flowwatch/detector';
@@ -61,6 +62,43 @@ export const SERVICE_FACTORIES: Readonly<Record<string, (platform: Platform) => 
           collectorTarget(p.config.collector),
         ),
       () => {},
+    ),
+  api: (p) =>
+    lazyService<Api>(
+      'api',
+      () => {
+        const { api, http, storage } = p.config;
+        // Unset (the default) or equal to the HTTP server's address, the API shares that server; otherwise it listens itself.
+        const host = api.host ?? http.host;
+        const port = api.port ?? http.port;
+        const shared = host === http.host && port === http.port;
+        const service = createApi(
+          {
+            logger: p.logger,
+            registry: p.registry,
+            clickhouse: p.clickhouse().client,
+            kafka: p.kafka(),
+            alertsTopic: p.config.kafka.topics.alerts.name,
+            retention: { rawDays: storage.rawTtlDays, minuteDays: storage.minuteTtlDays, hourDays: storage.hourTtlDays },
+            registryConfig: p.config.registry,
+            serve: shared ? { mount: (handler) => p.mount(handler), url: `http://${http.host}:${http.port}` } : { listen: { host, port } },
+            readiness: p.readiness,
+          },
+          api,
+        );
+        return {
+          name: service.name,
+          start: async () => {
+            await service.start();
+            p.progress(`dashboard and API on ${service.url()}/ (OpenAPI: ${service.url()}/api/openapi.json)`);
+          },
+          stop: () => service.stop(),
+          reload: (registry: Config['registry']) => service.reload(registry),
+          app: () => service.app(),
+          url: () => service.url(),
+        };
+      },
+      (service, config) => service.reload(config.registry),
     ),
 };
 
