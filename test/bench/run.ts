@@ -1,7 +1,6 @@
 /**
  * `pnpm bench`: prints the figures docs/benchmarks.md records. Sections can be chosen:
- * `pnpm bench decode nfacctd enrichment collector aggregator detector` (all by default).
- * `pnpm bench decode nfacctd enrichment collector aggregator api` (all by default).
+ * `pnpm bench decode nfacctd enrichment collector aggregator detector api` (all by default).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -140,6 +139,7 @@ if (want('aggregator')) {
 if (want('detector')) {
   const { detectorBench } = await import('./detector-bench.js');
   await detectorBench(print, Number(process.env.FLOWWATCH_BENCH_DETECTOR_FLOWS ?? 1_000_000));
+}
 if (want('api')) {
   const { apiBench } = await import('./api-bench.js');
   await apiBench(
