@@ -542,6 +542,12 @@ export const apiSchema = z.strictObject({
     .default(120_000)
     .describe('An exporter is shown silent when flows_raw has nothing from it for this long'),
   webRoot: z.string().optional().describe('Directory of the built dashboard (index.html, assets/); default: services/web/dist'),
+  demoLogin: z
+    .boolean()
+    .default(false)
+    .describe(
+      'At start, make an analyst token valid for a day and print it, so a first look needs no token command (start --demo sets it)',
+    ),
 });
 export type ApiConfig = z.infer<typeof apiSchema>;
 

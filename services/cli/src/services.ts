@@ -1,5 +1,5 @@
 import { type Aggregator, createAggregator } from '@flowwatch/aggregator';
-import { type Api, createApi } from '@flowwatch/api';
+import { type Api, createApi, TokenStore } from '@flowwatch/api';
 import { type Collector, createCollector } from '@flowwatch/collector';
 import type { Config } from '@flowwatch/config';
 import { createDetector, type Detector } from '@flowwatch/detector';
@@ -91,6 +91,15 @@ export const SERVICE_FACTORIES: Readonly<Record<string, (platform: Platform) => 
           start: async () => {
             await service.start();
             p.progress(`dashboard and API on ${service.url()}/ (OpenAPI: ${service.url()}/api/openapi.json)`);
+            if (api.demoLogin) {
+              const { token } = await new TokenStore(p.clickhouse().client, { cacheMs: 0 }).create({
+                name: 'demo analyst',
+                role: 'analyst',
+                createdBy: 'start --demo',
+                expiresAt: Date.now() + 86_400_000,
+              });
+              p.progress(`demo: open ${service.url()}/ and log in with the token ${token} (analyst, valid for a day)`);
+            }
           },
           stop: () => service.stop(),
           reload: (registry: Config['registry']) => service.reload(registry),

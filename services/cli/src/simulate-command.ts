@@ -105,6 +105,7 @@ export function applyDemo(config: Config): Result<Config> {
       registry: merged.registry,
       simulator,
       collector: config.simulator.speed > 1 ? { ...config.collector, timeReceivedFrom: 'export' } : config.collector,
+      api: { ...config.api, demoLogin: true },
     },
   };
 }

@@ -111,6 +111,17 @@ describe('flowwatch start --demo, and simulate next to it', () => {
     expect(label).toMatchObject({ scenario: 'port-scan', type: 'port_scan', truncated: false, entity: { kind: 'host' } });
     await until('flows stored', async () => /^flowwatch_aggregator_rows_written_total [1-9]/m.test(await metrics()), 30_000);
 
+    // The demo prints a login token; with it the API (what the dashboard reads) shows the detector's
+    // alert for the demo's port scan, on the scanned host.
+    const token = /log in with the token (fwt_\S+)/.exec(output)?.[1];
+    expect(token, output.slice(-2000)).toBeDefined();
+    const portScans = async () => {
+      const r = await fetch(`${base}/api/v1/alerts?type=port_scan`, { headers: { authorization: `Bearer ${token}` } });
+      return r.status === 200 ? ((await r.json()) as { alerts: { entity: { id: string } }[] }).alerts : [];
+    };
+    await until('the port scan alert in the API', async () => (await portScans()).length > 0, 30_000);
+    expect((await portScans()).map((a) => a.entity.id)).toContain(label.entity.id);
+
     // A second simulator injects a scenario into the running demo: same seed, same exporters.
     const injected = join(dir, 'injected.jsonl');
     const simMetrics = await freePort();
