@@ -64,10 +64,13 @@ describe('flowwatch start --demo, and simulate next to it', () => {
       config,
       [
         `http: { port: ${http} }`,
-        `kafka: { topics: { flows: { name: ${flows} }, flowsDlq: { name: ${flows}.dlq }, alerts: { name: ${flows}.alerts } } }`,
+        `kafka: { topics: { flows: { name: ${flows} }, flowsDlq: { name: ${flows}.dlq }, alerts: { name: ${flows}.alerts }, detectorState: { name: ${flows}.state } } }`,
+        // Groups of this test's own: other tests' pipelines share the broker.
+        `aggregator: { groupId: ${flows}-aggregators }`,
+        `detector: { groupId: ${flows}-detectors }`,
         `clickhouse: { path: ${join(dir, 'ch')} }`,
         `collector: { netflowPort: ${netflow}, ipfixPort: ${ipfix}, sflowPort: ${sflow}, push: { port: ${push} } }`,
-        `simulator: { seed: 3, labelsFile: ${labels}, demoScenarios: [{ name: port-scan, at: +3s, duration: 6s }] }`,
+        `simulator: { seed: 3, labelsFile: ${labels}, demoScenarios: [{ name: port-scan, at: +3s, duration: 12s, params: { rate: 20 } }] }`,
         '',
       ].join('\n'),
     );
