@@ -9,7 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
  */
 const HOUR = 3_600_000;
 const NOW = Date.now();
-const BASE = Math.floor(NOW / HOUR) * HOUR - 6 * HOUR;
+// Six whole hours ending at least an hour ago: the exporters' status reads the last 15 minutes,
+// which must hold only the `recent` rows below, whatever the time of day the test runs.
+const BASE = Math.floor(NOW / HOUR) * HOUR - 7 * HOUR;
 const FROM = new Date(BASE).toISOString();
 const TO = new Date(BASE + 6 * HOUR).toISOString();
 const rows = enrichedFlowRows(3000, BASE, 6 * HOUR, 11);
