@@ -82,7 +82,7 @@ export function applySimulatorFlags(config: Config, flags: SimulateFlags): Resul
 /**
  * `start --demo`: the simulator joins the services, its network's registry is merged into the
  * configured one, the demo scenarios are scheduled when none are configured, and a compressed
- * simulation switches the collector to export times.
+ * simulation switches the collector to export times and alerts' detected_at to event time.
  */
 export function applyDemo(config: Config): Result<Config> {
   try {
@@ -105,6 +105,7 @@ export function applyDemo(config: Config): Result<Config> {
       registry: merged.registry,
       simulator,
       collector: config.simulator.speed > 1 ? { ...config.collector, timeReceivedFrom: 'export' } : config.collector,
+      detector: config.simulator.speed > 1 ? { ...config.detector, detectedAt: 'event' as const } : config.detector,
     },
   };
 }
