@@ -158,7 +158,10 @@ export function periodic(
   }
 }
 
-/** A jitter in [0, 1) that depends only on the scenario and k. */
+/**
+ * A jitter in [0, 1) that depends only on the scenario and k; none for the first event, so an
+ * incident's first flow is at its labelled start (delays are measured from there).
+ */
 export function jitterOf(s: ScenarioSetup, amount: number): (k: number) => number {
-  return (k) => amount * Random.derive(s.seed, s.id, 'jitter', k).next();
+  return (k) => (k === 0 ? 0 : amount * Random.derive(s.seed, s.id, 'jitter', k).next());
 }
