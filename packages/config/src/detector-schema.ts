@@ -99,6 +99,12 @@ export type PolicyRuleConfig = z.infer<typeof policyRuleSchema>;
 
 export const detectorSchema = z.strictObject({
   groupId: z.string().min(1).default('flowwatch-detector').describe('Kafka consumer group of the detectors'),
+  detectedAt: z
+    .enum(['clock', 'event'])
+    .default('clock')
+    .describe(
+      "What alerts' detected_at records: 'clock' (this host's clock when the change is published), or 'event' (the event time the detector decided at: the sighting's own time, or the watermark when that is later). 'event' is for time-compressed simulations and replays (the evaluation), whose event time runs ahead of the clock",
+    ),
   fromBeginning: z
     .boolean()
     .default(false)

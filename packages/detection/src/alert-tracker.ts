@@ -56,8 +56,11 @@ export class AlertTracker implements DetectionSink {
     private readonly config: AlertTrackerConfig,
     private readonly directory: Directory,
     private readonly evidence: (d: Detection) => Evidence,
-    /** Wall clock for `detected_at`, ms; the detection's event time when absent (deterministic tests). */
-    private readonly now?: () => number,
+    /**
+     * `detected_at` of a change, ms, given the event time of the alert's latest sighting: the wall
+     * clock, or an event time; the sighting's own event time when absent (deterministic tests).
+     */
+    private readonly now?: (lastSeenMs: number) => number,
   ) {}
 
   raise(d: Detection): void {
@@ -197,7 +200,7 @@ export class AlertTracker implements DetectionSink {
   #emit(event: AlertEvent, t: Tracked, receivedNs: number): void {
     const alert = t.alert;
     alert.version++;
-    alert.detected_at = iso(this.now?.() ?? t.lastSeenMs);
+    alert.detected_at = iso(this.now?.(t.lastSeenMs) ?? t.lastSeenMs);
     this.#changes.push({ event, alert: structuredClone(alert), receivedNs });
   }
 

@@ -21,7 +21,11 @@ import { Overrides } from './rules.js';
 export interface EngineOptions {
   config: DetectorConfig;
   registry: RegistryConfig;
-  /** Wall clock (ms) for alerts' `detected_at`; event time when absent, for deterministic tests. */
+  /**
+   * Wall clock (ms) for alerts' `detected_at`; without it, and with `config.detectedAt: event`, the
+   * event time of the decision: max(sighting's event time, watermark). An interval's volume is
+   * decided when the watermark passes its end, a scan on the probe that completes it.
+   */
   now?: () => number;
 }
 
@@ -111,7 +115,8 @@ export class DetectionEngine {
     this.#enricher = new Enricher(registry);
     const directory = new Directory(registry);
     const engine = this;
-    this.tracker = new AlertTracker(config, directory, (d) => this.#evidence(d), options.now);
+    const decidedAt = (lastSeenMs: number) => Math.max(lastSeenMs, this.clock.watermarkMs);
+    this.tracker = new AlertTracker(config, directory, (d) => this.#evidence(d), config.detectedAt === 'event' ? decidedAt : options.now);
     this.#ctx = {
       config,
       directory,

@@ -115,9 +115,22 @@ export class DurableConsumer {
           }
         }
         resolveOffset(last.offset);
-        await this.consumer.commitOffsets([
-          { topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() },
-        ]);
+        try {
+          await this.consumer.commitOffsets([
+            { topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() },
+          ]);
+        } catch (err) {
+          // Thrown out of eachBatch, a commit refused because this member was dropped from the group
+          // (a stall longer than the session) crashed the consumer for good: kafkajs does not restart
+          // on non-retriable errors. The batch is uncommitted, so it is consumed again after the
+          // re-join (at least once); return and let kafkajs re-join.
+          if (!isRebalanceError(err)) throw err;
+          this.logger.warn(
+            { err: (err as Error).message, topic: batch.topic, partition: batch.partition },
+            'commit refused by a rebalance; re-joining',
+          );
+          return;
+        }
         this.m.consumed.inc({ topic: batch.topic }, batch.messages.length);
         this.m.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
         await heartbeat();
@@ -130,6 +143,14 @@ export class DurableConsumer {
     this.stopped = true;
     await this.consumer.disconnect();
   }
+}
+
+/** Errors that mean this member's generation is over (it must re-join), not that Kafka is broken. */
+export function isRebalanceError(err: unknown): boolean {
+  for (let e = err as { type?: string; cause?: unknown } | undefined; e !== undefined && e !== null; e = e.cause as typeof e) {
+    if (e.type === 'UNKNOWN_MEMBER_ID' || e.type === 'ILLEGAL_GENERATION' || e.type === 'REBALANCE_IN_PROGRESS') return true;
+  }
+  return false;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -5,13 +5,17 @@
  * `benign`) is one that must NOT raise an alert.
  */
 export const ALERT_TYPES = [
-  'lateral_movement',
-  'flood',
-  'syn_flood',
+  'volume_spike',
+  'volume_drop',
+  'telemetry_silence',
   'port_scan',
   'host_sweep',
+  'flood',
+  'syn_flood',
+  'amplification',
+  'lateral_movement',
   'exfiltration',
-  'telemetry_silence',
+  'new_pair',
   'blocklist',
   'policy',
 ] as const;
@@ -35,6 +39,11 @@ export interface Label {
   entity: Entity;
   /** Other entities an alert may legitimately name instead (the worm's other organisations, the scanner's organisation). */
   related: Entity[];
+  /**
+   * Other alert types the incident truly causes (a worm sweeps hosts, a new integration is a new
+   * pair): an evaluation counts such alerts as explained, not false, but does not require them.
+   */
+  also: AlertType[];
   /** Event time, ISO-8601 UTC with milliseconds. */
   start: string;
   end: string;

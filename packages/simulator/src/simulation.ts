@@ -138,6 +138,7 @@ export class Simulation {
       records.length = 0;
       const active = this.scenarios.filter((s) => s.startMs < to && s.endMs > from);
       if (this.background) this.model.slot(this.nextSlot, records, modulationOf(active));
+      for (const s of active) if (s.keeps) filterInPlace(records, s.keeps, from);
       for (const s of active) s.flows?.(from, to, records);
       const silenced = new Set<string>();
       for (const s of active) {
@@ -201,6 +202,12 @@ export function exporterKey(supplierId: string, exporterId: string): string {
 function bootTime(seed: number, e: SimExporter, startMs: number): number {
   const rng = Random.derive(seed, 'boot', e.supplierId, e.id);
   return startMs - rng.between(86_400, 45 * 86_400) * 1000 - rng.int(1000);
+}
+
+function filterInPlace(records: FlowRecord[], keeps: (r: FlowRecord, tMs: number) => boolean, tMs: number): void {
+  let n = 0;
+  for (const r of records) if (keeps(r, tMs)) records[n++] = r;
+  records.length = n;
 }
 
 function modulationOf(active: readonly Scenario[]): Modulation | undefined {

@@ -82,7 +82,7 @@ export function applySimulatorFlags(config: Config, flags: SimulateFlags): Resul
 /**
  * `start --demo`: the simulator joins the services, its network's registry is merged into the
  * configured one, the demo scenarios are scheduled when none are configured, and a compressed
- * simulation switches the collector to export times.
+ * simulation switches the collector to export times and alerts' detected_at to event time.
  */
 export function applyDemo(config: Config): Result<Config> {
   try {
@@ -106,6 +106,7 @@ export function applyDemo(config: Config): Result<Config> {
       simulator,
       collector: config.simulator.speed > 1 ? { ...config.collector, timeReceivedFrom: 'export' } : config.collector,
       api: { ...config.api, demoLogin: true },
+      detector: config.simulator.speed > 1 ? { ...config.detector, detectedAt: 'event' as const } : config.detector,
     },
   };
 }

@@ -67,7 +67,12 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
     checkpoints: metrics.counter('checkpoints', 'State checkpoints written'),
     checkpointBytes: metrics.gauge('checkpoint', 'bytes', 'Size of the last checkpoint (gzipped)'),
   };
-  const engine = new DetectionEngine({ config, registry: registryConfig, now: () => Date.now() });
+  // detectedAt 'event' (compressed simulations, replays): detected_at in event time, from the engine.
+  const engine = new DetectionEngine({
+    config,
+    registry: registryConfig,
+    ...(config.detectedAt === 'clock' ? { now: () => Date.now() } : {}),
+  });
   const producer = new BufferedProducer(deps.kafka, deps.producerOptions, metrics, logger);
   const store = new AlertStore(deps.clickhouse, { flushMs: 500, maxQueue: 100_000 }, metrics, logger);
   const webhooks = new WebhookDispatcher(

@@ -31,6 +31,22 @@ describe('flood detector', () => {
     expect(opened(changes, 'flood')).toEqual([]);
   });
 
+  it('raises a flood at twice its threshold within 3 s of its start (rate over the elapsed window)', () => {
+    const start = T0 + 90_000;
+    // An address the background never reaches: its window starts with the flood. (A window already
+    // running when a flood starts dilutes it until it rolls: at most one window more.)
+    const target = hostOf(5, 150);
+    function* attack() {
+      // 40,000 UDP packets per second (threshold 20,000) from 200 sources, 400 packets every 10 ms.
+      for (let i = 0; i < 3000; i++)
+        yield flow({ t: start + i * 10, src: `100.64.1.${i % 200}`, dst: target, dstPort: 53, proto: 17, packets: 400, bytes: 400 * 100 });
+    }
+    const changes = run(testEngine(), merge(background(5), attack()));
+    const flood = opened(changes, 'flood');
+    expect(flood).toHaveLength(1);
+    expect(Date.parse(flood[0]!.alert.first_seen) - start).toBeLessThan(3000);
+  });
+
   it('raises UDP amplification: large responses from reflector ports', () => {
     const start = T0 + 60_000;
     const target = hostOf(6, 20);

@@ -36,7 +36,9 @@ const MIN_BASELINE_WINDOWS = 6;
 /**
  * Floods against destinations inside the network (an organisation's or a service's address),
  * per `windowMs` window of each destination, checked as every flow is added (no waiting for the
- * window to end: a rate is the window's count over the whole window length, so it only grows):
+ * window to end: a rate is the window's count over the time elapsed in it, but at least a quarter
+ * of the window, so a flood at twice its threshold is caught after about a quarter of the window
+ * instead of half of it, while a burst shorter than that is still averaged over that quarter):
  * - `flood`: >= minSources distinct sources and a packet or bit rate above
  *   max(minPps | minBps, factor x the destination's baseline rate);
  * - `syn_flood`: SYN-only packets (TCP flows with SYN and none of ACK, RST, FIN) at least synShare
@@ -129,7 +131,8 @@ export class FloodDetector implements DetectorFamily {
 
   #check(d: Destination, f: EnrichedFlow, t: number, _newSource: boolean): void {
     const c = this.ctx.config.flood;
-    const seconds = c.windowMs / 1000;
+    // Elapsed part of the window, at least a quarter of it (flows may arrive slightly out of order).
+    const seconds = Math.max(c.windowMs / 4, Math.min(c.windowMs, t - d.windowStart)) / 1000;
     const s = d.scale;
     const pps = d.packets / seconds;
     const bps = (d.bytes * 8) / seconds;

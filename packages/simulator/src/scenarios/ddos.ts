@@ -16,20 +16,23 @@ import {
 
 /**
  * DDoS on a national service (`service`, default spine): a botnet of `bots` addresses (default 3000)
- * sends `rate` flows a second (default 400) at the service's first two addresses. `kind: syn` (the
+ * sends `rate` flows a second (default 2,500 for SYN, 800 for UDP) at the service's first two addresses. `kind: syn` (the
  * default) is a SYN flood to 443, one to three 40-60 byte SYNs per flow; `kind: udp` a UDP flood of
  * large datagrams. The flood arrives from the Internet through every supplier, so every exporter
  * reports a share of it.
  */
 export const ddos: ScenarioFactory = (network, setup) => {
+  const name = setup.params.kind === 'udp' && setup.id.startsWith('udp-flood') ? 'udp-flood' : 'ddos';
   const rng = setupRandom(setup);
   const serviceId = stringParam(setup.params, 'service') ?? 'spine';
   const service = network.services.find((s) => s.id === serviceId);
   if (!service) throw new RangeError(`no service ${serviceId} in the simulated network`);
-  const rate = numberParam(setup.params, 'rate', 400);
   const botCount = Math.round(numberParam(setup.params, 'bots', 3000));
   const kind = stringParam(setup.params, 'kind') ?? 'syn';
   if (kind !== 'syn' && kind !== 'udp') throw new RangeError(`ddos kind must be syn or udp, got ${kind}`);
+  // A small attack by today's standards: about 5,000 SYNs/s (one flow per SYN burst, as with
+  // random source ports), or 90,000 packets/s (800 Mbit/s) of UDP.
+  const rate = numberParam(setup.params, 'rate', kind === 'syn' ? 2500 : 800);
   const bots = Array.from({ length: botCount }, () => botAddress(rng));
   const targets = [serviceV4(service, 0), serviceV4(service, Math.min(1, service.hosts - 1))];
   const exporters = network.exporters;
@@ -37,7 +40,7 @@ export const ddos: ScenarioFactory = (network, setup) => {
 
   return {
     id: setup.id,
-    name: 'ddos',
+    name,
     startMs: setup.startMs,
     endMs: setup.endMs,
     flows(fromMs: number, toMs: number, out: FlowRecord[]) {
@@ -78,9 +81,10 @@ export const ddos: ScenarioFactory = (network, setup) => {
     label: (stoppedMs) =>
       makeLabel(
         setup,
-        'ddos',
+        name,
         {
           type: kind === 'syn' ? 'syn_flood' : 'flood',
+          also: kind === 'syn' ? ['flood', 'volume_spike'] : ['volume_spike'],
           entity: { kind: 'service', id: service.id },
           related: targets.map((t) => ({ kind: 'host' as const, id: t })),
           detail: `${kind === 'syn' ? 'SYN' : 'UDP'} flood on ${service.id} (${targets.join(', ')}) from ${bots.length} bots at ${rate} flows/s`,
@@ -90,3 +94,6 @@ export const ddos: ScenarioFactory = (network, setup) => {
       ),
   } satisfies Scenario;
 };
+
+/** The UDP variant of `ddos` under its own name (a `flood` label), for schedules that pick by name. */
+export const udpFlood: ScenarioFactory = (network, setup) => ddos(network, { ...setup, params: { kind: 'udp', ...setup.params } });

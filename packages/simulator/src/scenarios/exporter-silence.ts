@@ -23,6 +23,7 @@ export const exporterSilence: ScenarioFactory = (network, setup) => {
         'exporter-silence',
         {
           type: 'telemetry_silence',
+          also: ['volume_drop'],
           entity: { kind: 'supplier', id: supplier.id },
           detail: `every exporter of ${supplier.id} (${supplier.exporters.map((e) => e.id).join(', ')}) stops sending`,
           facts: { supplier: supplier.id, exporters: supplier.exporters.map((e) => e.id), protocol: supplier.protocol },

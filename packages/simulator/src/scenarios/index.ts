@@ -1,13 +1,16 @@
 import type { SimulatedNetwork } from '../network.js';
 import { Random } from '../random.js';
+import { amplification } from './amplification.js';
 import { blocklist } from './blocklist.js';
-import { ddos } from './ddos.js';
+import { ddos, udpFlood } from './ddos.js';
 import { exfiltration } from './exfiltration.js';
 import { exporterSilence } from './exporter-silence.js';
 import { logonSurge } from './logon-surge.js';
+import { newPair } from './new-pair.js';
 import { policyBreach } from './policy-breach.js';
 import { hostSweep, portScan } from './scans.js';
 import type { Scenario, ScenarioFactory, ScenarioParams } from './scenario.js';
+import { volumeDrop, volumeSpike } from './volume.js';
 import { wormSmb } from './worm-smb.js';
 
 export { PACS_POLICY } from './policy-breach.js';
@@ -16,7 +19,13 @@ export type { Scenario, ScenarioParams } from './scenario.js';
 /** Every scenario, with its default duration (event time). */
 export const SCENARIOS: Readonly<Record<string, { factory: ScenarioFactory; durationMs: number; summary: string }>> = {
   'worm-smb': { factory: wormSmb, durationMs: 30 * 60_000, summary: 'SMB worm spreading across organisations (lateral_movement)' },
-  ddos: { factory: ddos, durationMs: 10 * 60_000, summary: 'SYN or UDP flood on a national service from a botnet (syn_flood, flood)' },
+  ddos: { factory: ddos, durationMs: 5 * 60_000, summary: 'SYN or UDP flood on a national service from a botnet (syn_flood, flood)' },
+  'udp-flood': { factory: udpFlood, durationMs: 5 * 60_000, summary: 'UDP flood on a national service from a botnet (flood)' },
+  amplification: {
+    factory: amplification,
+    durationMs: 10 * 60_000,
+    summary: "DNS/NTP/CLDAP/memcached reflection onto an organisation's server (amplification)",
+  },
   'port-scan': { factory: portScan, durationMs: 10 * 60_000, summary: "a compromised host scans a server's ports (port_scan)" },
   'host-sweep': {
     factory: hostSweep,
@@ -32,6 +41,21 @@ export const SCENARIOS: Readonly<Record<string, { factory: ScenarioFactory; dura
   'logon-surge': { factory: logonSurge, durationMs: 45 * 60_000, summary: 'benign morning log-on surge that must not alert (benign)' },
   blocklist: { factory: blocklist, durationMs: 30 * 60_000, summary: 'a host beacons to a blocklisted address (blocklist)' },
   'policy-breach': { factory: policyBreach, durationMs: 30 * 60_000, summary: 'a care home reaches the imaging exchange (policy)' },
+  'volume-spike': {
+    factory: volumeSpike,
+    durationMs: 20 * 60_000,
+    summary: 'an organisation copies gigabytes to the backup service at midday (volume_spike)',
+  },
+  'volume-drop': {
+    factory: volumeDrop,
+    durationMs: 30 * 60_000,
+    summary: "the largest organisation's circuit fails over: 5% of its traffic gets through (volume_drop)",
+  },
+  'new-pair': {
+    factory: newPair,
+    durationMs: 30 * 60_000,
+    summary: 'a GP practice starts HL7 with a council it never talked to (new_pair)',
+  },
 };
 export const SCENARIO_NAMES = Object.keys(SCENARIOS);
 

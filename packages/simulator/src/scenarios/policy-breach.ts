@@ -71,6 +71,7 @@ export const policyBreach: ScenarioFactory = (network, setup) => {
         'policy-breach',
         {
           type: 'policy',
+          also: ['new_pair', 'volume_spike'],
           entity: { kind: 'organisation', id: org.code },
           related: [
             { kind: 'host', id: source },

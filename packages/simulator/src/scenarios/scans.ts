@@ -96,6 +96,7 @@ export const portScan: ScenarioFactory = (network, setup) => {
         'port-scan',
         {
           type: 'port_scan',
+          also: ['lateral_movement', 'new_pair'],
           entity: { kind: 'host', id: source },
           related: [
             { kind: 'organisation', id: org.code },
@@ -170,6 +171,7 @@ export const hostSweep: ScenarioFactory = (network, setup) => {
         'host-sweep',
         {
           type: 'host_sweep',
+          also: ['lateral_movement', 'new_pair'],
           entity: { kind: 'host', id: source },
           related: [
             { kind: 'organisation', id: org.code },

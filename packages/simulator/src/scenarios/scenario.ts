@@ -33,6 +33,8 @@ export interface Scenario {
   silences?(supplierId: string, tMs: number): boolean;
   /** Scales background traffic (a benign surge). */
   modulation?: Modulation;
+  /** Whether a background record survives at this instant (an organisation losing its circuit); absent: all do. */
+  keeps?(record: FlowRecord, tMs: number): boolean;
   /** The label, with the end it actually reached (`stoppedMs` when the run stopped early). */
   label(stoppedMs?: number): Label;
 }
@@ -97,7 +99,14 @@ export function iso(ms: number): string {
 export function makeLabel(
   s: ScenarioSetup,
   name: string,
-  fields: { type: Label['type']; entity: Entity; related?: Entity[]; detail: string; facts: Label['facts'] },
+  fields: {
+    type: Label['type'];
+    entity: Entity;
+    related?: Entity[];
+    also?: Label['also'];
+    detail: string;
+    facts: Label['facts'];
+  },
   stoppedMs: number | undefined,
 ): Label {
   const truncated = stoppedMs !== undefined && stoppedMs < s.endMs;
@@ -108,6 +117,7 @@ export function makeLabel(
     benign: fields.type === 'benign',
     entity: fields.entity,
     related: fields.related ?? [],
+    also: fields.also ?? [],
     start: iso(s.startMs),
     end: iso(truncated ? Math.max(s.startMs, stoppedMs) : s.endMs),
     truncated,
@@ -148,7 +158,10 @@ export function periodic(
   }
 }
 
-/** A jitter in [0, 1) that depends only on the scenario and k. */
+/**
+ * A jitter in [0, 1) that depends only on the scenario and k; none for the first event, so an
+ * incident's first flow is at its labelled start (delays are measured from there).
+ */
 export function jitterOf(s: ScenarioSetup, amount: number): (k: number) => number {
-  return (k) => amount * Random.derive(s.seed, s.id, 'jitter', k).next();
+  return (k) => (k === 0 ? 0 : amount * Random.derive(s.seed, s.id, 'jitter', k).next());
 }

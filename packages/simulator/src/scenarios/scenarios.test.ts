@@ -58,7 +58,14 @@ describe('scenarios: labels', () => {
     'logon-surge': ['benign', 'network'],
     blocklist: ['blocklist', 'host'],
     'policy-breach': ['policy', 'organisation'],
+    'udp-flood': ['flood', 'service'],
+    amplification: ['amplification', 'host'],
+    'volume-spike': ['volume_spike', 'organisation'],
+    'volume-drop': ['volume_drop', 'organisation'],
+    'new-pair': ['new_pair', 'organisation'],
   };
+  // Floods are thousands of records a second: a low rate keeps the label test quick.
+  const quick: Record<string, Record<string, number>> = { ddos: { rate: 50 }, 'udp-flood': { rate: 50 }, amplification: { rate: 5e6 } };
 
   it('covers every scenario', () => {
     expect(Object.keys(expected).sort()).toEqual([...SCENARIO_NAMES].sort());
@@ -66,7 +73,7 @@ describe('scenarios: labels', () => {
 
   for (const [name, [type, kind]] of Object.entries(expected)) {
     it(`${name}: one label when it ends, type ${type} about a ${kind}, with its window in event time`, () => {
-      const r = only(name, 10 * MIN);
+      const r = only(name, 10 * MIN, quick[name]);
       expect(r.labels).toHaveLength(1);
       const l = r.labels[0] as Label;
       expect(l).toMatchObject({ id: `${name}-1`, scenario: name, type, benign: type === 'benign', truncated: false });
@@ -260,8 +267,9 @@ describe('scenarios: traffic', () => {
 describe('randomSchedule', () => {
   it('spreads count scenarios over the span, one at a time, every kind at least once', () => {
     const week = 7 * 24 * 60 * MIN;
-    const plan = randomSchedule(5, START, week, 12);
-    expect(plan).toHaveLength(12);
+    const count = SCENARIO_NAMES.length + 2;
+    const plan = randomSchedule(5, START, week, count);
+    expect(plan).toHaveLength(count);
     expect(new Set(plan.map((p) => p.name))).toEqual(new Set(SCENARIO_NAMES));
     const sorted = [...plan].sort((a, b) => a.startMs - b.startMs);
     for (let i = 0; i < sorted.length; i++) {
@@ -270,8 +278,8 @@ describe('randomSchedule', () => {
       expect(p.startMs + (p.durationMs ?? 0)).toBeLessThanOrEqual(START + week);
       if (i > 0) expect(p.startMs).toBeGreaterThanOrEqual(sorted[i - 1]!.startMs + (sorted[i - 1]!.durationMs ?? 0));
     }
-    expect(randomSchedule(5, START, week, 12)).toEqual(plan);
-    expect(randomSchedule(6, START, week, 12)).not.toEqual(plan);
+    expect(randomSchedule(5, START, week, count)).toEqual(plan);
+    expect(randomSchedule(6, START, week, count)).not.toEqual(plan);
   });
 });
 

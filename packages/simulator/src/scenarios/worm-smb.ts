@@ -123,6 +123,7 @@ export const wormSmb: ScenarioFactory = (network, setup) => {
         'worm-smb',
         {
           type: 'lateral_movement',
+          also: ['host_sweep', 'new_pair'],
           entity: { kind: 'organisation', id: origin.code },
           related: [
             ...reachedOrgs.filter((o) => o !== origin.code).map((id) => ({ kind: 'organisation' as const, id })),
