@@ -9,7 +9,14 @@ export function si(n: number, digits = 3): string {
     v /= 1000;
     i++;
   }
-  const text = v === 0 ? '0' : v.toPrecision(digits).replace(/\.?0+$/, '');
+  // Trailing zeros go only after a decimal point: 500 stays 500 (it once read "5").
+  const text =
+    v === 0
+      ? '0'
+      : v
+          .toPrecision(digits)
+          .replace(/(\.\d*?)0+$/, '$1')
+          .replace(/\.$/, '');
   return `${n < 0 ? '-' : ''}${text}${UNITS[i] ? ` ${UNITS[i]}` : ''}`;
 }
 
