@@ -100,6 +100,9 @@ export class DurableConsumer {
         let backoff = backoffStart;
         for (;;) {
           if (!isRunning() || isStale() || this.stopped) return;
+          // A long batch (a slow insert, a busy shared core) must not cost the group membership:
+          // heart-beat while the handler works (kafkajs sends at most one per heartbeatInterval).
+          const beating = setInterval(() => void heartbeat().catch(() => {}), 1000);
           try {
             await this.options.handle(consumed);
             break;
@@ -112,6 +115,8 @@ export class DurableConsumer {
             await sleep(backoff);
             backoff = Math.min(backoff * 2, 10_000);
             await heartbeat().catch(() => {});
+          } finally {
+            clearInterval(beating);
           }
         }
         resolveOffset(last.offset);

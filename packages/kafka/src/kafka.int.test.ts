@@ -174,6 +174,46 @@ describe('BufferedProducer and DurableConsumer', () => {
     for (const [, parts] of partitionsByKey) expect(parts.size).toBe(1);
   });
 
+  it('keeps its group membership through a batch that takes longer than the session time-out', async () => {
+    const topic = uniqueName('slow');
+    await ensureTopics(
+      kafka,
+      [{ name: topic, partitions: 1, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' }],
+      silentLogger,
+    );
+    const { metrics: m } = metrics();
+    const producer = new BufferedProducer(kafka, producerOptions, m, silentLogger);
+    await producer.start();
+    cleanups.push(() => producer.stop());
+    producer.send(topic, [{ key: 'a', value: '1' }]);
+    await producer.flush();
+    const handled: string[] = [];
+    const consumer = new DurableConsumer(
+      kafka,
+      {
+        groupId: uniqueName('g'),
+        topics: [topic],
+        fromBeginning: true,
+        handle: async (b) => {
+          for (const msg of b.messages) handled.push(String(msg.value));
+          // The session time-out is 10 s: without heart-beats meanwhile the member is dropped, its
+          // commit refused and the batch consumed a second time.
+          if (handled.length === 1) await new Promise((r) => setTimeout(r, 13_000));
+        },
+      },
+      m,
+      silentLogger,
+    );
+    await consumer.start();
+    await waitFor(() => handled.length >= 1);
+    await new Promise((r) => setTimeout(r, 13_000));
+    producer.send(topic, [{ key: 'a', value: '2' }]);
+    await producer.flush();
+    await waitFor(() => handled.includes('2'));
+    await consumer.stop();
+    expect(handled).toEqual(['1', '2']);
+  }, 60_000);
+
   it('refuses and counts beyond its bound while Kafka is unreachable, and reports not ready', async () => {
     const unreachable = createKafka(
       { brokers: ['127.0.0.1:1'], clientId: 'unreachable', ssl: false, connectionTimeoutMs: 200 },
