@@ -1,34 +1,21 @@
+/**
+ * The alert as the API serves it and the one mapping between it and ClickHouse `alerts` rows and
+ * Kafka `alerts` messages. The shape is the detector's (`flowwatch.alerts.v1`, @flowwatch/flow-schema).
+ */
+import {
+  ALERT_STATUSES,
+  ALERT_TYPES,
+  ALERTS_SCHEMA,
+  type AlertStatus,
+  type AlertType,
+  SEVERITIES,
+  type Severity,
+} from '@flowwatch/flow-schema';
 import { z } from 'zod';
 import { dt64, iso, msOf } from '../ch-time.js';
 
-/**
- * The alert as the API serves it and the one mapping between it and ClickHouse `alerts` rows and
- * Kafka `alerts` messages. The shape is the detector's (`flowwatch.alerts.v1`, defined with the
- * detector in @flowwatch/flow-schema); it is restated here so the API does not wait for that
- * branch, and kept in this one module so aligning later is a one-file change.
- */
-export const ALERTS_SCHEMA = 'flowwatch.alerts.v1';
+export { ALERT_STATUSES, ALERT_TYPES, ALERTS_SCHEMA, type AlertStatus, type AlertType, SEVERITIES, type Severity };
 
-export const ALERT_TYPES = [
-  'volume_spike',
-  'volume_drop',
-  'telemetry_silence',
-  'port_scan',
-  'host_sweep',
-  'flood',
-  'syn_flood',
-  'amplification',
-  'lateral_movement',
-  'exfiltration',
-  'new_pair',
-  'blocklist',
-  'policy',
-] as const;
-export type AlertType = (typeof ALERT_TYPES)[number];
-export const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
-export type Severity = (typeof SEVERITIES)[number];
-export const ALERT_STATUSES = ['open', 'acknowledged', 'resolved'] as const;
-export type AlertStatus = (typeof ALERT_STATUSES)[number];
 /** What happened to an alert: the detector's events, plus `commented` (the API's own). */
 export const ALERT_EVENTS = ['opened', 'updated', 'escalated', 'resolved', 'reopened', 'acknowledged', 'commented'] as const;
 export type AlertEventName = (typeof ALERT_EVENTS)[number];
