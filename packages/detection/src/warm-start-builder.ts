@@ -1,5 +1,5 @@
-import { type EnrichedFlow, Enricher } from '@flowwatch/enrichment';
 import type { RegistryConfig } from '@flowwatch/config';
+import { type EnrichedFlow, Enricher } from '@flowwatch/enrichment';
 import type { FlowRecord } from '@flowwatch/flow-schema';
 import type { VolumeKind, VolumeRow } from './detectors/volume.js';
 import type { WarmStart } from './engine.js';
@@ -46,13 +46,15 @@ export class WarmStartBuilder {
       else r.bytes += f.bytes_est * weight;
     }
     const pairKey = `${f.src_org}|${f.dst_org}|${f.service}|${f.dst_port}`;
-    if (!this.#pairs.has(pairKey)) this.#pairs.set(pairKey, { srcOrg: f.src_org, dstOrg: f.dst_org, service: f.service, dstPort: f.dst_port });
+    if (!this.#pairs.has(pairKey))
+      this.#pairs.set(pairKey, { srcOrg: f.src_org, dstOrg: f.dst_org, service: f.service, dstPort: f.dst_port });
   }
 
   #add(kind: VolumeKind, id: string, ts: number, f: EnrichedFlow, weight: number): void {
     const key = `${kind}|${id}|${ts}`;
     const r = this.#hourly.get(key);
-    if (r === undefined) this.#hourly.set(key, { kind, id, ts, bytes: f.bytes_est * weight, packets: f.packets_est * weight, flows: weight });
+    if (r === undefined)
+      this.#hourly.set(key, { kind, id, ts, bytes: f.bytes_est * weight, packets: f.packets_est * weight, flows: weight });
     else {
       r.bytes += f.bytes_est * weight;
       r.packets += f.packets_est * weight;

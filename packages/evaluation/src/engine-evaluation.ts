@@ -1,7 +1,7 @@
 import { detectorSchema } from '@flowwatch/config';
 import { BlocklistTable, DetectionEngine, parseBlocklist, WarmStartBuilder } from '@flowwatch/detection';
 import type { AlertEvent, FlowRecord } from '@flowwatch/flow-schema';
-import { generateNetwork, type Label, Simulation, type SimulatedNetwork, TrafficModel } from '@flowwatch/simulator';
+import { generateNetwork, type Label, type SimulatedNetwork, Simulation, TrafficModel } from '@flowwatch/simulator';
 import {
   type EvaluationPlan,
   evaluationBlocklist,

@@ -47,7 +47,9 @@ describe('exfiltration detector', () => {
       ),
     ).toEqual([]);
     const start = T0 + 3_600_000;
-    const high = { exfiltration: { ...config.exfiltration, minBytesOrganisation: 1e12, minBytesHost: 1e12, sustained: { minBytes: 1e12 } } };
+    const high = {
+      exfiltration: { ...config.exfiltration, minBytesOrganisation: 1e12, minBytesHost: 1e12, sustained: { minBytes: 1e12 } },
+    };
     expect(
       exfil(
         run(
@@ -69,7 +71,15 @@ describe('exfiltration detector', () => {
     function* leak(addr: string, from: number, to: number, rate: number) {
       for (let t = from; t < to; t += 30_000) {
         yield flow({ t, src: addr, dst: '198.51.100.77', dstPort: 443, packets: Math.ceil((rate * 30) / 1400), bytes: rate * 30 });
-        yield flow({ t, src: '198.51.100.77', dst: addr, srcPort: 443, dstPort: 51000, packets: Math.ceil((rate * 15) / 1400), bytes: Math.ceil((rate * 15) / 1400) * 52 });
+        yield flow({
+          t,
+          src: '198.51.100.77',
+          dst: addr,
+          srcPort: 443,
+          dstPort: 51000,
+          packets: Math.ceil((rate * 15) / 1400),
+          bytes: Math.ceil((rate * 15) / 1400) * 52,
+        });
       }
     }
     /** `addr` browses: large downloads, requests going out. */
@@ -85,12 +95,17 @@ describe('exfiltration detector', () => {
       const changes = exfil(
         run(
           testEngine(slow),
-          merge(backgroundTraffic({ startMs: T0, seconds: 7200, peakPerSecond: 8, seed: 15 }), leak('10.4.0.77', start, start + 3_600_000, 50_000)),
+          merge(
+            backgroundTraffic({ startMs: T0, seconds: 7200, peakPerSecond: 8, seed: 15 }),
+            leak('10.4.0.77', start, start + 3_600_000, 50_000),
+          ),
         ),
       );
       expect(changes.map((c) => `${c.alert.entity.kind}:${c.alert.entity.id}`)).toEqual(['host:10.4.0.77']);
       const a = changes[0]!.alert;
-      expect(a.summary).toMatch(/^10\.4\.0\.77 in Organisation 3 \(supplier-a\) uploaded 10\d MB to the internet in the last 1 h and received/);
+      expect(a.summary).toMatch(
+        /^10\.4\.0\.77 in Organisation 3 \(supplier-a\) uploaded 10\d MB to the internet in the last 1 h and received/,
+      );
       // 100 MB at 1.5 MB a 30-second flow: the 67th flow, about 33 minutes in.
       const delayMin = (Date.parse(a.first_seen) - start) / 60_000;
       expect(delayMin).toBeGreaterThan(30);

@@ -28,10 +28,14 @@ describe('lateral movement detector', () => {
     const opened = host.filter((c) => c.event === 'opened');
     expect(opened).toHaveLength(1);
     // The first probe breaks policy (a pair no rule allows); then the host's reach makes it a worm.
-    expect(opened[0]!.alert.summary).toMatch(/^10\.1\.0\.99 in Leeds Teaching Hospitals \(supplier-b\) connected to .* on SMB\/445, which no policy allows/);
+    expect(opened[0]!.alert.summary).toMatch(
+      /^10\.1\.0\.99 in Leeds Teaching Hospitals \(supplier-b\) connected to .* on SMB\/445, which no policy allows/,
+    );
     const spread = host.find((c) => c.event === 'escalated');
     // Policy on SMB is already high; twice the worm threshold (10 organisations) makes it critical.
-    expect(spread?.alert.summary).toMatch(/^Leeds Teaching Hospitals \(supplier-b\) host 10\.1\.0\.99 reached 1\d organisations on SMB\/445 in 1 min$/);
+    expect(spread?.alert.summary).toMatch(
+      /^Leeds Teaching Hospitals \(supplier-b\) host 10\.1\.0\.99 reached 1\d organisations on SMB\/445 in 1 min$/,
+    );
     expect(spread?.alert.severity).toBe('critical');
     // Later changes are updates or escalations of the same alert, never a second one.
     expect(new Set(host.map((c) => c.alert.id)).size).toBe(1);
@@ -51,7 +55,9 @@ describe('lateral movement detector', () => {
     }
     const changes = lateral(run(engine, admin()));
     expect(changes.map((c) => `${c.event} ${c.alert.entity.id}>${c.alert.dst_org}:${c.alert.dst_port}`)).toEqual(['opened O05>O06:3389']);
-    expect(changes[0]!.alert.summary).toMatch(/^10\.\d+\.\d+\.\d+ in .* connected to 10\.\d+\.\d+\.\d+ in .* on RDP\/3389, which no policy allows/);
+    expect(changes[0]!.alert.summary).toMatch(
+      /^10\.\d+\.\d+\.\d+ in .* connected to 10\.\d+\.\d+\.\d+ in .* on RDP\/3389, which no policy allows/,
+    );
     expect(changes[0]!.alert.supplier_ids.sort()).toEqual(['supplier-a', 'supplier-c']);
   });
 
@@ -68,9 +74,22 @@ describe('lateral movement detector', () => {
     function* worm() {
       for (let i = 0; i < 30; i++)
         for (const h of infected)
-          yield flow({ t: start + i * 1000, src: h.src, dst: hostOf(2 + ((i * 7) % 27), 60), dstPort: 445, packets: 2, flags: 0x02, supplier: h.supplier });
+          yield flow({
+            t: start + i * 1000,
+            src: h.src,
+            dst: hostOf(2 + ((i * 7) % 27), 60),
+            dstPort: 445,
+            packets: 2,
+            flags: 0x02,
+            supplier: h.supplier,
+          });
     }
-    const changes = lateral(run(testEngine({ learningPeriodMs: LEARN }), merge(backgroundTraffic({ startMs: T0, seconds: 900, peakPerSecond: 30, seed: 7 }), worm())));
+    const changes = lateral(
+      run(
+        testEngine({ learningPeriodMs: LEARN }),
+        merge(backgroundTraffic({ startMs: T0, seconds: 900, peakPerSecond: 30, seed: 7 }), worm()),
+      ),
+    );
     const ids = new Set(changes.map((c) => c.alert.id));
     const fingerprints = [...new Set(changes.map((c) => c.alert.fingerprint))].sort();
     expect(fingerprints).toEqual(['lateral_movement|organisation:O07|445', 'lateral_movement|organisation:RR8|445']);

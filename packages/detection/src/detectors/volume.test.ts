@@ -45,15 +45,33 @@ describe('volume detector', () => {
     const background = (seed: number) => backgroundTraffic({ startMs: T0, seconds: 1.5 * 3600 + 300, peakPerSecond: 30, seed });
     // One 80 MB flow (a backup, an image) from Leeds to O01 inside one minute.
     function* single() {
-      yield flow({ t: start + 20_000, src: '10.1.0.7', dst: '10.2.0.10', packets: 60_000, bytes: 80e6, supplier: 'supplier-b', exporter: 'core-1' });
+      yield flow({
+        t: start + 20_000,
+        src: '10.1.0.7',
+        dst: '10.2.0.10',
+        packets: 60_000,
+        bytes: 80e6,
+        supplier: 'supplier-b',
+        exporter: 'core-1',
+      });
     }
     // The same 80 MB as 40 flows of 2 MB.
     function* many() {
       for (let i = 0; i < 40; i++)
-        yield flow({ t: start + 5_000 + i * 1000, src: '10.1.0.7', dst: '10.2.0.10', packets: 1500, bytes: 2e6, supplier: 'supplier-b', exporter: 'core-1' });
+        yield flow({
+          t: start + 5_000 + i * 1000,
+          src: '10.1.0.7',
+          dst: '10.2.0.10',
+          packets: 1500,
+          bytes: 2e6,
+          supplier: 'supplier-b',
+          exporter: 'core-1',
+        });
     }
     const bytesSpikes = (changes: ReturnType<typeof run>) =>
-      volume(changes).filter((c) => c.alert.type === 'volume_spike' && c.alert.evidence.details.metric !== 'flows' && c.alert.src_org === 'RR8');
+      volume(changes).filter(
+        (c) => c.alert.type === 'volume_spike' && c.alert.evidence.details.metric !== 'flows' && c.alert.src_org === 'RR8',
+      );
     expect(bytesSpikes(run(testEngine({ volume: config }), merge(background(21), single())))).toEqual([]);
     const spiked = bytesSpikes(run(testEngine({ volume: config }), merge(background(21), many())));
     expect(spiked.map((c) => c.alert.entity.kind)).toContain('organisation_out');
