@@ -167,7 +167,7 @@ export class DetectionEngine {
     const start = this.clock.assign(t);
     this.recent.push(f, t);
     this.volume.onFlow(f, start);
-    this.exfiltration.onFlow(f, start);
+    this.exfiltration.onFlow(f, start, t);
     this.silence.onFlow(f);
     this.scan.onFlow(f, t);
     this.flood.onFlow(f, t);

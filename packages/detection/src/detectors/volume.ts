@@ -49,7 +49,7 @@ export class VolumeDetector implements DetectorFamily {
   readonly tables: Record<VolumeKind, EntityTable<VolumeEntity>>;
   readonly #enabled: Record<VolumeKind, boolean>;
   readonly #mins: number[];
-  readonly #out = new Float64Array(3);
+  readonly #out = new Float64Array(5);
   /** Suppliers and exporters known to be silent: their drops are the silence alert's business. */
   isSilent: (kind: 'supplier' | 'exporter', id: string) => boolean = () => false;
 
@@ -117,7 +117,7 @@ export class VolumeDetector implements DetectorFamily {
       entity = this.#create(kind, id);
       table.set(id, entity);
     }
-    entity.sums.add3(start, bytes, packets, 1);
+    entity.sums.add3max(start, bytes, packets, 1);
     if (receivedNs > entity.receivedNs) entity.receivedNs = receivedNs;
   }
 
@@ -130,7 +130,8 @@ export class VolumeDetector implements DetectorFamily {
       kind,
       id,
       baseline: new SeasonalBaseline(3),
-      sums: new IntervalSums(3, clock.slots, clock.intervalMs),
+      // bytes, packets, flows, and the largest single flow's bytes and packets
+      sums: new IntervalSums(5, clock.slots, clock.intervalMs),
       spikeScale: overrides.scaleFor('volume_spike', kind, id, orgs, suppliers),
       dropScale: overrides.scaleFor('volume_drop', kind, id, orgs, suppliers),
       receivedNs: 0,
@@ -185,7 +186,16 @@ export class VolumeDetector implements DetectorFamily {
       if (Number.isNaN(expected)) continue;
       const up = entity.spikeScale;
       const down = entity.dropScale;
-      const spike = up > 0 && z >= v.zThreshold * up && observed >= expected * v.spikeRatio && observed >= this.#mins[m]! * up;
+      let spike = up > 0 && z >= v.zThreshold * up && observed >= expected * v.spikeRatio && observed >= this.#mins[m]! * up;
+      if (spike && m < 2) {
+        // A spike of bytes or packets must hold without its single largest flow: one large
+        // transfer (a backup, an image, an update) is not a change in the entity's volume, and at
+        // a few flows an interval it would otherwise dominate every sparse entity's baseline.
+        // Uploads to the internet have their own rules (exfiltration).
+        const rest = observed - values[3 + m]!;
+        const without = entity.baseline.score(m, slot, rest, floor);
+        spike = without.z >= v.zThreshold * up && rest >= expected * v.spikeRatio && rest >= this.#mins[m]! * up;
+      }
       const drop =
         down > 0 &&
         z <= -v.zThreshold * down &&
@@ -206,9 +216,12 @@ export class VolumeDetector implements DetectorFamily {
     const intervalMs = this.ctx.clock.intervalMs;
     const fmt = (x: number) => (metric === 'bytes' ? formatBytes(x) : `${formatCount(x)} ${metric}`);
     const what = this.#describe(entity);
+    bestExpected = Math.max(0, bestExpected);
     const ratio = bestExpected > 0 ? observed / bestExpected : Number.POSITIVE_INFINITY;
     const summary = spike
-      ? `${what.label}: ${fmt(observed)} in ${formatDuration(intervalMs)}, ${ratio >= 10 ? Math.round(ratio) : ratio.toFixed(1)}x the expected ${fmt(bestExpected)}`
+      ? bestExpected < 1
+        ? `${what.label}: ${fmt(observed)} in ${formatDuration(intervalMs)}, where almost none is expected`
+        : `${what.label}: ${fmt(observed)} in ${formatDuration(intervalMs)}, ${ratio >= 10 ? Math.round(ratio) : ratio.toFixed(1)}x the expected ${fmt(bestExpected)}`
       : `${what.label}: only ${fmt(observed)} in ${formatDuration(intervalMs)}, ${Math.round(ratio * 100)}% of the expected ${fmt(bestExpected)}`;
     let severity: Severity = entity.kind === 'supplier' && !spike ? 'high' : 'medium';
     if (Math.abs(bestZ) >= 2 * v.zThreshold * (spike ? entity.spikeScale : entity.dropScale)) severity = escalate(severity);
@@ -223,7 +236,14 @@ export class VolumeDetector implements DetectorFamily {
       score: bestZ,
       severity,
       summary,
-      details: { metric, interval_ms: intervalMs, z: Number(bestZ.toFixed(2)), ratio: Number(ratio.toFixed(3)), unit: metric },
+      details: {
+        metric,
+        interval_ms: intervalMs,
+        z: Number(bestZ.toFixed(2)),
+        ...(Number.isFinite(ratio) ? { ratio: Number(ratio.toFixed(3)) } : {}),
+        unit: metric,
+        ...(best < 2 ? { largest_flow: values[3 + best]! } : {}),
+      },
       match: what.match,
       receivedNs: entity.receivedNs,
     });
