@@ -2,11 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openClickHouse } from '@flowwatch/clickhouse';
-import { emptyFlow, encodeFlows } from '@flowwatch/flow-schema';
-import { BufferedProducer, ensureTopics } from '@flowwatch/kafka';
+import { ensureTopics } from '@flowwatch/kafka';
 import { LocalClickHouse } from '@flowwatch/local-clickhouse';
-import { createRegistry, ServiceMetrics } from '@flowwatch/observability';
-import { consumerLag, silentLogger, startFlowwatch, testKafka, uniqueName } from '@flowwatch/test-support';
+import { consumerLag, silentLogger, startFlowStream, startFlowwatch, testKafka, uniqueName } from '@flowwatch/test-support';
 import { describe, expect, it } from 'vitest';
 
 /**
@@ -52,57 +50,14 @@ describe(`ClickHouse unavailable for ${OUTAGE_MS / 1000} s under a steady stream
       FLOWWATCH__AGGREGATOR__MAX_BYTES_PER_PARTITION: String(256 << 10),
       FLOWWATCH__LOG__LEVEL: 'info',
     });
-    const producer = new BufferedProducer(
-      kafka,
-      {
-        maxBufferedMessages: 10_000,
-        maxBufferedBytes: 256 << 20,
-        lingerMs: 5,
-        batchMaxMessages: 100,
-        compression: 'gzip',
-        acks: -1,
-        retryBackoffMs: 100,
-      },
-      new ServiceMetrics(createRegistry(), 'test'),
-      silentLogger,
-    );
     let reader: Awaited<ReturnType<typeof openClickHouse>> | undefined;
     try {
       for (let t0 = Date.now(); (await aggregator.readiness()).status !== 200; ) {
         if (Date.now() - t0 > 90_000) throw new Error(`the aggregator did not get ready:\n${aggregator.output().slice(-3000)}`);
         await sleep(250);
       }
-      await producer.start();
-      // The stream: MESSAGES_PER_S messages a second, paced from the start time, until stopped.
-      let sent = 0;
-      let bytes = 0;
-      let streaming = true;
+      const stream = await startFlowStream(kafka, flows, { messagesPerS: MESSAGES_PER_S, flowsPerMessage: FLOWS_PER_MESSAGE });
       const streamStart = Date.now();
-      const stream = (async () => {
-        for (let m = 0; streaming; m++) {
-          const due = streamStart + (m * 1000) / MESSAGES_PER_S;
-          if (due > Date.now()) await sleep(due - Date.now());
-          const now = Date.now();
-          const records = Array.from({ length: FLOWS_PER_MESSAGE }, (_, k) => {
-            const i = m * FLOWS_PER_MESSAGE + k;
-            bytes += 100 + (i % 1400);
-            return {
-              ...emptyFlow('NETFLOW_V9' as const),
-              time_received_ns: now * 1e6,
-              src_addr: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
-              dst_addr: '10.200.1.53',
-              src_port: i % 65_000,
-              dst_port: 443,
-              proto: 6,
-              bytes: 100 + (i % 1400),
-              packets: 1,
-              supplier_id: 'supplier-a',
-            };
-          });
-          producer.send(flows, [{ key: `k${m % 7}`, value: encodeFlows(records) }]);
-          sent += records.length;
-        }
-      })();
 
       type Sample = {
         t: number;
@@ -150,9 +105,7 @@ describe(`ClickHouse unavailable for ${OUTAGE_MS / 1000} s under a steady stream
       await sampleUntil('outage', outageStart + OUTAGE_MS);
       await front.start();
       await sampleUntil('after', Date.now() + AFTER_MS);
-      streaming = false;
-      await stream;
-      await producer.flush();
+      const { sent, bytes } = await stream.stop();
       // Catching up: the lag back to zero and the aggregator ready again.
       const catchUpStart = Date.now();
       for (;;) {
@@ -210,7 +163,6 @@ describe(`ClickHouse unavailable for ${OUTAGE_MS / 1000} s under a steady stream
           samples.map((s) => JSON.stringify(s)).join('\n'),
       );
     } finally {
-      await producer.stop().catch(() => {});
       await aggregator.stop(5000);
       await reader?.client.close();
       await front.stop();
