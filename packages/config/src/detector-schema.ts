@@ -164,6 +164,12 @@ export const detectorSchema = z.strictObject({
       slowWindowMs: ms.min(1000).default(HOUR).describe('Window for slow scans'),
       slowPorts: z.number().int().min(2).default(300),
       slowHosts: z.number().int().min(2).default(256),
+      burstWindowMs: ms
+        .min(1000)
+        .default(5000)
+        .describe('Early detection: a key whose window starts with a burst of probes is raised within this time'),
+      burstPorts: z.number().int().min(2).default(20).describe('Vertical scan: distinct ports within burstWindowMs of the first probe'),
+      burstHosts: z.number().int().min(2).default(20).describe('Horizontal sweep: distinct hosts within burstWindowMs of the first probe'),
     })
     .prefault({}),
   flood: z
