@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { applyRetention, type ClickHouseHandle, migrate, openClickHouse, SCHEMA } from '@flowwatch/clickhouse';
+import { applyRetention, type ClickHouseHandle, clusterTargetOf, migrate, openClickHouse, schemaFor } from '@flowwatch/clickhouse';
 import type { Config } from '@flowwatch/config';
 import { createKafka, ensureTopics, KafkaHealth } from '@flowwatch/kafka';
 import type { Service } from '@flowwatch/lifecycle';
@@ -91,12 +91,13 @@ export function createPlatform(config: Config, logger: Logger, progress: (line: 
     name: 'clickhouse',
     async start() {
       clickhouse = await openClickHouse(config.clickhouse);
-      const result = await migrate(clickhouse.client, SCHEMA, logger.child({ component: 'clickhouse' }));
-      await applyRetention(clickhouse.client, {
-        rawDays: config.storage.rawTtlDays,
-        minuteDays: config.storage.minuteTtlDays,
-        hourDays: config.storage.hourTtlDays,
-      });
+      const cluster = clusterTargetOf(config.clickhouse);
+      const result = await migrate(clickhouse.client, schemaFor(cluster), logger.child({ component: 'clickhouse' }), cluster);
+      await applyRetention(
+        clickhouse.client,
+        { rawDays: config.storage.rawTtlDays, minuteDays: config.storage.minuteTtlDays, hourDays: config.storage.hourTtlDays },
+        cluster,
+      );
       progress(`ClickHouse ${clickhouse.mode} at ${clickhouse.location}, database ${clickhouse.database}`);
       logger.info({ component: 'clickhouse', mode: clickhouse.mode, ...result }, 'clickhouse ready');
       let state: { ready: true } | { ready: false; reason: string } = { ready: true };
