@@ -344,6 +344,12 @@ describe('Prometheus config and rules', () => {
     );
   });
 
+  it('fire as their unit tests expect (promtool test rules)', () => {
+    const r = run('promtool', ['test', 'rules', join(ROOT, 'deploy/k8s/prometheus/flowwatch-rules.test.yml')]);
+    expect(r.status, r.output).toBe(0);
+    expect(r.output).toContain('SUCCESS');
+  });
+
   it('scrape each flowwatch service through a headless Service of the manifests, on its HTTP port', () => {
     const problems: string[] = [];
     for (const pod of loaded.pods.filter((p) => p.config.services.length > 0)) {
