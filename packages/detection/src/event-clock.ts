@@ -110,10 +110,11 @@ export class IntervalSums {
   }
 
   /**
-   * Volume with the largest single contribution: sums (bytes, packets, flows) into metrics 0-2 and
-   * keeps the largest single bytes and packets seen in the interval in metrics 3 and 4.
+   * Volume with the largest single contribution: sums (bytes, packets, flows) into metrics 0-2,
+   * keeps the largest single bytes and packets seen in the interval in metrics 3 and 4 and, for a
+   * flow of an ongoing incident (`explained`), sums it again into metrics 5-7 (needs 8 metrics).
    */
-  add3max(start: number, a: number, b: number, c: number): void {
+  add3max(start: number, a: number, b: number, c: number, explained = false): void {
     const slot = Math.floor(start / this.intervalMs) % this.slots;
     const base = slot * this.metrics;
     if (this.#starts[slot] !== start) {
@@ -126,6 +127,11 @@ export class IntervalSums {
     s[base + 2]! += c;
     if (a > s[base + 3]!) s[base + 3] = a;
     if (b > s[base + 4]!) s[base + 4] = b;
+    if (explained) {
+      s[base + 5]! += a;
+      s[base + 6]! += b;
+      s[base + 7]! += c;
+    }
   }
 
   /** Copies the sums of interval `start` into `out` (zeros when nothing was added) and clears them. */

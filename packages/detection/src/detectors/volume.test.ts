@@ -77,6 +77,35 @@ describe('volume detector', () => {
     expect(spiked.map((c) => c.alert.entity.kind)).toContain('organisation_out');
   });
 
+  it("leaves a flood's collateral to the flood: exporters' and suppliers' spikes its flows explain are not raised", () => {
+    const start = T0 + 1.5 * 3_600_000;
+    // 60 internet sources, 400 flows a second of 100 UDP packets (40,000 packets/s) at the records
+    // service for two minutes, through both of supplier-a's exporters.
+    function* flood() {
+      for (let i = 0; i < 48_000; i++)
+        yield flow({
+          t: start + i * 2.5,
+          src: `198.51.100.${1 + (i % 60)}`,
+          dst: '10.250.1.10',
+          proto: 17,
+          dstPort: 443,
+          packets: 100,
+          bytes: 100 * 500,
+          supplier: 'supplier-a',
+          exporter: i % 2 === 0 ? 'core-1' : 'core-2',
+        });
+    }
+    const engine = testEngine({ volume: config });
+    const changes = run(engine, merge(backgroundTraffic({ startMs: T0, seconds: 1.5 * 3600 + 300, peakPerSecond: 30, seed: 22 }), flood()));
+    const opened = changes.filter((c) => c.event === 'opened');
+    expect(opened.map((c) => c.alert.type)).toContain('flood');
+    const collateral = volume(changes).filter(
+      (c) => c.alert.type === 'volume_spike' && ['supplier', 'exporter'].includes(c.alert.entity.kind),
+    );
+    expect(collateral.map((c) => c.alert.summary)).toEqual([]);
+    expect(engine.stats().explained).toBeGreaterThan(0);
+  });
+
   it('raises a drop when a service stops being used, but not before the minimum history', () => {
     const cut = T0 + 1.5 * 3_600_000;
     const drop = function* (seed: number, seconds: number) {
