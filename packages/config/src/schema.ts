@@ -127,7 +127,10 @@ export const kafkaSchema = z.strictObject({
         .describe(
           "Uncompressed bytes per produce request at most. The broker's message.max.bytes (1 MiB by default) applies to the compressed batch of each partition; a batch the broker refuses as too large is split automatically.",
         ),
-      compression: z.enum(['none', 'gzip']).default('gzip').describe('Compression of produced batches'),
+      compression: z
+        .enum(['none', 'gzip', 'lz4', 'snappy'])
+        .default('gzip')
+        .describe('Compression of produced batches (every flowwatch client reads all four; so does kcat)'),
       acks: z
         .union([z.literal(-1), z.literal(0), z.literal(1)])
         .default(-1)

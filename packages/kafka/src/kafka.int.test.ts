@@ -135,6 +135,49 @@ describe('BufferedProducer and DurableConsumer', () => {
     expect(later).toEqual([N]);
   });
 
+  it('writes and reads back every codec (the broker decompresses and validates each batch)', async () => {
+    const codecs = ['none', 'gzip', 'lz4', 'snappy'] as const;
+    const topic = uniqueName('codecs');
+    await ensureTopics(
+      kafka,
+      [{ name: topic, partitions: 2, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' }],
+      silentLogger,
+    );
+    // NDJSON-like values, large enough that LZ4 and Snappy span several blocks per batch.
+    const value = (codec: string, i: number) =>
+      `${Array.from({ length: 40 }, (_, j) => `{"codec":"${codec}","i":${i},"j":${j},"bytes":${(i * 7919 + j) % 100_003}}`).join('\n')}\n`;
+    const { registry, metrics: m } = metrics();
+    for (const compression of codecs) {
+      const producer = new BufferedProducer(kafka, { ...producerOptions, compression, batchMaxBytes: 4 << 20 }, m, silentLogger);
+      await producer.start();
+      for (let i = 0; i < 400; i++) producer.send(topic, [{ key: `${compression}/${i % 5}`, value: value(compression, i) }]);
+      await producer.flush();
+      await producer.stop();
+    }
+    expect(await metricValue(registry, 'flowwatch_test_kafka_produce_errors_total')).toBe(0);
+    const seen = new Map<string, string>();
+    const consumer = new DurableConsumer(
+      kafka,
+      {
+        groupId: uniqueName('g'),
+        topics: [topic],
+        fromBeginning: true,
+        handle: async (b) => {
+          for (const msg of b.messages) seen.set(`${String(msg.key)}#${seen.size}`, String(msg.value));
+        },
+      },
+      m,
+      silentLogger,
+    );
+    await consumer.start();
+    await waitFor(() => seen.size === codecs.length * 400);
+    await consumer.stop();
+    for (const compression of codecs) {
+      const values = [...seen].filter(([k]) => k.startsWith(`${compression}/`)).map(([, v]) => v);
+      expect(values.sort()).toEqual(Array.from({ length: 400 }, (_, i) => value(compression, i)).sort());
+    }
+  });
+
   it('keeps one key in order within its partition', async () => {
     const topic = uniqueName('order');
     await ensureTopics(
