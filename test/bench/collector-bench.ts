@@ -83,7 +83,7 @@ export function collectorBenchOptions(env = process.env): CollectorBenchOptions 
   return {
     rates: (env.FLOWWATCH_BENCH_COLLECTOR_RATES ?? '50000,100000,200000,300000').split(',').map(Number),
     seconds: Number(env.FLOWWATCH_BENCH_COLLECTOR_SECONDS ?? 10),
-    compression: (env.FLOWWATCH_BENCH_COLLECTOR_COMPRESSION ?? 'gzip') as ProducerOptions['compression'],
+    compression: (env.FLOWWATCH_BENCH_COLLECTOR_COMPRESSION ?? 'lz4') as ProducerOptions['compression'],
     flowsPerMessage: Number(env.FLOWWATCH_BENCH_COLLECTOR_FLOWS_PER_MESSAGE ?? 100),
     batchMaxBytes: Number(env.FLOWWATCH_BENCH_COLLECTOR_BATCH_MAX_BYTES ?? 1 << 20),
     lingerMs: Number(env.FLOWWATCH_BENCH_COLLECTOR_LINGER_MS ?? 20),
