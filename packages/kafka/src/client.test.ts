@@ -5,7 +5,7 @@ import { snappyDecompress } from './client.js';
 /** The Java client's framing: magic, version 1, compatible version 1, then length-prefixed blocks. */
 function xerial(blocks: Buffer[]): Buffer {
   const header = Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00, 0, 0, 0, 1, 0, 0, 0, 1]);
-  const parts = [header];
+  const parts: Buffer[] = [header];
   for (const b of blocks) {
     const c = compressSync(b) as Buffer;
     const length = Buffer.alloc(4);

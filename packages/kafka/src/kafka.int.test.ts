@@ -178,6 +178,30 @@ describe('BufferedProducer and DurableConsumer', () => {
     }
   });
 
+  it('does not linger while a full batch (by bytes) is waiting', async () => {
+    // A linger before every request, as before, capped the collector at one 1 MiB request per
+    // linger: here each message fills a batch by itself, so a minute's linger must never apply.
+    const topic = uniqueName('linger');
+    await ensureTopics(
+      kafka,
+      [{ name: topic, partitions: 1, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' }],
+      silentLogger,
+    );
+    const { registry, metrics: m } = metrics();
+    const options = { ...producerOptions, lingerMs: 60_000, batchMaxMessages: 2000, batchMaxBytes: 1024 };
+    const producer = new BufferedProducer(kafka, options, m, silentLogger);
+    await producer.start();
+    cleanups.push(() => producer.stop());
+    await waitFor(() => producer.ready().ready);
+    for (let i = 0; i < 20; i++) producer.send(topic, [{ value: 'x'.repeat(1024) }]);
+    const drained = await Promise.race([
+      producer.flush().then(() => true),
+      new Promise<boolean>((r) => setTimeout(() => r(false), 15_000)),
+    ]);
+    expect(drained).toBe(true);
+    expect(await metricValue(registry, 'flowwatch_test_kafka_produced_messages_total', { topic })).toBe(20);
+  });
+
   it('keeps one key in order within its partition', async () => {
     const topic = uniqueName('order');
     await ensureTopics(
