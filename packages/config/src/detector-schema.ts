@@ -44,6 +44,9 @@ const selector = {
   suppliers: z.array(z.string()).default([]).describe('Suppliers named by the alert (empty: all)'),
 };
 
+/** A suppression: matching detections never become alerts. */
+export const suppressionSchema = z.strictObject({ ...selector, reason: z.string().default('') });
+
 const weekday = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
 const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'HH:MM (UTC)');
 
@@ -277,9 +280,13 @@ export const detectorSchema = z.strictObject({
     })
     .prefault({}),
   suppressions: z
-    .array(z.strictObject({ ...selector, reason: z.string().default('') }))
+    .array(suppressionSchema)
     .default([])
-    .describe('Alerts never raised'),
+    .describe('Alerts never raised (besides those analysts create through the API, read from ClickHouse)'),
+  suppressionsReloadMs: ms
+    .min(1000)
+    .default(15_000)
+    .describe("How often the API's suppressions (ClickHouse table suppressions) are re-read"),
   maintenance: z.array(maintenanceSchema).default([]).describe('Windows during which matching alerts are not raised'),
   severity: z
     .array(z.strictObject({ ...selector, severity }))

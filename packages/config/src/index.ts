@@ -4,6 +4,7 @@ export {
   type DetectorConfigInput,
   detectorSchema,
   type PolicyRuleConfig,
+  suppressionSchema,
 } from './detector-schema.js';
 export {
   CONFIG_FILE_ENV,

@@ -74,6 +74,18 @@ describe('AlertTracker', () => {
     expect(t.drain().map((c) => c.alert.severity)).toEqual(['critical']);
   });
 
+  it("applies suppressions set at run time (the API's) besides the configured ones, and lifts them when replaced", () => {
+    const t = tracker({ suppressions: [{ entities: ['host:10.9.9.9'] }] });
+    t.setSuppressions([{ types: ['port_scan'], organisations: ['RR8'], entities: [], groups: [], suppliers: [], reason: 'pen test' }]);
+    t.raise(detection(T0));
+    t.raise(detection(T0, { entity: { kind: 'host', id: '10.9.9.9', name: 'x' } }));
+    expect(t.drain()).toEqual([]);
+    expect(t.counters.suppressed).toBe(2);
+    t.setSuppressions([]);
+    t.raise(detection(T0 + MIN));
+    expect(t.drain().map((c) => c.event)).toEqual(['opened']);
+  });
+
   it('restores from a snapshot without re-opening what is already open', () => {
     const a = tracker();
     a.raise(detection(T0));

@@ -51,6 +51,8 @@ export class AlertTracker implements DetectionSink {
   readonly #alerts = new Map<string, Tracked>();
   readonly #changes: AlertChange[] = [];
   readonly counters: TrackerCounters = { suppressed: 0, maintenance: 0, dropped: 0 };
+  /** Suppressions made at run time (analysts, through the API), besides the configured ones. */
+  #dynamic: AlertTrackerConfig['suppressions'] = [];
 
   constructor(
     private readonly config: AlertTrackerConfig,
@@ -63,14 +65,20 @@ export class AlertTracker implements DetectionSink {
     private readonly now?: (lastSeenMs: number) => number,
   ) {}
 
+  /** Replaces the run-time suppressions (the configured ones stay). */
+  setSuppressions(rules: AlertTrackerConfig['suppressions']): void {
+    this.#dynamic = rules;
+  }
+
   raise(d: Detection): void {
     const subject = subjectOf(d);
-    for (const rule of this.config.suppressions) {
-      if (matches(rule, subject, this.directory)) {
-        this.counters.suppressed++;
-        return;
+    for (const rules of [this.config.suppressions, this.#dynamic])
+      for (const rule of rules) {
+        if (matches(rule, subject, this.directory)) {
+          this.counters.suppressed++;
+          return;
+        }
       }
-    }
     for (const w of this.config.maintenance) {
       if (inWindow(w, d.atMs) && matches(w, subject, this.directory)) {
         this.counters.maintenance++;

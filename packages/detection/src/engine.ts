@@ -232,6 +232,11 @@ export class DetectionEngine {
     this.#ctx.overrides = new Overrides(this.options.config.overrides, directory);
   }
 
+  /** Suppressions made at run time (the API's), in addition to `config.suppressions`. */
+  setSuppressions(rules: DetectorConfig['suppressions']): void {
+    this.tracker.setSuppressions(rules);
+  }
+
   setBlocklists(lists: BlocklistTable): void {
     this.blocklist.lists = lists;
   }

@@ -12,6 +12,7 @@ import { AlertStore } from './alert-store.js';
 import { AlertmanagerClient } from './alertmanager.js';
 import { blocklistSignature, loadBlocklists } from './blocklist-files.js';
 import { readCheckpoint, writeCheckpoint } from './checkpoint.js';
+import { readSuppressions } from './suppressions.js';
 import { readWarmStart } from './warm-start.js';
 import { WebhookDispatcher } from './webhooks.js';
 
@@ -201,12 +202,27 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
     logger.info({ prefixes: loaded.table.size, lists: loaded.table.counts }, 'block lists loaded');
   };
 
+  let suppressionsLoaded = -1;
+  const reloadSuppressions = async () => {
+    try {
+      const { rules, skipped } = await readSuppressions(deps.clickhouse);
+      engine.setSuppressions(rules);
+      for (const s of skipped) warn.warn(`suppression-${s.id}`, { suppression: s.id, problem: s.reason }, 'suppression skipped');
+      if (rules.length !== suppressionsLoaded) logger.info({ suppressions: rules.length }, 'suppressions from the API loaded');
+      suppressionsLoaded = rules.length;
+    } catch (err) {
+      // Keep the last good set: an unreachable store must not lift the suppressions in force.
+      warn.warn('detector-suppressions', { err: err instanceof Error ? err.message : String(err) }, 'could not read suppressions');
+    }
+  };
+
   return {
     name: 'detector',
     engine,
     async start() {
       await producer.start();
       await reloadBlocklists(true);
+      await reloadSuppressions();
       const snapshot = await readCheckpoint(deps.kafka, deps.topics.state, config.groupId, logger).catch((err: unknown) => {
         logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not read the state topic');
         return undefined;
@@ -229,6 +245,7 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
       timers.push(setInterval(tick, TICK_MS));
       timers.push(setInterval(checkpoint, config.checkpointIntervalMs));
       timers.push(setInterval(() => void reloadBlocklists(false).catch(() => {}), config.blocklistReloadMs));
+      timers.push(setInterval(() => void reloadSuppressions(), config.suppressionsReloadMs));
       if (alertmanager) timers.push(setInterval(() => alertmanager.send(engine.tracker.open()), config.alertmanager.resendMs));
       for (const t of timers) t.unref();
       await consumer.start();
