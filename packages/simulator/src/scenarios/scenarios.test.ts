@@ -1,10 +1,13 @@
 import type { FlowRecord } from '@flowwatch/flow-schema';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ipv4ToNumber, parseIpv4Prefix } from '../addresses.js';
 import { generateNetwork } from '../generate-network.js';
 import type { Label } from '../labels.js';
 import { Simulation } from '../simulation.js';
 import { createScenarios, randomSchedule, SCENARIO_NAMES, SCENARIOS, type ScenarioRequest } from './index.js';
+
+// Simulated traffic: a second or two on a quiet core, more on a loaded one.
+vi.setConfig({ testTimeout: 60_000 });
 
 const SEED = 21;
 const network = generateNetwork({ seed: SEED });
