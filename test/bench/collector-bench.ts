@@ -77,7 +77,7 @@ export async function collectorBench(
           receiveBufferBytes: 32 << 20,
           flowsPerMessage: 100,
           timeReceivedFrom: 'clock',
-          templates: { maxTemplatesPerDomain: 1024, maxDomains: 1000, maxPendingSets: 1024, pendingTtlMs: 30_000 },
+          templates: { maxTemplatesPerDomain: 1024, maxDomains: 1000, maxTemplateBytes: 128 << 20, maxPendingSets: 1024, pendingTtlMs: 30_000 },
           push: {
             enabled: false,
             host: '127.0.0.1',
@@ -86,6 +86,10 @@ export async function collectorBench(
             maxRecordsPerRequest: 1,
             rateLimitRecordsPerSecond: 1,
             rateLimitBurst: 1,
+            maxDepth: 16,
+            replayWindowMs: 0,
+            replayCacheEntries: 1,
+            timeouts: { headersMs: 10_000, requestMs: 60_000, idleMs: 30_000 },
           },
         },
         {

@@ -1,6 +1,7 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import fastifyCookie from '@fastify/cookie';
 import fastifySwagger from '@fastify/swagger';
+import { createTimedServer } from '@flowwatch/observability';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import {
   hasZodFastifySchemaValidationErrors,
@@ -55,13 +56,12 @@ export async function buildApiApp(ctx: ApiContext): Promise<{ app: FastifyInstan
     bodyLimit: ctx.config.bodyLimitBytes,
     trustProxy: ctx.config.trustProxy,
     return503OnClosing: true,
-    connectionTimeout: 60_000,
     keepAliveTimeout: 10_000,
     routerOptions: { maxParamLength: 200, querystringParser: parseQueryString },
     // Captures fastify's request handler, so the app can be served by another server.
     serverFactory: (h) => {
       handler = h as RequestHandler;
-      return createServer(h);
+      return createTimedServer(ctx.config.timeouts, h);
     },
   }) as unknown as FastifyInstance;
 

@@ -44,7 +44,7 @@ const collectorConfig = (): CollectorConfig => ({
   receiveBufferBytes: 4 * 1024 * 1024,
   flowsPerMessage: 4,
   timeReceivedFrom: 'clock',
-  templates: { maxTemplatesPerDomain: 64, maxDomains: 64, maxPendingSets: 16, pendingTtlMs: 1000 },
+  templates: { maxTemplatesPerDomain: 64, maxDomains: 64, maxTemplateBytes: 1 << 20, maxPendingSets: 16, pendingTtlMs: 1000 },
   push: {
     enabled: true,
     host: '127.0.0.1',
@@ -53,6 +53,10 @@ const collectorConfig = (): CollectorConfig => ({
     maxRecordsPerRequest: 50,
     rateLimitRecordsPerSecond: 1,
     rateLimitBurst: 60,
+    maxDepth: 16,
+    replayWindowMs: 600_000,
+    replayCacheEntries: 1000,
+    timeouts: { headersMs: 10_000, requestMs: 60_000, idleMs: 30_000 },
   },
 });
 

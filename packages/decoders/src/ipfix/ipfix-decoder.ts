@@ -150,14 +150,13 @@ export class IpfixDecoder {
         out.errors.push(setError('template_invalid', t, raw));
         continue;
       }
-      if (this.session.storeTemplate(d, t, out) === 'limit') {
-        out.errors.push(
-          setError(
-            'template_limit',
-            `exporter ${d.exporter} domain ${d.id} has ${this.session.limits.maxTemplatesPerDomain} templates`,
-            raw,
-          ),
-        );
+      const stored = this.session.storeTemplate(d, t, out);
+      if (stored === 'limit' || stored === 'budget') {
+        const why =
+          stored === 'limit'
+            ? `has ${this.session.limits.maxTemplatesPerDomain} templates`
+            : `would take its templates over ${this.session.limits.maxTemplateBytes} bytes`;
+        out.errors.push(setError('template_limit', `exporter ${d.exporter} domain ${d.id} ${why}`, raw));
       }
     }
   }
@@ -169,7 +168,7 @@ export class IpfixDecoder {
     return out;
   }
 
-  stats(): { templates: number; domains: number; pendingSets: number } {
+  stats(): ReturnType<TemplateSession['stats']> {
     return this.session.stats();
   }
 }

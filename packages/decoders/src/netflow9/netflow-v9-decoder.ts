@@ -134,10 +134,13 @@ export class NetflowV9Decoder {
       out.errors.push(setError('template_invalid', t, raw));
       return;
     }
-    if (this.session.storeTemplate(d, t, out) === 'limit') {
-      out.errors.push(
-        setError('template_limit', `exporter ${d.exporter} source ${d.id} has ${this.session.limits.maxTemplatesPerDomain} templates`, raw),
-      );
+    const stored = this.session.storeTemplate(d, t, out);
+    if (stored === 'limit' || stored === 'budget') {
+      const why =
+        stored === 'limit'
+          ? `has ${this.session.limits.maxTemplatesPerDomain} templates`
+          : `would take its templates over ${this.session.limits.maxTemplateBytes} bytes`;
+      out.errors.push(setError('template_limit', `exporter ${d.exporter} source ${d.id} ${why}`, raw));
     }
   }
 
@@ -148,7 +151,7 @@ export class NetflowV9Decoder {
     return out;
   }
 
-  stats(): { templates: number; domains: number; pendingSets: number } {
+  stats(): ReturnType<TemplateSession['stats']> {
     return this.session.stats();
   }
 }
