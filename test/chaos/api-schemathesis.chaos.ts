@@ -38,7 +38,7 @@ beforeAll(async () => {
     // schemathesis sends thousands of requests, many with bad tokens on purpose.
     config: { rateLimit: { requestsPerSecond: 100_000, burst: 100_000, authFailuresPerMinute: 100_000 } },
   });
-  await t.storeAlerts([testAlert(), testAlert({ status: 'acknowledged', severity: 'critical' }), testAlert({ type: 'udp_flood' })]);
+  await t.storeAlerts([testAlert(), testAlert({ status: 'acknowledged', severity: 'critical' }), testAlert({ type: 'flood' })]);
   const now = Date.now();
   await t.clickhouse.client.insert({ table: 'flows_raw', format: 'JSONEachRow', values: enrichedFlowRows(2000, now - 3 * 3_600_000, 3 * 3_600_000) });
 }, 10 * 60_000);
