@@ -77,7 +77,13 @@ export async function collectorBench(
           receiveBufferBytes: 32 << 20,
           flowsPerMessage: 100,
           timeReceivedFrom: 'clock',
-          templates: { maxTemplatesPerDomain: 1024, maxDomains: 1000, maxTemplateBytes: 128 << 20, maxPendingSets: 1024, pendingTtlMs: 30_000 },
+          templates: {
+            maxTemplatesPerDomain: 1024,
+            maxDomains: 1000,
+            maxTemplateBytes: 128 << 20,
+            maxPendingSets: 1024,
+            pendingTtlMs: 30_000,
+          },
           push: {
             enabled: false,
             host: '127.0.0.1',

@@ -40,7 +40,11 @@ beforeAll(async () => {
   });
   await t.storeAlerts([testAlert(), testAlert({ status: 'acknowledged', severity: 'critical' }), testAlert({ type: 'flood' })]);
   const now = Date.now();
-  await t.clickhouse.client.insert({ table: 'flows_raw', format: 'JSONEachRow', values: enrichedFlowRows(2000, now - 3 * 3_600_000, 3 * 3_600_000) });
+  await t.clickhouse.client.insert({
+    table: 'flows_raw',
+    format: 'JSONEachRow',
+    values: enrichedFlowRows(2000, now - 3 * 3_600_000, 3 * 3_600_000),
+  });
 }, 10 * 60_000);
 afterAll(async () => t?.stop());
 
@@ -78,7 +82,8 @@ describe('schemathesis against /api/openapi.json', () => {
     ];
     const t0 = Date.now();
     const { code, output } = await new Promise<{ code: number | null; output: string }>((resolve) => {
-      const child = spawn(BIN, args, { env: { ...process.env, NO_COLOR: '1', SCHEMATHESIS_TELEMETRY: 'false' } });
+      // Its cache (.schemathesis/) goes beside it, not into the checkout.
+      const child = spawn(BIN, args, { cwd: VENV, env: { ...process.env, NO_COLOR: '1', SCHEMATHESIS_TELEMETRY: 'false' } });
       let output = '';
       child.stdout.on('data', (d) => {
         output += String(d);
@@ -88,7 +93,15 @@ describe('schemathesis against /api/openapi.json', () => {
       });
       child.on('close', (c) => resolve({ code: c, output }));
     });
-    console.log(`${output.replaceAll(t.tokens.admin, '<token>')}\nschemathesis ${VERSION}: exit ${code} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    console.log(
+      `${output.replaceAll(t.tokens.admin, '<token>')}\nschemathesis ${VERSION}: exit ${code} in ${((Date.now() - t0) / 1000).toFixed(0)} s`,
+    );
+    // The run tested as an admin throughout: its token is still valid afterwards.
+    const me = await t.api.app().inject({ url: '/api/v1/session', headers: { authorization: `Bearer ${t.tokens.admin}` } });
+    const audit = await t.api.app().inject({ url: '/api/v1/audit?limit=1000', headers: { authorization: `Bearer ${t.tokens.viewer}` } });
+    const actions = new Map<string, number>();
+    for (const e of (audit.json().entries ?? []) as { action: string }[]) actions.set(e.action, (actions.get(e.action) ?? 0) + 1);
+    console.log(`admin token after the run: ${me.statusCode}; audit log: ${JSON.stringify(Object.fromEntries(actions))}`);
     const report = existsSync(junit) ? readFileSync(junit, 'utf8') : '';
     expect(report, 'schemathesis wrote its report').toContain('<testsuite');
     expect(code, 'schemathesis found failures (printed above)').toBe(0);

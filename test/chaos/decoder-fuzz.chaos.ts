@@ -217,9 +217,17 @@ describe('a template flood with the default limits', () => {
       const templates = Array.from({ length: 64 }, (_, k): EncoderTemplate => ({ id: 65535 - k, fields }));
       const v9 = source % 2 === 0;
       const buf = v9
-        ? encodeNetflowV9({ sequence: source, sourceId: source, unixSecs: 1_700_000_000, sysUptimeMs: 1 }, [{ kind: 'templates', templates }])
+        ? encodeNetflowV9({ sequence: source, sourceId: source, unixSecs: 1_700_000_000, sysUptimeMs: 1 }, [
+            { kind: 'templates', templates },
+          ])
         : encodeIpfix({ sequence: source, observationDomainId: source, exportTime: 1_700_000_000 }, [{ kind: 'templates', templates }]);
-      const out = decoder.decode(buf, { exporter: '192.0.2.1', receivedNs: 1.7e18, supplierId: 's', exporterId: 'e', defaultSamplingRate: 0 });
+      const out = decoder.decode(buf, {
+        exporter: '192.0.2.1',
+        receivedNs: 1.7e18,
+        supplierId: 's',
+        exporterId: 'e',
+        defaultSamplingRate: 0,
+      });
       sent += templates.length;
       refused += out.errors.reduce((a, e) => a + (e.reason === 'template_limit' ? e.count : 0), 0);
       expect(out.errors.filter((e) => e.reason !== 'template_limit')).toEqual([]);
@@ -306,7 +314,8 @@ describe(`decoders under hostile input (${CASES.toLocaleString('en-GB')} datagra
             e.count <= Math.max(30, buf.length) &&
             typeof e.detail === 'string' &&
             e.detail !== '',
-          () => `case ${i} (${protocol}, ${strategy}): rejection without a known reason or count: ${JSON.stringify({ ...e, raw: undefined })}`,
+          () =>
+            `case ${i} (${protocol}, ${strategy}): rejection without a known reason or count: ${JSON.stringify({ ...e, raw: undefined })}`,
         );
         reasons.set(e.reason, (reasons.get(e.reason) ?? 0) + e.count);
       }
@@ -343,7 +352,10 @@ describe(`decoders under hostile input (${CASES.toLocaleString('en-GB')} datagra
         ([p, s]) =>
           `  ${p.padEnd(11)} ${String(s.cases).padStart(8)} datagrams ${String(s.flows).padStart(9)} flows ${String(s.errors).padStart(8)} rejections ${String(s.silent).padStart(7)} with neither (templates or counters only)`,
       ),
-      ...[...byStrategy].map(([k, s]) => `  ${k.padEnd(12)} ${String(s.cases).padStart(8)} datagrams ${String(s.flows).padStart(9)} flows ${String(s.errors).padStart(8)} rejections`),
+      ...[...byStrategy].map(
+        ([k, s]) =>
+          `  ${k.padEnd(12)} ${String(s.cases).padStart(8)} datagrams ${String(s.flows).padStart(9)} flows ${String(s.errors).padStart(8)} rejections`,
+      ),
       `  rejections by reason (${rejected.toLocaleString('en-GB')}): ${[...reasons].map(([r, c]) => `${r} ${c}`).join(', ')}`,
       `  template state at most: ${maxTemplates} templates, ${maxDomains} domains, ${maxPending} held sets; now ${JSON.stringify(decoder.stats())}`,
       `  heap used (MiB, after gc) per tenth: ${heap.map((h) => h.mb.toFixed(1)).join(' ')}`,

@@ -358,7 +358,7 @@ export const collectorSchema = z.strictObject({
       replayWindowMs: durationMs
         .default(600_000)
         .describe(
-          "A body byte-for-byte equal to one this supplier pushed (and had accepted) within this window is refused as a replay (409) and counted; 0 turns it off",
+          'A body byte-for-byte equal to one this supplier pushed (and had accepted) within this window is refused as a replay (409) and counted; 0 turns it off',
         ),
       replayCacheEntries: z
         .number()

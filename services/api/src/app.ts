@@ -67,7 +67,9 @@ export async function buildApiApp(ctx: ApiContext): Promise<{ app: FastifyInstan
       sendError(
         reply,
         'bad_request',
-        err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? `a path parameter is longer than ${MAX_PARAM_LENGTH} characters` : 'the path is not valid',
+        err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? `a path parameter is longer than ${MAX_PARAM_LENGTH} characters`
+          : 'the path is not valid',
         'params',
       ),
     // Captures fastify's request handler, so the app can be served by another server.

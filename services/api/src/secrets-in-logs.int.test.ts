@@ -55,10 +55,18 @@ describe('secrets in logs', () => {
     // Failures on purpose: a wrong CSRF token, a forged bearer token, a wrong log-in.
     await app.inject({ method: 'POST', url: `/api/v1/alerts/${alert}/ack`, headers: { cookie, 'x-csrf-token': `${csrf}x` } });
     await app.inject({ url: '/api/v1/alerts', headers: { authorization: `Bearer ${token.slice(0, -2)}zz` } });
-    await app.inject({ method: 'POST', url: '/api/v1/session', headers: { 'content-type': 'application/json' }, payload: { token: `${token}x` } });
+    await app.inject({
+      method: 'POST',
+      url: '/api/v1/session',
+      headers: { 'content-type': 'application/json' },
+      payload: { token: `${token}x` },
+    });
     await app.inject({ method: 'DELETE', url: '/api/v1/session', headers: { cookie, 'x-csrf-token': csrf } });
     // A caller logging secrets by mistake: the logger's redaction catches the usual keys.
-    logger.warn({ authorization: `Bearer ${token}`, password: 'hunter2', kafka: { sasl: { password: 'sasl-secret-pw' } }, token }, 'careless');
+    logger.warn(
+      { authorization: `Bearer ${token}`, password: 'hunter2', kafka: { sasl: { password: 'sasl-secret-pw' } }, token },
+      'careless',
+    );
     logger.child({ component: 'x' }).error({ clickhouse: { password: 'hunter2' } }, 'careless child');
 
     expect(lines.length).toBeGreaterThan(2);

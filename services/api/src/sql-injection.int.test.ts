@@ -30,7 +30,11 @@ beforeAll(async () => {
   t = await startTestApi();
   app = t.api.app();
   await t.storeAlerts([testAlert(), testAlert({ supplier_ids: ['sup-b'] }), testAlert({ status: 'acknowledged' })]);
-  await t.clickhouse.client.insert({ table: 'flows_raw', format: 'JSONEachRow', values: enrichedFlowRows(3000, now - 3 * 3_600_000, 3 * 3_600_000) });
+  await t.clickhouse.client.insert({
+    table: 'flows_raw',
+    format: 'JSONEachRow',
+    values: enrichedFlowRows(3000, now - 3 * 3_600_000, 3 * 3_600_000),
+  });
 });
 afterAll(async () => t?.stop());
 
@@ -94,7 +98,12 @@ describe('SQL injection through every parameter', () => {
     for (const payload of PAYLOADS) {
       const c = await app.inject({ method: 'POST', url: `/api/v1/alerts/${target}/comment`, headers, payload: { text: payload } });
       expect(c.statusCode, c.body).toBe(200);
-      const s = await app.inject({ method: 'POST', url: '/api/v1/suppressions', headers, payload: { reason: payload, types: ['port_scan'] } });
+      const s = await app.inject({
+        method: 'POST',
+        url: '/api/v1/suppressions',
+        headers,
+        payload: { reason: payload, types: ['port_scan'] },
+      });
       expect(s.statusCode, s.body).toBe(201);
       expect(s.json().suppression.reason).toBe(payload);
       // Token names are validated (letters, digits, . _ @ -): refused with 400, or stored as text.
@@ -111,6 +120,8 @@ describe('SQL injection through every parameter', () => {
   it('an honest value through the same parameters does find rows (the probes can fail)', async () => {
     expect((await get('/api/v1/alerts?supplier=sup-b')).json().alerts).toHaveLength(1);
     expect((await get(`/api/v1/flows?from=${FROM}&to=${TO}&where=src_org=RR8`)).json().flows.length).toBeGreaterThan(0);
-    expect((await get(`/api/v1/traffic/top?from=${FROM}&to=${TO}&of=src_org&where=exporter_id=sup-a-r1`)).json().rows.length).toBeGreaterThan(0);
+    expect(
+      (await get(`/api/v1/traffic/top?from=${FROM}&to=${TO}&of=src_org&where=exporter_id=sup-a-r1`)).json().rows.length,
+    ).toBeGreaterThan(0);
   });
 });

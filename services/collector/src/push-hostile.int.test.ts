@@ -51,7 +51,13 @@ let pushUrl: string;
 beforeAll(async () => {
   await ensureTopics(
     kafka,
-    [topics.flows, topics.dlq].map((name) => ({ name, partitions: 1, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' })),
+    [topics.flows, topics.dlq].map((name) => ({
+      name,
+      partitions: 1,
+      replicationFactor: 1,
+      retentionMs: 3_600_000,
+      cleanupPolicy: 'delete',
+    })),
     silentLogger,
   );
   const producerOptions = configSchema.parse({}).kafka.producer;
@@ -79,7 +85,8 @@ const warnings = (msg: string) => logLines.filter((l) => l.msg === msg);
 describe('hostile input at the collector', () => {
   it('drops datagrams of spoofed exporters, counts each, and logs once per source per interval', async () => {
     const v5 = Buffer.from(encodeNetflowV5({ sysUptimeMs: 1, unixSecs: 1_700_000_000, flowSequence: 0 }, [{ src_addr: '10.0.0.1' }]));
-    for (let i = 0; i < 100; i++) for (const source of ['198.51.100.7', '198.51.100.8', '2001:db8::66']) collector.handleDatagram(v5, { address: source, port: 2055 });
+    for (let i = 0; i < 100; i++)
+      for (const source of ['198.51.100.7', '198.51.100.8', '2001:db8::66']) collector.handleDatagram(v5, { address: source, port: 2055 });
     expect(await metric(/flowwatch_collector_unknown_source_datagrams_total (\d+)/)).toBe(300);
     const lines = warnings('datagram from an unregistered exporter dropped');
     expect(lines.map((l) => l.source).sort()).toEqual(['198.51.100.7', '198.51.100.8', '2001:db8::66']);
@@ -91,7 +98,9 @@ describe('hostile input at the collector', () => {
       const r = await push(TOKEN_A, JSON.stringify([record(1), record(2, { supplier_id: 'supplier-b' })]));
       expect(r.status).toBe(403);
     }
-    expect(await metric(/flowwatch_collector_rejected_total\{protocol="JSON",supplier="supplier-a",reason="wrong_supplier"\} (\d+)/)).toBe(10);
+    expect(await metric(/flowwatch_collector_rejected_total\{protocol="JSON",supplier="supplier-a",reason="wrong_supplier"\} (\d+)/)).toBe(
+      10,
+    );
     expect(await metric(/flowwatch_collector_push_requests_total\{status="4xx",supplier="supplier-a"\} (\d+)/)).toBeGreaterThanOrEqual(5);
     expect(warnings('push with records of another supplier refused')).toHaveLength(1);
   });

@@ -43,7 +43,10 @@ describe('template byte budget (maxTemplateBytes)', () => {
     const templates = Array.from({ length: 10 }, (_, k): EncoderTemplate => ({ id: 300 + k, fields }));
     d.decode(encodeIpfix({ sequence: 0, observationDomainId: 1, exportTime: 1_700_000_000 }, [{ kind: 'templates', templates }]), ctx);
     expect(d.stats().templateBytes).toBeGreaterThan(0);
-    d.decode(encodeIpfix({ sequence: 1, observationDomainId: 1, exportTime: 1_700_000_000 }, [{ kind: 'withdraw', templateIds: [2] }]), ctx);
+    d.decode(
+      encodeIpfix({ sequence: 1, observationDomainId: 1, exportTime: 1_700_000_000 }, [{ kind: 'withdraw', templateIds: [2] }]),
+      ctx,
+    );
     expect(d.stats()).toMatchObject({ templates: 0, templateBytes: 0 });
   });
 });

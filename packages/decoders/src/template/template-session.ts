@@ -325,7 +325,12 @@ export class TemplateSession {
   }
 
   stats(): { templates: number; templateBytes: number; domains: number; pendingSets: number } {
-    return { templates: this.templateCount, templateBytes: this.templateByteCount, domains: this.domains.size, pendingSets: this.pending.length };
+    return {
+      templates: this.templateCount,
+      templateBytes: this.templateByteCount,
+      domains: this.domains.size,
+      pendingSets: this.pending.length,
+    };
   }
 }
 
