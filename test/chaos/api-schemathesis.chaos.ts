@@ -72,6 +72,10 @@ describe('schemathesis against /api/openapi.json', () => {
       // The live stream never ends by design (its roles and events are tested in services/api).
       '--exclude-path',
       '/api/v1/stream',
+      // Revoking tokens: it learns ids from answers and revoked its own admin token halfway through
+      // a run, which left the rest of it unauthenticated (revocation is tested in services/api).
+      '--exclude-path-regex',
+      '^/api/v1/tokens/',
       '--suppress-health-check',
       'all',
       '--report',
@@ -102,6 +106,7 @@ describe('schemathesis against /api/openapi.json', () => {
     const actions = new Map<string, number>();
     for (const e of (audit.json().entries ?? []) as { action: string }[]) actions.set(e.action, (actions.get(e.action) ?? 0) + 1);
     console.log(`admin token after the run: ${me.statusCode}; audit log: ${JSON.stringify(Object.fromEntries(actions))}`);
+    expect(me.statusCode, 'the run kept its token').toBe(200);
     const report = existsSync(junit) ? readFileSync(junit, 'utf8') : '';
     expect(report, 'schemathesis wrote its report').toContain('<testsuite');
     expect(code, 'schemathesis found failures (printed above)').toBe(0);
