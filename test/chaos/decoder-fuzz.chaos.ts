@@ -18,6 +18,7 @@ import {
   type TemplateLimits,
 } from '@flowwatch/decoders';
 import { decodeFlows, encodeFlows } from '@flowwatch/flow-schema';
+import { seededRandom as rng } from '@flowwatch/test-support';
 import { describe, expect, it } from 'vitest';
 
 /**
@@ -36,18 +37,6 @@ const CASES = Number(process.env.FLOWWATCH_FUZZ_CASES ?? 1_000_000);
 const CORPUS = new URL('../../../shared/corpus/', import.meta.url);
 const PROTOCOLS: FlowProtocol[] = ['NETFLOW_V5', 'NETFLOW_V9', 'IPFIX', 'SFLOW_5'];
 const gc = (globalThis as { gc?: () => void }).gc;
-
-/** Deterministic PRNG (mulberry32): a failure names its case and reproduces. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Every datagram of the corpus (raw payloads and the UDP payloads of its pcaps), by protocol. */
 function corpusSeeds(): Map<FlowProtocol, Uint8Array[]> {

@@ -1,6 +1,6 @@
 export { startTestApi, type TestApi, testAlert, testRegistry } from './api.js';
 export { openTestClickHouse } from './clickhouse.js';
-export { enrichedFlowRows, rawRowTimeMs, TEST_ORGS } from './enriched-flows.js';
+export { enrichedFlowRows, random as seededRandom, rawRowTimeMs, TEST_ORGS } from './enriched-flows.js';
 export { testKafka, uniqueName } from './kafka.js';
 export { silentLogger } from './logger.js';
 export { ipv4Frame, type PcapPacket, udpDatagramFrame, writePcap } from './pcap-writer.js';

@@ -150,14 +150,7 @@ export class IpfixDecoder {
         out.errors.push(setError('template_invalid', t, raw));
         continue;
       }
-      const stored = this.session.storeTemplate(d, t, out);
-      if (stored === 'limit' || stored === 'budget') {
-        const why =
-          stored === 'limit'
-            ? `has ${this.session.limits.maxTemplatesPerDomain} templates`
-            : `would take its templates over ${this.session.limits.maxTemplateBytes} bytes`;
-        out.errors.push(setError('template_limit', `exporter ${d.exporter} domain ${d.id} ${why}`, raw));
-      }
+      this.session.storeTemplate(d, t, out);
     }
   }
 

@@ -134,14 +134,7 @@ export class NetflowV9Decoder {
       out.errors.push(setError('template_invalid', t, raw));
       return;
     }
-    const stored = this.session.storeTemplate(d, t, out);
-    if (stored === 'limit' || stored === 'budget') {
-      const why =
-        stored === 'limit'
-          ? `has ${this.session.limits.maxTemplatesPerDomain} templates`
-          : `would take its templates over ${this.session.limits.maxTemplateBytes} bytes`;
-      out.errors.push(setError('template_limit', `exporter ${d.exporter} source ${d.id} ${why}`, raw));
-    }
+    this.session.storeTemplate(d, t, out);
   }
 
   /** Held data flowsets older than the TTL, as 'template_not_found' errors. */

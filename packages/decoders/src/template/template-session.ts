@@ -100,8 +100,24 @@ export class TemplateSession {
     return d;
   }
 
-  /** Store a template; data sets held for it are decoded into `out`. */
+  /**
+   * Store a template; data sets held for it are decoded into `out`. A template refused by a limit
+   * becomes a 'template_limit' error in `out`.
+   */
   storeTemplate(d: Domain, t: CompiledTemplate, out: DecodeOutput): TemplateStoreResult {
+    const r = this.store(d, t, out);
+    if (r === 'limit' || r === 'budget') {
+      const why =
+        r === 'limit'
+          ? `has ${this.limits.maxTemplatesPerDomain} templates`
+          : `would take its templates over ${this.limits.maxTemplateBytes} bytes`;
+      const domain = this.type === 'IPFIX' ? 'domain' : 'source';
+      out.errors.push({ reason: 'template_limit', detail: `exporter ${d.exporter} ${domain} ${d.id} ${why}`, count: 1, raw: t.raw });
+    }
+    return r;
+  }
+
+  private store(d: Domain, t: CompiledTemplate, out: DecodeOutput): TemplateStoreResult {
     const old = d.templates.get(t.id);
     if (old !== undefined && old.options === t.options && sameBytes(old.raw, t.raw)) return 'refreshed';
     if (old === undefined && d.templates.size >= this.limits.maxTemplatesPerDomain) return 'limit';
