@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createCollector } from '@flowwatch/collector';
-import { createKafka, ensureTopics } from '@flowwatch/kafka';
+import { createKafka, ensureTopics, type ProducerOptions } from '@flowwatch/kafka';
 import { LocalKafka } from '@flowwatch/local-kafka';
 import { createRegistry } from '@flowwatch/observability';
 import { pino } from 'pino';
@@ -17,17 +17,81 @@ async function metric(registry: ReturnType<typeof createRegistry>, name: string)
   return (m?.values ?? []).reduce((a, v) => a + v.value, 0);
 }
 
+/** The broker's JVM: the process whose command line names its data directory. */
+function brokerPid(dataDir: string): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (cmd.startsWith('java') || cmd.includes('/java\0')) {
+        if (cmd.includes(`-Dkafka.logs.dir=${dataDir}`)) return Number(entry);
+      }
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
+function processCpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** This process's CPU seconds by thread (the main JS thread; libuv's pool and V8's helpers by name where named). */
+function threadCpuSeconds(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/[\d\s]+$/, '');
+      // Thread names are not set on every Node build: the main thread is the one whose id is the pid.
+      const name = Number(tid) === process.pid ? 'main' : comm === 'node' ? 'other' : comm;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out[name] = (out[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      // thread gone meanwhile
+    }
+  }
+  return out;
+}
+
 /**
  * The collector end to end on this machine: a sender process pushes IPFIX over UDP at fixed flow
  * rates to a collector in this process, which decodes and produces to a real local Kafka broker
  * (running beside it on the same two cores). Reports, per rate, what arrived in Kafka, what the
  * collector refused, and what the kernel dropped.
  */
-export async function collectorBench(
-  print: (o: Record<string, unknown>) => void,
-  rates = [50_000, 100_000, 200_000, 300_000],
-  seconds = 10,
-) {
+export interface CollectorBenchOptions {
+  rates: number[];
+  seconds: number;
+  compression: ProducerOptions['compression'];
+  flowsPerMessage: number;
+  batchMaxBytes: number;
+  lingerMs: number;
+}
+
+/** Defaults, each overridable from the environment (FLOWWATCH_BENCH_COLLECTOR_*). */
+export function collectorBenchOptions(env = process.env): CollectorBenchOptions {
+  return {
+    rates: (env.FLOWWATCH_BENCH_COLLECTOR_RATES ?? '50000,100000,200000,300000').split(',').map(Number),
+    seconds: Number(env.FLOWWATCH_BENCH_COLLECTOR_SECONDS ?? 10),
+    compression: (env.FLOWWATCH_BENCH_COLLECTOR_COMPRESSION ?? 'lz4') as ProducerOptions['compression'],
+    flowsPerMessage: Number(env.FLOWWATCH_BENCH_COLLECTOR_FLOWS_PER_MESSAGE ?? 100),
+    batchMaxBytes: Number(env.FLOWWATCH_BENCH_COLLECTOR_BATCH_MAX_BYTES ?? 1 << 20),
+    lingerMs: Number(env.FLOWWATCH_BENCH_COLLECTOR_LINGER_MS ?? 20),
+  };
+}
+
+export async function collectorBench(print: (o: Record<string, unknown>) => void, options = collectorBenchOptions()) {
+  const { rates, seconds } = options;
   const logger = pino({ level: 'warn' });
   const dataDir = mkdtempSync(join(tmpdir(), 'fw-bench-kafka-'));
   const broker = new LocalKafka({
@@ -41,6 +105,7 @@ export async function collectorBench(
     startTimeoutMs: 120_000,
   });
   await broker.start();
+  const broker_pid = brokerPid(dataDir);
   try {
     const kafka = createKafka({ brokers: broker.brokers, clientId: 'bench', ssl: false, connectionTimeoutMs: 3000 }, logger);
     for (const rate of rates) {
@@ -59,10 +124,10 @@ export async function collectorBench(
           producerOptions: {
             maxBufferedMessages: 100_000,
             maxBufferedBytes: 256 << 20,
-            lingerMs: 20,
+            lingerMs: options.lingerMs,
             batchMaxMessages: 2000,
-            batchMaxBytes: 1 << 20,
-            compression: 'gzip',
+            batchMaxBytes: options.batchMaxBytes,
+            compression: options.compression,
             acks: -1,
             retryBackoffMs: 200,
           },
@@ -75,7 +140,7 @@ export async function collectorBench(
           ipfixPort: 0,
           sflowPort: 0,
           receiveBufferBytes: 32 << 20,
-          flowsPerMessage: 100,
+          flowsPerMessage: options.flowsPerMessage,
           timeReceivedFrom: 'clock',
           templates: {
             maxTemplatesPerDomain: 1024,
@@ -115,6 +180,9 @@ export async function collectorBench(
       );
       await collector.start();
       const cpu0 = process.cpuUsage();
+      const threads0 = threadCpuSeconds();
+      const brokerCpu0 = processCpuSeconds(broker_pid);
+      const load0 = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
       const t0 = Date.now();
       const sender = spawn(
         process.execPath,
@@ -135,18 +203,30 @@ export async function collectorBench(
       let out = '';
       sender.stdout.on('data', (d) => (out += d));
       await new Promise((r) => sender.on('exit', r));
-      const sent = JSON.parse(out) as { datagrams: number; flows: number };
+      const sent = JSON.parse(out) as { datagrams: number; flows: number; cpuSeconds: number };
       await Promise.race([collector.flush(), new Promise((r) => setTimeout(r, 30_000))]);
       const elapsed = (Date.now() - t0) / 1000;
       const cpu = process.cpuUsage(cpu0);
+      const threads = Object.fromEntries(
+        Object.entries(threadCpuSeconds())
+          .map(([k, v]) => [k, +(v - (threads0[k] ?? 0)).toFixed(2)] as const)
+          .filter(([, v]) => v > 0),
+      );
+      const brokerCpu = processCpuSeconds(broker_pid) - brokerCpu0;
+      const load1 = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
       const produced = await metric(registry, 'flowwatch_collector_kafka_produced_messages_total');
       const records = await metric(registry, 'flowwatch_collector_records_total');
       const refused = await metric(registry, 'flowwatch_collector_rejected_total');
       const kernelDrops = await metric(registry, 'flowwatch_collector_kernel_udp_drops_total');
       const received = await metric(registry, 'flowwatch_collector_datagrams_total');
       await collector.stop();
+      const collectorCpu = (cpu.user + cpu.system) / 1e6;
       print({
         bench: 'collector',
+        compression: options.compression,
+        flows_per_message: options.flowsPerMessage,
+        batch_max_bytes: options.batchMaxBytes,
+        linger_ms: options.lingerMs,
         target_flows_per_second: rate,
         seconds,
         sent_flows: sent.flows,
@@ -157,8 +237,15 @@ export async function collectorBench(
         kafka_messages: produced,
         refused_flows: refused,
         achieved_flows_per_second: Math.round(records / seconds),
-        collector_cpu_seconds: +((cpu.user + cpu.system) / 1e6).toFixed(2),
+        collector_cpu_seconds: +collectorCpu.toFixed(2),
+        collector_cpu_seconds_by_thread: threads,
+        broker_cpu_seconds: +brokerCpu.toFixed(2),
+        sender_cpu_seconds: +sent.cpuSeconds.toFixed(2),
+        // CPU per flow that reached Kafka (the collector's whole process; the broker's JVM)
+        collector_cpu_us_per_flow: +((collectorCpu / records) * 1e6).toFixed(2),
+        broker_cpu_us_per_flow: +((brokerCpu / records) * 1e6).toFixed(2),
         wall_seconds: +elapsed.toFixed(1),
+        load_average: `${load0} -> ${load1}`,
       });
     }
   } finally {

@@ -8,6 +8,7 @@
  *                                      collector -> Kafka -> detector -> Kafka alerts
  * Options: --seed N (1), --learning 1d, --days 1 (scored period), --density 100 (records per
  * simulated second at the weekly peak), --incidents N (2 of each kind), --speed X (pipeline: 500),
+ * --history 7d (background history warming the baselines; 0 for a cold start), --history-sample 4,
  * --out DIR (labels.jsonl, alerts.jsonl, score.json, table.md; default eval-out/<mode>-<seed>).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -34,6 +35,8 @@ const { values } = parseArgs({
     incidents: { type: 'string' },
     speed: { type: 'string', default: '500' },
     out: { type: 'string' },
+    history: { type: 'string', default: '7d' },
+    'history-sample': { type: 'string', default: '4' },
   },
 });
 
@@ -47,6 +50,8 @@ const plan = evaluationPlan({
   learningMs: duration(values.learning, 'learning'),
   evaluationMs: Number(values.days) * 86_400_000,
   density: Number(values.density),
+  historyDays: duration(values.history, 'history') / 86_400_000,
+  historySample: Number(values['history-sample']),
   ...(values.incidents ? { incidents: Number(values.incidents) } : {}),
 });
 const mode = values.pipeline ? 'pipeline' : 'engine';

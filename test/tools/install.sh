@@ -1,10 +1,24 @@
 #!/usr/bin/env bash
 # Installs the third-party peers the tests run against, from Debian's packages, when missing:
 # softflowd (exporter), tshark/editcap (decoding oracle, pcapng), fprobe, nfdump, pmacct, and
-# chromium (the browser the dashboard's end-to-end tests drive with playwright-core).
+# chromium (the browser the dashboard's end-to-end tests drive with playwright-core), promtool
+# (Prometheus rules and config of deploy/), and kubernetes-validate from PyPI (the Kubernetes JSON
+# schemas, for deploy/k8s) in a virtualenv under ~/.cache/flowwatch.
 # Needs root or sudo when something is missing; does nothing when all are present.
 set -euo pipefail
-declare -A pkg=([softflowd]=softflowd [tshark]=tshark [editcap]=wireshark-common [fprobe]=fprobe [nfdump]=nfdump [nfacctd]=pmacct [chromium]=chromium)
+
+# kubernetes-validate: test/k8s.test.ts reads this version and runs the venv's command.
+KUBERNETES_VALIDATE_VERSION=1.37.0
+kv_dir="${XDG_CACHE_HOME:-$HOME/.cache}/flowwatch/kubernetes-validate-$KUBERNETES_VALIDATE_VERSION"
+if [ ! -f "$kv_dir/.complete" ]; then
+  echo "test tools: installing kubernetes-validate $KUBERNETES_VALIDATE_VERSION (PyPI) in $kv_dir"
+  rm -rf "$kv_dir"
+  python3 -m venv "$kv_dir"
+  "$kv_dir/bin/pip" install -q --disable-pip-version-check "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
+  touch "$kv_dir/.complete" # a partial install is never mistaken for a complete one
+fi
+
+declare -A pkg=([softflowd]=softflowd [tshark]=tshark [editcap]=wireshark-common [fprobe]=fprobe [nfdump]=nfdump [nfacctd]=pmacct [chromium]=chromium [promtool]=prometheus)
 missing=()
 for bin in "${!pkg[@]}"; do
   command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || missing+=("${pkg[$bin]}")

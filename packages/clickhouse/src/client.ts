@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
+import { onCluster } from './cluster.js';
 
 export type { ClickHouseClient } from '@clickhouse/client';
 
@@ -13,6 +14,8 @@ export interface ClickHouseConnection {
   /** Data directory of the embedded engine. */
   path: string;
   requestTimeoutMs: number;
+  /** A cluster (remote_servers name) the schema lives on; server mode only (cluster.ts). */
+  cluster?: string | undefined;
 }
 
 export interface ClickHouseHandle {
@@ -30,6 +33,7 @@ export interface ClickHouseHandle {
  * this client. The database is created if missing and made the session's current database.
  */
 export async function openClickHouse(conn: ClickHouseConnection): Promise<ClickHouseHandle> {
+  if (conn.cluster && !conn.url) throw new Error('a ClickHouse cluster needs a server (url): the embedded engine has no cluster');
   if (conn.url) {
     const admin = createClient({
       url: conn.url,
@@ -38,7 +42,8 @@ export async function openClickHouse(conn: ClickHouseConnection): Promise<ClickH
       request_timeout: conn.requestTimeoutMs,
     });
     try {
-      await admin.command({ query: `CREATE DATABASE IF NOT EXISTS ${ident(conn.database)}` });
+      const on = conn.cluster ? ` ${onCluster({ cluster: conn.cluster, database: conn.database })}` : '';
+      await admin.command({ query: `CREATE DATABASE IF NOT EXISTS ${ident(conn.database)}${on}` });
     } finally {
       await admin.close();
     }
@@ -48,7 +53,13 @@ export async function openClickHouse(conn: ClickHouseConnection): Promise<ClickH
       password: conn.password,
       database: conn.database,
       request_timeout: conn.requestTimeoutMs,
-      clickhouse_settings: { date_time_output_format: 'iso' },
+      clickhouse_settings: {
+        date_time_output_format: 'iso',
+        // Through a Distributed table an insert returns once the shard has stored it (not queued on this
+        // node), so the aggregator commits Kafka offsets only for stored rows. insert_distributed_sync is
+        // the name every server version knows (distributed_foreground_insert from 23.x on).
+        ...(conn.cluster ? { insert_distributed_sync: 1 } : {}),
+      },
     });
     const u = new URL(conn.url);
     return { client, mode: 'server', database: conn.database, location: `${u.protocol}//${u.host}` };

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from 'pino';
+import { type ClusterTarget, clusterMigrationsTable } from './cluster.js';
 
 export interface Migration {
   /** Strictly increasing, never reused. */
@@ -22,13 +23,15 @@ const TABLE = 'flowwatch_schema_migrations';
  * Applies the migrations not yet recorded in `flowwatch_schema_migrations`, in version order.
  * A recorded migration whose statements changed since is an error: migrations are append-only.
  */
-export async function migrate(client: ClickHouseClient, migrations: readonly Migration[], logger: Logger): Promise<MigrationResult> {
+export async function migrate(
+  client: ClickHouseClient,
+  migrations: readonly Migration[],
+  logger: Logger,
+  /** On a cluster, the record is a replicated table every node holds (cluster.ts); `migrations` are then clusterMigrations(). */
+  cluster?: ClusterTarget,
+): Promise<MigrationResult> {
   checkOrder(migrations);
-  await client.command({
-    query: `CREATE TABLE IF NOT EXISTS ${TABLE} (
-      version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)
-    ) ENGINE = ReplacingMergeTree ORDER BY version`,
-  });
+  await client.command({ query: migrationsTableDdl(cluster) });
   const rows = await (
     await client.query({ query: `SELECT version, any(checksum) AS checksum FROM ${TABLE} GROUP BY version`, format: 'JSONEachRow' })
   ).json<{ version: number; checksum: string }>();
@@ -52,6 +55,16 @@ export async function migrate(client: ClickHouseClient, migrations: readonly Mig
     result.applied.push(m.version);
   }
   return result;
+}
+
+const COLUMNS = `
+      version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)
+    `;
+
+/** The CREATE of `flowwatch_schema_migrations`: single-node as it always was, or replicated on every node of a cluster. */
+export function migrationsTableDdl(cluster?: ClusterTarget): string {
+  if (cluster) return clusterMigrationsTable(TABLE, COLUMNS, cluster);
+  return `CREATE TABLE IF NOT EXISTS ${TABLE} (${COLUMNS}) ENGINE = ReplacingMergeTree ORDER BY version`;
 }
 
 export function checksumOf(m: Migration): string {

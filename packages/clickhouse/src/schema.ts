@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
+import { type ClusterTarget, clusterMigrations, clusterTtlStatement } from './cluster.js';
 import type { Migration } from './migrations.js';
 
 /**
@@ -211,14 +212,16 @@ export interface Retention {
  * Applies the configured retention (TTL) to the flow tables. Idempotent, run at every start after
  * the migrations, so retention is configuration, not schema.
  */
-export async function applyRetention(client: ClickHouseClient, r: Retention): Promise<void> {
+export async function applyRetention(client: ClickHouseClient, r: Retention, cluster?: ClusterTarget): Promise<void> {
   const ttl = [
     ['flows_raw', `toDateTime(time_received) + INTERVAL ${days(r.rawDays)} DAY`],
     ['flows_1m', `ts + INTERVAL ${days(r.minuteDays)} DAY`],
     ['flows_1h', `ts + INTERVAL ${days(r.hourDays)} DAY`],
   ] as const;
   for (const [table, expr] of ttl) {
-    await client.command({ query: `ALTER TABLE ${table} MODIFY TTL ${expr}`, clickhouse_settings: { materialize_ttl_after_modify: 0 } });
+    // On a cluster the TTL belongs to the local tables on every node (a Distributed table has none).
+    const query = cluster ? clusterTtlStatement(table, expr, cluster) : `ALTER TABLE ${table} MODIFY TTL ${expr}`;
+    await client.command({ query, clickhouse_settings: { materialize_ttl_after_modify: 0 } });
   }
 }
 
@@ -230,4 +233,9 @@ function days(n: number): number {
 /** Settings every insert into flows_raw uses, so a retried batch is stored once, rollups included. */
 export function dedupInsertSettings(token: string): Record<string, string | number> {
   return { insert_deduplication_token: token, deduplicate_blocks_in_dependent_materialized_views: 1 };
+}
+
+/** The migrations for a connection: SCHEMA as written on one node, or translated for its cluster. */
+export function schemaFor(cluster: ClusterTarget | undefined): readonly Migration[] {
+  return cluster ? clusterMigrations(SCHEMA, cluster) : SCHEMA;
 }

@@ -164,6 +164,12 @@ export const detectorSchema = z.strictObject({
       slowWindowMs: ms.min(1000).default(HOUR).describe('Window for slow scans'),
       slowPorts: z.number().int().min(2).default(300),
       slowHosts: z.number().int().min(2).default(256),
+      burstWindowMs: ms
+        .min(1000)
+        .default(5000)
+        .describe('Early detection: a key whose window starts with a burst of probes is raised within this time'),
+      burstPorts: z.number().int().min(2).default(20).describe('Vertical scan: distinct ports within burstWindowMs of the first probe'),
+      burstHosts: z.number().int().min(2).default(20).describe('Horizontal sweep: distinct hosts within burstWindowMs of the first probe'),
     })
     .prefault({}),
   flood: z
@@ -221,6 +227,27 @@ export const detectorSchema = z.strictObject({
         .describe('Bytes per interval to the internet from one organisation, at least'),
       minBytesHost: z.number().min(0).default(100_000_000).describe('Bytes per interval to the internet from one host, at least'),
       minHistoryIntervals: z.number().int().min(1).default(60),
+      sustained: z
+        .strictObject({
+          windowMs: z
+            .number()
+            .int()
+            .min(60_000)
+            .default(3_600_000)
+            .describe('Sliding window of the sustained-upload rule (slides by a twelfth of it)'),
+          minBytes: z
+            .number()
+            .min(0)
+            .default(100_000_000)
+            .describe('Bytes one host uploads to the internet within the window, at least (a slow leak below the per-interval floor)'),
+          asymmetry: z
+            .number()
+            .min(0)
+            .default(4)
+            .describe('The upload must be this many times what the host received from the internet in the window'),
+        })
+        .prefault({})
+        .describe('Slow, steady uploads from one host, over a window longer than an interval'),
     })
     .prefault({}),
   newPair: z

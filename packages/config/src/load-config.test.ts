@@ -127,6 +127,24 @@ describe('deploy/config/flowwatch.example.yaml', () => {
   });
 });
 
+describe('clickhouse.cluster', () => {
+  it('is unset by default (single-node tables) and set from FLOWWATCH__CLICKHOUSE__CLUSTER with a server', () => {
+    const none = loadConfig({ env: {} });
+    expect(none.ok && none.config.clickhouse.cluster).toBeUndefined();
+    const r = loadConfig({ env: { CLICKHOUSE_URL: 'http://ch:8123', FLOWWATCH__CLICKHOUSE__CLUSTER: 'flowwatch' } });
+    expect(r.ok && r.config.clickhouse.cluster).toBe('flowwatch');
+  });
+
+  it('refuses a cluster without a server, and a name that is not one, naming the field', () => {
+    const embedded = loadConfig({ env: { FLOWWATCH__CLICKHOUSE__CLUSTER: 'flowwatch' } });
+    expect(embedded.ok).toBe(false);
+    if (!embedded.ok) expect(embedded.error).toMatch(/clickhouse\.cluster: a cluster needs url/);
+    const bad = loadConfig({ env: { CLICKHOUSE_URL: 'http://ch:8123', FLOWWATCH__CLICKHOUSE__CLUSTER: "x' ON" } });
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) expect(bad.error).toMatch(/clickhouse\.cluster: a cluster name from remote_servers/);
+  });
+});
+
 describe('registry', () => {
   const supplier = (id: string, address: string) => ({ id, name: id, exporters: [{ id: 'r1', address }] });
 

@@ -3,6 +3,8 @@ import type { EnrichedFlow } from '@flowwatch/enrichment';
 import type { DetectionSink } from './detection.js';
 import type { Directory } from './directory.js';
 import type { EventClock } from './event-clock.js';
+import type { RecentFlows } from './evidence.js';
+import type { IncidentAddresses } from './incident-addresses.js';
 import type { Overrides } from './rules.js';
 
 /** What every detector family receives from the engine. */
@@ -12,6 +14,10 @@ export interface DetectorContext {
   overrides: Overrides;
   sink: DetectionSink;
   clock: EventClock;
+  /** Addresses of ongoing per-flow incidents (floods' victims, scanners): volume spikes they explain are not raised. */
+  incidents: IncidentAddresses;
+  /** The ring of recent flows (evidence, and samples of an interval). */
+  recent: RecentFlows;
   /** Whether event time `t` (ms) is inside the learning period. */
   learning(t: number): boolean;
   /** Whether the flow's service is its destination (else its source: a reply). */

@@ -16,6 +16,7 @@ import { VolumeDetector, type VolumeKind, type VolumeRow } from './detectors/vol
 import { Directory } from './directory.js';
 import { EventClock } from './event-clock.js';
 import { eventMs, RecentFlows } from './evidence.js';
+import { IncidentAddresses } from './incident-addresses.js';
 import { Overrides } from './rules.js';
 
 export interface EngineOptions {
@@ -40,6 +41,8 @@ export interface EngineStats {
   openAlerts: number;
   suppressed: number;
   maintenance: number;
+  /** Volume spikes not raised because an ongoing flow-level incident's flows explain them. */
+  explained: number;
   droppedAlerts: number;
 }
 
@@ -97,6 +100,7 @@ export class DetectionEngine {
   readonly blocklist: BlocklistDetector;
   readonly policy: PolicyDetector;
   readonly families: DetectorFamily[];
+  readonly incidents: IncidentAddresses;
   #enricher: Enricher;
   readonly #ctx: DetectorContext;
   #flows = 0;
@@ -117,11 +121,21 @@ export class DetectionEngine {
     const engine = this;
     const decidedAt = (lastSeenMs: number) => Math.max(lastSeenMs, this.clock.watermarkMs);
     this.tracker = new AlertTracker(config, directory, (d) => this.#evidence(d), config.detectedAt === 'event' ? decidedAt : options.now);
+    const incidents = new IncidentAddresses(Math.min(config.maxEntities, 100_000));
+    this.incidents = incidents;
+    const tracker = this.tracker;
     this.#ctx = {
       config,
       directory,
       overrides: new Overrides(config.overrides, directory),
-      sink: this.tracker,
+      sink: {
+        raise(d) {
+          incidents.note(d);
+          tracker.raise(d);
+        },
+      },
+      incidents,
+      recent: this.recent,
       clock: this.clock,
       learning(t: number): boolean {
         return Number.isNaN(engine.#learningStartMs) || t < engine.#learningStartMs + config.learningPeriodMs;
@@ -167,7 +181,7 @@ export class DetectionEngine {
     const start = this.clock.assign(t);
     this.recent.push(f, t);
     this.volume.onFlow(f, start);
-    this.exfiltration.onFlow(f, start);
+    this.exfiltration.onFlow(f, start, t);
     this.silence.onFlow(f);
     this.scan.onFlow(f, t);
     this.flood.onFlow(f, t);
@@ -196,6 +210,7 @@ export class DetectionEngine {
     if (watermark >= this.#nextExpireMs) {
       this.#nextExpireMs = watermark + EXPIRE_MS;
       this.scan.expire(watermark);
+      this.incidents.expire(watermark);
     }
   }
 
@@ -241,6 +256,7 @@ export class DetectionEngine {
       openAlerts: this.tracker.open().length,
       suppressed: this.tracker.counters.suppressed,
       maintenance: this.tracker.counters.maintenance,
+      explained: this.incidents.explainedSpikes,
       droppedAlerts: this.tracker.counters.dropped,
     };
   }

@@ -109,6 +109,31 @@ export class IntervalSums {
     this.#sums[base + 2]! += c;
   }
 
+  /**
+   * Volume with the largest single contribution: sums (bytes, packets, flows) into metrics 0-2,
+   * keeps the largest single bytes and packets seen in the interval in metrics 3 and 4 and, for a
+   * flow of an ongoing incident (`explained`), sums it again into metrics 5-7 (needs 8 metrics).
+   */
+  add3max(start: number, a: number, b: number, c: number, explained = false): void {
+    const slot = Math.floor(start / this.intervalMs) % this.slots;
+    const base = slot * this.metrics;
+    if (this.#starts[slot] !== start) {
+      this.#starts[slot] = start;
+      this.#sums.fill(0, base, base + this.metrics);
+    }
+    const s = this.#sums;
+    s[base]! += a;
+    s[base + 1]! += b;
+    s[base + 2]! += c;
+    if (a > s[base + 3]!) s[base + 3] = a;
+    if (b > s[base + 4]!) s[base + 4] = b;
+    if (explained) {
+      s[base + 5]! += a;
+      s[base + 6]! += b;
+      s[base + 7]! += c;
+    }
+  }
+
   /** Copies the sums of interval `start` into `out` (zeros when nothing was added) and clears them. */
   take(start: number, out: Float64Array): Float64Array {
     const slot = Math.floor(start / this.intervalMs) % this.slots;

@@ -26,6 +26,31 @@ export class RecentFlows {
     this.#pos = pos + 1 === this.size ? 0 : pos + 1;
   }
 
+  /**
+   * Among recent flows of [fromMs, toMs) matching `match`: the total of a metric (0 bytes,
+   * 1 packets, 2 flows) and the part of it in flows for which `part` holds. A sample of the
+   * interval (the ring holds the latest flows), used as a share.
+   */
+  share(
+    match: (f: EnrichedFlow) => boolean,
+    fromMs: number,
+    toMs: number,
+    metric: number,
+    part: (f: EnrichedFlow) => boolean,
+  ): { total: number; part: number } {
+    let total = 0;
+    let inPart = 0;
+    for (let i = 0; i < this.size; i++) {
+      const f = this.#ring[i];
+      const t = this.#times[i]!;
+      if (f === undefined || t < fromMs || t >= toMs || !match(f)) continue;
+      const v = metric === 0 ? f.bytes_est : metric === 1 ? f.packets_est : 1;
+      total += v;
+      if (part(f)) inPart += v;
+    }
+    return { total, part: inPart };
+  }
+
   /** Top flows and sources among recent flows matching `match`, plus the detector's own details. */
   evidence(match: ((f: EnrichedFlow) => boolean) | undefined, details: Evidence['details'], extra: readonly EnrichedFlow[] = []): Evidence {
     const picked: { flow: EnrichedFlow; t: number }[] = [];

@@ -10,3 +10,4 @@ export { EventClock } from './event-clock.js';
 export { eventMs } from './evidence.js';
 export { hashString, mulberry32 } from './hash.js';
 export { DistinctCounter, HyperLogLog } from './hyperloglog.js';
+export { WarmStartBuilder } from './warm-start-builder.js';

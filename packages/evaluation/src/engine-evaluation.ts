@@ -1,7 +1,7 @@
 import { detectorSchema } from '@flowwatch/config';
-import { BlocklistTable, DetectionEngine, parseBlocklist } from '@flowwatch/detection';
-import type { AlertEvent } from '@flowwatch/flow-schema';
-import { generateNetwork, type Label, Simulation } from '@flowwatch/simulator';
+import { BlocklistTable, DetectionEngine, parseBlocklist, WarmStartBuilder } from '@flowwatch/detection';
+import type { AlertEvent, FlowRecord } from '@flowwatch/flow-schema';
+import { generateNetwork, type Label, type SimulatedNetwork, Simulation, TrafficModel } from '@flowwatch/simulator';
 import {
   type EvaluationPlan,
   evaluationBlocklist,
@@ -44,6 +44,7 @@ export function runEngineEvaluation(partial: Partial<EvaluationPlan> = {}, now: 
       { name: 'simulated-indicators', severity: 'high', prefixes: parseBlocklist(evaluationBlocklist(network)).prefixes },
     ]),
   );
+  if (plan.historyDays > 0) engine.warm(simulatedHistory(network, plan));
   // rate is per wall second: with speed 1 it is the event-time density.
   const sim = new Simulation(network, {
     seed: plan.seed,
@@ -81,4 +82,26 @@ export function firstPublications(changes: readonly AlertRecord[]): ScoredAlert[
     out.push(c.alert);
   }
   return out;
+}
+
+/**
+ * The warm start a detector would read from the rollups after `historyDays` of this network's
+ * background traffic (no incidents) before the plan starts: one slot in `historySample`
+ * generated, each weighted by it. The history's slots are other slots of the same traffic model,
+ * so its rhythm, mix and noise are the scored period's.
+ */
+export function simulatedHistory(network: SimulatedNetwork, plan: EvaluationPlan): ReturnType<WarmStartBuilder['build']> {
+  const model = new TrafficModel(network, { seed: plan.seed, rate: plan.density, speed: 1, slotMs: plan.slotMs });
+  const builder = new WarmStartBuilder(network.registry);
+  const from = Math.floor((plan.startMs - plan.historyDays * 86_400_000) / plan.slotMs);
+  const to = Math.floor(plan.startMs / plan.slotMs);
+  const every = Math.max(1, Math.round(plan.historySample));
+  const out: FlowRecord[] = [];
+  for (let i = from; i < to; i++) {
+    if (i % every !== 0) continue;
+    out.length = 0;
+    model.slot(i, out);
+    for (const f of out) builder.addFlow(f, every);
+  }
+  return builder.build();
 }

@@ -16,6 +16,13 @@ export interface EvaluationPlan {
   incidents: number;
   /** Event-time slot of the simulator; small, so records arrive nearly in event-time order. */
   slotMs: number;
+  /**
+   * Days of simulated background history before `startMs` that warm the detector's baselines, as
+   * the production detector warms from 28 days of rollups (0: cold start, baselines learn live).
+   */
+  historyDays: number;
+  /** Generate one history slot in this many (each weighted by it): a week costs a seventh of its time at 4. */
+  historySample: number;
   /** Explicit incidents instead of the random schedule (tests). */
   scenarios?: ScenarioRequest[];
 }
@@ -42,6 +49,8 @@ export function evaluationPlan(p: Partial<EvaluationPlan> = {}): EvaluationPlan 
     density: p.density ?? 100,
     incidents: p.incidents ?? SCENARIO_NAMES.length * 2,
     slotMs: p.slotMs ?? 5000,
+    historyDays: p.historyDays ?? 7,
+    historySample: p.historySample ?? 4,
     ...(p.scenarios ? { scenarios: p.scenarios } : {}),
   };
 }

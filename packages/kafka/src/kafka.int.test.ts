@@ -135,6 +135,73 @@ describe('BufferedProducer and DurableConsumer', () => {
     expect(later).toEqual([N]);
   });
 
+  it('writes and reads back every codec (the broker decompresses and validates each batch)', async () => {
+    const codecs = ['none', 'gzip', 'lz4', 'snappy'] as const;
+    const topic = uniqueName('codecs');
+    await ensureTopics(
+      kafka,
+      [{ name: topic, partitions: 2, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' }],
+      silentLogger,
+    );
+    // NDJSON-like values, large enough that LZ4 and Snappy span several blocks per batch.
+    const value = (codec: string, i: number) =>
+      `${Array.from({ length: 40 }, (_, j) => `{"codec":"${codec}","i":${i},"j":${j},"bytes":${(i * 7919 + j) % 100_003}}`).join('\n')}\n`;
+    const { registry, metrics: m } = metrics();
+    for (const compression of codecs) {
+      const producer = new BufferedProducer(kafka, { ...producerOptions, compression, batchMaxBytes: 4 << 20 }, m, silentLogger);
+      await producer.start();
+      for (let i = 0; i < 400; i++) producer.send(topic, [{ key: `${compression}/${i % 5}`, value: value(compression, i) }]);
+      await producer.flush();
+      await producer.stop();
+    }
+    expect(await metricValue(registry, 'flowwatch_test_kafka_produce_errors_total')).toBe(0);
+    const seen = new Map<string, string>();
+    const consumer = new DurableConsumer(
+      kafka,
+      {
+        groupId: uniqueName('g'),
+        topics: [topic],
+        fromBeginning: true,
+        handle: async (b) => {
+          for (const msg of b.messages) seen.set(`${String(msg.key)}#${seen.size}`, String(msg.value));
+        },
+      },
+      m,
+      silentLogger,
+    );
+    await consumer.start();
+    await waitFor(() => seen.size === codecs.length * 400);
+    await consumer.stop();
+    for (const compression of codecs) {
+      const values = [...seen].filter(([k]) => k.startsWith(`${compression}/`)).map(([, v]) => v);
+      expect(values.sort()).toEqual(Array.from({ length: 400 }, (_, i) => value(compression, i)).sort());
+    }
+  });
+
+  it('does not linger while a full batch (by bytes) is waiting', async () => {
+    // A linger before every request, as before, capped the collector at one 1 MiB request per
+    // linger: here each message fills a batch by itself, so a minute's linger must never apply.
+    const topic = uniqueName('linger');
+    await ensureTopics(
+      kafka,
+      [{ name: topic, partitions: 1, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' }],
+      silentLogger,
+    );
+    const { registry, metrics: m } = metrics();
+    const options = { ...producerOptions, lingerMs: 60_000, batchMaxMessages: 2000, batchMaxBytes: 1024 };
+    const producer = new BufferedProducer(kafka, options, m, silentLogger);
+    await producer.start();
+    cleanups.push(() => producer.stop());
+    await waitFor(() => producer.ready().ready);
+    for (let i = 0; i < 20; i++) producer.send(topic, [{ value: 'x'.repeat(1024) }]);
+    const drained = await Promise.race([
+      producer.flush().then(() => true),
+      new Promise<boolean>((r) => setTimeout(() => r(false), 15_000)),
+    ]);
+    expect(drained).toBe(true);
+    expect(await metricValue(registry, 'flowwatch_test_kafka_produced_messages_total', { topic })).toBe(20);
+  });
+
   it('keeps one key in order within its partition', async () => {
     const topic = uniqueName('order');
     await ensureTopics(

@@ -75,7 +75,9 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
   let enricher = new Enricher(registryConfig);
   const producer = new BufferedProducer(deps.kafka, deps.producerOptions, metrics, logger);
   const warnOnce = new RateLimitedLog(logger);
-  let lastInsertOk = true;
+  // Whether the last batch reached ClickHouse: every ClickHouse call of a batch counts (the read of
+  // what is stored comes first, so with ClickHouse down it is the one that fails, not the insert).
+  let clickhouseOk = true;
 
   const deadLetter = (reason: string, detail: string, batch: ConsumedBatch, raw: Buffer | string) => {
     m.dlq.inc({ reason });
@@ -190,7 +192,6 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
         columns: [...RAW_COLUMNS],
         clickhouse_settings: dedupInsertSettings(token),
       });
-      lastInsertOk = true;
     } catch (err) {
       const code = Number((err as { code?: string }).code);
       if (DATA_ERRORS.has(code)) {
@@ -202,7 +203,6 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
         }
         return;
       }
-      lastInsertOk = false;
       m.insertErrors.inc();
       throw err;
     }
@@ -217,7 +217,15 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
       groupId: config.groupId,
       topics: [deps.topics.flows],
       fromBeginning: true,
-      handle,
+      handle: async (batch) => {
+        try {
+          await handle(batch);
+          clickhouseOk = true;
+        } catch (err) {
+          clickhouseOk = false;
+          throw err;
+        }
+      },
       maxBytesPerPartition: config.maxBytesPerPartition,
       minBytes: config.minBytes,
       maxWaitTimeInMs: config.maxWaitMs,
@@ -238,9 +246,9 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
         check: () =>
           !started
             ? { ready: false, reason: 'stopped' }
-            : lastInsertOk
+            : clickhouseOk
               ? { ready: true }
-              : { ready: false, reason: 'clickhouse inserts failing; consumption paused' },
+              : { ready: false, reason: 'clickhouse failing; consumption paused, batch retried' },
       });
     },
     // Also called while start() is still waiting (for its consumer group, say): the consumer and

@@ -57,6 +57,9 @@ Commands:
   flows --from T --to T [--where FIELD=VALUE ...] [--limit N]
                              enriched flows, newest first, N (100) at most: NDJSON, one flow a
                              line; a summary line on stderr
+  migrate                    create or update the ClickHouse schema (ON CLUSTER with
+                             clickhouse.cluster) and apply retention, then exit; for a
+                             deployment's migration job (start does it too)
   kafka fetch                download the pinned Kafka broker's jars into the cache
   kafka run                  run only the local Kafka broker in the foreground (Ctrl-C stops it)
   help                       this text
@@ -193,6 +196,10 @@ async function main(argv: string[]): Promise<number> {
         const r = demo(c);
         return r.ok ? r.value : c;
       });
+    }
+    case 'migrate': {
+      const { runMigrate } = await import('./migrate-command.js');
+      return runMigrate(config, say);
     }
     case 'kafka fetch': {
       const { LocalKafka } = await import('@flowwatch/local-kafka');

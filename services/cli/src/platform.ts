@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { applyRetention, type ClickHouseHandle, migrate, openClickHouse, SCHEMA } from '@flowwatch/clickhouse';
+import { type ClickHouseHandle, openClickHouse } from '@flowwatch/clickhouse';
 import type { Config } from '@flowwatch/config';
 import { createKafka, ensureTopics, KafkaHealth } from '@flowwatch/kafka';
 import type { Service } from '@flowwatch/lifecycle';
@@ -7,6 +7,7 @@ import { LocalKafka } from '@flowwatch/local-kafka';
 import { buildOpsServer, createRegistry, type Logger, type ReadinessCheck, type Registry, ServiceMetrics } from '@flowwatch/observability';
 import type { FastifyInstance } from 'fastify';
 import type { Kafka } from 'kafkajs';
+import { applySchema } from './migrate-command.js';
 
 /**
  * What every flowwatch process has, whichever services it runs: the HTTP server (health,
@@ -91,12 +92,7 @@ export function createPlatform(config: Config, logger: Logger, progress: (line: 
     name: 'clickhouse',
     async start() {
       clickhouse = await openClickHouse(config.clickhouse);
-      const result = await migrate(clickhouse.client, SCHEMA, logger.child({ component: 'clickhouse' }));
-      await applyRetention(clickhouse.client, {
-        rawDays: config.storage.rawTtlDays,
-        minuteDays: config.storage.minuteTtlDays,
-        hourDays: config.storage.hourTtlDays,
-      });
+      const result = await applySchema(clickhouse.client, config, logger.child({ component: 'clickhouse' }));
       progress(`ClickHouse ${clickhouse.mode} at ${clickhouse.location}, database ${clickhouse.database}`);
       logger.info({ component: 'clickhouse', mode: clickhouse.mode, ...result }, 'clickhouse ready');
       let state: { ready: true } | { ready: false; reason: string } = { ready: true };

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { AuditLog, checkNewToken, ROLES, type Role, type TokenRecord, TokenStore } from '@flowwatch/api';
-import { type ClickHouseHandle, migrate, openClickHouse, SCHEMA } from '@flowwatch/clickhouse';
+import { type ClickHouseHandle, clusterTargetOf, migrate, openClickHouse, schemaFor } from '@flowwatch/clickhouse';
 import type { Config } from '@flowwatch/config';
 import { errorSummary } from '@flowwatch/lifecycle';
 import { createLogger } from '@flowwatch/observability';
@@ -76,7 +76,8 @@ export async function runTokenCommand(
     return fail(1, `cannot open ClickHouse: ${errorSummary(err)}`);
   }
   try {
-    await migrate(handle.client, SCHEMA, createLogger({ level: 'silent', pretty: 'never' }, { service: 'flowwatch' }));
+    const cluster = clusterTargetOf(config.clickhouse);
+    await migrate(handle.client, schemaFor(cluster), createLogger({ level: 'silent', pretty: 'never' }, { service: 'flowwatch' }), cluster);
     const tokens = new TokenStore(handle.client, { cacheMs: 0 });
     const audit = new AuditLog(handle.client);
     if (sub === 'create' && input) {

@@ -88,7 +88,7 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
   const timers: NodeJS.Timeout[] = [];
   let lastFlowWallMs = Date.now();
   let lastEvictions: Record<string, number> = {};
-  let lastCounters = { late: 0, suppressed: 0, maintenance: 0 };
+  let lastCounters = { late: 0, suppressed: 0, maintenance: 0, explained: 0 };
   let blocklistStamp = '';
   let checkpointSlot = 0;
   let started = false;
@@ -122,7 +122,8 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
     if (s.lateFlows > lastCounters.late) m.late.inc(s.lateFlows - lastCounters.late);
     if (s.suppressed > lastCounters.suppressed) m.suppressed.inc({ reason: 'suppression' }, s.suppressed - lastCounters.suppressed);
     if (s.maintenance > lastCounters.maintenance) m.suppressed.inc({ reason: 'maintenance' }, s.maintenance - lastCounters.maintenance);
-    lastCounters = { late: s.lateFlows, suppressed: s.suppressed, maintenance: s.maintenance };
+    if (s.explained > lastCounters.explained) m.suppressed.inc({ reason: 'incident' }, s.explained - lastCounters.explained);
+    lastCounters = { late: s.lateFlows, suppressed: s.suppressed, maintenance: s.maintenance, explained: s.explained };
     m.open.set(s.openAlerts);
     if (Number.isFinite(s.watermarkMs)) m.watermarkLag.set(Math.max(0, (Date.now() - s.watermarkMs) / 1000));
   };

@@ -47,7 +47,9 @@ describe('exfiltration detector', () => {
       ),
     ).toEqual([]);
     const start = T0 + 3_600_000;
-    const high = { exfiltration: { ...config.exfiltration, minBytesOrganisation: 1e12, minBytesHost: 1e12 } };
+    const high = {
+      exfiltration: { ...config.exfiltration, minBytesOrganisation: 1e12, minBytesHost: 1e12, sustained: { minBytes: 1e12 } },
+    };
     expect(
       exfil(
         run(
@@ -60,5 +62,70 @@ describe('exfiltration detector', () => {
         ),
       ),
     ).toEqual([]);
+  });
+
+  describe('sustained upload (a slow leak below the per-interval floors)', () => {
+    const LEARN = 20 * 60_000;
+    const slow = { learningPeriodMs: LEARN };
+    /** `addr` uploads `rate` bytes/s in 30-second flows to one address, ACKs coming back. */
+    function* leak(addr: string, from: number, to: number, rate: number) {
+      for (let t = from; t < to; t += 30_000) {
+        yield flow({ t, src: addr, dst: '198.51.100.77', dstPort: 443, packets: Math.ceil((rate * 30) / 1400), bytes: rate * 30 });
+        yield flow({
+          t,
+          src: '198.51.100.77',
+          dst: addr,
+          srcPort: 443,
+          dstPort: 51000,
+          packets: Math.ceil((rate * 15) / 1400),
+          bytes: Math.ceil((rate * 15) / 1400) * 52,
+        });
+      }
+    }
+    /** `addr` browses: large downloads, requests going out. */
+    function* browse(addr: string, from: number, to: number, upRate: number) {
+      for (let t = from; t < to; t += 30_000) {
+        yield flow({ t, src: addr, dst: '203.0.113.80', dstPort: 443, packets: 200, bytes: upRate * 30 });
+        yield flow({ t, src: '203.0.113.80', dst: addr, srcPort: 443, dstPort: 52000, packets: 5000, bytes: upRate * 30 * 8 });
+      }
+    }
+
+    it('reports a host leaking 50 kB/s for an hour once its upload over the window reaches the minimum', () => {
+      const start = T0 + LEARN + 10 * 60_000;
+      const changes = exfil(
+        run(
+          testEngine(slow),
+          merge(
+            backgroundTraffic({ startMs: T0, seconds: 7200, peakPerSecond: 8, seed: 15 }),
+            leak('10.4.0.77', start, start + 3_600_000, 50_000),
+          ),
+        ),
+      );
+      expect(changes.map((c) => `${c.alert.entity.kind}:${c.alert.entity.id}`)).toEqual(['host:10.4.0.77']);
+      const a = changes[0]!.alert;
+      expect(a.summary).toMatch(
+        /^10\.4\.0\.77 in Organisation 3 \(supplier-a\) uploaded 10\d MB to the internet in the last 1 h and received/,
+      );
+      // 100 MB at 1.5 MB a 30-second flow: the 67th flow, about 33 minutes in.
+      const delayMin = (Date.parse(a.first_seen) - start) / 60_000;
+      expect(delayMin).toBeGreaterThan(30);
+      expect(delayMin).toBeLessThan(36);
+    });
+
+    it('leaves alone a host that downloads far more than it uploads, and one that uploaded as much while learning', () => {
+      const start = T0 + LEARN + 10 * 60_000;
+      const changes = exfil(
+        run(
+          testEngine(slow),
+          merge(
+            backgroundTraffic({ startMs: T0, seconds: 7200, peakPerSecond: 8, seed: 16 }),
+            browse('10.5.0.20', start, start + 3_600_000, 60_000),
+            // A gateway that uploads 60 kB/s all the time, learning period included.
+            leak('10.6.0.30', T0, T0 + 7_200_000, 60_000),
+          ),
+        ),
+      );
+      expect(changes).toEqual([]);
+    });
   });
 });

@@ -22,6 +22,26 @@ interface Outbound {
 }
 
 const HOST_IDLE_INTERVALS = 1440;
+
+/** Buckets of the sustained-upload window (the window slides by window / UPLOAD_BUCKETS). */
+const UPLOAD_BUCKETS = 12;
+/** A host's sustained-upload sighting is re-raised at most this often. */
+const UPLOAD_REFRESH_MS = 30_000;
+
+/** A host's traffic with the internet over the sustained-upload window, in buckets. */
+interface Uploads {
+  touched: boolean;
+  org: string;
+  orgSupplier: string;
+  up: Float64Array;
+  down: Float64Array;
+  /** Bucket number (event time / bucket length) of the newest bucket. */
+  latest: number;
+  /** The most the host uploaded in one window during the learning period. */
+  learntPeak: number;
+  lastRaiseMs: number;
+  receivedNs: number;
+}
 /** Active intervals a host needs before its baseline is trusted. */
 const HOST_MIN_ACTIVE = 10;
 
@@ -37,24 +57,136 @@ export class ExfiltrationDetector implements DetectorFamily {
   /** Organisations and hosts apart, keyed by code or address as they come (no key building). */
   readonly orgs: EntityTable<Outbound>;
   readonly hosts: EntityTable<Outbound>;
+  /** Sustained uploads: each inside host's bytes to and from the internet over the long window. */
+  readonly uploads: EntityTable<Uploads>;
   readonly #out = new Float64Array(1);
+  readonly #bucketMs: number;
 
   constructor(private readonly ctx: DetectorContext) {
     this.orgs = new EntityTable(ctx.config.maxEntities);
     this.hosts = new EntityTable(ctx.config.maxEntities);
+    this.uploads = new EntityTable(ctx.config.maxEntities);
+    this.#bucketMs = Math.max(1000, Math.floor(ctx.config.exfiltration.sustained.windowMs / UPLOAD_BUCKETS));
   }
 
   get size(): number {
-    return this.orgs.size + this.hosts.size;
+    return this.orgs.size + this.hosts.size + this.uploads.size;
   }
   get evictions(): number {
-    return this.orgs.evictions + this.hosts.evictions;
+    return this.orgs.evictions + this.hosts.evictions + this.uploads.evictions;
   }
 
-  onFlow(f: EnrichedFlow, start: number): void {
+  onFlow(f: EnrichedFlow, start: number, t: number = start): void {
+    if (f.direction === 'from_internet') {
+      if (f.dst_org !== '') this.#download(f, t);
+      return;
+    }
     if (f.direction !== 'to_internet' || f.src_org === '') return;
     this.#add('organisation', f.src_org, f, start);
     this.#add('host', f.src_addr, f, start);
+    this.#upload(f, t);
+  }
+
+  /** Moves a host's window forward to bucket `b`, clearing the buckets it passes. Returns the ring index, or -1 if `b` is older than the window. */
+  #bucket(u: Uploads, b: number): number {
+    if (b > u.latest) {
+      const steps = Math.min(UPLOAD_BUCKETS, b - u.latest);
+      for (let i = 1; i <= steps; i++) {
+        const k = (u.latest + i) % UPLOAD_BUCKETS;
+        u.up[k] = 0;
+        u.down[k] = 0;
+      }
+      u.latest = b;
+    } else if (b <= u.latest - UPLOAD_BUCKETS) {
+      return -1;
+    }
+    return b % UPLOAD_BUCKETS;
+  }
+
+  #uploadsOf(addr: string, org: string, orgSupplier: string, b: number): Uploads {
+    let u = this.uploads.get(addr);
+    if (u === undefined) {
+      u = {
+        touched: false,
+        org,
+        orgSupplier,
+        up: new Float64Array(UPLOAD_BUCKETS),
+        down: new Float64Array(UPLOAD_BUCKETS),
+        latest: b,
+        learntPeak: 0,
+        lastRaiseMs: Number.NEGATIVE_INFINITY,
+        receivedNs: 0,
+      };
+      this.uploads.set(addr, u);
+    }
+    return u;
+  }
+
+  #download(f: EnrichedFlow, t: number): void {
+    const b = Math.floor(t / this.#bucketMs);
+    const u = this.#uploadsOf(f.dst_addr, f.dst_org, f.dst_org_supplier, b);
+    const k = this.#bucket(u, b);
+    if (k >= 0) u.down[k]! += f.bytes_est;
+  }
+
+  /**
+   * Sustained upload: a host whose bytes to the internet over the window reach the minimum, are
+   * `asymmetry` times what it received from the internet meanwhile (an upload, not a busy browser),
+   * and exceed `ratio` times the most it uploaded in a window while learning (a host that uploads
+   * by design, such as a backup gateway, is held to its own level). Checked on every upload flow,
+   * so a slow leak is reported when its total crosses the minimum, not an interval later.
+   */
+  #upload(f: EnrichedFlow, t: number): void {
+    const c = this.ctx.config.exfiltration;
+    const b = Math.floor(t / this.#bucketMs);
+    const u = this.#uploadsOf(f.src_addr, f.src_org, f.src_org_supplier, b);
+    const k = this.#bucket(u, b);
+    if (k < 0) return;
+    u.up[k]! += f.bytes_est;
+    if (f.time_received_ns > u.receivedNs) u.receivedNs = f.time_received_ns;
+    let up = 0;
+    let down = 0;
+    for (let i = 0; i < UPLOAD_BUCKETS; i++) {
+      up += u.up[i]!;
+      down += u.down[i]!;
+    }
+    if (this.ctx.learning(t)) {
+      if (up > u.learntPeak) u.learntPeak = up;
+      return;
+    }
+    const scale = this.ctx.overrides.scaleFor('exfiltration', 'host', f.src_addr, [f.src_org], suppliersOf(f.src_org_supplier));
+    if (scale === 0) return;
+    const threshold = Math.max(c.sustained.minBytes, c.ratio * u.learntPeak) * scale;
+    if (up < threshold || up < c.sustained.asymmetry * down || t - u.lastRaiseMs < UPLOAD_REFRESH_MS) return;
+    u.lastRaiseMs = t;
+    const d = this.ctx.directory;
+    const addr = f.src_addr;
+    const windowMs = c.sustained.windowMs;
+    this.ctx.sink.raise({
+      type: 'exfiltration',
+      entity: { kind: 'host', id: addr, name: d.hostLabel(addr, f.src_org) },
+      supplierIds: suppliersOf(f.src_org_supplier),
+      srcOrg: f.src_org,
+      srcAddr: addr,
+      dstAddr: f.dst_addr,
+      atMs: t,
+      observed: up,
+      expected: threshold,
+      score: up / threshold,
+      severity: up >= 4 * threshold ? escalate('high') : 'high',
+      summary: `${d.hostLabel(addr, f.src_org)} uploaded ${formatBytes(up)} to the internet in the last ${formatDuration(windowMs)} and received ${formatBytes(down)} (latest to ${f.dst_addr}:${f.dst_port})`,
+      details: {
+        unit: 'bytes',
+        rule: 'sustained upload',
+        window_ms: windowMs,
+        uploaded: Math.round(up),
+        received: Math.round(down),
+        threshold: Math.round(threshold),
+        learnt_peak: Math.round(u.learntPeak),
+      },
+      match: (x) => x.src_addr === addr && x.direction === 'to_internet',
+      receivedNs: u.receivedNs,
+    });
   }
 
   #add(kind: 'organisation' | 'host', id: string, f: EnrichedFlow, start: number): void {

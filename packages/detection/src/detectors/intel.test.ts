@@ -1,6 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { backgroundTraffic, flow, hostOf, merge, run, TUESDAY, testEngine } from '../test-network.js';
 import { BlocklistTable, parseBlocklist } from './blocklist.js';
+
+// Generated background traffic: seconds on a quiet core, more on a loaded one.
+vi.setConfig({ testTimeout: 60_000 });
 
 const T0 = TUESDAY + 10 * 3_600_000;
 const ofType = (changes: ReturnType<typeof run>, type: string) => changes.filter((c) => c.alert.type === type);

@@ -1,5 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { backgroundTraffic, flow, hostOf, merge, run, TUESDAY, testEngine } from '../test-network.js';
+
+// Generated background traffic: seconds on a quiet core, more on a loaded one.
+vi.setConfig({ testTimeout: 60_000 });
 
 const T0 = TUESDAY + 10 * 3_600_000;
 const opened = (changes: ReturnType<typeof run>, type: string) => changes.filter((c) => c.alert.type === type && c.event === 'opened');
@@ -65,6 +68,26 @@ describe('scan detector', () => {
     const slow = scans.find((c) => c.alert.src_addr === '203.0.113.8')!.alert;
     expect(slow.evidence.details.slow).toBe(true);
     expect(slow.summary).toContain('slow scan');
+  });
+
+  it('raises a scan at five probes a second within 5 s of its first probe (burst), not after the minute threshold', () => {
+    const engine = testEngine();
+    const start = T0 + 60_000;
+    function* traffic() {
+      for (let i = 0; i < 150; i++) {
+        // 5 ports a second on one host, and 5 hosts a second on SMB, from two sources.
+        yield flow({ t: start + i * 200, src: '203.0.113.9', dst: hostOf(6, 10), dstPort: 2000 + i, packets: 1, bytes: 44, flags: 0x02 });
+        yield flow({ t: start + i * 200, src: '10.1.0.77', dst: hostOf(7, 1 + i), dstPort: 445, packets: 1, bytes: 44, flags: 0x02 });
+      }
+    }
+    const changes = run(engine, traffic());
+    for (const type of ['port_scan', 'host_sweep']) {
+      const first = opened(changes, type);
+      expect(first, type).toHaveLength(1);
+      const delayS = (Date.parse(first[0]!.alert.first_seen) - start) / 1000;
+      expect(delayS, type).toBeLessThan(5);
+      expect(first[0]!.alert.summary, type).toMatch(/within 5 s$/);
+    }
   });
 
   it('ignores replies from a service port and large flows (not probes)', () => {

@@ -33,7 +33,9 @@ const REFRESH_MS = 30_000;
  * Each key counts distinct values in a fast window and a slow one (slow scans), both starting at
  * the key's first probe, with a DistinctCounter (exact to 16, then HyperLogLog p = 8, 6.5 %
  * standard error). A scan is raised the moment a count reaches its threshold, without waiting for
- * a window to close.
+ * a window to close. A key whose window opens with a burst (burstPorts or burstHosts distinct values
+ * within burstWindowMs of its first probe) is raised then, so a scan at a few probes a second is
+ * reported in seconds rather than when it reaches the minute's threshold.
  */
 export class ScanDetector implements DetectorFamily {
   readonly name = 'scan';
@@ -112,6 +114,14 @@ export class ScanDetector implements DetectorFamily {
     if (fast >= k.nextFast) {
       this.#raise(type, f, t, fast, (type === 'port_scan' ? c.ports : c.hosts) * k.scale, c.windowMs, false);
       k.nextFast = fast * 1.25;
+      k.lastRaiseMs = t;
+      return;
+    }
+    // A burst at the start of the window: a scan at a few probes a second reaches the window's
+    // threshold only after tens of seconds; this raises it within burstWindowMs of its first probe.
+    const burst = (type === 'port_scan' ? c.burstPorts : c.burstHosts) * k.scale;
+    if (k.lastRaiseMs < k.fastStart && fast >= burst && t - k.fastStart <= c.burstWindowMs) {
+      this.#raise(type, f, t, fast, burst, c.burstWindowMs, false);
       k.lastRaiseMs = t;
       return;
     }

@@ -40,6 +40,72 @@ describe('volume detector', () => {
     expect(Date.parse(out.last_seen) - start).toBeLessThan(60_000 + 5_000 + 1000);
   });
 
+  it('does not call one large transfer a volume spike, but does when the same bytes come in many flows', () => {
+    const start = T0 + 1.5 * 3_600_000;
+    const background = (seed: number) => backgroundTraffic({ startMs: T0, seconds: 1.5 * 3600 + 300, peakPerSecond: 30, seed });
+    // One 80 MB flow (a backup, an image) from Leeds to O01 inside one minute.
+    function* single() {
+      yield flow({
+        t: start + 20_000,
+        src: '10.1.0.7',
+        dst: '10.2.0.10',
+        packets: 60_000,
+        bytes: 80e6,
+        supplier: 'supplier-b',
+        exporter: 'core-1',
+      });
+    }
+    // The same 80 MB as 40 flows of 2 MB.
+    function* many() {
+      for (let i = 0; i < 40; i++)
+        yield flow({
+          t: start + 5_000 + i * 1000,
+          src: '10.1.0.7',
+          dst: '10.2.0.10',
+          packets: 1500,
+          bytes: 2e6,
+          supplier: 'supplier-b',
+          exporter: 'core-1',
+        });
+    }
+    const bytesSpikes = (changes: ReturnType<typeof run>) =>
+      volume(changes).filter(
+        (c) => c.alert.type === 'volume_spike' && c.alert.evidence.details.metric !== 'flows' && c.alert.src_org === 'RR8',
+      );
+    expect(bytesSpikes(run(testEngine({ volume: config }), merge(background(21), single())))).toEqual([]);
+    const spiked = bytesSpikes(run(testEngine({ volume: config }), merge(background(21), many())));
+    expect(spiked.map((c) => c.alert.entity.kind)).toContain('organisation_out');
+  });
+
+  it("leaves a flood's collateral to the flood: exporters' and suppliers' spikes its flows explain are not raised", () => {
+    const start = T0 + 1.5 * 3_600_000;
+    // 60 internet sources, 400 flows a second of 100 UDP packets (40,000 packets/s) at the records
+    // service for two minutes, through both of supplier-a's exporters.
+    function* flood() {
+      for (let i = 0; i < 48_000; i++)
+        yield flow({
+          t: start + i * 2.5,
+          src: `198.51.100.${1 + (i % 60)}`,
+          dst: '10.250.1.10',
+          proto: 17,
+          dstPort: 443,
+          packets: 100,
+          bytes: 100 * 500,
+          supplier: 'supplier-a',
+          exporter: i % 2 === 0 ? 'core-1' : 'core-2',
+        });
+    }
+    const engine = testEngine({ volume: config });
+    const changes = run(engine, merge(backgroundTraffic({ startMs: T0, seconds: 1.5 * 3600 + 300, peakPerSecond: 30, seed: 22 }), flood()));
+    const opened = changes.filter((c) => c.event === 'opened');
+    expect(opened.map((c) => c.alert.type)).toContain('flood');
+    const collateral = volume(changes).filter(
+      (c) => c.alert.type === 'volume_spike' && ['supplier', 'exporter'].includes(c.alert.entity.kind),
+    );
+    expect(collateral.map((c) => c.alert.summary)).toEqual([]);
+    expect(engine.stats().explained).toBeGreaterThan(0);
+  });
+
   it('raises a drop when a service stops being used, but not before the minimum history', () => {
     const cut = T0 + 1.5 * 3_600_000;
     const drop = function* (seed: number, seconds: number) {

@@ -49,7 +49,7 @@ export class VolumeDetector implements DetectorFamily {
   readonly tables: Record<VolumeKind, EntityTable<VolumeEntity>>;
   readonly #enabled: Record<VolumeKind, boolean>;
   readonly #mins: number[];
-  readonly #out = new Float64Array(3);
+  readonly #out = new Float64Array(8);
   /** Suppliers and exporters known to be silent: their drops are the silence alert's business. */
   isSilent: (kind: 'supplier' | 'exporter', id: string) => boolean = () => false;
 
@@ -84,6 +84,7 @@ export class VolumeDetector implements DetectorFamily {
     const p = f.packets_est;
     const e = this.#enabled;
     const rx = f.time_received_ns;
+    this.#explained = this.ctx.incidents.explains(f.src_addr, f.dst_addr, start);
     if (e.supplier && f.supplier_id !== '') this.#add('supplier', f.supplier_id, start, b, p, rx);
     if (e.exporter && f.exporter_id !== '') this.#add('exporter', this.#exporterKey(f.supplier_id, f.exporter_id), start, b, p, rx);
     const src = f.src_org;
@@ -96,6 +97,8 @@ export class VolumeDetector implements DetectorFamily {
     if (e.service && f.service !== '') this.#add('service', f.service, start, b, p, rx);
   }
 
+  /** Whether the flow being added involves an ongoing incident's address. */
+  #explained = false;
   #lastSupplier = '';
   #lastExporter = '';
   #lastKey = '';
@@ -117,7 +120,7 @@ export class VolumeDetector implements DetectorFamily {
       entity = this.#create(kind, id);
       table.set(id, entity);
     }
-    entity.sums.add3(start, bytes, packets, 1);
+    entity.sums.add3max(start, bytes, packets, 1, this.#explained);
     if (receivedNs > entity.receivedNs) entity.receivedNs = receivedNs;
   }
 
@@ -130,7 +133,8 @@ export class VolumeDetector implements DetectorFamily {
       kind,
       id,
       baseline: new SeasonalBaseline(3),
-      sums: new IntervalSums(3, clock.slots, clock.intervalMs),
+      // bytes, packets, flows; the largest single flow's bytes and packets; bytes, packets, flows of incident flows
+      sums: new IntervalSums(8, clock.slots, clock.intervalMs),
       spikeScale: overrides.scaleFor('volume_spike', kind, id, orgs, suppliers),
       dropScale: overrides.scaleFor('volume_drop', kind, id, orgs, suppliers),
       receivedNs: 0,
@@ -173,6 +177,7 @@ export class VolumeDetector implements DetectorFamily {
   #evaluate(entity: VolumeEntity, slot: number, start: number, values: Float64Array): void {
     const v = this.ctx.config.volume;
     let best = -1;
+    let explained = false;
     let bestZ = 0;
     let bestExpected = 0;
     // Bytes and packets are sums over flows: their noise is at least the flow count's (Poisson),
@@ -185,7 +190,26 @@ export class VolumeDetector implements DetectorFamily {
       if (Number.isNaN(expected)) continue;
       const up = entity.spikeScale;
       const down = entity.dropScale;
-      const spike = up > 0 && z >= v.zThreshold * up && observed >= expected * v.spikeRatio && observed >= this.#mins[m]! * up;
+      let spike = up > 0 && z >= v.zThreshold * up && observed >= expected * v.spikeRatio && observed >= this.#mins[m]! * up;
+      if (spike && m < 2) {
+        // A spike of bytes or packets must hold without its single largest flow: one large
+        // transfer (a backup, an image, an update) is not a change in the entity's volume, and at
+        // a few flows an interval it would otherwise dominate every sparse entity's baseline.
+        // Uploads to the internet have their own rules (exfiltration).
+        const rest = observed - values[3 + m]!;
+        const without = entity.baseline.score(m, slot, rest, floor);
+        spike = without.z >= v.zThreshold * up && rest >= expected * v.spikeRatio && rest >= this.#mins[m]! * up;
+      }
+      if (spike && values[5 + m]! > 0) {
+        // Flows of an ongoing flow-level incident (a flood's victim, a scanner, a spreading host)
+        // raise every exporter, supplier and organisation they cross; that incident has its alert.
+        const rest = observed - values[5 + m]!;
+        const without = entity.baseline.score(m, slot, rest, floor);
+        if (!(without.z >= v.zThreshold * up && rest >= expected * v.spikeRatio && rest >= this.#mins[m]! * up)) {
+          spike = false;
+          explained = true;
+        }
+      }
       const drop =
         down > 0 &&
         z <= -v.zThreshold * down &&
@@ -198,7 +222,19 @@ export class VolumeDetector implements DetectorFamily {
         bestExpected = expected;
       }
     }
-    if (best < 0) return;
+    if (
+      best >= 0 &&
+      bestZ > 0 &&
+      this.ctx.incidents.size > 0 &&
+      this.#sampleExplains(entity, start, slot, best, values[best]!, bestExpected, floor)
+    ) {
+      best = -1;
+      explained = true;
+    }
+    if (best < 0) {
+      if (explained) this.ctx.incidents.countExplained();
+      return;
+    }
     const spike = bestZ > 0;
     if (!spike && (entity.kind === 'supplier' || entity.kind === 'exporter') && this.isSilent(entity.kind, entity.id)) return;
     const observed = values[best]!;
@@ -206,9 +242,12 @@ export class VolumeDetector implements DetectorFamily {
     const intervalMs = this.ctx.clock.intervalMs;
     const fmt = (x: number) => (metric === 'bytes' ? formatBytes(x) : `${formatCount(x)} ${metric}`);
     const what = this.#describe(entity);
+    bestExpected = Math.max(0, bestExpected);
     const ratio = bestExpected > 0 ? observed / bestExpected : Number.POSITIVE_INFINITY;
     const summary = spike
-      ? `${what.label}: ${fmt(observed)} in ${formatDuration(intervalMs)}, ${ratio >= 10 ? Math.round(ratio) : ratio.toFixed(1)}x the expected ${fmt(bestExpected)}`
+      ? bestExpected < 1
+        ? `${what.label}: ${fmt(observed)} in ${formatDuration(intervalMs)}, where almost none is expected`
+        : `${what.label}: ${fmt(observed)} in ${formatDuration(intervalMs)}, ${ratio >= 10 ? Math.round(ratio) : ratio.toFixed(1)}x the expected ${fmt(bestExpected)}`
       : `${what.label}: only ${fmt(observed)} in ${formatDuration(intervalMs)}, ${Math.round(ratio * 100)}% of the expected ${fmt(bestExpected)}`;
     let severity: Severity = entity.kind === 'supplier' && !spike ? 'high' : 'medium';
     if (Math.abs(bestZ) >= 2 * v.zThreshold * (spike ? entity.spikeScale : entity.dropScale)) severity = escalate(severity);
@@ -223,10 +262,46 @@ export class VolumeDetector implements DetectorFamily {
       score: bestZ,
       severity,
       summary,
-      details: { metric, interval_ms: intervalMs, z: Number(bestZ.toFixed(2)), ratio: Number(ratio.toFixed(3)), unit: metric },
+      details: {
+        metric,
+        interval_ms: intervalMs,
+        z: Number(bestZ.toFixed(2)),
+        ...(Number.isFinite(ratio) ? { ratio: Number(ratio.toFixed(3)) } : {}),
+        unit: metric,
+        ...(best < 2 ? { largest_flow: values[3 + best]! } : {}),
+      },
       match: what.match,
       receivedNs: entity.receivedNs,
     });
+  }
+
+  /**
+   * Whether a spike is made of an ongoing incident's flows, judged on the ring of recent flows:
+   * the flows counted as the incident's (metrics 5-7) are only those after its alert, and an
+   * incident is usually detected seconds into the interval; the ring's sample of the interval's
+   * end tells what share of the entity's traffic is the incident's now. The spike must hold on
+   * the rest.
+   */
+  #sampleExplains(
+    entity: VolumeEntity,
+    start: number,
+    slot: number,
+    m: number,
+    observed: number,
+    expected: number,
+    floor: number,
+  ): boolean {
+    const v = this.ctx.config.volume;
+    const incidents = this.ctx.incidents;
+    const match = this.#describe(entity).match;
+    const s = this.ctx.recent.share(match, start, start + this.ctx.clock.intervalMs, m, (f) =>
+      incidents.explains(f.src_addr, f.dst_addr, start),
+    );
+    if (s.total <= 0 || s.part <= 0) return false;
+    const rest = observed * (1 - s.part / s.total);
+    const up = entity.spikeScale;
+    const without = entity.baseline.score(m, slot, rest, floor);
+    return !(without.z >= v.zThreshold * up && rest >= expected * v.spikeRatio && rest >= this.#mins[m]! * up);
   }
 
   #describe(entity: VolumeEntity): {

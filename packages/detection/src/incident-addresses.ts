@@ -1,0 +1,78 @@
+import type { Detection } from './detection.js';
+
+/** How long an address stays part of an incident after its last sighting (event time). */
+export const INCIDENT_HOLD_MS = 10 * 60_000;
+
+/**
+ * Addresses at the heart of an ongoing per-flow incident: a flood's victim, a scanner, a
+ * spreading host. A flood raises the traffic of every exporter and supplier it crosses and a worm
+ * the flows of every organisation it probes; without this, each of those volume spikes is one more
+ * alert for the same incident. The volume detector asks whether a flow involves such an address
+ * and requires a spike to hold without those flows (docs/detection.md). Bounded: at most `max`
+ * addresses, the oldest marked going first.
+ */
+export class IncidentAddresses {
+  readonly #until = new Map<string, number>();
+  #explainedSpikes = 0;
+
+  constructor(private readonly max: number) {}
+
+  get size(): number {
+    return this.#until.size;
+  }
+
+  /** Volume spikes not raised because incident flows explained them. */
+  get explainedSpikes(): number {
+    return this.#explainedSpikes;
+  }
+
+  countExplained(): void {
+    this.#explainedSpikes++;
+  }
+
+  /** Notes the address(es) of a detection that is about a flow-level incident. */
+  note(d: Detection): void {
+    const until = d.atMs + INCIDENT_HOLD_MS;
+    switch (d.type) {
+      case 'flood':
+      case 'syn_flood':
+      case 'amplification':
+        if (d.dstAddr) this.mark(d.dstAddr, until);
+        break;
+      case 'port_scan':
+      case 'host_sweep':
+      case 'lateral_movement':
+        if (d.srcAddr) this.mark(d.srcAddr, until);
+        break;
+      default:
+        break;
+    }
+  }
+
+  mark(addr: string, untilMs: number): void {
+    const had = this.#until.get(addr);
+    if (had !== undefined) {
+      if (untilMs > had) this.#until.set(addr, untilMs);
+      return;
+    }
+    if (this.#until.size >= this.max) {
+      const oldest = this.#until.keys().next().value;
+      if (oldest !== undefined) this.#until.delete(oldest);
+    }
+    this.#until.set(addr, untilMs);
+  }
+
+  /** Whether a flow between `src` and `dst` at `t` involves an incident's address. */
+  explains(src: string, dst: string, t: number): boolean {
+    if (this.#until.size === 0) return false;
+    const a = this.#until.get(dst);
+    if (a !== undefined && a >= t) return true;
+    const b = this.#until.get(src);
+    return b !== undefined && b >= t;
+  }
+
+  /** Forgets addresses whose hold ended before `t`. */
+  expire(t: number): void {
+    for (const [addr, until] of this.#until) if (until < t) this.#until.delete(addr);
+  }
+}

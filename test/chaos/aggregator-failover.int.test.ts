@@ -1,0 +1,144 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openClickHouse } from '@flowwatch/clickhouse';
+import { ensureTopics } from '@flowwatch/kafka';
+import { LocalClickHouse } from '@flowwatch/local-clickhouse';
+import {
+  consumerLag,
+  type FlowwatchProcess,
+  silentLogger,
+  startFlowStream,
+  startFlowwatch,
+  testKafka,
+  uniqueName,
+} from '@flowwatch/test-support';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * Two aggregator processes in one consumer group, writing to one store, one of them killed with
+ * SIGKILL mid-stream (issue 8). The store is chDB behind the HTTP front (packages/local-clickhouse),
+ * shared by both processes over CLICKHOUSE_URL as a server would be. Expected: the survivor takes
+ * the dead one's partitions (after the 10 s session time-out), replays from its committed offsets,
+ * skips what the dead one had stored but not committed, completes the rollups of a batch the kill
+ * cut short, and the store ends exact: every flow once, rollups equal to raw. About 80 s.
+ */
+const MESSAGES_PER_S = 10;
+const FLOWS_PER_MESSAGE = 100;
+const PARTITIONS = 4;
+
+describe('two aggregators in one group, one killed mid-stream', () => {
+  it('moves its partitions to the survivor and stores every flow exactly once', async () => {
+    const { kafka, brokers } = testKafka();
+    const flows = uniqueName('aggr-failover');
+    const group = `${flows}-aggregators`;
+    await ensureTopics(
+      kafka,
+      [{ name: flows, partitions: PARTITIONS, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' }],
+      silentLogger,
+    );
+    const dir = mkdtempSync(join(tmpdir(), 'fw-chaos-failover-'));
+    const front = new LocalClickHouse({ path: join(dir, 'ch') });
+    await front.start();
+    const env = {
+      KAFKA_BROKERS: brokers.join(','),
+      CLICKHOUSE_URL: front.url,
+      CLICKHOUSE_DATABASE: 'fw_failover',
+      FLOWWATCH__KAFKA__TOPICS__FLOWS__NAME: flows,
+      FLOWWATCH__KAFKA__TOPICS__FLOWS_DLQ__NAME: `${flows}.dlq`,
+      FLOWWATCH__KAFKA__TOPICS__ALERTS__NAME: `${flows}.alerts`,
+      FLOWWATCH__KAFKA__TOPICS__DETECTOR_STATE__NAME: `${flows}.state`,
+      FLOWWATCH__AGGREGATOR__GROUP_ID: group,
+      FLOWWATCH__AGGREGATOR__MAX_BYTES_PER_PARTITION: String(64 << 10),
+      FLOWWATCH__LOG__LEVEL: 'info',
+    };
+    const processes: FlowwatchProcess[] = [];
+    const waitFor = async (what: string, p: FlowwatchProcess, ok: () => Promise<boolean>, timeoutMs = 90_000) => {
+      for (const t0 = Date.now(); !(await ok()); ) {
+        if (Date.now() - t0 > timeoutMs) throw new Error(`${what} not within ${timeoutMs} ms:\n${p.output().slice(-3000)}`);
+        await sleep(250);
+      }
+    };
+    const assigned = async (p: FlowwatchProcess) => (await p.metric('flowwatch_aggregator_kafka_assigned_partitions')) ?? 0;
+    try {
+      // One after the other: each start runs the schema migrations.
+      const survivor = await startFlowwatch('aggregator', env);
+      processes.push(survivor);
+      await waitFor('first aggregator ready', survivor, async () => (await survivor.readiness()).status === 200);
+      const victim = await startFlowwatch('aggregator', env);
+      processes.push(victim);
+      await waitFor('second aggregator ready', victim, async () => (await victim.readiness()).status === 200);
+      await waitFor('partitions shared', victim, async () => (await assigned(victim)) > 0 && (await assigned(survivor)) > 0);
+      const shared = { survivor: await assigned(survivor), victim: await assigned(victim) };
+      expect(shared.survivor + shared.victim).toBe(PARTITIONS);
+
+      const stream = await startFlowStream(kafka, flows, { messagesPerS: MESSAGES_PER_S, flowsPerMessage: FLOWS_PER_MESSAGE });
+      // Kill the victim once it has written something, a random 0-400 ms later, so the kill lands
+      // before, inside or after an insert.
+      await waitFor(
+        'victim writing',
+        victim,
+        async () => ((await victim.metric('flowwatch_aggregator_rows_written_total')) ?? 0) > 0,
+        60_000,
+      );
+      await sleep(Math.floor(Math.random() * 400));
+      victim.child.kill('SIGKILL');
+      await victim.exited;
+      const killedAt = stream.sent;
+      // The survivor takes every partition once the group notices the death (session time-out).
+      const t0 = Date.now();
+      await waitFor('survivor owns every partition', survivor, async () => (await assigned(survivor)) === PARTITIONS, 60_000);
+      const takeoverMs = Date.now() - t0;
+      await sleep(4000);
+      const { sent, bytes } = await stream.stop();
+      await waitFor('lag zero', survivor, async () => (await consumerLag(kafka, group, flows)) === 0, 120_000);
+      const skipped = (await survivor.metric('flowwatch_aggregator_dedup_skipped_total')) ?? 0;
+      const repairs = (await survivor.metric('flowwatch_aggregator_rollup_repairs_total')) ?? 0;
+      expect(await survivor.stop()).toBe(0);
+
+      const ch = await openClickHouse({
+        url: front.url,
+        username: 'default',
+        password: '',
+        database: 'fw_failover',
+        path: '',
+        requestTimeoutMs: 60_000,
+      });
+      const one = async (query: string) =>
+        Number(((await (await ch.client.query({ query, format: 'JSONEachRow' })).json<{ n: string }>())[0] as { n: string }).n);
+      try {
+        const stored = {
+          rows: await one('SELECT count() AS n FROM flows_raw'),
+          distinct: await one('SELECT uniqExact(kafka_partition, kafka_offset, src_addr, src_port) AS n FROM flows_raw'),
+          bytes: await one('SELECT sum(bytes) AS n FROM flows_raw'),
+          flows1m: await one('SELECT sum(flows) AS n FROM flows_1m'),
+          bytes1m: await one('SELECT sum(bytes) AS n FROM flows_1m'),
+          bytes1h: await one('SELECT sum(bytes) AS n FROM flows_1h'),
+          partitions: await one('SELECT uniqExact(kafka_partition) AS n FROM flows_raw'),
+        };
+        expect(stored).toEqual({
+          rows: sent,
+          distinct: sent,
+          bytes,
+          flows1m: sent,
+          bytes1m: bytes,
+          bytes1h: bytes,
+          partitions: PARTITIONS,
+        });
+      } finally {
+        await ch.client.close();
+      }
+      console.info(
+        `aggregator failover: partitions ${JSON.stringify(shared)}; victim killed after ${killedAt} of ${sent} flows; survivor owned all ${PARTITIONS} partitions ${takeoverMs} ms later; ${skipped} messages skipped as already stored, ${repairs} batches re-sent for rollups; store exact`,
+      );
+    } finally {
+      for (const p of processes) await p.stop(5000);
+      await front.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
+});
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
