@@ -164,14 +164,14 @@ describe('hostile input at the collector', () => {
       });
     const headers = await dribble('POST /api/v1/flows HTTP/1.1\r\nHost: x\r\n', 'X-Slow: aaaaaaaaaaaaaaaaaaaaaa');
     expect(headers.ms).toBeGreaterThanOrEqual(HEADERS_MS - 50);
-    expect(headers.ms).toBeLessThan(HEADERS_MS + 1500);
+    expect(headers.ms).toBeLessThan(HEADERS_MS + 3000); // Node alone would wait 60 s
     expect(headers.answer).toMatch(/^HTTP\/1\.1 408/);
     const body = await dribble(
       `POST /api/v1/flows HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer ${TOKEN_A}\r\nContent-Length: 100000\r\n\r\n`,
       '[{"src_addr":"10.0.0.1"},',
     );
     expect(body.ms).toBeGreaterThanOrEqual(REQUEST_MS - 50);
-    expect(body.ms).toBeLessThan(REQUEST_MS + 1500);
+    expect(body.ms).toBeLessThan(REQUEST_MS + 3000); // Node alone would wait 300 s
     // A client at normal speed is served.
     expect((await push(TOKEN_A, JSON.stringify([record(4)]))).status).toBe(202);
   });
