@@ -142,7 +142,13 @@ export async function collectorBench(print: (o: Record<string, unknown>) => void
           receiveBufferBytes: 32 << 20,
           flowsPerMessage: options.flowsPerMessage,
           timeReceivedFrom: 'clock',
-          templates: { maxTemplatesPerDomain: 1024, maxDomains: 1000, maxPendingSets: 1024, pendingTtlMs: 30_000 },
+          templates: {
+            maxTemplatesPerDomain: 1024,
+            maxDomains: 1000,
+            maxTemplateBytes: 128 << 20,
+            maxPendingSets: 1024,
+            pendingTtlMs: 30_000,
+          },
           push: {
             enabled: false,
             host: '127.0.0.1',
@@ -151,6 +157,10 @@ export async function collectorBench(print: (o: Record<string, unknown>) => void
             maxRecordsPerRequest: 1,
             rateLimitRecordsPerSecond: 1,
             rateLimitBurst: 1,
+            maxDepth: 16,
+            replayWindowMs: 0,
+            replayCacheEntries: 1,
+            timeouts: { headersMs: 10_000, requestMs: 60_000, idleMs: 30_000 },
           },
         },
         {

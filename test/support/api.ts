@@ -1,7 +1,7 @@
 import { type AlertInput, type Api, createApi, inputToRow, TokenStore } from '@flowwatch/api';
 import { type ClickHouseHandle, migrate, SCHEMA } from '@flowwatch/clickhouse';
 import { type ApiConfig, configSchema, type RegistryConfig } from '@flowwatch/config';
-import { createRegistry } from '@flowwatch/observability';
+import { createRegistry, type Logger } from '@flowwatch/observability';
 import type { Kafka } from 'kafkajs';
 import { openTestClickHouse } from './clickhouse.js';
 import { TEST_ORGS } from './enriched-flows.js';
@@ -43,6 +43,8 @@ export interface TestApiOptions {
   listen?: boolean;
   config?: Record<string, unknown>;
   now?: () => number;
+  /** Default: silent. */
+  logger?: Logger;
 }
 
 /** The API on a migrated test ClickHouse with a token per role (sup-a and sup-b for the supplier role). */
@@ -66,7 +68,7 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
   });
   const api = createApi(
     {
-      logger: silentLogger,
+      logger: options.logger ?? silentLogger,
       registry: createRegistry(),
       clickhouse: clickhouse.client,
       kafka: options.kafka,

@@ -21,8 +21,8 @@ const SERVICES = [
 
 const PORTS = [443, 22, 3389, 445, 80, 123, 53] as const;
 
-/** mulberry32: a small seeded generator, so every run inserts the same rows. */
-function random(seed: number): () => number {
+/** mulberry32: a small seeded generator, so every run inserts the same rows (and fuzz cases reproduce). */
+export function random(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

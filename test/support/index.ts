@@ -1,6 +1,6 @@
 export { startTestApi, type TestApi, testAlert, testRegistry } from './api.js';
 export { openTestClickHouse } from './clickhouse.js';
-export { enrichedFlowRows, rawRowTimeMs, TEST_ORGS } from './enriched-flows.js';
+export { enrichedFlowRows, random as seededRandom, rawRowTimeMs, TEST_ORGS } from './enriched-flows.js';
 export { type FlowStream, startFlowStream } from './flow-stream.js';
 export { consumerLag, type FlowwatchProcess, startFlowwatch } from './flowwatch-process.js';
 export { testKafka, uniqueName } from './kafka.js';

@@ -16,7 +16,7 @@ describe('loadConfig', () => {
     const r = loadConfig({ env: {} });
     expect(r.ok).toBe(true);
     if (!r.ok) return;
-    expect(r.config.http).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(r.config.http).toEqual({ host: '127.0.0.1', port: 8080, timeouts: { headersMs: 10_000, requestMs: 60_000, idleMs: 30_000 } });
     expect(r.config.kafka.brokers).toEqual([]);
     expect(r.config.kafka.local.port).toBe(9092);
     expect(r.config.kafka.topics.flows).toMatchObject({ name: 'flows', partitions: 8 });

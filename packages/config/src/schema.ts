@@ -179,9 +179,26 @@ export const storageSchema = z.strictObject({
   hourTtlDays: z.number().int().min(1).max(36_500).default(730).describe('How long the 1-hour rollup is kept'),
 });
 
+/** Against slow clients (slow-loris): a connection that dribbles its request is cut off. */
+export const httpTimeoutsSchema = z
+  .strictObject({
+    headersMs: durationMs
+      .min(100)
+      .default(10_000)
+      .describe('A client must have sent its request headers within this (408 and the connection closed beyond)'),
+    requestMs: durationMs
+      .min(100)
+      .default(60_000)
+      .describe('A client must have sent its whole request, body included, within this (408 and the connection closed beyond)'),
+    idleMs: durationMs.min(100).default(30_000).describe('A connection with no bytes in either direction for this long is closed'),
+  })
+  .refine((t) => t.headersMs <= t.requestMs, { message: 'headersMs must not exceed requestMs', path: ['headersMs'] });
+export type HttpTimeouts = z.infer<typeof httpTimeoutsSchema>;
+
 export const httpSchema = z.strictObject({
   host: z.string().default('127.0.0.1').describe('Address of the HTTP server (health, metrics, API, dashboard)'),
   port: port.default(8080).describe('Port of the HTTP server'),
+  timeouts: httpTimeoutsSchema.prefault({}).describe('Slow-client time-outs of the HTTP server (and of the API when it shares it)'),
 });
 
 export const logSchema = z.strictObject({
@@ -317,6 +334,14 @@ export const collectorSchema = z.strictObject({
     .strictObject({
       maxTemplatesPerDomain: z.number().int().min(1).default(1024),
       maxDomains: z.number().int().min(1).default(10_000),
+      maxTemplateBytes: z
+        .number()
+        .int()
+        .min(65_536)
+        .default(128 * 1024 * 1024)
+        .describe(
+          'Estimated heap bytes the templates of each of the NetFlow v9 and IPFIX decoders may take (about 1.5 KB per 20-field template); beyond it the least recently used exporter domains are forgotten',
+        ),
       maxPendingSets: z.number().int().min(0).default(1024).describe('Data sets held while their template has not arrived'),
       pendingTtlMs: durationMs.default(30_000).describe('How long a data set waits for its template'),
     })
@@ -341,6 +366,25 @@ export const collectorSchema = z.strictObject({
       maxRecordsPerRequest: z.number().int().min(1).default(100_000),
       rateLimitRecordsPerSecond: z.number().min(1).default(50_000).describe('Per supplier, sustained (429 beyond)'),
       rateLimitBurst: z.number().min(1).default(200_000).describe('Per supplier, burst'),
+      maxDepth: z
+        .number()
+        .int()
+        .min(2)
+        .max(1000)
+        .default(16)
+        .describe('Deepest nesting of arrays and objects in a body (400 beyond; records are flat objects in an array)'),
+      replayWindowMs: durationMs
+        .default(600_000)
+        .describe(
+          'A body byte-for-byte equal to one this supplier pushed (and had accepted) within this window is refused as a replay (409) and counted; 0 turns it off',
+        ),
+      replayCacheEntries: z
+        .number()
+        .int()
+        .min(1)
+        .default(100_000)
+        .describe('Bodies remembered for replay detection, across suppliers (32-byte hashes; the oldest are forgotten beyond it)'),
+      timeouts: httpTimeoutsSchema.prefault({}).describe('Slow-client time-outs of the push endpoint'),
       tls: z
         .strictObject({
           certFile: z.string(),
@@ -507,6 +551,7 @@ export const apiSchema = z.strictObject({
     .max(16 * 1024 * 1024)
     .default(64 * 1024)
     .describe('Largest request body (413 beyond); API bodies are small JSON documents'),
+  timeouts: httpTimeoutsSchema.prefault({}).describe('Slow-client time-outs when the API listens on its own (otherwise http.timeouts)'),
   rateLimit: z
     .strictObject({
       requestsPerSecond: z.number().min(0.1).default(20).describe('Per token (or session), sustained (429 beyond)'),

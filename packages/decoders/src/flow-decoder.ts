@@ -96,9 +96,14 @@ export class FlowDecoder {
     return { flows: [...a.flows, ...b.flows], errors: [...a.errors, ...b.errors] };
   }
 
-  stats(): { templates: number; domains: number; pendingSets: number } {
+  stats(): { templates: number; templateBytes: number; domains: number; pendingSets: number } {
     const a = this.v9.stats();
     const b = this.ipfix.stats();
-    return { templates: a.templates + b.templates, domains: a.domains + b.domains, pendingSets: a.pendingSets + b.pendingSets };
+    return {
+      templates: a.templates + b.templates,
+      templateBytes: a.templateBytes + b.templateBytes,
+      domains: a.domains + b.domains,
+      pendingSets: a.pendingSets + b.pendingSets,
+    };
   }
 }

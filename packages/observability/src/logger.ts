@@ -1,4 +1,4 @@
-import { destination, type Logger, type LoggerOptions, pino } from 'pino';
+import { type DestinationStream, destination, type Logger, type LoggerOptions, pino } from 'pino';
 
 export type { Logger } from 'pino';
 
@@ -12,7 +12,7 @@ export interface LoggerConfig {
  * One pino logger per process; components take `logger.child({ component })`.
  * JSON lines on stderr so stdout stays free for command output (decode, query commands).
  */
-export function createLogger(config: LoggerConfig, bindings: { service: string }): Logger {
+export function createLogger(config: LoggerConfig, bindings: { service: string }, to?: DestinationStream): Logger {
   const pretty = config.pretty === 'always' || (config.pretty === 'auto' && process.stderr.isTTY === true);
   const options: LoggerOptions = {
     level: config.level,
@@ -24,6 +24,8 @@ export function createLogger(config: LoggerConfig, bindings: { service: string }
       censor: '[redacted]',
     },
   };
+  // Tests capture the lines (to prove what never reaches them); the process writes to stderr.
+  if (to) return pino(options, to);
   if (pretty) {
     return pino({
       ...options,

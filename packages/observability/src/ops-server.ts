@@ -1,7 +1,8 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { createTimedServer, fastifyTimeoutOptions, type HttpTimeouts } from './http-timeouts.js';
 import { atLeastWarn } from './logger.js';
 import { ServiceMetrics } from './metrics.js';
 
@@ -19,6 +20,8 @@ export interface OpsServerOptions {
   readiness: () => readonly ReadinessCheck[];
   /** Per-request size limit of the body (bytes). */
   bodyLimit?: number;
+  /** Slow-client time-outs (config http.timeouts); Node's defaults when absent. */
+  timeouts?: HttpTimeouts;
   /**
    * Another app served on the same port (the API and dashboard): requests for any path but
    * /healthz, /readyz and /metrics go to the handler this returns, when it returns one. Read at
@@ -40,10 +43,11 @@ export function buildOpsServer(options: OpsServerOptions): FastifyInstance {
     loggerInstance: options.logger.child({ component: 'http' }, { level: atLeastWarn(options.logger) }) as FastifyBaseLogger,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     return503OnClosing: true,
+    ...(options.timeouts ? fastifyTimeoutOptions(options.timeouts) : {}),
     ...(options.fallback
       ? {
           serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) =>
-            createServer((req, res) => {
+            createTimedServer(options.timeouts ?? { headersMs: 60_000, requestMs: 300_000, idleMs: 0 }, (req, res) => {
               const other = options.fallback?.();
               const path = (req.url ?? '/').split('?')[0] as string;
               if (other && !OPS_PATHS.has(path)) other(req, res);

@@ -1,6 +1,7 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import fastifyCookie from '@fastify/cookie';
 import fastifySwagger from '@fastify/swagger';
+import { createTimedServer } from '@flowwatch/observability';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import {
   hasZodFastifySchemaValidationErrors,
@@ -23,6 +24,9 @@ import { webRoutes } from './routes/web-routes.js';
 import { securityHeaders } from './security-headers.js';
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** Longest path parameter the router takes (ids are at most 64 characters; longer is a 400). */
+const MAX_PARAM_LENGTH = 200;
 
 /** Query parameters that may repeat (`status=open&status=acknowledged`) and always arrive as arrays. */
 const ARRAY_PARAMS = new Set(['where', 'status', 'type', 'severity', 'supplier', 'org', 'action']);
@@ -55,13 +59,23 @@ export async function buildApiApp(ctx: ApiContext): Promise<{ app: FastifyInstan
     bodyLimit: ctx.config.bodyLimitBytes,
     trustProxy: ctx.config.trustProxy,
     return503OnClosing: true,
-    connectionTimeout: 60_000,
     keepAliveTimeout: 10_000,
-    routerOptions: { maxParamLength: 200, querystringParser: parseQueryString },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH, querystringParser: parseQueryString },
+    // The router's own refusals (a path segment over maxParamLength, a malformed %-escape) answer
+    // with the one documented error body: fastify's default is an undocumented 414 (schemathesis).
+    frameworkErrors: (err, _req, reply) =>
+      sendError(
+        reply,
+        'bad_request',
+        err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? `a path parameter is longer than ${MAX_PARAM_LENGTH} characters`
+          : 'the path is not valid',
+        'params',
+      ),
     // Captures fastify's request handler, so the app can be served by another server.
     serverFactory: (h) => {
       handler = h as RequestHandler;
-      return createServer(h);
+      return createTimedServer(ctx.config.timeouts, h);
     },
   }) as unknown as FastifyInstance;
 

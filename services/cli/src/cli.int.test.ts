@@ -86,9 +86,15 @@ describe('flowwatch config', () => {
   });
 
   it('dumps the effective config with secrets redacted', () => {
-    const r = run(['config', 'dump'], { CLICKHOUSE_PASSWORD: 'hunter2' });
-    expect(r.status).toBe(0);
-    expect(r.stdout).not.toContain('hunter2');
+    const r = run(['config', 'dump'], {
+      CLICKHOUSE_PASSWORD: 'hunter2',
+      FLOWWATCH__KAFKA__SASL__MECHANISM: 'scram-sha-512',
+      FLOWWATCH__KAFKA__SASL__USERNAME: 'flowwatch',
+      FLOWWATCH__KAFKA__SASL__PASSWORD: 'sasl-secret-pw',
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).not.toMatch(/hunter2|sasl-secret-pw/);
+    expect(JSON.parse(r.stdout).kafka.sasl).toMatchObject({ username: 'flowwatch', password: '[redacted]' });
     expect(JSON.parse(r.stdout).clickhouse.password).toBe('[redacted]');
   });
 });

@@ -42,7 +42,7 @@ export function createPlatform(config: Config, logger: Logger, progress: (line: 
   const registry = createRegistry();
   const readiness: ReadinessCheck[] = [];
   let mounted: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
-  const http = buildOpsServer({ registry, logger, readiness: () => readiness, fallback: () => mounted });
+  const http = buildOpsServer({ registry, logger, readiness: () => readiness, fallback: () => mounted, timeouts: config.http.timeouts });
   const metrics = new ServiceMetrics(registry, 'platform');
   const info = metrics.gauge('build', 'info', 'flowwatch build and runtime modes', ['version', 'kafka', 'clickhouse', 'services']);
 

@@ -19,6 +19,11 @@ export function createCollectorMetrics(registry: Registry) {
       'reason',
     ]),
     templates: m.gauge('templates', 'count', 'Templates held for NetFlow v9 and IPFIX exporters'),
+    templateBytes: m.gauge(
+      'templates',
+      'bytes',
+      'Estimated heap bytes of those templates (bounded by collector.templates.maxTemplateBytes)',
+    ),
     pendingSets: m.gauge('pending_sets', 'count', 'Data sets held waiting for their template'),
     decodeSeconds: m.histogram(
       'decode_duration',

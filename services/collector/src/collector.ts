@@ -170,6 +170,7 @@ export function createCollector(deps: CollectorDeps, config: CollectorConfig, re
     }
     const s = decoder.stats();
     metrics.templates.set(s.templates);
+    metrics.templateBytes.set(s.templateBytes);
     metrics.pendingSets.set(s.pendingSets);
   };
 

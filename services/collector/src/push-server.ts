@@ -2,12 +2,13 @@ import { readFileSync } from 'node:fs';
 import type { TLSSocket } from 'node:tls';
 import type { CollectorConfig } from '@flowwatch/config';
 import { emptyFlow, type FlowRecord, pushedFlowSchema } from '@flowwatch/flow-schema';
-import { atLeastWarn, type RateLimitedLog } from '@flowwatch/observability';
+import { atLeastWarn, fastifyTimeoutOptions, type RateLimitedLog, serverTimeoutOptions } from '@flowwatch/observability';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import type { CollectorMetrics } from './collector-metrics.js';
 import type { ExporterRegistry } from './exporter-registry.js';
 import type { FlowOutput } from './flow-output.js';
+import { ReplayGuard } from './replay-guard.js';
 import { TokenBuckets } from './token-bucket.js';
 
 export interface PushDeps {
@@ -32,9 +33,12 @@ const MAX_ERRORS_REPORTED = 20;
  * POST /api/v1/flows: suppliers push JSON flow records (a JSON array or NDJSON) with a bearer
  * token whose SHA-256 is in the registry. Each record is validated on its own: good ones go to
  * `flows`, bad ones to `flows.dlq` with the reason, and the answer (202) says how many of each and
- * why. 400 when the body is not JSON at all, 401 without a valid token, 403 for records claiming
- * another supplier (or a client certificate of another supplier), 413 over the size limit, 429 over
- * the supplier's rate, 503 while Kafka cannot take more.
+ * why. 400 when the body is not JSON at all or nests deeper than `maxDepth`, 401 without a valid
+ * token, 403 for records claiming another supplier (or a client certificate of another supplier),
+ * 409 for a replay (a body this supplier had accepted within `replayWindowMs`), 413 over the size
+ * limit, 429 over the supplier's rate, 503 while Kafka cannot take more. Every refusal is counted
+ * (`push_requests_total` by status class, records in `rejected_total` by reason) and logged at most
+ * once per source and reason per minute.
  */
 export function buildPushServer(deps: PushDeps): FastifyInstance {
   const { config } = deps;
@@ -49,6 +53,8 @@ export function buildPushServer(deps: PushDeps): FastifyInstance {
           // requireClientCert makes a certificate signed by caFile mandatory for everyone.
           requestCert: true,
           rejectUnauthorized: config.tls.requireClientCert,
+          // fastify hands only these options to an HTTPS server.
+          ...serverTimeoutOptions(config.timeouts),
         },
       }
     : {};
@@ -57,12 +63,12 @@ export function buildPushServer(deps: PushDeps): FastifyInstance {
     loggerInstance: deps.logger.child({ component: 'push' }, { level: atLeastWarn(deps.logger) }) as FastifyBaseLogger,
     bodyLimit: config.bodyLimitBytes,
     // Slow clients (slow-loris) are cut off instead of holding sockets open.
-    connectionTimeout: 60_000,
-    requestTimeout: 60_000,
+    ...fastifyTimeoutOptions(config.timeouts),
     keepAliveTimeout: 10_000,
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
   const buckets = new TokenBuckets(config.rateLimitRecordsPerSecond, config.rateLimitBurst, deps.now);
+  const replays = new ReplayGuard(config.replayWindowMs, config.replayCacheEntries, deps.now);
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(['application/json', 'application/x-ndjson', 'application/ndjson'], { parseAs: 'string' }, (_req, body, done) =>
@@ -121,7 +127,13 @@ export function buildPushServer(deps: PushDeps): FastifyInstance {
     const body = typeof req.body === 'string' ? req.body : '';
     const receivedNs = (deps.now?.() ?? Date.now()) * 1e6;
     const receivedAt = new Date(receivedNs / 1e6).toISOString();
-    const parsed = parseBody(body, req.headers['content-type'] ?? '');
+    const replayKey = replays.key(supplierId, body);
+    if (replays.replayed(replayKey)) {
+      deps.metrics.rejected.inc({ protocol: 'JSON', supplier: supplierId, reason: 'replayed' });
+      deps.warnOnce.warn(`push-replay:${supplierId}`, { supplier: supplierId, source: req.ip }, 'replayed push refused');
+      return fail(409, 'replayed', `this body was accepted in the last ${config.replayWindowMs / 1000} s`, supplierId);
+    }
+    const parsed = parseBody(body, req.headers['content-type'] ?? '', config.maxDepth);
     if (!parsed.ok) return fail(400, 'bad_request', parsed.error, supplierId);
     const items = parsed.items;
     if (items.length > config.maxRecordsPerRequest) {
@@ -153,6 +165,7 @@ export function buildPushServer(deps: PushDeps): FastifyInstance {
         received_at: receivedAt,
         raw: body.length > DLQ_RAW_LIMIT ? body.slice(0, DLQ_RAW_LIMIT) : body,
       });
+      deps.metrics.rejected.inc({ protocol: 'JSON', supplier: supplierId, reason: 'wrong_supplier' }, items.length);
       return fail(403, 'forbidden', `record ${foreign}: supplier_id must be ${supplierId}`, supplierId);
     }
 
@@ -217,6 +230,7 @@ export function buildPushServer(deps: PushDeps): FastifyInstance {
         return sendUnavailable(reply, deps, supplierId);
       }
     }
+    replays.accepted(replayKey);
     deps.metrics.records.inc({ protocol: 'JSON', supplier: supplierId }, accepted);
     deps.metrics.pushRequests.inc({ status: '2xx', supplier: supplierId });
     return reply.code(202).send({ accepted, rejected: items.length - accepted, reasons, errors });
@@ -237,10 +251,13 @@ type Item = { ok: true; value: unknown; raw: string } | { ok: false; error: stri
  * A JSON array of records, a single record object, or NDJSON (one record per line). A body that is
  * not JSON at all is a 400; in NDJSON, a bad line is one rejected record, not a failed request.
  */
-export function parseBody(body: string, contentType: string): { ok: true; items: Item[] } | { ok: false; error: string } {
+export function parseBody(body: string, contentType: string, maxDepth = 16): { ok: true; items: Item[] } | { ok: false; error: string } {
   const trimmed = body.trim();
   if (trimmed === '') return { ok: false, error: 'empty body' };
   const ndjson = /ndjson/i.test(contentType);
+  // Before parsing: 100,000 levels of `[` parse, but every recursive walk of the value after
+  // (serialising it for the DLQ, validating it) would overflow the stack.
+  if (nestsDeeper(trimmed, maxDepth, ndjson)) return { ok: false, error: `body nests deeper than ${maxDepth} levels` };
   if (!ndjson || trimmed.startsWith('[')) {
     let value: unknown;
     try {
@@ -254,6 +271,25 @@ export function parseBody(body: string, contentType: string): { ok: true; items:
     return { ok: false, error: 'body must be a JSON array of records, a record, or NDJSON' };
   }
   return parseLines(trimmed);
+}
+
+/** Whether arrays and objects nest deeper than `limit` (outside strings); NDJSON lines start at 0. */
+export function nestsDeeper(text: string, limit: number, lines: boolean): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+    else if (c === 0x0a && lines) depth = 0;
+  }
+  return false;
 }
 
 function parseLines(text: string): { ok: true; items: Item[] } | { ok: false; error: string } {

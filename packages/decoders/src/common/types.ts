@@ -54,6 +54,13 @@ export interface TemplateLimits {
   maxTemplatesPerDomain: number;
   /** (exporter, domain) pairs tracked in all; the least recently used is forgotten beyond it. */
   maxDomains: number;
+  /**
+   * Estimated heap bytes all templates of one decoder may take (templateBytes()); beyond it the
+   * least recently used domains are forgotten, as beyond maxDomains. Without it, maxDomains x
+   * maxTemplatesPerDomain templates (10 million by default) could be held: gigabytes, from one
+   * exporter sending many source ids (pnpm test:chaos).
+   */
+  maxTemplateBytes: number;
   /** Data sets held while their template has not arrived, per decoder. */
   maxPendingSets: number;
   /** How long a held data set waits for its template (ms, by reception time). */
@@ -63,6 +70,7 @@ export interface TemplateLimits {
 export const DEFAULT_TEMPLATE_LIMITS: TemplateLimits = {
   maxTemplatesPerDomain: 1024,
   maxDomains: 10_000,
+  maxTemplateBytes: 128 * 1024 * 1024,
   maxPendingSets: 1024,
   pendingTtlMs: 30_000,
 };

@@ -150,15 +150,7 @@ export class IpfixDecoder {
         out.errors.push(setError('template_invalid', t, raw));
         continue;
       }
-      if (this.session.storeTemplate(d, t, out) === 'limit') {
-        out.errors.push(
-          setError(
-            'template_limit',
-            `exporter ${d.exporter} domain ${d.id} has ${this.session.limits.maxTemplatesPerDomain} templates`,
-            raw,
-          ),
-        );
-      }
+      this.session.storeTemplate(d, t, out);
     }
   }
 
@@ -169,7 +161,7 @@ export class IpfixDecoder {
     return out;
   }
 
-  stats(): { templates: number; domains: number; pendingSets: number } {
+  stats(): ReturnType<TemplateSession['stats']> {
     return this.session.stats();
   }
 }

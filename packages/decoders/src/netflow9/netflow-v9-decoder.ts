@@ -134,11 +134,7 @@ export class NetflowV9Decoder {
       out.errors.push(setError('template_invalid', t, raw));
       return;
     }
-    if (this.session.storeTemplate(d, t, out) === 'limit') {
-      out.errors.push(
-        setError('template_limit', `exporter ${d.exporter} source ${d.id} has ${this.session.limits.maxTemplatesPerDomain} templates`, raw),
-      );
-    }
+    this.session.storeTemplate(d, t, out);
   }
 
   /** Held data flowsets older than the TTL, as 'template_not_found' errors. */
@@ -148,7 +144,7 @@ export class NetflowV9Decoder {
     return out;
   }
 
-  stats(): { templates: number; domains: number; pendingSets: number } {
+  stats(): ReturnType<TemplateSession['stats']> {
     return this.session.stats();
   }
 }

@@ -137,7 +137,7 @@ describe('NetFlow v9 encode/decode round trip', () => {
     const out = d.decode(buf, ctx);
     expect(out.errors).toEqual([]);
     expect(out.flows).toEqual([v4flow, v6flow]);
-    expect(d.stats()).toEqual({ templates: 2, domains: 1, pendingSets: 0 });
+    expect(d.stats()).toMatchObject({ templates: 2, domains: 1, pendingSets: 0 });
   });
 
   it('computes FIRST/LAST_SWITCHED across the 32-bit sysUptime wrap', () => {
@@ -287,7 +287,7 @@ describe('NetFlow v9 encode/decode round trip', () => {
       exporter: '198.51.100.8',
     });
     expect(otherExporter.flows).toEqual([]);
-    expect(d.stats()).toEqual({ templates: 1, domains: 3, pendingSets: 2 });
+    expect(d.stats()).toMatchObject({ templates: 1, domains: 3, pendingSets: 2 });
   });
 
   it('bounds templates per domain and domains in all', () => {
@@ -296,7 +296,7 @@ describe('NetFlow v9 encode/decode round trip', () => {
     const out = d.decode(encodeNetflowV9(header, [{ kind: 'templates', templates: many }]), ctx);
     expect(out.errors.map((e) => e.reason)).toEqual(['template_limit']);
     for (let s = 0; s < 10; s++) d.decode(encodeNetflowV9({ ...header, sourceId: 100 + s }, [{ kind: 'templates', templates: [V4] }]), ctx);
-    expect(d.stats()).toEqual({ templates: 3, domains: 3, pendingSets: 0 });
+    expect(d.stats()).toMatchObject({ templates: 3, domains: 3, pendingSets: 0 });
   });
 
   it('reports bad lengths for the rest of the datagram, keeping the flows before', () => {

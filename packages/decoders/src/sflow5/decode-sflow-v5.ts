@@ -111,7 +111,8 @@ function decode(buf: Uint8Array, ctx: DecodeContext, counters: InterfaceCounters
       errors.push({
         reason: 'truncated',
         detail: `sample ${i} (tag ${tag}) of ${sampleLen} bytes at offset ${off}, datagram has ${len}`,
-        count: numSamples - i,
+        // The announced count is the sender's word: never count more samples than the bytes left could frame.
+        count: Math.min(numSamples - i, 1 + ((len - off) >>> 3)),
         raw: buf.subarray(off),
       });
       return { flows, errors };

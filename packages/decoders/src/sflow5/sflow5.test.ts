@@ -351,6 +351,14 @@ describe('decodeSflowV5: malformed datagrams', () => {
     expect(out.errors).toMatchObject([{ reason: 'bad_count', count: 1 }]);
   });
 
+  it('counts a truncated sample by the bytes present, not by the announced count (found by pnpm test:chaos)', () => {
+    const many = good.subarray(0, good.length - 10).slice();
+    new DataView(many.buffer).setUint32(24, 0xffffffff);
+    const out = decodeSflowV5(many, ctx);
+    expect(out.errors).toMatchObject([{ reason: 'truncated' }]);
+    expect(out.errors[0]?.count).toBeLessThanOrEqual(many.length / 8);
+  });
+
   it('drops only the sample whose record overruns it', () => {
     const bad = good.slice();
     const dv = new DataView(bad.buffer);

@@ -16,7 +16,7 @@ function rng(seed: number): () => number {
   };
 }
 
-const LIMITS: TemplateLimits = { maxTemplatesPerDomain: 16, maxDomains: 8, maxPendingSets: 32, pendingTtlMs: 50 };
+const LIMITS: TemplateLimits = { maxTemplatesPerDomain: 16, maxDomains: 8, maxTemplateBytes: 65_536, maxPendingSets: 32, pendingTtlMs: 50 };
 const IDS = [
   1, 2, 4, 5, 6, 7, 8, 10, 11, 12, 14, 15, 21, 22, 27, 28, 32, 34, 48, 56, 58, 60, 70, 80, 89, 150, 152, 154, 156, 158, 160, 161, 305, 306,
   315, 999,
@@ -94,6 +94,7 @@ describe('template decoders under random and mutated input', () => {
       for (const d of [v9, ipfix]) {
         const s = d.stats();
         expect(s.domains).toBeLessThanOrEqual(LIMITS.maxDomains);
+        expect(s.templateBytes).toBeLessThanOrEqual(LIMITS.maxTemplateBytes);
         expect(s.templates).toBeLessThanOrEqual(LIMITS.maxDomains * LIMITS.maxTemplatesPerDomain);
         expect(s.templates).toBeGreaterThanOrEqual(0);
         expect(s.pendingSets).toBeLessThanOrEqual(LIMITS.maxPendingSets);

@@ -26,6 +26,8 @@ export class Domain {
   rate = 0;
   /** systemInitTimeMilliseconds from an options record, for IPFIX flowStart/EndSysUpTime. */
   sysInitMs = -1;
+  /** Estimated heap bytes of its templates (templateBytes). */
+  bytes = 0;
   constructor(
     readonly key: string,
     readonly exporter: string,
@@ -42,7 +44,17 @@ interface PendingSet {
   info: MessageInfo;
 }
 
-export type TemplateStoreResult = 'stored' | 'refreshed' | 'limit';
+/** 'limit': the domain has maxTemplatesPerDomain; 'budget': this template alone would exceed maxTemplateBytes. */
+export type TemplateStoreResult = 'stored' | 'refreshed' | 'limit' | 'budget';
+
+/**
+ * Estimated heap bytes of a compiled template: the object, its six typed arrays and the raw bytes.
+ * Measured at about 1,500 bytes for a 20-field template (pnpm test:chaos prints the heap per
+ * template); an estimate, so the budget is a bound in the right unit, not an exact one.
+ */
+export function templateBytes(t: CompiledTemplate): number {
+  return 1280 + 12 * t.fieldCount;
+}
 
 /**
  * The state shared by the NetFlow v9 and IPFIX decoders: domains (LRU-bounded), their compiled
@@ -55,6 +67,7 @@ export class TemplateSession {
   private readonly domains = new Map<string, Domain>();
   private lastDomain: Domain | undefined;
   private templateCount = 0;
+  private templateByteCount = 0;
   private pending: PendingSet[] = [];
   private readonly scratch = new RecordScratch();
   /** Options records decode into this, never into the output. */
@@ -81,42 +94,82 @@ export class TemplateSession {
     } else {
       d = new Domain(key, exporter, id);
       this.domains.set(key, d);
-      while (this.domains.size > Math.max(1, this.limits.maxDomains)) {
-        const oldest = this.domains.keys().next().value as string;
-        const gone = this.domains.get(oldest)!;
-        this.templateCount -= gone.templates.size;
-        this.domains.delete(oldest);
-      }
+      while (this.domains.size > Math.max(1, this.limits.maxDomains)) this.forget(this.domains.keys().next().value as string);
     }
     this.lastDomain = d;
     return d;
   }
 
-  /** Store a template; data sets held for it are decoded into `out`. */
+  /**
+   * Store a template; data sets held for it are decoded into `out`. A template refused by a limit
+   * becomes a 'template_limit' error in `out`.
+   */
   storeTemplate(d: Domain, t: CompiledTemplate, out: DecodeOutput): TemplateStoreResult {
+    const r = this.store(d, t, out);
+    if (r === 'limit' || r === 'budget') {
+      const why =
+        r === 'limit'
+          ? `has ${this.limits.maxTemplatesPerDomain} templates`
+          : `would take its templates over ${this.limits.maxTemplateBytes} bytes`;
+      const domain = this.type === 'IPFIX' ? 'domain' : 'source';
+      out.errors.push({ reason: 'template_limit', detail: `exporter ${d.exporter} ${domain} ${d.id} ${why}`, count: 1, raw: t.raw });
+    }
+    return r;
+  }
+
+  private store(d: Domain, t: CompiledTemplate, out: DecodeOutput): TemplateStoreResult {
     const old = d.templates.get(t.id);
     if (old !== undefined && old.options === t.options && sameBytes(old.raw, t.raw)) return 'refreshed';
-    if (old === undefined) {
-      if (d.templates.size >= this.limits.maxTemplatesPerDomain) return 'limit';
-      this.templateCount++;
+    if (old === undefined && d.templates.size >= this.limits.maxTemplatesPerDomain) return 'limit';
+    const grow = templateBytes(t) - (old === undefined ? 0 : templateBytes(old));
+    // Over the byte budget: forget the least recently used other domains (their exporters resend
+    // templates periodically, RFC 7011 s8.1), never the one storing.
+    while (this.templateByteCount + grow > this.limits.maxTemplateBytes) {
+      let victim: string | undefined;
+      for (const key of this.domains.keys()) {
+        if (key !== d.key) {
+          victim = key;
+          break;
+        }
+      }
+      if (victim === undefined) return 'budget';
+      this.forget(victim);
     }
+    if (old === undefined) this.templateCount++;
+    this.templateByteCount += grow;
+    d.bytes += grow;
     d.templates.set(t.id, t);
     if (this.pending.length > 0) this.release(d, t, out);
     return 'stored';
   }
 
+  private forget(key: string): void {
+    const gone = this.domains.get(key);
+    if (gone === undefined) return;
+    this.templateCount -= gone.templates.size;
+    this.templateByteCount -= gone.bytes;
+    this.domains.delete(key);
+    if (this.lastDomain === gone) this.lastDomain = undefined;
+  }
+
+  private drop(d: Domain, id: number, t: CompiledTemplate): void {
+    d.templates.delete(id);
+    this.templateCount--;
+    const bytes = templateBytes(t);
+    d.bytes -= bytes;
+    this.templateByteCount -= bytes;
+  }
+
   /** Withdraw one template (RFC 7011 s8.1). */
   withdraw(d: Domain, id: number): void {
-    if (d.templates.delete(id)) this.templateCount--;
+    const t = d.templates.get(id);
+    if (t !== undefined) this.drop(d, id, t);
   }
 
   /** Withdraw all data templates or all options templates (template id 2 / 3, RFC 7011 s8.1). */
   withdrawAll(d: Domain, options: boolean): void {
     for (const [id, t] of d.templates) {
-      if (t.options === options) {
-        d.templates.delete(id);
-        this.templateCount--;
-      }
+      if (t.options === options) this.drop(d, id, t);
     }
   }
 
@@ -287,8 +340,13 @@ export class TemplateSession {
     this.pending.length = kept;
   }
 
-  stats(): { templates: number; domains: number; pendingSets: number } {
-    return { templates: this.templateCount, domains: this.domains.size, pendingSets: this.pending.length };
+  stats(): { templates: number; templateBytes: number; domains: number; pendingSets: number } {
+    return {
+      templates: this.templateCount,
+      templateBytes: this.templateByteCount,
+      domains: this.domains.size,
+      pendingSets: this.pending.length,
+    };
   }
 }
 
