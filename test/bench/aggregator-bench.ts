@@ -172,7 +172,16 @@ export async function aggregatorBench(print: (o: Record<string, unknown>) => voi
         format: 'JSONEachRow',
       })
     ).json();
-    console.error(JSON.stringify({ dup, retries: await metricSum('flowwatch_aggregator_kafka_handler_retries_total'), insertErrors: await metricSum('flowwatch_aggregator_insert_errors_total'), dlq: await metricSum('flowwatch_aggregator_dead_letters_total'), repairs: await metricSum('flowwatch_aggregator_rollup_repairs_total'), dedup: await metricSum('flowwatch_aggregator_dedup_skipped_total') }));
+    console.error(
+      JSON.stringify({
+        dup,
+        retries: await metricSum('flowwatch_aggregator_kafka_handler_retries_total'),
+        insertErrors: await metricSum('flowwatch_aggregator_insert_errors_total'),
+        dlq: await metricSum('flowwatch_aggregator_dead_letters_total'),
+        repairs: await metricSum('flowwatch_aggregator_rollup_repairs_total'),
+        dedup: await metricSum('flowwatch_aggregator_dedup_skipped_total'),
+      }),
+    );
     const seconds = (end - start) / 1000;
     print({
       bench: 'aggregator',

@@ -22,7 +22,22 @@ describe('writeAddress', () => {
   });
 
   it('refuses what is not an address, as Node does (and zone ids, which an IPv6 column cannot hold)', () => {
-    for (const a of ['1.2.3', '1.2.3.4.5', '256.1.1.1', '01.2.3.4', '1..2.3', 'x', ':1', '1:', '1::2::3', '1:2:3:4:5:6:7:8:9', '12345::', 'fe80::1%eth0', '::1.2.3', '1:2:3:4:5:6:7::8:9']) {
+    for (const a of [
+      '1.2.3',
+      '1.2.3.4.5',
+      '256.1.1.1',
+      '01.2.3.4',
+      '1..2.3',
+      'x',
+      ':1',
+      '1:',
+      '1::2::3',
+      '1:2:3:4:5:6:7:8:9',
+      '12345::',
+      'fe80::1%eth0',
+      '::1.2.3',
+      '1:2:3:4:5:6:7::8:9',
+    ]) {
       expect(isAddress(a), a).toBe(false);
     }
     expect(isAddress('')).toBe(true);
@@ -86,5 +101,27 @@ describe('encodeNativeBlock', () => {
     n.number(2 ** 70);
     expect(Buffer.from(encodeNativeBlock([n])).readBigUInt64LE(2 + 1 + 1 + 1 + 6 + 24)).toBe(2n ** 64n - 1n);
     expect(() => encodeNativeBlock([n, s])).toThrow(/rows/);
+  });
+
+  it('grows its buffers: 5,000 strings of every length class in a column sized for one', () => {
+    const s = new NativeColumn('s', 'String', 1);
+    const want = Array.from({ length: 5000 }, (_, i) => (i % 7 === 0 ? 'ü' : 'x').repeat(i % 300));
+    for (const v of want) s.text(v);
+    const out = Buffer.from(encodeNativeBlock([s]));
+    let at = 1 + 2 + (1 + 1) + (1 + 6); // columns, rows (VarUInt 5000: 2 bytes), name 's', type 'String'
+    const got: string[] = [];
+    for (let k = 0; k < 5000; k++) {
+      let len = 0;
+      for (let shift = 1; ; shift *= 128) {
+        const b = out[at++];
+        if (b === undefined || shift > 2 ** 28) throw new Error(`no string length at ${at - 1}`);
+        len += (b & 0x7f) * shift;
+        if (b < 0x80) break;
+      }
+      got.push(out.subarray(at, at + len).toString());
+      at += len;
+    }
+    expect(at).toBe(out.length);
+    expect(got).toEqual(want);
   });
 });

@@ -49,11 +49,14 @@ class Bytes {
     return at;
   }
   varUInt(v: number): void {
+    // reserve() may replace this.buf: call it before reading the field.
     while (v >= 0x80) {
-      this.buf[this.reserve(1)] = (v & 0x7f) | 0x80;
+      const at = this.reserve(1);
+      this.buf[at] = (v & 0x7f) | 0x80;
       v = Math.floor(v / 128);
     }
-    this.buf[this.reserve(1)] = v;
+    const at = this.reserve(1);
+    this.buf[at] = v;
   }
   string(s: string): void {
     // Mostly ASCII: write the bytes directly; otherwise let the encoder count.
@@ -72,7 +75,8 @@ class Bytes {
     }
     const bytes = encoder.encode(s);
     this.varUInt(bytes.length);
-    this.buf.set(bytes, this.reserve(bytes.length));
+    const at = this.reserve(bytes.length);
+    this.buf.set(bytes, at);
   }
 }
 
@@ -125,7 +129,10 @@ export class NativeColumn {
   /** UInt64 from its decimal text (Kafka offsets), exact over the whole range. */
   decimal(text: string): void {
     const n = Number(text);
-    if (Number.isSafeInteger(n) && n >= 0) return this.number(n);
+    if (Number.isSafeInteger(n) && n >= 0) {
+      this.number(n);
+      return;
+    }
     const v = BigInt(text);
     if (v < 0n || v >= 1n << 64n) throw new RangeError(`${text} is out of the UInt64 range`);
     const at = this.data.reserve(8);
