@@ -162,26 +162,6 @@ export async function aggregatorBench(print: (o: Record<string, unknown>) => voi
         format: 'JSONEachRow',
       })
     ).json<{ table: string; rows: string; bytes: string }>();
-    const metricSum = async (name: string) =>
-      ((await registry.getSingleMetric(name)?.get())?.values ?? []).reduce((n, v) => n + v.value, 0);
-    const dup = await (
-      await ch.client.query({
-        query: `SELECT count() AS n, uniqExact(kafka_partition, kafka_offset) AS messages,
-                  countIf(c > 100) AS dup_messages, groupUniqArrayIf(5)(kafka_batch_first, c > 100) AS dup_firsts
-                FROM (SELECT kafka_partition, kafka_offset, count() AS c, any(kafka_batch_first) AS kafka_batch_first FROM flows_raw GROUP BY ALL)`,
-        format: 'JSONEachRow',
-      })
-    ).json();
-    console.error(
-      JSON.stringify({
-        dup,
-        retries: await metricSum('flowwatch_aggregator_kafka_handler_retries_total'),
-        insertErrors: await metricSum('flowwatch_aggregator_insert_errors_total'),
-        dlq: await metricSum('flowwatch_aggregator_dead_letters_total'),
-        repairs: await metricSum('flowwatch_aggregator_rollup_repairs_total'),
-        dedup: await metricSum('flowwatch_aggregator_dedup_skipped_total'),
-      }),
-    );
     const seconds = (end - start) / 1000;
     print({
       bench: 'aggregator',
