@@ -1,7 +1,11 @@
-import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
 import { onCluster } from './cluster.js';
+import { encodeNativeBlock, type NativeColumn } from './native.js';
 
 export type { ClickHouseClient } from '@clickhouse/client';
 
@@ -68,7 +72,8 @@ export async function openClickHouse(conn: ClickHouseConnection): Promise<ClickH
   mkdirSync(path, { recursive: true });
   // Loaded lazily: the embedded engine is a large native library a server deployment never needs.
   const { createChdbConnection } = await import('chdb/connection');
-  const client = withPerQuerySettings(createClient({ connection: createChdbConnection({ path }) } as Parameters<typeof createClient>[0]));
+  const connection = withBinaryInserts(createChdbConnection({ path }));
+  const client = withPerQuerySettings(createClient({ connection } as Parameters<typeof createClient>[0]));
   await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${ident(conn.database)}` });
   // chDB ignores the client's `database` option; USE persists for the engine's session.
   await client.command({ query: `USE ${ident(conn.database)}` });
@@ -112,4 +117,87 @@ export function withPerQuerySettings(client: ClickHouseClient): ClickHouseClient
       original({ ...params, clickhouse_settings: complete(params.clickhouse_settings) });
   }
   return client;
+}
+
+/**
+ * Inserts one Native block (native.ts) into `table`: `INSERT INTO table (columns) FORMAT Native`
+ * with the block as the body. The same call on both engines: over HTTP the body is the request's;
+ * in embedded mode the connection passes the bytes through a file (withBinaryInserts).
+ */
+export async function insertNative(
+  client: ClickHouseClient,
+  params: { table: string; columns: readonly NativeColumn[]; clickhouse_settings?: Record<string, string | number> },
+): Promise<void> {
+  const body = encodeNativeBlock(params.columns);
+  const names = params.columns.map((c) => ident(c.name)).join(', ');
+  const result = await client.exec({
+    query: `INSERT INTO ${ident(params.table)} (${names}) FORMAT Native`,
+    values: Readable.from([body], { objectMode: false }),
+    ...(params.clickhouse_settings ? { clickhouse_settings: params.clickhouse_settings } : {}),
+  });
+  // The response holds nothing for an insert, but over HTTP it must be read to free the socket.
+  for await (const _ of result.stream);
+}
+
+/** `INSERT INTO <target> FORMAT <binary format>`, as insertNative and @clickhouse/client write it. */
+const BINARY_INSERT = /^\s*(INSERT\s+INTO\s+[\s\S]+?)\s+FORMAT\s+(Native|RowBinary)\s*$/i;
+
+interface ExecParams {
+  query: string;
+  values?: unknown;
+  [k: string]: unknown;
+}
+
+/**
+ * chDB's connection (`chdb/connection`, chdb 3.4.0) turns an insert's body into a UTF-8 string
+ * and appends it to the SQL text: binary bodies are mangled, and text bodies are parsed at a
+ * fraction of ClickHouse's usual speed (docs/storage.md). Here an `exec` with a body in a binary
+ * format writes the bytes to a file and runs `INSERT ... FROM INFILE`, which the embedded engine
+ * reads as a client would; everything else goes to chDB's connection untouched. Embedded only:
+ * a server receives the same statement with the body over HTTP.
+ */
+export function withBinaryInserts<C extends object>(connection: C): C {
+  let dir: string | undefined;
+  let seq = 0;
+  const target = connection as unknown as {
+    exec(p: ExecParams): Promise<unknown>;
+    close(): Promise<void>;
+  };
+  const exec = async (params: ExecParams) => {
+    const m = params.values === undefined ? null : BINARY_INSERT.exec(params.query);
+    if (!m) return target.exec(params);
+    dir ??= mkdtempSync(join(tmpdir(), 'flowwatch-chdb-insert-'));
+    const file = join(dir, `${process.pid}-${++seq}.${(m[2] as string).toLowerCase()}`);
+    await writeFile(file, await collectBytes(params.values));
+    try {
+      const { values: _, ...rest } = params;
+      return await target.exec({ ...rest, query: `${m[1]} FROM INFILE '${file.replace(/[\\']/g, (c) => `\\${c}`)}' FORMAT ${m[2]}` });
+    } finally {
+      await unlink(file).catch(() => undefined);
+    }
+  };
+  const close = async () => {
+    await target.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  };
+  return new Proxy(connection, {
+    get(t, prop) {
+      if (prop === 'exec') return exec;
+      if (prop === 'close') return close;
+      const v = Reflect.get(t, prop, t);
+      return typeof v === 'function' ? v.bind(t) : v;
+    },
+  });
+}
+
+async function collectBytes(values: unknown): Promise<Uint8Array> {
+  if (values instanceof Uint8Array) return values;
+  if (typeof values === 'string') return Buffer.from(values);
+  const chunks: Buffer[] = [];
+  for await (const chunk of values as AsyncIterable<unknown>) {
+    if (typeof chunk === 'string') chunks.push(Buffer.from(chunk));
+    else if (chunk instanceof Uint8Array) chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    else throw new Error(`an insert body chunk must be bytes or a string, not ${typeof chunk}`);
+  }
+  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
 }

@@ -1,4 +1,4 @@
-export { type ClickHouseClient, type ClickHouseConnection, type ClickHouseHandle, ident, openClickHouse } from './client.js';
+export { type ClickHouseClient, type ClickHouseConnection, type ClickHouseHandle, ident, insertNative, openClickHouse } from './client.js';
 export {
   type ClusterTarget,
   clusterMigrations,
@@ -9,4 +9,5 @@ export {
   SHARDING_KEYS,
 } from './cluster.js';
 export { checksumOf, type Migration, type MigrationResult, migrate, migrationsTableDdl } from './migrations.js';
+export { isAddress, NativeColumn, type NativeType } from './native.js';
 export { applyRetention, dedupInsertSettings, type Retention, SCHEMA, schemaFor } from './schema.js';

@@ -1,6 +1,4 @@
-import { isIP } from 'node:net';
-import { Readable } from 'node:stream';
-import { type ClickHouseClient, dedupInsertSettings } from '@flowwatch/clickhouse';
+import { type ClickHouseClient, dedupInsertSettings, insertNative, isAddress } from '@flowwatch/clickhouse';
 import type { RegistryConfig } from '@flowwatch/config';
 import { Enricher } from '@flowwatch/enrichment';
 import { type DeadLetter, DLQ_SCHEMA, decodeFlows, type FlowRecord } from '@flowwatch/flow-schema';
@@ -9,7 +7,7 @@ import type { Service } from '@flowwatch/lifecycle';
 import { RateLimitedLog, type ReadinessCheck, type Registry, ServiceMetrics } from '@flowwatch/observability';
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
-import { RAW_COLUMNS, type RawRow, rawRowsToTsv, toRawRow } from './raw-row.js';
+import { RawBlock } from './raw-block.js';
 
 export interface AggregatorDeps {
   logger: Logger;
@@ -153,7 +151,7 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
     const hw = stored?.last ?? -1n;
     // A first offset above the last one is the "unknown" of rows stored before migration 2.
     if (stored && stored.first <= stored.last) await completeRollups(batch.topic, batch.partition, stored);
-    const rows: RawRow[] = [];
+    const rows = new RawBlock(batch.messages.length * 100);
     let first: string | undefined;
     let last: string | undefined;
     let skipped = 0;
@@ -172,26 +170,20 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
           deadLetter('invalid_record', `offset ${message.offset}: ${problem}`, batch, JSON.stringify(record));
           continue;
         }
-        first ??= message.offset;
+        const batchFirst = (first ??= message.offset);
         last = message.offset;
-        rows.push(toRawRow(enricher.enrich(record), batch.topic, batch.partition, message.offset, first));
+        rows.append(enricher.enrich(record), batch.topic, batch.partition, message.offset, batchFirst);
       }
     }
     if (skipped > 0) {
       m.dedup.inc({ topic: batch.topic }, skipped);
       logger.info({ topic: batch.topic, partition: batch.partition, skipped, storedUpTo: String(hw) }, 'skipped messages already stored');
     }
-    if (rows.length === 0 || first === undefined || last === undefined) return;
+    if (rows.rows === 0 || first === undefined || last === undefined) return;
     const token = batchToken(batch.topic, batch.partition, BigInt(first), BigInt(last));
     const t0 = performance.now();
     try {
-      await deps.clickhouse.insert({
-        table: 'flows_raw',
-        values: Readable.from([rawRowsToTsv(rows)], { objectMode: false }),
-        format: 'TabSeparated',
-        columns: [...RAW_COLUMNS],
-        clickhouse_settings: dedupInsertSettings(token),
-      });
+      await insertNative(deps.clickhouse, { table: 'flows_raw', columns: rows.columns, clickhouse_settings: dedupInsertSettings(token) });
     } catch (err) {
       const code = Number((err as { code?: string }).code);
       if (DATA_ERRORS.has(code)) {
@@ -207,8 +199,8 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
       throw err;
     }
     m.insertSeconds.observe((performance.now() - t0) / 1000);
-    m.batchRows.observe(rows.length);
-    m.rows.inc(rows.length);
+    m.batchRows.observe(rows.rows);
+    m.rows.inc(rows.rows);
   };
 
   const consumer = new DurableConsumer(
@@ -301,8 +293,8 @@ const INTEGER_FIELDS = [
  */
 export function checkRecord(r: FlowRecord): string | undefined {
   if (typeof r !== 'object' || r === null) return 'not an object';
-  if (typeof r.src_addr !== 'string' || (r.src_addr !== '' && isIP(r.src_addr) === 0)) return 'src_addr is not an address';
-  if (typeof r.dst_addr !== 'string' || (r.dst_addr !== '' && isIP(r.dst_addr) === 0)) return 'dst_addr is not an address';
+  if (typeof r.src_addr !== 'string' || !isAddress(r.src_addr)) return 'src_addr is not an address';
+  if (typeof r.dst_addr !== 'string' || !isAddress(r.dst_addr)) return 'dst_addr is not an address';
   for (const [k, max] of INTEGER_FIELDS) {
     const v = (r as unknown as Record<string, unknown>)[k] ?? 0;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) return `${k} is not an integer from 0 to ${max}`;

@@ -1,60 +1,17 @@
-import { Enricher } from '@flowwatch/enrichment';
 import { emptyFlow } from '@flowwatch/flow-schema';
 import { describe, expect, it } from 'vitest';
 import { checkRecord } from './aggregator.js';
-import { nsToDateTime64, RAW_COLUMNS, rawRowsToTsv, toRawRow, tsvField } from './raw-row.js';
+import { nsToMs } from './raw-block.js';
+import { nsToDateTime64 } from './raw-row.js';
 
-const enricher = new Enricher({ suppliers: [], organisations: [], services: [], groups: [] });
-
-/** ClickHouse's TabSeparated unescaping, written independently of the writer. */
-function tsvUnescape(field: string): string {
-  let out = '';
-  for (let i = 0; i < field.length; i++) {
-    const c = field[i] as string;
-    if (c !== '\\') {
-      out += c;
-      continue;
+describe('nsToDateTime64 and nsToMs', () => {
+  it('turn nanoseconds into DateTime64(3) text and milliseconds; unknown times are the epoch', () => {
+    expect(nsToDateTime64(Date.UTC(2026, 10, 21, 23, 59, 59, 999) * 1e6 + 400_000)).toBe('2026-11-21 23:59:59.999');
+    expect(nsToMs(Date.UTC(2026, 10, 21, 23, 59, 59, 999) * 1e6 + 400_000)).toBe(Date.UTC(2026, 10, 21, 23, 59, 59, 999));
+    for (const ns of [0, -5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(nsToDateTime64(ns)).toBe('1970-01-01 00:00:00.000');
+      expect(nsToMs(ns)).toBe(0);
     }
-    const n = field[++i];
-    out += n === 't' ? '\t' : n === 'n' ? '\n' : n === 'r' ? '\r' : (n as string);
-  }
-  return out;
-}
-
-describe('rawRowsToTsv', () => {
-  it('writes every column in RAW_COLUMNS order, one line per row, strings escaped', () => {
-    const flow = {
-      ...emptyFlow('IPFIX'),
-      time_received_ns: Date.UTC(2026, 10, 21, 10, 0, 1, 234) * 1e6,
-      src_addr: '10.1.2.3',
-      dst_addr: '2001:db8::1',
-      bytes: 123_456_789_012,
-      packets: 7,
-      supplier_id: 'supplier\tA\\b',
-      exporter_id: 'line\nbreak\r',
-    };
-    const rows = [
-      toRawRow(enricher.enrich(flow), 'flows', 3, '42', '40'),
-      toRawRow(enricher.enrich({ ...flow, bytes: 1 }), 'flows', 3, '43', '40'),
-    ];
-    const lines = rawRowsToTsv(rows).split('\n');
-    expect(lines.pop()).toBe('');
-    expect(lines).toHaveLength(2);
-    for (const [i, line] of lines.entries()) {
-      const fields = line.split('\t').map(tsvUnescape);
-      expect(fields).toHaveLength(RAW_COLUMNS.length);
-      const row = rows[i] as unknown as Record<string, unknown>;
-      expect(Object.fromEntries(RAW_COLUMNS.map((c, k) => [c, fields[k]]))).toEqual(
-        Object.fromEntries(RAW_COLUMNS.map((c) => [c, String(row[c])])),
-      );
-    }
-    expect(lines[0]).toContain('supplier\\tA\\\\b\tline\\nbreak\\r');
-  });
-
-  it('leaves plain strings alone and escapes the four special characters', () => {
-    expect(tsvField('RR8')).toBe('RR8');
-    expect(tsvField('a\tb\nc\rd\\e')).toBe('a\\tb\\nc\\rd\\\\e');
-    expect(nsToDateTime64(Date.UTC(2026, 10, 21, 23, 59, 59, 999) * 1e6)).toBe('2026-11-21 23:59:59.999');
   });
 });
 
@@ -65,6 +22,7 @@ describe('checkRecord', () => {
   });
   it.each([
     [{ src_addr: '10.0.0.300' }, /src_addr/],
+    [{ dst_addr: 'fe80::1%eth0' }, /dst_addr/],
     [{ bytes: 1.5 }, /bytes is not an integer/],
     [{ bytes: -1 }, /bytes/],
     [{ bytes: 2 ** 64 }, /bytes/],
