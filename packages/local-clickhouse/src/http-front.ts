@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { unlink, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { gunzip, gzip, inflate } from 'node:zlib';
 import { Session } from 'chdb';
@@ -32,6 +34,13 @@ export interface HttpFront {
  */
 const SERVER_DEFAULTS: ReadonlyMap<string, string> = new Map([['output_format_json_quote_64bit_integers', '1']]);
 
+/**
+ * An INSERT whose body is in a binary format: chDB takes a query as UTF-8 text, which would mangle
+ * the bytes, so the body goes through a file (`INSERT ... FROM INFILE`), as a server would read it
+ * from the request (the aggregator's Native inserts, docs/storage.md).
+ */
+const BINARY_INSERT = /^\s*(INSERT\s+INTO\s+[\s\S]+?)\s+FORMAT\s+(Native|RowBinary\w*)\s*$/i;
+
 const gunzipAsync = promisify(gunzip);
 const inflateAsync = promisify(inflate);
 const gzipAsync = promisify(gzip);
@@ -55,6 +64,8 @@ export function createHttpFront(options: HttpFrontOptions): HttpFront {
   let anchor: Session | undefined;
   let server: Server | undefined;
   const served = { ok: 0, failed: 0 };
+  let bodyDir: string | undefined;
+  let bodySeq = 0;
 
   const run = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://front');
@@ -69,10 +80,22 @@ export function createHttpFront(options: HttpFrontOptions): HttpFront {
       'X-ClickHouse-Server-Display-Name': 'local-clickhouse (chDB behind an HTTP front)',
     };
     let session: Session | undefined;
+    let infile: string | undefined;
     try {
       if (url.pathname !== '/') throw new FrontRequestError(48, 'NOT_IMPLEMENTED', `no handler for ${url.pathname}`);
       const body = await readBody(req);
-      const request = parseFrontRequest(url, body, req.headers['content-type']);
+      const binary = body.length > 0 ? BINARY_INSERT.exec(url.searchParams.get('query') ?? '') : null;
+      let request: ReturnType<typeof parseFrontRequest>;
+      if (binary) {
+        bodyDir ??= mkdtempSync(join(tmpdir(), 'flowwatch-front-insert-'));
+        infile = join(bodyDir, `${++bodySeq}.bin`);
+        await writeFile(infile, body);
+        const direct = new URL(url);
+        direct.searchParams.set('query', `${binary[1]} FROM INFILE '${infile}' FORMAT ${binary[2]}`);
+        request = { ...parseFrontRequest(direct, '', req.headers['content-type']), emptyInsert: false };
+      } else {
+        request = parseFrontRequest(url, body.toString('utf8'), req.headers['content-type']);
+      }
       const summary = { read_rows: '0', read_bytes: '0', written_rows: '0', written_bytes: '0', result_rows: '0', result_bytes: '0' };
       let out: Buffer = Buffer.alloc(0);
       if (!request.emptyInsert) {
@@ -109,6 +132,7 @@ export function createHttpFront(options: HttpFrontOptions): HttpFront {
         .end(e.body);
     } finally {
       session?.close();
+      if (infile) await unlink(infile).catch(() => undefined);
     }
   };
 
@@ -140,11 +164,13 @@ export function createHttpFront(options: HttpFrontOptions): HttpFront {
       }
       anchor?.close();
       anchor = undefined;
+      if (bodyDir) rmSync(bodyDir, { recursive: true, force: true });
+      bodyDir = undefined;
     },
   };
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
+async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   let buf = Buffer.concat(chunks);
@@ -154,7 +180,7 @@ async function readBody(req: IncomingMessage): Promise<string> {
   else if (encoding !== '' && encoding !== 'identity') {
     throw new FrontRequestError(48, 'NOT_IMPLEMENTED', `request Content-Encoding ${encoding} is not served by this front`);
   }
-  return buf.toString('utf8');
+  return buf;
 }
 
 function contentType(sql: string, defaultFormat: string): string {
