@@ -7,7 +7,6 @@ import type { Service } from '@flowwatch/lifecycle';
 import { RateLimitedLog, type ReadinessCheck, type Registry, ServiceMetrics } from '@flowwatch/observability';
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
-import { oneAtATime } from './one-at-a-time.js';
 import { RawBlock } from './raw-block.js';
 
 export interface AggregatorDeps {
@@ -204,23 +203,21 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
     m.rows.inc(rows.rows);
   };
 
-  // One batch per partition at a time, even across a rebalance (see oneAtATime).
-  const onePerPartition = oneAtATime(async ({ batch }: { key: string; batch: ConsumedBatch }) => {
-    try {
-      await handle(batch);
-      clickhouseOk = true;
-    } catch (err) {
-      clickhouseOk = false;
-      throw err;
-    }
-  });
   const consumer = new DurableConsumer(
     deps.kafka,
     {
       groupId: config.groupId,
       topics: [deps.topics.flows],
       fromBeginning: true,
-      handle: async (batch) => onePerPartition({ key: `${batch.topic}:${batch.partition}`, batch }),
+      handle: async (batch) => {
+        try {
+          await handle(batch);
+          clickhouseOk = true;
+        } catch (err) {
+          clickhouseOk = false;
+          throw err;
+        }
+      },
       maxBytesPerPartition: config.maxBytesPerPartition,
       minBytes: config.minBytes,
       maxWaitTimeInMs: config.maxWaitMs,
