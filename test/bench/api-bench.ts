@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { type AlertInput, createApi, inputToRow, loadWebAssets, TokenStore } from '@flowwatch/api';
 import { migrate, openClickHouse, SCHEMA } from '@flowwatch/clickhouse';
 import { configSchema, type RegistryConfig } from '@flowwatch/config';
+import { ALERT_TYPES, SEVERITIES } from '@flowwatch/flow-schema';
 import { createRegistry } from '@flowwatch/observability';
 import { pino } from 'pino';
 import { freePort } from '../support/ports.js';
@@ -19,22 +20,7 @@ import { freePort } from '../support/ports.js';
 const DAY = 86_400_000;
 const ORGS = Array.from({ length: 300 }, (_, i) => `R${i.toString(36).toUpperCase().padStart(2, '0')}`);
 const SUPPLIERS = Array.from({ length: 8 }, (_, s) => `supplier-${s}`);
-const TYPES = [
-  'volume_spike',
-  'volume_drop',
-  'telemetry_silence',
-  'port_scan',
-  'host_sweep',
-  'flood',
-  'syn_flood',
-  'amplification',
-  'lateral_movement',
-  'exfiltration',
-  'new_pair',
-  'blocklist',
-  'policy',
-] as const;
-const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
+const TYPES = ALERT_TYPES;
 
 function benchRegistry(): RegistryConfig {
   return configSchema.shape.registry.parse({
