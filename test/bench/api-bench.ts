@@ -252,6 +252,19 @@ export async function apiBench(print: (o: Record<string, unknown>) => void, flow
         'top 10 source organisations, 7 d (flows_1h)',
         `/api/v1/traffic/top?of=src_org&from=${iso(hour - 7 * DAY)}&to=${iso(hour)}`,
       );
+      // The same two week-long questions with the estimated bytes only, as the dashboard asks (metrics=bytes_est).
+      await measure(
+        'series by supplier, 7 d at 1h, bytes_est only',
+        `/api/v1/traffic/series?by=supplier&interval=1h&rank=bytes_est&metrics=bytes_est&from=${iso(hour - 7 * DAY)}&to=${iso(hour)}`,
+      );
+      await measure(
+        'top 10 source organisations, 7 d, bytes_est only',
+        `/api/v1/traffic/top?of=src_org&metric=bytes_est&metrics=bytes_est&from=${iso(hour - 7 * DAY)}&to=${iso(hour)}`,
+      );
+      await measure(
+        'top 10 hosts of one organisation, 24 h, bytes_est only (the explorer)',
+        `/api/v1/traffic/top?of=src_addr&metric=bytes_est&metrics=bytes_est&where=org=R1A&from=${iso(minute - DAY)}&to=${iso(minute)}`,
+      );
       await measure('top 10 hosts, 1 h (flows_raw)', `/api/v1/traffic/top?of=src_addr&from=${iso(minute - 3_600_000)}&to=${iso(minute)}`);
       await measure('supplier matrix, 1 h', `/api/v1/traffic/matrix?level=supplier&from=${iso(minute - 3_600_000)}&to=${iso(minute)}`);
       await measure('organisation matrix, 24 h (1,000 cells)', `/api/v1/traffic/matrix?from=${iso(minute - DAY)}&to=${iso(minute)}`);

@@ -107,6 +107,11 @@ export const SERIES_DIMENSIONS = (Object.keys(DIMENSIONS) as Dimension[]).filter
 export const METRICS = ['bytes', 'packets', 'bytes_est', 'packets_est', 'flows', 'src_addrs', 'dst_addrs'] as const;
 export type Metric = (typeof METRICS)[number];
 export type Metrics = Record<Metric, number>;
+/**
+ * The metrics a query was asked for (`metrics`; every one by default). The distinct-address counts
+ * cost most (merging sketches): a caller that does not show them leaves them out.
+ */
+export type MetricValues = Partial<Metrics>;
 
 /**
  * The aggregate of each metric per table. In the rollups the sums are `SimpleAggregateFunction`

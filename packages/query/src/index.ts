@@ -10,6 +10,7 @@ export {
   METRICS,
   type Metric,
   type Metrics,
+  type MetricValues,
   SERIES_DIMENSIONS,
 } from './fields.js';
 export { type FlowRow, type FlowsResult, flowSearch, flowsSql } from './flow-search.js';
@@ -38,9 +39,11 @@ export {
 export { chooseTable, type TableChoice, type TableContext, type TableQuestion } from './table-choice.js';
 export { type TopResult, type TopRow, topN, topSql } from './top-n.js';
 export {
+  oneQuerySeries,
   type TrafficPoint,
   type TrafficSeries,
   type TrafficSeriesResult,
+  trafficRankedSeriesSql,
   trafficRankSql,
   trafficSeries,
   trafficSeriesSql,

@@ -1,10 +1,10 @@
 import type { ClickHouseClient } from '@flowwatch/clickhouse';
 import type { Answer, AnswerMeta, QueryContext } from './answer.js';
-import type { Metric, Metrics } from './fields.js';
+import type { Metric, MetricValues } from './fields.js';
 import type { MatrixQuery } from './query-input.js';
 import { ranked } from './top-n.js';
 
-export interface MatrixCell extends Metrics {
+export interface MatrixCell extends MetricValues {
   /** Source and destination organisation codes (or their suppliers); '' is outside the registry (the Internet, a gap). */
   src: string;
   dst: string;
@@ -19,7 +19,7 @@ export interface MatrixResult extends AnswerMeta {
   pairs: number;
   truncated: boolean;
   cells: MatrixCell[];
-  totals: Metrics;
+  totals: MetricValues;
 }
 
 /** Who talks to whom: src_org x dst_org (or supplier x supplier) with sums and distinct address counts. */

@@ -8,7 +8,7 @@ import { flowSearch } from './flow-search.js';
 import { orgMatrix } from './org-matrix.js';
 import { flowsQuerySchema, matrixQuerySchema, topQuerySchema, trafficQuerySchema } from './query-input.js';
 import { topN } from './top-n.js';
-import { trafficSeries } from './traffic-series.js';
+import { oneQuerySeries, trafficSeries } from './traffic-series.js';
 
 /**
  * Every query against flows_raw, flows_1m and flows_1h (forced) over the same hour-aligned range:
@@ -71,6 +71,9 @@ function metricsOf(rs: readonly Row[]): Metrics {
     dst_addrs: new Set(rs.map((r) => r.dst_addr)).size,
   };
 }
+
+/** The metrics asked for, out of a full set. */
+const only = (m: Partial<Metrics>, metrics: readonly Metric[]) => Object.fromEntries(metrics.map((k) => [k, m[k]]));
 
 const inRange = (from: Date, to: Date) => (r: Row) => r.ms >= from.getTime() && r.ms < to.getTime();
 const cmpKey = (a: string | number, b: string | number) => (a < b ? -1 : a > b ? 1 : 0);
@@ -243,7 +246,28 @@ describe('traffic time series', () => {
     const expected = expectedSeries({ from: FROM, to: TO, ...c });
     expect(answer.series).toEqual(expected.series);
     expect({ keys: answer.keys, restKeys: answer.restKeys }).toEqual({ keys: expected.keys, restKeys: expected.restKeys });
-    expect(answer.series.some((s) => s.points.some((p) => p.flows > 0))).toBe(true);
+    expect(answer.series.some((s) => s.points.some((p) => (p.flows ?? 0) > 0))).toBe(true);
+  });
+
+  // The dashboard asks for the sums it shows only: ranking and series then come from one query
+  // (trafficRankedSeriesSql) unless the ranking metric is a distinct count.
+  const SUMS = ['bytes', 'bytes_est', 'flows'] as const;
+  it.each(cases)('$name, sums only: the same answer as with every metric, restricted to the sums', async (c) => {
+    const q = trafficQuerySchema.parse({ from: FROM.toISOString(), to: TO.toISOString(), ...c.input, metrics: SUMS.join(',') });
+    expect(q.metrics).toEqual(SUMS);
+    expect(oneQuerySeries(q)).toBe(c.input.by !== undefined && c.rank !== 'src_addrs');
+    const answer = expectAllEqual(await fromEveryTable(FLOW_TABLES, (table) => trafficSeries(ch.client, { ...q, table }, ctx)));
+    const expected = expectedSeries({ from: FROM, to: TO, ...c });
+    expect(answer.series).toEqual(expected.series.map((s) => ({ ...s, points: s.points.map((pt) => ({ ts: pt.ts, ...only(pt, SUMS) })) })));
+    expect({ keys: answer.keys, restKeys: answer.restKeys }).toEqual({ keys: expected.keys, restKeys: expected.restKeys });
+  });
+
+  it('an empty range: no series for a dimension, zeros for the total, in one query or two', async () => {
+    const empty = { from: new Date(BASE - 10 * DAY).toISOString(), to: new Date(BASE - 9 * DAY).toISOString(), interval: '1d' };
+    for (const metrics of ['bytes', undefined]) {
+      const keyed = await trafficSeries(ch.client, trafficQuerySchema.parse({ ...empty, by: 'src_org', metrics }), ctx);
+      expect(keyed.ok && { keys: keyed.result.keys, series: keyed.result.series }).toEqual({ keys: 0, series: [] });
+    }
   });
 
   it('5-minute buckets: raw and 1m agree; 1h cannot answer and says why', async () => {
@@ -312,6 +336,36 @@ describe('top-N', () => {
     expect(answer.rows).toEqual(expected.rows);
     expect(answer.keys).toBe(expected.keys);
     expect(answer.totals).toEqual(expected.totals);
+  });
+
+  it.each(cases)('of $of by $metric, asking for two sums only: the same rows and totals, restricted', async (c) => {
+    const metrics = ['packets', 'flows'] as const;
+    const q = topQuerySchema.parse({
+      from: FROM.toISOString(),
+      to: TO.toISOString(),
+      of: c.of,
+      metric: c.metric,
+      limit: c.limit,
+      metrics: metrics.join(','),
+    });
+    const asked = METRICS.filter((m) => m === c.metric || (metrics as readonly string[]).includes(m));
+    expect(q.metrics).toEqual(asked);
+    const answer = expectAllEqual(await fromEveryTable(c.tables, (table) => topN(ch.client, { ...q, table }, ctx)));
+    const expected = expectedTop({ from: FROM, to: TO, key: c.key, metric: c.metric, limit: c.limit });
+    expect(answer.rows).toEqual(expected.rows.map((r) => ({ key: r.key, ...only(r, asked) })));
+    expect(answer.keys).toBe(expected.keys);
+    expect(answer.totals).toEqual(only(expected.totals, asked));
+  });
+
+  it('totals of a range with no traffic are zeros, with or without the distinct counts', async () => {
+    const empty = { from: new Date(BASE - 10 * DAY).toISOString(), to: new Date(BASE - 9 * DAY).toISOString(), of: 'src_org' };
+    for (const metrics of ['bytes', undefined]) {
+      const a = await topN(ch.client, topQuerySchema.parse({ ...empty, metrics }), ctx);
+      expect(a.ok && { rows: a.result.rows, totals: a.result.totals }).toEqual({
+        rows: [],
+        totals: Object.fromEntries((metrics ? ['bytes'] : METRICS).map((m) => [m, 0])),
+      });
+    }
   });
 
   it('host-level questions refuse a rollup, saying why', async () => {

@@ -8,6 +8,7 @@ import {
   type FilterField,
   FLOW_TABLES,
   METRICS,
+  type Metric,
   PROTOCOLS,
   SERIES_DIMENSIONS,
   type ValueType,
@@ -184,6 +185,25 @@ const table = z
   .optional()
   .describe('Answer from this table (for comparisons and debugging); default: the coarsest that can');
 const metric = z.enum(METRICS);
+/** A list of metrics, comma-separated or repeated; every one when omitted. */
+const metricList = z
+  .union([z.string(), z.array(z.string())])
+  .optional()
+  .transform((v, ctx): Metric[] => {
+    if (v === undefined) return [...METRICS];
+    const names = (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(',')).map((s) => s.trim());
+    const bad = names.find((n) => !(METRICS as readonly string[]).includes(n));
+    if (bad !== undefined || names.length === 0) {
+      ctx.addIssue({ code: 'custom', message: `'${bad ?? ''}' is not a metric (metrics: ${METRICS.join(', ')})` });
+      return z.NEVER;
+    }
+    return METRICS.filter((m) => names.includes(m));
+  })
+  .describe(
+    `Metrics to compute, comma-separated (${METRICS.join(', ')}); default all. The distinct-address counts cost the most: leave them out when they are not shown`,
+  );
+/** The asked metrics plus the one that orders the answer. */
+const withOrdering = (metrics: Metric[], ordering: Metric): Metric[] => METRICS.filter((m) => m === ordering || metrics.includes(m));
 const count = (max: number, fallback: number, description: string) =>
   z.coerce
     .number({ error: 'must be a whole number' })
@@ -218,6 +238,7 @@ export const trafficQuerySchema = z
     top: count(QUERY_LIMITS.maxSeries, 10, 'Series kept: the top K keys by the ranking metric over the whole range'),
     rank: metric.default('bytes').describe('Metric ranking the series'),
     rest: z.enum(['other', 'drop']).default('other').describe('Keys beyond the top K: summed into one "other" series, or dropped'),
+    metrics: metricList,
     table,
   })
   .superRefine((v, ctx) => checkRange(v, QUERY_LIMITS.maxRangeDays, ctx))
@@ -254,9 +275,11 @@ export const topQuerySchema = z
     metric: metric.default('bytes').describe('Metric to rank by'),
     limit: count(QUERY_LIMITS.maxTop, 10, 'Rows returned'),
     where,
+    metrics: metricList,
     table,
   })
-  .superRefine((v, ctx) => checkRange(v, QUERY_LIMITS.maxRangeDays, ctx));
+  .superRefine((v, ctx) => checkRange(v, QUERY_LIMITS.maxRangeDays, ctx))
+  .transform((v) => ({ ...v, metrics: withOrdering(v.metrics, v.metric) }));
 export type TopQueryInput = z.input<typeof topQuerySchema>;
 export type TopQuery = z.output<typeof topQuerySchema>;
 
@@ -268,9 +291,11 @@ export const matrixQuerySchema = z
     metric: metric.default('bytes').describe('Metric ordering the cells (the largest are kept when there are more than limit)'),
     limit: count(QUERY_LIMITS.maxMatrixCells, 1000, 'Cells returned'),
     where,
+    metrics: metricList,
     table,
   })
-  .superRefine((v, ctx) => checkRange(v, QUERY_LIMITS.maxRangeDays, ctx));
+  .superRefine((v, ctx) => checkRange(v, QUERY_LIMITS.maxRangeDays, ctx))
+  .transform((v) => ({ ...v, metrics: withOrdering(v.metrics, v.metric) }));
 export type MatrixQueryInput = z.input<typeof matrixQuerySchema>;
 export type MatrixQuery = z.output<typeof matrixQuerySchema>;
 

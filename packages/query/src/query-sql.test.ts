@@ -4,7 +4,7 @@ import { flowsSql } from './flow-search.js';
 import { flowsQuerySchema, parseWhere, topQuerySchema, trafficQuerySchema } from './query-input.js';
 import { filtersSql, SqlParams } from './query-sql.js';
 import { topSql } from './top-n.js';
-import { trafficRankSql, trafficSeriesSql } from './traffic-series.js';
+import { trafficRankedSeriesSql, trafficRankSql, trafficSeriesSql } from './traffic-series.js';
 
 const range = { from: '2026-11-20T10:00:00Z', to: '2026-11-20T14:00:00Z' };
 const HOSTILE = "RR8' OR 1=1; DROP TABLE flows_raw; --";
@@ -23,7 +23,13 @@ describe('built SQL', () => {
       ...FLOW_TABLES.flatMap((table) => {
         const series = trafficQuerySchema.parse({ ...range, interval: '1h', by: 'src_org', where: where.slice(0, 2) });
         const top = topQuerySchema.parse({ ...range, of: 'org_pair', where: where.slice(0, 2) });
-        return [trafficRankSql(table, series), trafficSeriesSql(table, series, [HOSTILE]), topSql(table, top)];
+        const sums = trafficQuerySchema.parse({ ...range, interval: '1h', by: 'src_org', metrics: 'bytes', where: where.slice(0, 2) });
+        return [
+          trafficRankSql(table, series),
+          trafficSeriesSql(table, series, [HOSTILE]),
+          trafficRankedSeriesSql(table, sums),
+          topSql(table, top),
+        ];
       }),
       flowsSql(flowsQuerySchema.parse({ ...range, where })),
     ];
@@ -48,6 +54,20 @@ describe('built SQL', () => {
       'dst_port = {p4:UInt16}',
     ]);
     expect(p.values).toEqual({ p0: 'RR8', p1: ['RAE', 'RYJ'], p2: '::ffff:10.1.0.0', p3: 112, p4: 443 });
+  });
+
+  it('computes only the metrics asked for, and always the one that orders the answer', () => {
+    const series = trafficQuerySchema.parse({ ...range, interval: '1h', metrics: 'bytes_est' });
+    expect(trafficSeriesSql('flows_1m', series).sql).toMatch(/SELECT .* AS bucket, sum\(bytes_est\) AS bytes_est\nFROM/);
+    const top = topQuerySchema.parse({ ...range, of: 'src_org', metric: 'flows', metrics: 'dst_addrs,bytes' });
+    expect(top.metrics).toEqual(['bytes', 'flows', 'dst_addrs']);
+    expect(topSql('flows_1h', top).sql).not.toContain('src_addrs');
+    expect(topSql('flows_1h', top).sql).not.toContain('OVER () AS total_'); // a distinct count: totals need their own query
+    expect(topSql('flows_1h', { ...top, metrics: ['flows'] }).sql).toContain('sum(flows) OVER () AS total_flows');
+    const bad = trafficQuerySchema.safeParse({ ...range, metrics: 'bytes,colour' });
+    expect(bad.success || bad.error.issues.map((i) => [i.path.join('.'), i.message])).toEqual([
+      ['metrics', "'colour' is not a metric (metrics: bytes, packets, bytes_est, packets_est, flows, src_addrs, dst_addrs)"],
+    ]);
   });
 
   it('reads the rollups with merged aggregates and flows_raw with plain ones', () => {

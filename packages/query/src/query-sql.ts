@@ -7,7 +7,7 @@ import {
   METRIC_SQL,
   METRICS,
   type Metric,
-  type Metrics,
+  type MetricValues,
   type ValueType,
 } from './fields.js';
 import type { Filter } from './query-input.js';
@@ -73,11 +73,14 @@ export function whereSql(table: FlowTable, from: Date, to: Date, filters: readon
   return [timeRangeSql(table, from, to, p), ...filtersSql(filters, p), ...extra].join('\n  AND ');
 }
 
-/** Every metric, named as in `Metrics`. */
-export function metricsSql(table: FlowTable): string {
+/** The metrics asked for (every one by default), named as in `Metrics`. */
+export function metricsSql(table: FlowTable, metrics: readonly Metric[] = METRICS): string {
   const m = METRIC_SQL[isRaw(table) ? 'raw' : 'rollup'];
-  return METRICS.map((k) => `${m[k]} AS ${k}`).join(', ');
+  return metrics.map((k) => `${m[k]} AS ${k}`).join(', ');
 }
+
+/** Distinct-address counts cannot be added up across groups (sums can). */
+export const DISTINCT_METRICS: readonly Metric[] = ['src_addrs', 'dst_addrs'];
 
 export function metricSql(table: FlowTable, metric: Metric): string {
   return METRIC_SQL[isRaw(table) ? 'raw' : 'rollup'][metric];
@@ -96,14 +99,17 @@ export function dimensionFields(dimension: Dimension) {
   return DIMENSIONS[dimension].parts.map((part) => part.field);
 }
 
-/** ClickHouse's JSON: 64-bit integers arrive as strings, the rest as numbers. */
-export function toMetrics(row: Record<string, unknown>): Metrics {
-  const out = {} as Metrics;
-  for (const k of METRICS) out[k] = Number(row[k] ?? 0);
+/** The metrics asked for from a row (ClickHouse's JSON: 64-bit integers arrive as strings, the rest as numbers). */
+export function toMetrics(row: Record<string, unknown>, metrics: readonly Metric[] = METRICS): MetricValues {
+  const out: MetricValues = {};
+  for (const k of metrics) out[k] = Number(row[k] ?? 0);
   return out;
 }
 
-export const ZERO_METRICS: Readonly<Metrics> = Object.freeze(Object.fromEntries(METRICS.map((k) => [k, 0])) as Metrics);
+/** Zero for each metric asked for. */
+export function zeroMetrics(metrics: readonly Metric[] = METRICS): MetricValues {
+  return Object.fromEntries(metrics.map((k) => [k, 0]));
+}
 
 export async function selectRows<T>(client: ClickHouseClient, q: SqlQuery): Promise<T[]> {
   const rs = await client.query({ query: q.sql, query_params: q.params, format: 'JSONEachRow' });

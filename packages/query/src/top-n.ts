@@ -1,11 +1,21 @@
 import type { ClickHouseClient } from '@flowwatch/clickhouse';
 import type { Answer, AnswerMeta, QueryContext } from './answer.js';
-import { type Dimension, displayAddress, type FlowTable, METRICS, type Metric, type Metrics, rawOnlyFields } from './fields.js';
+import { type Dimension, displayAddress, type FlowTable, METRICS, type Metric, type MetricValues, rawOnlyFields } from './fields.js';
 import type { Filter, TopQuery } from './query-input.js';
-import { dimensionFields, keyColumns, metricsSql, SqlParams, type SqlQuery, selectRows, toMetrics, whereSql } from './query-sql.js';
+import {
+  DISTINCT_METRICS,
+  dimensionFields,
+  keyColumns,
+  metricsSql,
+  SqlParams,
+  type SqlQuery,
+  selectRows,
+  toMetrics,
+  whereSql,
+} from './query-sql.js';
 import { chooseTable } from './table-choice.js';
 
-export interface TopRow extends Metrics {
+export interface TopRow extends MetricValues {
   /** The dimension's value(s) by name, e.g. { src_org: 'RR8', dst_org: 'RAE' }; addresses as written (IPv4 plain). */
   key: Record<string, string | number>;
 }
@@ -21,7 +31,7 @@ export interface TopResult extends AnswerMeta {
   /** The largest first; ties by key. */
   rows: TopRow[];
   /** Over everything the filters match, for shares. */
-  totals: Metrics;
+  totals: MetricValues;
 }
 
 /** What a top-N and the matrix share: a range, filters, the dimension to group by, an order and a limit. */
@@ -32,6 +42,8 @@ export interface RankedQuery {
   metric: Metric;
   limit: number;
   where: Filter[];
+  /** Metrics to compute (they include `metric`); every one when omitted. */
+  metrics?: readonly Metric[] | undefined;
   table?: FlowTable | undefined;
 }
 
@@ -40,13 +52,26 @@ function metricColumn(metric: Metric): string {
   return metric;
 }
 
-/** Keys with every metric, the largest by `metric` first, and how many keys there are in all. */
+const askedMetrics = (q: Pick<RankedQuery, 'metric' | 'metrics'>): Metric[] =>
+  METRICS.filter((m) => m === q.metric || (q.metrics ?? METRICS).includes(m));
+
+/** Whether the totals are sums of the keys' rows, so the top-N query can return them itself. */
+export const totalsFromRows = (q: Pick<RankedQuery, 'metric' | 'metrics'>): boolean =>
+  !askedMetrics(q).some((m) => DISTINCT_METRICS.includes(m));
+
+/**
+ * Keys with the asked metrics, the largest by `metric` first, and how many keys there are in all.
+ * When no distinct count is asked, each row also carries the totals over all keys (`total_<metric>`,
+ * window sums over the groups before the LIMIT), which saves `totalsSql`'s second scan.
+ */
 export function topSql(table: FlowTable, q: RankedQuery): SqlQuery {
   const keys = keyColumns(q.of);
   const aliases = keys.map((_, i) => `k${i}`).join(', ');
+  const metrics = askedMetrics(q);
+  const totals = totalsFromRows(q) ? metrics.map((m) => `, sum(${m}) OVER () AS total_${m}`).join('') : '';
   const p = new SqlParams();
-  const sql = `SELECT ${aliases}, ${[...METRICS].join(', ')}, count() OVER () AS keys FROM (
-  SELECT ${keys.map((k, i) => `${k.column} AS k${i}`).join(', ')}, ${metricsSql(table)}
+  const sql = `SELECT ${aliases}, ${metrics.join(', ')}, count() OVER () AS keys${totals} FROM (
+  SELECT ${keys.map((k, i) => `${k.column} AS k${i}`).join(', ')}, ${metricsSql(table, metrics)}
   FROM ${table}
   WHERE ${whereSql(table, q.from, q.to, q.where, p)}
   GROUP BY ${aliases}
@@ -54,10 +79,13 @@ export function topSql(table: FlowTable, q: RankedQuery): SqlQuery {
   return { sql, params: p.values };
 }
 
-/** Every metric over everything the filters match. */
-export function totalsSql(table: FlowTable, q: Omit<RankedQuery, 'of' | 'metric' | 'limit'>): SqlQuery {
+/** The asked metrics over everything the filters match. */
+export function totalsSql(table: FlowTable, q: Omit<RankedQuery, 'of' | 'limit'>): SqlQuery {
   const p = new SqlParams();
-  return { sql: `SELECT ${metricsSql(table)} FROM ${table} WHERE ${whereSql(table, q.from, q.to, q.where, p)}`, params: p.values };
+  return {
+    sql: `SELECT ${metricsSql(table, askedMetrics(q))} FROM ${table} WHERE ${whereSql(table, q.from, q.to, q.where, p)}`,
+    params: p.values,
+  };
 }
 
 /** A ranking of any dimension; `topN` and `orgMatrix` are this with their own input and output. */
@@ -69,10 +97,16 @@ export async function ranked(client: ClickHouseClient, q: RankedQuery, ctx: Quer
   );
   if (!choice.ok) return { ok: false, reason: 'unanswerable', message: choice.message };
   const { table } = choice;
-  const [rows, totals] = await Promise.all([
+  const metrics = askedMetrics(q);
+  const fused = totalsFromRows(q);
+  const [rows, totalRows] = await Promise.all([
     selectRows<Record<string, unknown>>(client, topSql(table, q)),
-    selectRows<Record<string, unknown>>(client, totalsSql(table, q)),
+    fused ? undefined : selectRows<Record<string, unknown>>(client, totalsSql(table, q)),
   ]);
+  // Fused: every row carries the totals; no row means nothing matched, so zeros.
+  const totals = fused
+    ? toMetrics(Object.fromEntries(metrics.map((m) => [m, rows[0]?.[`total_${m}`] ?? 0])), metrics)
+    : toMetrics(totalRows?.[0] ?? {}, metrics);
   const keys = keyColumns(q.of);
   return {
     ok: true,
@@ -93,9 +127,9 @@ export async function ranked(client: ClickHouseClient, q: RankedQuery, ctx: Quer
             return [k.name, k.type === 'IPv6' ? displayAddress(String(v)) : typeof v === 'number' ? v : String(v)];
           }),
         ),
-        ...toMetrics(r),
+        ...toMetrics(r, metrics),
       })),
-      totals: toMetrics(totals[0] ?? {}),
+      totals,
     },
   };
 }

@@ -1,9 +1,10 @@
 import type { ClickHouseClient } from '@flowwatch/clickhouse';
 import { type Answer, type AnswerMeta, iso, type QueryContext } from './answer.js';
-import { type Dimension, displayAddress, type FlowTable, type Metric, type Metrics, rawOnlyFields } from './fields.js';
+import { type Dimension, displayAddress, type FlowTable, type Metric, type MetricValues, rawOnlyFields } from './fields.js';
 import type { TrafficQuery } from './query-input.js';
 import {
   bucketSql,
+  DISTINCT_METRICS,
   dimensionFields,
   keyColumns,
   metricSql,
@@ -13,11 +14,11 @@ import {
   selectRows,
   toMetrics,
   whereSql,
-  ZERO_METRICS,
+  zeroMetrics,
 } from './query-sql.js';
 import { chooseTable } from './table-choice.js';
 
-export interface TrafficPoint extends Metrics {
+export interface TrafficPoint extends MetricValues {
   /** Bucket start, ISO-8601 UTC. */
   ts: string;
 }
@@ -73,11 +74,54 @@ export function trafficSeriesSql(table: FlowTable, q: TrafficQuery, topKeys?: re
       keySql = `, if(${key.column} IN ${top}, ${key.column}, NULL) AS k0`;
     }
   }
-  const sql = `SELECT ${bucket} AS bucket${keySql}, ${metricsSql(table)}
+  const sql = `SELECT ${bucket} AS bucket${keySql}, ${metricsSql(table, q.metrics)}
 FROM ${table}
 WHERE ${whereSql(table, q.from, q.to, q.where, p, extra)}
 GROUP BY bucket${q.by ? ', k0' : ''}
 ORDER BY bucket${q.by ? ', k0' : ''}`;
+  return { sql, params: p.values };
+}
+
+/**
+ * Whether one query can rank the keys and sum the series: only sums are asked and ranked by (distinct
+ * counts can neither be re-added into "other" nor summed over buckets into a key's total).
+ */
+export const oneQuerySeries = (q: TrafficQuery): boolean =>
+  q.by !== undefined && !DISTINCT_METRICS.includes(q.rank) && !q.metrics.some((m) => DISTINCT_METRICS.includes(m));
+
+/**
+ * Ranking and series in one scan, for sums only: per bucket and key, the key's total of the ranking
+ * metric over the range (a window over the groups), its place (`dense_rank` by that total, then the
+ * key, as `trafficRankSql` orders), and the number of keys. Keys placed beyond `top` become one NULL
+ * key ("other") or are dropped. Each row carries `k0`, `place` (the key's; 0 for "other") and `keys`.
+ */
+export function trafficRankedSeriesSql(table: FlowTable, q: TrafficQuery): SqlQuery {
+  const key = seriesKey(q.by);
+  const p = new SqlParams();
+  const bucket = bucketSql(table, q.interval.seconds, p);
+  const top = p.add('UInt32', q.top);
+  const sql = `SELECT b AS bucket, if(kr <= ${top}, kv, NULL) AS k0, if(kr <= ${top}, kr, 0) AS place,
+  ${q.metrics.map((m) => `sum(v_${m}) AS ${m}`).join(', ')}, any(kn) AS keys
+FROM (
+  SELECT b, kv, ${q.metrics.map((m) => `v_${m}`).join(', ')},
+    dense_rank() OVER (ORDER BY kt DESC, kv ASC) AS kr,
+    count(DISTINCT kv) OVER () AS kn
+  FROM (
+    SELECT ${bucket} AS b, ${key.column} AS kv,
+      ${q.metrics.map((m) => `${metricSql(table, m)} AS v_${m}`).join(', ')},
+      sum(${metricSql(table, q.rank)}) OVER (PARTITION BY kv) AS kt
+    FROM ${table}
+    WHERE ${whereSql(table, q.from, q.to, q.where, p)}
+    GROUP BY b, kv
+  )
+)${
+    q.rest === 'drop'
+      ? `
+WHERE kr <= ${top}`
+      : ''
+  }
+GROUP BY bucket, k0, place
+ORDER BY bucket, place`;
   return { sql, params: p.values };
 }
 
@@ -100,20 +144,33 @@ export async function trafficSeries(client: ClickHouseClient, q: TrafficQuery, c
 
   let topKeys: unknown[] = [];
   let keys = 0;
-  if (q.by) {
-    const ranked = await selectRows<{ k0: unknown; keys: number | string }>(client, trafficRankSql(table, q));
-    topKeys = ranked.map((r) => r.k0);
-    keys = Number(ranked[0]?.keys ?? 0);
+  let rows: (Record<string, unknown> & { bucket: number | string })[];
+  if (oneQuerySeries(q)) {
+    rows = await selectRows<Record<string, unknown> & { bucket: number | string; place: number | string; keys: number | string }>(
+      client,
+      trafficRankedSeriesSql(table, q),
+    );
+    const places = new Map<number, unknown>();
+    for (const row of rows) if (Number(row.place) > 0) places.set(Number(row.place), row.k0);
+    topKeys = [...places].sort(([a], [b]) => a - b).map(([, k]) => k);
+    keys = Number(rows[0]?.keys ?? 0);
+  } else {
+    if (q.by) {
+      const ranked = await selectRows<{ k0: unknown; keys: number | string }>(client, trafficRankSql(table, q));
+      topKeys = ranked.map((r) => r.k0);
+      keys = Number(ranked[0]?.keys ?? 0);
+    }
+    rows =
+      q.by && topKeys.length === 0
+        ? []
+        : await selectRows<Record<string, unknown> & { bucket: number | string }>(client, trafficSeriesSql(table, q, topKeys));
   }
-  const rows =
-    q.by && topKeys.length === 0
-      ? []
-      : await selectRows<Record<string, unknown> & { bucket: number | string }>(client, trafficSeriesSql(table, q, topKeys));
 
   const step = q.interval.seconds * 1000;
   const first = Math.floor(q.from.getTime() / step) * step;
   const bucketCount = Math.ceil(q.to.getTime() / step) - first / step;
-  const emptyPoints = () => Array.from({ length: bucketCount }, (_, i): TrafficPoint => ({ ts: iso(first + i * step), ...ZERO_METRICS }));
+  const emptyPoints = () =>
+    Array.from({ length: bucketCount }, (_, i): TrafficPoint => ({ ts: iso(first + i * step), ...zeroMetrics(q.metrics) }));
 
   const isAddress = q.by ? seriesKey(q.by).type === 'IPv6' : false;
   const display = (k: unknown): string | number => (typeof k === 'number' ? k : isAddress ? displayAddress(String(k)) : String(k));
@@ -128,7 +185,7 @@ export async function trafficSeries(client: ClickHouseClient, q: TrafficQuery, c
     const i = (Number(row.bucket) * 1000 - first) / step;
     const point = s.points[i];
     if (!point) throw new Error(`bucket ${row.bucket} is outside the range`);
-    Object.assign(point, toMetrics(row));
+    Object.assign(point, toMetrics(row, q.metrics));
   }
 
   return {

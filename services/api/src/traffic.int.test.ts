@@ -62,6 +62,21 @@ describe('traffic for the operations centre', () => {
     expect(flows.flows.every((f: { src_org: string; dst_port: number }) => f.src_org === 'RR8' && f.dst_port === 22)).toBe(true);
   });
 
+  it('computes only the metrics asked for: the others are absent, a wrong name is a 400 naming the field', async () => {
+    const only = `from=${FROM}&to=${TO}&metrics=bytes`;
+    const series = await get(t.tokens.viewer, `/api/v1/traffic/series?${only}&interval=1h&by=supplier&rank=bytes`);
+    const points = series.series.flatMap((s: { points: object[] }) => s.points);
+    expect(points.every((p: object) => Object.keys(p).sort().join() === 'bytes,ts')).toBe(true);
+    expect(sum(points)).toBe(sum(inRange));
+    const top = await get(t.tokens.viewer, `/api/v1/traffic/top?${only}&of=dst_port&metric=flows`);
+    expect(Object.keys(top.totals).sort()).toEqual(['bytes', 'flows']);
+    expect(top.totals).toEqual({ bytes: sum(inRange), flows: inRange.length });
+    const matrix = await get(t.tokens.viewer, `/api/v1/traffic/matrix?${only}&metric=bytes&level=supplier`);
+    expect(matrix.totals).toEqual({ bytes: sum(inRange) });
+    const bad = await get(t.tokens.viewer, `/api/v1/traffic/top?from=${FROM}&to=${TO}&of=dst_port&metrics=bytes,colour`, 400);
+    expect(bad.message).toMatch(/metrics.*'colour' is not a metric/);
+  });
+
   it('refuses a question no table can answer with 422 and the reason', async () => {
     const r = await get(t.tokens.viewer, '/api/v1/traffic/top?from=2020-01-01T00:00:00.5Z&to=2020-01-02T00:00:00Z&of=src_addr', 422);
     expect(r).toMatchObject({ error: 'unanswerable', message: expect.stringContaining('flows_raw') });

@@ -82,6 +82,8 @@ Queries (traffic, top, matrix, flows):
                              service, direction, dst_port, proto=tcp, exporter_id, ...);
                              src_addr, dst_addr, addr (either end) take an address or a prefix
                              (10.1.0.0/16); a repeated field matches any of its values
+  --metrics M,M,...          compute only these metrics (traffic, top, matrix; default all); the
+                             distinct-address counts (src_addrs, dst_addrs) cost the most
   --table TABLE              answer from flows_raw, flows_1m or flows_1h; default: the coarsest
                              that can (the answer names it)
   Embedded ClickHouse opens a data directory in one process at a time: while flowwatch start

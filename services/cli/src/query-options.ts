@@ -19,15 +19,16 @@ export const QUERY_OPTIONS = {
   level: { type: 'string' },
   limit: { type: 'string' },
   table: { type: 'string' },
+  metrics: { type: 'string' },
 } as const;
 
 export type QueryOptionName = keyof typeof QUERY_OPTIONS;
 
 /** Which options each command takes (each is a field of the command's query schema). */
 export const COMMAND_OPTIONS: Record<QueryCommand, readonly QueryOptionName[]> = {
-  traffic: ['from', 'to', 'interval', 'by', 'where', 'top', 'rank', 'rest', 'table'],
-  top: ['from', 'to', 'of', 'metric', 'limit', 'where', 'table'],
-  matrix: ['from', 'to', 'level', 'metric', 'limit', 'where', 'table'],
+  traffic: ['from', 'to', 'interval', 'by', 'where', 'top', 'rank', 'rest', 'metrics', 'table'],
+  top: ['from', 'to', 'of', 'metric', 'limit', 'where', 'metrics', 'table'],
+  matrix: ['from', 'to', 'level', 'metric', 'limit', 'where', 'metrics', 'table'],
   flows: ['from', 'to', 'where', 'limit'],
 };
 

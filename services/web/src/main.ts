@@ -64,10 +64,16 @@ function showLogin(message?: string): void {
 }
 
 async function start(): Promise<void> {
-  const user = await currentUser();
+  // Both at once: the session check and the registry are the page's start-up, before any widget asks for data.
+  const [user, registry] = await Promise.all([
+    currentUser(),
+    get<Registry>('/api/v1/registry').catch((err: unknown) => {
+      if (err instanceof ApiFailure && err.status === 401) return undefined;
+      throw err;
+    }),
+  ]);
   if (!user) return showLogin();
-  const registry = await get<Registry>('/api/v1/registry');
-  app = makeApp(user, registry);
+  app = makeApp(user, registry ?? (await get<Registry>('/api/v1/registry')));
   renderShell(app);
   live.connect(() => {
     void currentUser().then((u) => {

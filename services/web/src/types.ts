@@ -74,14 +74,12 @@ export interface Counts {
   resolved_24h: number;
 }
 
+/**
+ * The traffic metrics the page asks for: only the estimated bytes (`metrics=bytes_est`), so the API
+ * leaves out the rest, above all the costly distinct-address counts.
+ */
 export interface Metrics {
-  bytes: number;
-  packets: number;
   bytes_est: number;
-  packets_est: number;
-  flows: number;
-  src_addrs: number;
-  dst_addrs: number;
 }
 
 export interface Series {

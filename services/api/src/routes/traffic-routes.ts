@@ -46,7 +46,10 @@ function answered<T>(a: Answer<T>): T {
   throw new ApiError('unanswerable', a.message);
 }
 
-const metrics = z.object(Object.fromEntries(METRICS.map((m) => [m, z.number()])) as Record<(typeof METRICS)[number], z.ZodNumber>);
+/** The metrics asked for (`metrics`; every one by default): a metric not asked for is absent, never 0. */
+const metrics = z.object(
+  Object.fromEntries(METRICS.map((m) => [m, z.number().optional()])) as Record<(typeof METRICS)[number], z.ZodOptional<z.ZodNumber>>,
+);
 const meta = {
   table: z.enum(['flows_raw', 'flows_1m', 'flows_1h']).describe('Table that answered'),
   reason: z.string().describe('Why that table'),

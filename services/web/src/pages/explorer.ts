@@ -177,7 +177,15 @@ export const explorerPage: Page = (main, app, route) => {
       h('div', { class: 'grid-3' }, card('Top talkers', talkers), card('Ports', ports), card('Peers', peers)),
     );
     const seconds = (iv: string) => ({ m: 60, h: 3600, d: 86_400 })[iv.slice(-1) as 'm' | 'h' | 'd'] * Number(iv.slice(0, -1));
-    get<Series>('/api/v1/traffic/series', { ...range, interval, by: 'direction', top: 6, where }).then(
+    get<Series>('/api/v1/traffic/series', {
+      ...range,
+      interval,
+      by: 'direction',
+      top: 6,
+      rank: 'bytes_est',
+      metrics: 'bytes_est',
+      where,
+    }).then(
       (r) => {
         const step = seconds(interval);
         clear(
@@ -203,7 +211,7 @@ export const explorerPage: Page = (main, app, route) => {
       cols: string[],
       row: (k: Record<string, string | number>) => { cells: string[]; terms: string[] },
     ) =>
-      get<Top>('/api/v1/traffic/top', { ...range, of, metric: 'bytes_est', limit: 10, where }).then(
+      get<Top>('/api/v1/traffic/top', { ...range, of, metric: 'bytes_est', metrics: 'bytes_est', limit: 10, where }).then(
         (r) =>
           clear(
             box,

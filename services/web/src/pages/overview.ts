@@ -66,6 +66,8 @@ export const overviewPage: Page = (main, app) => {
       by: 'supplier',
       top: 20,
       rest: 'drop',
+      rank: 'bytes_est',
+      metrics: 'bytes_est',
     });
     perMinute.clear();
     for (const s of r.series) perMinute.set(String(s.key), new Map(s.points.map((p) => [Date.parse(p.ts), p.bytes_est])));
@@ -148,6 +150,7 @@ export const overviewPage: Page = (main, app) => {
       to: new Date(now).toISOString(),
       level: 'supplier',
       metric: 'bytes_est',
+      metrics: 'bytes_est',
       limit: 400,
     });
     clear(
