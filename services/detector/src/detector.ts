@@ -117,6 +117,9 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
     ),
     revoked: stageMetrics.counter('state_revoked', 'Partitions of flows.by-entity given up (checkpointed, then dropped)'),
     owned: stageMetrics.gauge('state', 'partitions', 'Partitions of flows.by-entity whose state this instance holds'),
+    held: stageMetrics.gauge('held_partition', 'info', 'Set to 1 for each partition of flows.by-entity whose state this instance holds', [
+      'partition',
+    ]),
   };
   const newEngine = () => {
     // detectedAt 'event' (compressed simulations, replays): detected_at in event time, from the engine.
@@ -293,6 +296,7 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
           if (restoring.has(p)) {
             shards.set(p, shard);
             restoring.delete(p);
+            rm.held.set({ partition: String(p) }, 1);
           }
           return shard;
         }),
@@ -308,6 +312,7 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
       publish(shard.engine.drain());
       if (Number.isFinite(shard.engine.maxEventMs)) checkpoint(shard);
       shards.delete(p);
+      rm.held.remove({ partition: String(p) });
       rm.revoked.inc();
     }
     for (const p of restoring.keys()) if (!keep.has(p)) restoring.delete(p);
