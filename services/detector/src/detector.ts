@@ -264,8 +264,14 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
       const snapshot = snapshots.get(shard.owner);
       let source = 'none';
       if (snapshot) {
-        shard.engine.restore(snapshot);
-        source = 'checkpoint';
+        try {
+          shard.engine.restore(snapshot);
+          source = 'checkpoint';
+        } catch (err) {
+          // An unreadable checkpoint (a newer snapshot version) must not stall the partition.
+          shard.engine = newEngine();
+          logger.warn({ partition: shard.partition, err: err instanceof Error ? err.message : String(err) }, 'checkpoint not restored');
+        }
       } else {
         const w = await warmStart();
         if (w) {
