@@ -185,9 +185,9 @@ describe('two detectors in one group with the repartition stage, one killed', ()
       const later = after.filter((m) => m.alert.version > opened.alert.version);
       expect(later.length).toBeGreaterThan(0);
       expect(await survivor.metric('flowwatch_detector_alerts_raised_total', { type: 'port_scan' })).toBe(0);
-      // Its own partitions at start and the victim's after the kill, from their checkpoints.
+      // The victim's partitions, taken on after the kill, from their checkpoints.
       const restored = (await survivor.metric('flowwatch_detector_repartition_state_restores_total', { source: 'checkpoint' })) ?? 0;
-      expect(restored).toBeGreaterThan(0);
+      expect(restored).toBeGreaterThanOrEqual(shared.victim);
       console.info(
         `detector failover (repartition): partitions ${JSON.stringify(shared)}; scanner ${src} on the victim's partition ${router.partitionOf(src)}; ` +
           `split scan before the kill: ${openedBefore.length} opened; survivor held all ${PARTITIONS} partitions ${takeoverMs} ms after the kill, ` +
