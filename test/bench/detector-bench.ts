@@ -5,7 +5,7 @@ import { Enricher } from '@flowwatch/enrichment';
 import { emptyFlow, type FlowRecord } from '@flowwatch/flow-schema';
 
 /** 300 organisations on 8 suppliers (an IPv4 /18 each), a dozen national services, 3 exporters per supplier. */
-function benchRegistry(): RegistryConfig {
+export function benchRegistry(): RegistryConfig {
   const suppliers = Array.from({ length: 8 }, (_, s) => ({
     id: `supplier-${s}`,
     name: `Supplier ${s}`,
@@ -36,7 +36,7 @@ function benchRegistry(): RegistryConfig {
  * 10 % one-packet DNS; 2,000 hosts per organisation; 2,000 flows per simulated second, so the
  * minute intervals close and every detector family runs its interval work during the run.
  */
-function benchFlows(n: number, t0: number): FlowRecord[] {
+export function benchFlows(n: number, t0: number): FlowRecord[] {
   const random = mulberry32(42);
   const out: FlowRecord[] = [];
   for (let i = 0; i < n; i++) {

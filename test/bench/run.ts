@@ -1,6 +1,6 @@
 /**
  * `pnpm bench`: prints the figures docs/benchmarks.md records. Sections can be chosen:
- * `pnpm bench decode nfacctd enrichment collector aggregator detector api` (all by default).
+ * `pnpm bench decode nfacctd enrichment collector aggregator detector repartition api` (all by default).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -139,6 +139,10 @@ if (want('aggregator')) {
 if (want('detector')) {
   const { detectorBench } = await import('./detector-bench.js');
   await detectorBench(print, Number(process.env.FLOWWATCH_BENCH_DETECTOR_FLOWS ?? 1_000_000));
+}
+if (want('repartition')) {
+  const { repartitionBench } = await import('./repartition-bench.js');
+  await repartitionBench(print, Number(process.env.FLOWWATCH_BENCH_REPARTITION_FLOWS ?? 400_000));
 }
 if (want('api')) {
   const { apiBench } = await import('./api-bench.js');

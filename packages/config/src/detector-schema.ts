@@ -327,6 +327,18 @@ export const detectorSchema = z.strictObject({
     })
     .prefault({}),
   checkpointIntervalMs: ms.min(1000).default(MINUTE).describe('How often detector state is checkpointed to the state topic'),
+  repartition: z
+    .strictObject({
+      enabled: z
+        .boolean()
+        .default(false)
+        .describe(
+          'Several detector instances in one group: each instance also runs the repartition stage (flows -> kafka.topics.flowsByEntity, re-keyed by the entity owning the state), and keeps and checkpoints state per partition of that topic. Off: one instance per group consumes flows directly (docs/detection.md, "Horizontal scale")',
+        ),
+      groupId: z.string().min(1).optional().describe('Consumer group of the repartition stage on flows (default: `<groupId>.repartition`)'),
+    })
+    .prefault({})
+    .describe('The repartition stage and per-partition state (horizontal scale of the detector)'),
 });
 export type DetectorConfig = z.infer<typeof detectorSchema>;
 export type DetectorConfigInput = z.input<typeof detectorSchema>;

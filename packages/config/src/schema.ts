@@ -100,6 +100,8 @@ export const kafkaSchema = z.strictObject({
       flowsDlq: topicSchema({ name: 'flows.dlq', partitions: 1, retentionMs: 14 * DAY }),
       alerts: topicSchema({ name: 'alerts', partitions: 3, retentionMs: 30 * DAY }),
       detectorState: topicSchema({ name: 'detector.state', partitions: 8, retentionMs: 0, cleanupPolicy: 'compact' }),
+      // Only with detector.repartition.enabled: flows re-keyed by entity; changing its partitions moves state (docs/detection.md).
+      flowsByEntity: topicSchema({ name: 'flows.by-entity', partitions: 8, retentionMs: 6 * HOUR }),
     })
     .prefault({})
     .describe('Topics created at start-up'),

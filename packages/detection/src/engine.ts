@@ -81,6 +81,23 @@ const TICK_MS = 1000;
 const EXPIRE_MS = 60_000;
 
 /**
+ * Detector families as bits, for `processEnriched(flow, families)`: a detector instance fed by the
+ * repartition stage runs on a copy of a flow only the families whose entities its partition owns.
+ */
+export const FAMILY = {
+  volume: 1,
+  silence: 2,
+  scan: 4,
+  flood: 8,
+  lateral: 16,
+  exfiltration: 32,
+  newPair: 64,
+  blocklist: 128,
+  policy: 256,
+} as const;
+export const ALL_FAMILIES = 511;
+
+/**
  * The streaming detector: feed it flow records (or enriched flows) in roughly arrival order; it
  * keeps event time (EventClock), runs every detector family on each flow, closes intervals when
  * the watermark passes them, and turns detections into alert changes (AlertTracker) to `drain()`.
@@ -170,7 +187,8 @@ export class DetectionEngine {
     this.processEnriched(this.#enricher.enrich(flow));
   }
 
-  processEnriched(f: EnrichedFlow): void {
+  /** `families`: a mask of FAMILY bits (default all): the families this flow is fed to. */
+  processEnriched(f: EnrichedFlow, families: number = ALL_FAMILIES): void {
     const t = eventMs(f);
     if (!(t > 0)) return;
     this.#flows++;
@@ -180,15 +198,27 @@ export class DetectionEngine {
     if (t > this.clock.maxEventMs) this.clock.advance(t, this.#closeInterval);
     const start = this.clock.assign(t);
     this.recent.push(f, t);
-    this.volume.onFlow(f, start);
-    this.exfiltration.onFlow(f, start, t);
-    this.silence.onFlow(f);
-    this.scan.onFlow(f, t);
-    this.flood.onFlow(f, t);
-    this.lateral.onFlow(f, t);
-    this.newPair.onFlow(f, t);
-    this.blocklist.onFlow(f, t);
-    this.policy.onFlow(f, t);
+    if (families === ALL_FAMILIES) {
+      this.volume.onFlow(f, start);
+      this.exfiltration.onFlow(f, start, t);
+      this.silence.onFlow(f);
+      this.scan.onFlow(f, t);
+      this.flood.onFlow(f, t);
+      this.lateral.onFlow(f, t);
+      this.newPair.onFlow(f, t);
+      this.blocklist.onFlow(f, t);
+      this.policy.onFlow(f, t);
+    } else {
+      if (families & FAMILY.volume) this.volume.onFlow(f, start);
+      if (families & FAMILY.exfiltration) this.exfiltration.onFlow(f, start, t);
+      if (families & FAMILY.silence) this.silence.onFlow(f);
+      if (families & FAMILY.scan) this.scan.onFlow(f, t);
+      if (families & FAMILY.flood) this.flood.onFlow(f, t);
+      if (families & FAMILY.lateral) this.lateral.onFlow(f, t);
+      if (families & FAMILY.newPair) this.newPair.onFlow(f, t);
+      if (families & FAMILY.blocklist) this.blocklist.onFlow(f, t);
+      if (families & FAMILY.policy) this.policy.onFlow(f, t);
+    }
     if (t >= this.#nextTickMs) this.#tick();
   }
 

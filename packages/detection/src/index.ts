@@ -4,7 +4,15 @@ export type { Detection } from './detection.js';
 export { BlocklistTable, parseBlocklist } from './detectors/blocklist.js';
 export { VOLUME_KINDS, type VolumeKind, type VolumeRow } from './detectors/volume.js';
 export { Directory } from './directory.js';
-export { DetectionEngine, type EngineOptions, type EngineSnapshot, type EngineStats, type WarmStart } from './engine.js';
+export {
+  ALL_FAMILIES,
+  DetectionEngine,
+  type EngineOptions,
+  type EngineSnapshot,
+  type EngineStats,
+  FAMILY,
+  type WarmStart,
+} from './engine.js';
 export { EntityTable } from './entity-table.js';
 export { EventClock } from './event-clock.js';
 export { eventMs } from './evidence.js';

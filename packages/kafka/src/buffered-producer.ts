@@ -19,6 +19,8 @@ export interface OutgoingMessage {
   value: string | Buffer;
   headers?: Record<string, string>;
   timestamp?: string;
+  /** An explicit partition (a caller that partitions by its own hash); else the key's. */
+  partition?: number;
 }
 
 interface Queued {

@@ -27,6 +27,12 @@ export interface DurableConsumerOptions {
   /** A fetch waits for this many bytes, or `maxWaitTimeInMs`: larger, fewer batches at low rates. */
   minBytes?: number;
   maxWaitTimeInMs?: number;
+  /**
+   * Called with this member's partitions per topic each time it joins the group (after every
+   * rebalance), before batches of the new assignment are handled: state owned per partition is
+   * restored or dropped here.
+   */
+  onAssignment?: (assignment: Record<string, number[]>) => void;
 }
 
 /**
@@ -70,6 +76,7 @@ export class DurableConsumer {
       this.assigned = Object.values(e.payload.memberAssignment).reduce((n, p) => n + p.length, 0);
       this.m.assigned.set(this.assigned);
       this.logger.info({ assignment: e.payload.memberAssignment }, 'joined consumer group');
+      this.options.onAssignment?.(e.payload.memberAssignment);
     });
   }
 

@@ -75,7 +75,9 @@ export function createPlatform(config: Config, logger: Logger, progress: (line: 
       }
       kafka = createKafka({ ...config.kafka, brokers }, logger);
       const t = config.kafka.topics;
-      const result = await ensureTopics(kafka, [t.flows, t.flowsDlq, t.alerts, t.detectorState], logger.child({ component: 'kafka' }));
+      const topics = [t.flows, t.flowsDlq, t.alerts, t.detectorState];
+      if (config.detector.repartition.enabled) topics.push(t.flowsByEntity);
+      const result = await ensureTopics(kafka, topics, logger.child({ component: 'kafka' }));
       logger.info({ component: 'kafka', brokers, ...result }, 'kafka topics ready');
       kafkaHealth = new KafkaHealth(kafka);
       await kafkaHealth.start();

@@ -43,6 +43,7 @@ export const SERVICE_FACTORIES: Readonly<Record<string, (platform: Platform) => 
               flows: p.config.kafka.topics.flows.name,
               alerts: p.config.kafka.topics.alerts.name,
               state: p.config.kafka.topics.detectorState.name,
+              byEntity: p.config.kafka.topics.flowsByEntity.name,
             },
           },
           p.config.detector,

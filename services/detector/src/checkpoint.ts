@@ -13,8 +13,9 @@ const CHUNK_BYTES = 512 * 1024;
  * alerts) on the compacted `detector.state` topic. A checkpoint is gzipped JSON cut into chunks
  * keyed `<owner>/<slot>/<n>`, then a manifest keyed `<owner>` naming its id, slot and chunk count.
  * Checkpoints alternate between slots 0 and 1, so a crash while writing one leaves the previous
- * one whole and still named by the manifest; compaction keeps the newest message of each key. `owner` is the consumer group (one instance per group today,
- * see docs/detection.md).
+ * one whole and still named by the manifest; compaction keeps the newest message of each key. `owner` is the consumer group (one instance per group),
+ * or with the repartition stage `<group>.p<partition>`: one checkpoint per partition of
+ * `flows.by-entity` (docs/detection.md, "Horizontal scale").
  */
 export function checkpointMessages(owner: string, snapshot: EngineSnapshot, id: string, slot: number) {
   const gz = gzipSync(Buffer.from(JSON.stringify(snapshot)), { level: 1 });
@@ -43,6 +44,29 @@ export function writeCheckpoint(
 
 /** Reads the newest complete checkpoint of `owner`, or undefined (none yet, or incomplete). */
 export async function readCheckpoint(kafka: Kafka, topic: string, owner: string, logger: Logger): Promise<EngineSnapshot | undefined> {
+  return (await readCheckpoints(kafka, topic, [owner], logger)).get(owner);
+}
+
+/**
+ * Reads the state topic to its end once and returns the newest complete checkpoint of each of
+ * `owners` that has one (a detector restoring several partitions at a re-assignment reads once).
+ */
+export async function readCheckpoints(
+  kafka: Kafka,
+  topic: string,
+  owners: readonly string[],
+  logger: Logger,
+): Promise<Map<string, EngineSnapshot>> {
+  const out = new Map<string, EngineSnapshot>();
+  const wanted = new Set(owners);
+  const ownerOf = (key: string): string | undefined => {
+    if (wanted.has(key)) return key;
+    // `<owner>/<slot>/<n>`: the owner is everything before the last two segments.
+    const b = key.lastIndexOf('/');
+    const a = b > 0 ? key.lastIndexOf('/', b - 1) : -1;
+    const owner = a > 0 ? key.slice(0, a) : undefined;
+    return owner !== undefined && wanted.has(owner) ? owner : undefined;
+  };
   const admin = kafka.admin();
   await admin.connect();
   let ends: Map<number, bigint>;
@@ -52,9 +76,9 @@ export async function readCheckpoint(kafka: Kafka, topic: string, owner: string,
   } finally {
     await admin.disconnect();
   }
-  if (ends.size === 0) return undefined;
+  if (ends.size === 0) return out;
   const latest = new Map<string, { value: Buffer; checkpoint: string }>();
-  const consumer = kafka.consumer({ groupId: `${owner}-restore-${process.pid}-${Date.now()}`, maxWaitTimeInMs: 200 });
+  const consumer = kafka.consumer({ groupId: `${owners[0] ?? 'detector'}-restore-${process.pid}-${Date.now()}`, maxWaitTimeInMs: 200 });
   await consumer.connect();
   try {
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
@@ -62,7 +86,7 @@ export async function readCheckpoint(kafka: Kafka, topic: string, owner: string,
     await consumer.run({
       eachMessage: async ({ partition, message }) => {
         const key = message.key?.toString() ?? '';
-        if ((key === owner || key.startsWith(`${owner}/`)) && message.value) {
+        if (message.value && ownerOf(key) !== undefined) {
           latest.set(key, { value: message.value, checkpoint: message.headers?.checkpoint?.toString() ?? '' });
         }
         const end = remaining.get(partition);
@@ -75,17 +99,20 @@ export async function readCheckpoint(kafka: Kafka, topic: string, owner: string,
   } finally {
     await consumer.disconnect();
   }
-  const manifest = latest.get(owner);
-  if (manifest === undefined) return undefined;
-  const { id, slot, chunks } = JSON.parse(manifest.value.toString()) as { id: string; slot: number; chunks: number };
-  const parts: Buffer[] = [];
-  for (let i = 0; i < chunks; i++) {
-    const part = latest.get(`${owner}/${slot}/${i}`);
-    if (part === undefined || part.checkpoint !== id) {
-      logger.warn({ id, chunk: i }, 'checkpoint incomplete; starting without it');
-      return undefined;
+  for (const owner of owners) {
+    const manifest = latest.get(owner);
+    if (manifest === undefined) continue;
+    const { id, slot, chunks } = JSON.parse(manifest.value.toString()) as { id: string; slot: number; chunks: number };
+    const parts: Buffer[] = [];
+    for (let i = 0; i < chunks; i++) {
+      const part = latest.get(`${owner}/${slot}/${i}`);
+      if (part === undefined || part.checkpoint !== id) {
+        logger.warn({ owner, id, chunk: i }, 'checkpoint incomplete; starting without it');
+        break;
+      }
+      parts.push(part.value);
     }
-    parts.push(part.value);
+    if (parts.length === chunks) out.set(owner, JSON.parse(gunzipSync(Buffer.concat(parts)).toString()) as EngineSnapshot);
   }
-  return JSON.parse(gunzipSync(Buffer.concat(parts)).toString()) as EngineSnapshot;
+  return out;
 }

@@ -1,8 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { ClickHouseClient } from '@flowwatch/clickhouse';
 import type { DetectorConfig, RegistryConfig } from '@flowwatch/config';
-import { type AlertChange, DetectionEngine } from '@flowwatch/detection';
-import { ALERTS_SCHEMA, type AlertMessage, decodeFlows, type FlowRecord } from '@flowwatch/flow-schema';
+import {
+  ALL_FAMILIES,
+  type AlertChange,
+  type BlocklistTable,
+  DetectionEngine,
+  type EngineSnapshot,
+  type WarmStart,
+} from '@flowwatch/detection';
+import type { EnrichedFlow } from '@flowwatch/enrichment';
+import { ALERTS_SCHEMA, type AlertMessage, decodeFlows } from '@flowwatch/flow-schema';
 import { BufferedProducer, type ConsumedBatch, DurableConsumer, type ProducerOptions } from '@flowwatch/kafka';
 import type { Service } from '@flowwatch/lifecycle';
 import { RateLimitedLog, type ReadinessCheck, type Registry, ServiceMetrics } from '@flowwatch/observability';
@@ -11,8 +19,11 @@ import type { Logger } from 'pino';
 import { AlertStore } from './alert-store.js';
 import { AlertmanagerClient } from './alertmanager.js';
 import { blocklistSignature, loadBlocklists } from './blocklist-files.js';
-import { readCheckpoint, writeCheckpoint } from './checkpoint.js';
+import { readCheckpoints, writeCheckpoint } from './checkpoint.js';
+import { EntityRouter } from './entity-router.js';
+import { RepartitionStage } from './repartition-stage.js';
 import { readSuppressions } from './suppressions.js';
+import { usable } from './usable.js';
 import { readWarmStart } from './warm-start.js';
 import { WebhookDispatcher } from './webhooks.js';
 
@@ -22,19 +33,36 @@ export interface DetectorDeps {
   kafka: Kafka;
   clickhouse: ClickHouseClient;
   producerOptions: ProducerOptions;
-  topics: { flows: string; alerts: string; state: string };
+  /** `byEntity` is used only with `detector.repartition.enabled`. */
+  topics: { flows: string; alerts: string; state: string; byEntity?: string };
   readiness: ReadinessCheck[];
 }
 
 export interface Detector extends Service {
   reload(registry: RegistryConfig): void;
-  /** The engine (tests, benchmarks). */
+  /** The engine (tests, benchmarks); with the repartition stage, the engine of the lowest partition held. */
   readonly engine: DetectionEngine;
+  /** The engines held now, by partition of `flows.by-entity` (-1: the single engine without the stage). */
+  engines(): Map<number, DetectionEngine>;
 }
 
 const TICK_MS = 1000;
 /** Without flows for this long, event time moves on with the wall clock (idle progress). */
 const IDLE_MS = 2000;
+/** The partition key of the single engine (no repartition stage). */
+const SINGLE = -1;
+
+/** One engine and what the service keeps beside it: a partition's state, or all of it. */
+interface Shard {
+  partition: number;
+  /** Checkpoint owner on the state topic. */
+  owner: string;
+  engine: DetectionEngine;
+  lastFlowWallMs: number;
+  slot: number;
+  evictions: Record<string, number>;
+  counters: { late: number; suppressed: number; maintenance: number; explained: number };
+}
 
 /**
  * The detector service: consumes `flows` in its own consumer group, enriches and feeds every record
@@ -43,6 +71,11 @@ const IDLE_MS = 2000;
  * batch is processed and its alert changes are acknowledged by Kafka; ClickHouse, webhooks and
  * Alertmanager are fed from queues that never block detection. At start it restores the last
  * checkpoint from the state topic, or else warms baselines from the ClickHouse rollups.
+ *
+ * With `repartition.enabled`, several instances share one group: each also runs the repartition
+ * stage (flows -> `flows.by-entity`, re-keyed by the entities that own state), consumes
+ * `flows.by-entity` and keeps one engine per partition it is assigned, restored from that
+ * partition's checkpoint before its first batch and checkpointed (then dropped) when revoked.
  */
 export function createDetector(deps: DetectorDeps, config: DetectorConfig, registryConfig: RegistryConfig): Detector {
   const logger = deps.logger.child({ component: 'detector' });
@@ -68,12 +101,52 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
     checkpoints: metrics.counter('checkpoints', 'State checkpoints written'),
     checkpointBytes: metrics.gauge('checkpoint', 'bytes', 'Size of the last checkpoint (gzipped)'),
   };
-  // detectedAt 'event' (compressed simulations, replays): detected_at in event time, from the engine.
-  const engine = new DetectionEngine({
-    config,
-    registry: registryConfig,
-    ...(config.detectedAt === 'clock' ? { now: () => Date.now() } : {}),
+  const repartition = config.repartition.enabled;
+  const stageMetrics = new ServiceMetrics(deps.registry, 'detector_repartition');
+  const rm = {
+    restores: stageMetrics.counter(
+      'state_restores',
+      'Partitions of flows.by-entity taken on, by where their state came from (checkpoint, warm start from the rollups, none)',
+      ['source'],
+    ),
+    restoreSeconds: stageMetrics.histogram(
+      'state_restore_duration',
+      'seconds',
+      'Reading the state topic and restoring the partitions of one assignment',
+      [0.25, 0.5, 1, 2, 5, 10, 30, 60],
+    ),
+    revoked: stageMetrics.counter('state_revoked', 'Partitions of flows.by-entity given up (checkpointed, then dropped)'),
+    owned: stageMetrics.gauge('state', 'partitions', 'Partitions of flows.by-entity whose state this instance holds'),
+    held: stageMetrics.gauge('held_partition', 'info', 'Set to 1 for each partition of flows.by-entity whose state this instance holds', [
+      'partition',
+    ]),
+  };
+  const newEngine = () => {
+    // detectedAt 'event' (compressed simulations, replays): detected_at in event time, from the engine.
+    const engine = new DetectionEngine({
+      config,
+      registry: currentRegistry,
+      ...(config.detectedAt === 'clock' ? { now: () => Date.now() } : {}),
+    });
+    if (blocklistTable !== undefined) engine.setBlocklists(blocklistTable);
+    if (suppressionRules !== undefined) engine.setSuppressions(suppressionRules);
+    return engine;
+  };
+  let currentRegistry = registryConfig;
+  let blocklistTable: BlocklistTable | undefined;
+  let suppressionRules: DetectorConfig['suppressions'] | undefined;
+  const shards = new Map<number, Shard>();
+  const newShard = (partition: number, engine: DetectionEngine): Shard => ({
+    partition,
+    owner: partition === SINGLE ? config.groupId : `${config.groupId}.p${partition}`,
+    engine,
+    lastFlowWallMs: Date.now(),
+    slot: 0,
+    evictions: {},
+    counters: { late: 0, suppressed: 0, maintenance: 0, explained: 0 },
   });
+  if (!repartition) shards.set(SINGLE, newShard(SINGLE, newEngine()));
+
   const producer = new BufferedProducer(deps.kafka, deps.producerOptions, metrics, logger);
   const store = new AlertStore(deps.clickhouse, { flushMs: 500, maxQueue: 100_000 }, metrics, logger);
   const webhooks = new WebhookDispatcher(
@@ -87,12 +160,10 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
     : undefined;
   const warn = new RateLimitedLog(logger);
   const timers: NodeJS.Timeout[] = [];
-  let lastFlowWallMs = Date.now();
-  let lastEvictions: Record<string, number> = {};
-  let lastCounters = { late: 0, suppressed: 0, maintenance: 0, explained: 0 };
   let blocklistStamp = '';
-  let checkpointSlot = 0;
   let started = false;
+  let stage: RepartitionStage | undefined;
+  let router: EntityRouter | undefined;
 
   const publish = (changes: AlertChange[]) => {
     if (changes.length === 0) return;
@@ -113,26 +184,161 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
   };
 
   const updateGauges = () => {
-    const s = engine.stats();
-    for (const [family, n] of Object.entries(s.entities)) m.entities.set({ family }, n);
-    for (const [family, n] of Object.entries(s.evictions)) {
-      const delta = n - (lastEvictions[family] ?? 0);
-      if (delta > 0) m.evictions.inc({ family }, delta);
+    const entities: Record<string, number> = {};
+    let open = 0;
+    let watermark = Number.NEGATIVE_INFINITY;
+    for (const shard of shards.values()) {
+      const s = shard.engine.stats();
+      for (const [family, n] of Object.entries(s.entities)) entities[family] = (entities[family] ?? 0) + n;
+      for (const [family, n] of Object.entries(s.evictions)) {
+        const delta = n - (shard.evictions[family] ?? 0);
+        if (delta > 0) m.evictions.inc({ family }, delta);
+      }
+      shard.evictions = s.evictions;
+      const c = shard.counters;
+      if (s.lateFlows > c.late) m.late.inc(s.lateFlows - c.late);
+      if (s.suppressed > c.suppressed) m.suppressed.inc({ reason: 'suppression' }, s.suppressed - c.suppressed);
+      if (s.maintenance > c.maintenance) m.suppressed.inc({ reason: 'maintenance' }, s.maintenance - c.maintenance);
+      if (s.explained > c.explained) m.suppressed.inc({ reason: 'incident' }, s.explained - c.explained);
+      shard.counters = { late: s.lateFlows, suppressed: s.suppressed, maintenance: s.maintenance, explained: s.explained };
+      open += s.openAlerts;
+      if (Number.isFinite(s.watermarkMs) && s.watermarkMs > watermark) watermark = s.watermarkMs;
     }
-    lastEvictions = s.evictions;
-    if (s.lateFlows > lastCounters.late) m.late.inc(s.lateFlows - lastCounters.late);
-    if (s.suppressed > lastCounters.suppressed) m.suppressed.inc({ reason: 'suppression' }, s.suppressed - lastCounters.suppressed);
-    if (s.maintenance > lastCounters.maintenance) m.suppressed.inc({ reason: 'maintenance' }, s.maintenance - lastCounters.maintenance);
-    if (s.explained > lastCounters.explained) m.suppressed.inc({ reason: 'incident' }, s.explained - lastCounters.explained);
-    lastCounters = { late: s.lateFlows, suppressed: s.suppressed, maintenance: s.maintenance, explained: s.explained };
-    m.open.set(s.openAlerts);
-    if (Number.isFinite(s.watermarkMs)) m.watermarkLag.set(Math.max(0, (Date.now() - s.watermarkMs) / 1000));
+    for (const [family, n] of Object.entries(entities)) m.entities.set({ family }, n);
+    m.open.set(open);
+    if (Number.isFinite(watermark)) m.watermarkLag.set(Math.max(0, (Date.now() - watermark) / 1000));
+    if (repartition) rm.owned.set(shards.size);
+  };
+
+  const checkpoint = (shard: Shard) => {
+    try {
+      const bytes = writeCheckpoint(producer, deps.topics.state, shard.owner, shard.engine.snapshot(), randomUUID(), shard.slot);
+      shard.slot ^= 1;
+      m.checkpoints.inc();
+      m.checkpointBytes.set(bytes);
+    } catch (err) {
+      warn.warn('detector-checkpoint', { err: err instanceof Error ? err.message : String(err) }, 'checkpoint failed');
+    }
+  };
+
+  // ---- state per partition of flows.by-entity (repartition stage) ----
+  const restoring = new Map<number, Promise<Shard>>();
+  let warmCache: Promise<WarmStart | undefined> | undefined;
+  const warmStart = () => {
+    if (!config.warmStart.enabled) return Promise.resolve(undefined);
+    warmCache ??= readWarmStart(deps.clickhouse, {
+      nowMs: Date.now(),
+      profileDays: config.warmStart.profileDays,
+      recentMinutes: config.warmStart.recentMinutes,
+    }).catch((err: unknown) => {
+      logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not read the rollups for a warm start');
+      return undefined;
+    });
+    return warmCache;
+  };
+  /** The part of a warm start a partition owns: volumes on the network partition, internet profiles per inside organisation. */
+  const warmFor = (w: WarmStart, partition: number): WarmStart => {
+    const r = router as EntityRouter;
+    const network = partition === r.networkPartition;
+    return {
+      ...w,
+      hourly: network ? w.hourly : [],
+      minutes: network ? w.minutes : [],
+      internetHourly: w.internetHourly.filter((x) => r.partitionOf(x.org) === partition),
+    };
+  };
+  const restoreShards = async (partitions: number[]): Promise<Map<number, Shard>> => {
+    const t0 = Date.now();
+    const owners = partitions.map((p) => newShard(p, newEngine()));
+    const snapshots = await readCheckpoints(
+      deps.kafka,
+      deps.topics.state,
+      owners.map((s) => s.owner),
+      logger,
+    ).catch((err: unknown) => {
+      logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not read the state topic');
+      return new Map<string, EngineSnapshot>();
+    });
+    const out = new Map<number, Shard>();
+    for (const shard of owners) {
+      const snapshot = snapshots.get(shard.owner);
+      let source = 'none';
+      if (snapshot) {
+        try {
+          shard.engine.restore(snapshot);
+          source = 'checkpoint';
+        } catch (err) {
+          // An unreadable checkpoint (a newer snapshot version) must not stall the partition.
+          shard.engine = newEngine();
+          logger.warn({ partition: shard.partition, err: err instanceof Error ? err.message : String(err) }, 'checkpoint not restored');
+        }
+      } else {
+        const w = await warmStart();
+        if (w) {
+          shard.engine.warm(warmFor(w, shard.partition));
+          source = 'warm';
+        }
+      }
+      rm.restores.inc({ source });
+      out.set(shard.partition, shard);
+    }
+    rm.restoreSeconds.observe((Date.now() - t0) / 1000);
+    logger.info(
+      { partitions, from: Object.fromEntries([...out].map(([p, s]) => [p, snapshots.has(s.owner) ? 'checkpoint' : 'warm or none'])) },
+      'partition state restored',
+    );
+    return out;
+  };
+  const take = (partitions: number[]) => {
+    const fresh = partitions.filter((p) => !shards.has(p) && !restoring.has(p));
+    if (fresh.length === 0) return;
+    const all = restoreShards(fresh);
+    for (const p of fresh) {
+      restoring.set(
+        p,
+        all.then((done) => {
+          const shard = done.get(p) as Shard;
+          // Still ours (not revoked while it was being restored)?
+          if (restoring.has(p)) {
+            shards.set(p, shard);
+            restoring.delete(p);
+            rm.held.set({ partition: String(p) }, 1);
+          }
+          return shard;
+        }),
+      );
+    }
+  };
+  const onAssignment = (assignment: Record<string, number[]>) => {
+    const mine = assignment[deps.topics.byEntity as string] ?? [];
+    const keep = new Set(mine);
+    for (const [p, shard] of shards) {
+      if (keep.has(p)) continue;
+      // Given up: publish what it decided, checkpoint it for its new owner, drop it.
+      publish(shard.engine.drain());
+      if (Number.isFinite(shard.engine.maxEventMs)) checkpoint(shard);
+      shards.delete(p);
+      rm.held.remove({ partition: String(p) });
+      rm.revoked.inc();
+    }
+    for (const p of restoring.keys()) if (!keep.has(p)) restoring.delete(p);
+    take(mine);
+    logger.info({ partitions: mine, held: [...shards.keys()] }, 'flows.by-entity partitions assigned');
+  };
+  const shardFor = async (partition: number): Promise<Shard> => {
+    const held = shards.get(partition);
+    if (held) return held;
+    if (!restoring.has(partition)) take([partition]);
+    return (await restoring.get(partition)) ?? (shards.get(partition) as Shard);
   };
 
   const handle = async (batch: ConsumedBatch) => {
+    const shard = repartition ? await shardFor(batch.partition) : (shards.get(SINGLE) as Shard);
+    const engine = shard.engine;
     let n = 0;
     for (const message of batch.messages) {
       if (!message.value) continue;
+      const families = repartition ? Number(message.headers?.families?.toString() ?? ALL_FAMILIES) : ALL_FAMILIES;
       const { records, badLines } = decodeFlows(message.value);
       if (badLines > 0) m.bad.inc({ reason: 'invalid_json' }, badLines);
       for (const record of records) {
@@ -140,14 +346,19 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
           m.bad.inc({ reason: 'invalid_record' });
           continue;
         }
-        engine.process(record);
+        // Copies on flows.by-entity are enriched once by the repartition stage.
+        if (repartition) engine.processEnriched(record as EnrichedFlow, families);
+        else engine.process(record);
         n++;
       }
     }
-    if (n > 0) lastFlowWallMs = Date.now();
+    if (n > 0) shard.lastFlowWallMs = Date.now();
     m.flows.inc(n);
     const changes = engine.drain();
     publish(changes);
+    // With state moving between instances, an opened alert is checkpointed before the offsets of
+    // the flows that opened it are committed: a new owner never opens it a second time.
+    if (repartition && changes.some((c) => c.event === 'opened' || c.event === 'reopened')) checkpoint(shard);
     // The batch's offsets are committed once its alert changes are in Kafka.
     if (changes.length > 0) await producer.flush();
   };
@@ -156,7 +367,7 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
     deps.kafka,
     {
       groupId: config.groupId,
-      topics: [deps.topics.flows],
+      topics: [repartition ? (deps.topics.byEntity ?? '') : deps.topics.flows],
       // By default a new detector group starts at the live edge: replaying a day of retained flows
       // would raise a day of stale alerts (the rollups' warm start covers the history).
       fromBeginning: config.fromBeginning,
@@ -164,6 +375,7 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
       maxBytesPerPartition: 4 * 1024 * 1024,
       minBytes: 1,
       maxWaitTimeInMs: 250,
+      ...(repartition ? { onAssignment } : {}),
     },
     metrics,
     logger,
@@ -172,23 +384,19 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
   const tick = () => {
     // Idle progress: with no flows, event time moves on with the wall clock so that intervals
     // close, silence is noticed and quiet alerts resolve.
-    const idle = Date.now() - lastFlowWallMs;
-    if (idle >= IDLE_MS && Number.isFinite(engine.maxEventMs)) {
-      engine.advanceTo(engine.maxEventMs + TICK_MS);
-      publish(engine.drain());
+    const now = Date.now();
+    for (const shard of shards.values()) {
+      const engine = shard.engine;
+      if (now - shard.lastFlowWallMs >= IDLE_MS && Number.isFinite(engine.maxEventMs)) {
+        engine.advanceTo(engine.maxEventMs + TICK_MS);
+        publish(engine.drain());
+      }
     }
     updateGauges();
   };
 
-  const checkpoint = () => {
-    try {
-      const bytes = writeCheckpoint(producer, deps.topics.state, config.groupId, engine.snapshot(), randomUUID(), checkpointSlot);
-      checkpointSlot ^= 1;
-      m.checkpoints.inc();
-      m.checkpointBytes.set(bytes);
-    } catch (err) {
-      warn.warn('detector-checkpoint', { err: err instanceof Error ? err.message : String(err) }, 'checkpoint failed');
-    }
+  const checkpointAll = () => {
+    for (const shard of shards.values()) checkpoint(shard);
   };
 
   const reloadBlocklists = async (force: boolean) => {
@@ -197,7 +405,8 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
     if (!force && stamp === blocklistStamp) return;
     const loaded = await loadBlocklists(config.blocklists);
     blocklistStamp = loaded.signature;
-    engine.setBlocklists(loaded.table);
+    blocklistTable = loaded.table;
+    for (const shard of shards.values()) shard.engine.setBlocklists(loaded.table);
     for (const p of loaded.problems) logger.warn({ problem: p }, 'block list problem');
     logger.info({ prefixes: loaded.table.size, lists: loaded.table.counts }, 'block lists loaded');
   };
@@ -206,7 +415,8 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
   const reloadSuppressions = async () => {
     try {
       const { rules, skipped } = await readSuppressions(deps.clickhouse);
-      engine.setSuppressions(rules);
+      suppressionRules = rules;
+      for (const shard of shards.values()) shard.engine.setSuppressions(rules);
       for (const s of skipped) warn.warn(`suppression-${s.id}`, { suppression: s.id, problem: s.reason }, 'suppression skipped');
       if (rules.length !== suppressionsLoaded) logger.info({ suppressions: rules.length }, 'suppressions from the API loaded');
       suppressionsLoaded = rules.length;
@@ -216,74 +426,114 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
     }
   };
 
+  const startSingle = async () => {
+    const engine = (shards.get(SINGLE) as Shard).engine;
+    const snapshot = (
+      await readCheckpoints(deps.kafka, deps.topics.state, [config.groupId], logger).catch((err: unknown) => {
+        logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not read the state topic');
+        return new Map<string, EngineSnapshot>();
+      })
+    ).get(config.groupId);
+    if (snapshot) {
+      engine.restore(snapshot);
+      logger.info({ entities: engine.stats().entities }, 'state restored from checkpoint');
+    } else if (config.warmStart.enabled) {
+      const t0 = Date.now();
+      const warm = await readWarmStart(deps.clickhouse, {
+        nowMs: Date.now(),
+        profileDays: config.warmStart.profileDays,
+        recentMinutes: config.warmStart.recentMinutes,
+      });
+      engine.warm(warm);
+      logger.info({ rows: warm.rows, ms: Date.now() - t0, entities: engine.stats().entities.volume }, 'baselines warmed from rollups');
+    }
+  };
+
+  const startStage = async () => {
+    const topic = deps.topics.byEntity;
+    if (topic === undefined) throw new Error('detector.repartition.enabled needs the flows.by-entity topic (kafka.topics.flowsByEntity)');
+    const admin = deps.kafka.admin();
+    await admin.connect();
+    let partitions: number;
+    try {
+      const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+      partitions = meta.topics[0]?.partitions.length ?? 0;
+    } finally {
+      await admin.disconnect();
+    }
+    router = new EntityRouter(partitions);
+    stage = new RepartitionStage(
+      { ...deps, topics: { flows: deps.topics.flows, byEntity: topic } },
+      {
+        groupId: config.repartition.groupId ?? `${config.groupId}.repartition`,
+        fromBeginning: config.fromBeginning,
+        partitions,
+      },
+      currentRegistry,
+    );
+    logger.info({ topic, partitions, networkPartition: router.networkPartition }, 'repartition stage on');
+  };
+
   return {
     name: 'detector',
-    engine,
+    get engine() {
+      const first = [...shards.keys()].sort((a, b) => a - b)[0];
+      const shard = first === undefined ? undefined : shards.get(first);
+      if (shard === undefined) throw new Error('no engine held yet (repartition: no partition assigned)');
+      return shard.engine;
+    },
+    engines() {
+      return new Map([...shards].map(([p, s]) => [p, s.engine]));
+    },
     async start() {
       await producer.start();
       await reloadBlocklists(true);
       await reloadSuppressions();
-      const snapshot = await readCheckpoint(deps.kafka, deps.topics.state, config.groupId, logger).catch((err: unknown) => {
-        logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not read the state topic');
-        return undefined;
-      });
-      if (snapshot) {
-        engine.restore(snapshot);
-        logger.info({ entities: engine.stats().entities }, 'state restored from checkpoint');
-      } else if (config.warmStart.enabled) {
-        const t0 = Date.now();
-        const warm = await readWarmStart(deps.clickhouse, {
-          nowMs: Date.now(),
-          profileDays: config.warmStart.profileDays,
-          recentMinutes: config.warmStart.recentMinutes,
-        });
-        engine.warm(warm);
-        logger.info({ rows: warm.rows, ms: Date.now() - t0, entities: engine.stats().entities.volume }, 'baselines warmed from rollups');
-      }
+      if (repartition) await startStage();
+      else await startSingle();
       store.start();
       webhooks.start();
       timers.push(setInterval(tick, TICK_MS));
-      timers.push(setInterval(checkpoint, config.checkpointIntervalMs));
+      timers.push(setInterval(checkpointAll, config.checkpointIntervalMs));
       timers.push(setInterval(() => void reloadBlocklists(false).catch(() => {}), config.blocklistReloadMs));
       timers.push(setInterval(() => void reloadSuppressions(), config.suppressionsReloadMs));
-      if (alertmanager) timers.push(setInterval(() => alertmanager.send(engine.tracker.open()), config.alertmanager.resendMs));
+      if (alertmanager)
+        timers.push(
+          setInterval(() => alertmanager.send([...shards.values()].flatMap((s) => s.engine.tracker.open())), config.alertmanager.resendMs),
+        );
       for (const t of timers) t.unref();
+      await stage?.start();
       await consumer.start();
       started = true;
       deps.readiness.push({
         name: 'detector',
-        check: () => (!started ? { ready: false, reason: 'stopped' } : producer.ready()),
+        check: () => {
+          if (!started) return { ready: false, reason: 'stopped' };
+          const p = producer.ready();
+          return p.ready && stage ? stage.ready() : p;
+        },
       });
     },
     async stop() {
       started = false;
       for (const t of timers) clearInterval(t);
       timers.length = 0;
+      await stage?.stop();
       await consumer.stop();
-      publish(engine.drain());
-      if (Number.isFinite(engine.maxEventMs)) checkpoint();
+      for (const shard of shards.values()) {
+        publish(shard.engine.drain());
+        if (Number.isFinite(shard.engine.maxEventMs)) checkpoint(shard);
+      }
       await producer.stop();
       await store.stop();
       await webhooks.stop();
     },
     reload(registry) {
-      engine.setRegistry(registry);
+      currentRegistry = registry;
+      for (const shard of shards.values()) shard.engine.setRegistry(registry);
+      stage?.setRegistry(registry);
       void reloadBlocklists(true).catch(() => {});
       logger.info('registry and block lists reloaded');
     },
   };
-}
-
-/** A record the engine can use: addresses as strings and finite numbers where it computes. */
-function usable(r: FlowRecord): boolean {
-  return (
-    typeof r === 'object' &&
-    r !== null &&
-    typeof r.src_addr === 'string' &&
-    typeof r.dst_addr === 'string' &&
-    typeof r.supplier_id === 'string' &&
-    Number.isFinite(r.time_received_ns) &&
-    Number.isFinite(r.bytes) &&
-    Number.isFinite(r.packets)
-  );
 }
