@@ -112,9 +112,17 @@ export function createCollector(deps: CollectorDeps, config: CollectorConfig, re
         defaultSamplingRate: exporter.defaultSamplingRate,
       };
       deliver(received, stage.process(buf, ctx, stampNs), buf);
-    } else if (!workers?.submit(buf, received, receivedNs, stampNs)) {
-      metrics.rejected.inc({ protocol, supplier: exporter.supplierId, reason: 'worker_queue_full' });
-      warnOnce.warn('worker-queue-full', { supplier: exporter.supplierId }, 'decode worker queue full: datagrams dropped and counted');
+    } else {
+      const status = workers?.submit(buf, received, receivedNs, stampNs) ?? 'stopped';
+      if (status !== 'queued') {
+        const reason = status === 'full' ? 'worker_queue_full' : 'stopped';
+        metrics.rejected.inc({ protocol, supplier: exporter.supplierId, reason });
+        warnOnce.warn(
+          `worker-${reason}`,
+          { supplier: exporter.supplierId, reason },
+          'datagram not decoded (decode workers): dropped and counted',
+        );
+      }
     }
   };
 

@@ -90,10 +90,11 @@ export class DecodeWorkers {
     this.running = true;
   }
 
-  /** Hands a datagram to its exporter's worker; false (nothing queued) when that worker's queue is full. */
-  submit(buf: Uint8Array, r: Received, receivedNs: number, stampNs: number | undefined): boolean {
+  /** Hands a datagram to its exporter's worker, or says why not (the caller counts it). */
+  submit(buf: Uint8Array, r: Received, receivedNs: number, stampNs: number | undefined): 'queued' | 'full' | 'stopped' {
     const slot = this.slots[this.slots.length === 1 ? 0 : hash(r.address) % this.slots.length];
-    if (!this.running || !slot || slot.queued >= this.options.queueDatagrams) return false;
+    if (!this.running || !slot) return 'stopped';
+    if (slot.queued >= this.options.queueDatagrams) return 'full';
     slot.bufs.push(buf);
     slot.metas.push(r);
     slot.receivedNs.push(receivedNs);
@@ -105,7 +106,7 @@ export class DecodeWorkers {
       this.scheduled = true;
       setImmediate(this.postAll);
     }
-    return true;
+    return 'queued';
   }
 
   /** Asks every worker to expire held sets; their errors and template figures come back later. */
