@@ -1,6 +1,6 @@
 import type { RemoteInfo } from 'node:dgram';
 import type { CollectorConfig, RegistryConfig } from '@flowwatch/config';
-import { type DecodeContext, type DecodeError, DEFAULT_TEMPLATE_LIMITS, detectProtocol, exportTimeNs } from '@flowwatch/decoders';
+import { DEFAULT_TEMPLATE_LIMITS, type DecodeContext, type DecodeError, detectProtocol, exportTimeNs } from '@flowwatch/decoders';
 import { BufferedProducer, type ProducerOptions } from '@flowwatch/kafka';
 import type { Service } from '@flowwatch/lifecycle';
 import { RateLimitedLog, type ReadinessCheck, type Registry, ServiceMetrics } from '@flowwatch/observability';
@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { type CollectorMetrics, createCollectorMetrics, registerKernelDropMetric } from './collector-metrics.js';
-import { DecodeStage, type DecodedDatagram } from './decode-stage.js';
+import { type DecodedDatagram, DecodeStage } from './decode-stage.js';
 import { DecodeWorkers, type Received } from './decode-workers.js';
 import { canonicalAddress, ExporterRegistry } from './exporter-registry.js';
 import { FlowOutput } from './flow-output.js';
