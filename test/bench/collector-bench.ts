@@ -17,6 +17,13 @@ async function metric(registry: ReturnType<typeof createRegistry>, name: string)
   return (m?.values ?? []).reduce((a, v) => a + v.value, 0);
 }
 
+async function metricWhere(registry: ReturnType<typeof createRegistry>, name: string, labels: Record<string, string>): Promise<number> {
+  const m = await registry.getSingleMetric(name)?.get();
+  return (m?.values ?? [])
+    .filter((v) => Object.entries(labels).every(([k, l]) => (v.labels as Record<string, unknown>)[k] === l))
+    .reduce((a, v) => a + v.value, 0);
+}
+
 /** The broker's JVM: the process whose command line names its data directory. */
 function brokerPid(dataDir: string): number | undefined {
   for (const entry of readdirSync('/proc')) {
@@ -46,14 +53,14 @@ function processCpuSeconds(pid: number | undefined): number {
 }
 
 /** This process's CPU seconds by thread (the main JS thread; libuv's pool and V8's helpers by name where named). */
-function threadCpuSeconds(): Record<string, number> {
+function threadCpuSeconds(workerTids: ReadonlySet<string> = new Set()): Record<string, number> {
   const out: Record<string, number> = {};
   for (const tid of readdirSync('/proc/self/task')) {
     try {
       const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
       const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/[\d\s]+$/, '');
       // Thread names are not set on every Node build: the main thread is the one whose id is the pid.
-      const name = Number(tid) === process.pid ? 'main' : comm === 'node' ? 'other' : comm;
+      const name = Number(tid) === process.pid ? 'main' : workerTids.has(tid) ? 'workers' : comm === 'node' ? 'other' : comm;
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       out[name] = (out[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100;
     } catch {
@@ -76,6 +83,9 @@ export interface CollectorBenchOptions {
   flowsPerMessage: number;
   batchMaxBytes: number;
   lingerMs: number;
+  /** collector.workers: decode threads (0 = in the main thread). */
+  workers: number;
+  workerQueueDatagrams: number;
 }
 
 /** Defaults, each overridable from the environment (FLOWWATCH_BENCH_COLLECTOR_*). */
@@ -87,6 +97,8 @@ export function collectorBenchOptions(env = process.env): CollectorBenchOptions 
     flowsPerMessage: Number(env.FLOWWATCH_BENCH_COLLECTOR_FLOWS_PER_MESSAGE ?? 100),
     batchMaxBytes: Number(env.FLOWWATCH_BENCH_COLLECTOR_BATCH_MAX_BYTES ?? 1 << 20),
     lingerMs: Number(env.FLOWWATCH_BENCH_COLLECTOR_LINGER_MS ?? 20),
+    workers: Number(env.FLOWWATCH_BENCH_COLLECTOR_WORKERS ?? 1),
+    workerQueueDatagrams: Number(env.FLOWWATCH_BENCH_COLLECTOR_WORKER_QUEUE ?? 4096),
   };
 }
 
@@ -142,6 +154,8 @@ export async function collectorBench(print: (o: Record<string, unknown>) => void
           receiveBufferBytes: 32 << 20,
           flowsPerMessage: options.flowsPerMessage,
           timeReceivedFrom: 'clock',
+          workers: options.workers,
+          workerQueueDatagrams: options.workerQueueDatagrams,
           templates: {
             maxTemplatesPerDomain: 1024,
             maxDomains: 1000,
@@ -178,9 +192,12 @@ export async function collectorBench(print: (o: Record<string, unknown>) => void
           ],
         },
       );
+      // Threads born while the collector starts are its decode workers (Node does not name them).
+      const tidsBefore = new Set(readdirSync('/proc/self/task'));
       await collector.start();
+      const workerTids = new Set(readdirSync('/proc/self/task').filter((t) => !tidsBefore.has(t)));
       const cpu0 = process.cpuUsage();
-      const threads0 = threadCpuSeconds();
+      const threads0 = threadCpuSeconds(workerTids);
       const brokerCpu0 = processCpuSeconds(broker_pid);
       const load0 = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
       const t0 = Date.now();
@@ -208,7 +225,7 @@ export async function collectorBench(print: (o: Record<string, unknown>) => void
       const elapsed = (Date.now() - t0) / 1000;
       const cpu = process.cpuUsage(cpu0);
       const threads = Object.fromEntries(
-        Object.entries(threadCpuSeconds())
+        Object.entries(threadCpuSeconds(workerTids))
           .map(([k, v]) => [k, +(v - (threads0[k] ?? 0)).toFixed(2)] as const)
           .filter(([, v]) => v > 0),
       );
@@ -217,6 +234,7 @@ export async function collectorBench(print: (o: Record<string, unknown>) => void
       const produced = await metric(registry, 'flowwatch_collector_kafka_produced_messages_total');
       const records = await metric(registry, 'flowwatch_collector_records_total');
       const refused = await metric(registry, 'flowwatch_collector_rejected_total');
+      const workerDropped = await metricWhere(registry, 'flowwatch_collector_rejected_total', { reason: 'worker_queue_full' });
       const kernelDrops = await metric(registry, 'flowwatch_collector_kernel_udp_drops_total');
       const received = await metric(registry, 'flowwatch_collector_datagrams_total');
       await collector.stop();
@@ -227,6 +245,7 @@ export async function collectorBench(print: (o: Record<string, unknown>) => void
         flows_per_message: options.flowsPerMessage,
         batch_max_bytes: options.batchMaxBytes,
         linger_ms: options.lingerMs,
+        workers: options.workers,
         target_flows_per_second: rate,
         seconds,
         sent_flows: sent.flows,
@@ -235,7 +254,9 @@ export async function collectorBench(print: (o: Record<string, unknown>) => void
         kernel_udp_drops: kernelDrops,
         flows_to_kafka: records,
         kafka_messages: produced,
-        refused_flows: refused,
+        // Everything rejected (records, except worker_queue_full: datagrams, also given on their own).
+        refused_flows: refused - workerDropped,
+        worker_queue_dropped_datagrams: workerDropped,
         achieved_flows_per_second: Math.round(records / seconds),
         collector_cpu_seconds: +collectorCpu.toFixed(2),
         collector_cpu_seconds_by_thread: threads,

@@ -91,6 +91,8 @@ describe('Kafka broker down for 30 s under steady load', () => {
         receiveBufferBytes: 8 << 20,
         flowsPerMessage: 10,
         timeReceivedFrom: 'clock',
+        workers: 1,
+        workerQueueDatagrams: 4096,
         templates: { maxTemplatesPerDomain: 64, maxDomains: 64, maxTemplateBytes: 1 << 20, maxPendingSets: 16, pendingTtlMs: 1000 },
         push: {
           enabled: false,

@@ -332,6 +332,23 @@ export const collectorSchema = z.strictObject({
     .max(10_000)
     .default(100)
     .describe('Flow records per Kafka message at most (about 700 bytes of JSON each; keep messages well under 1 MiB)'),
+  workers: z
+    .number()
+    .int()
+    .min(0)
+    .max(64)
+    .default(1)
+    .describe(
+      "Worker threads that decode datagrams and encode their records (every exporter's datagrams go to one worker, chosen by a hash of its address, so its templates and order stay together); 0 decodes in the main thread. The main thread keeps receiving, checking exporters and producing to Kafka (docs/collector.md)",
+    ),
+  workerQueueDatagrams: z
+    .number()
+    .int()
+    .min(16)
+    .default(4096)
+    .describe(
+      'Datagrams waiting for or inside one worker at most; beyond it datagrams are dropped and counted (flowwatch_collector_rejected_total{reason="worker_queue_full"}, one per datagram)',
+    ),
   templates: z
     .strictObject({
       maxTemplatesPerDomain: z.number().int().min(1).default(1024),

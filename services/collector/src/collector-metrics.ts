@@ -25,6 +25,9 @@ export function createCollectorMetrics(registry: Registry) {
       'Estimated heap bytes of those templates (bounded by collector.templates.maxTemplateBytes)',
     ),
     pendingSets: m.gauge('pending_sets', 'count', 'Data sets held waiting for their template'),
+    workerQueue: m.gauge('worker_queued_datagrams', 'count', 'Datagrams waiting for or inside each decode worker (collector.workers)', [
+      'worker',
+    ]),
     decodeSeconds: m.histogram(
       'decode_duration',
       'seconds',

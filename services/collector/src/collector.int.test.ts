@@ -36,7 +36,7 @@ const registryConfig: RegistryConfig = {
   ],
 };
 
-const collectorConfig = (): CollectorConfig => ({
+const collectorConfig = (workers = 2): CollectorConfig => ({
   host: '127.0.0.1',
   netflowPort: 0,
   ipfixPort: 0,
@@ -44,6 +44,8 @@ const collectorConfig = (): CollectorConfig => ({
   receiveBufferBytes: 4 * 1024 * 1024,
   flowsPerMessage: 4,
   timeReceivedFrom: 'clock',
+  workers,
+  workerQueueDatagrams: 256,
   templates: { maxTemplatesPerDomain: 64, maxDomains: 64, maxTemplateBytes: 1 << 20, maxPendingSets: 16, pendingTtlMs: 1000 },
   push: {
     enabled: true,
@@ -70,53 +72,6 @@ const producerOptions = {
   acks: -1,
   retryBackoffMs: 100,
 } as const;
-const topics = { flows: uniqueName('flows'), dlq: uniqueName('flows.dlq') };
-const metricsRegistry = createRegistry();
-let collector: Collector;
-let pushUrl: string;
-
-beforeAll(async () => {
-  await ensureTopics(
-    kafka,
-    [
-      { name: topics.flows, partitions: 3, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' },
-      { name: topics.dlq, partitions: 1, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' },
-    ],
-    silentLogger,
-  );
-  collector = createCollector(
-    {
-      logger: silentLogger,
-      registry: metricsRegistry,
-      kafka,
-      producerOptions,
-      topics,
-      readiness: [],
-    },
-    collectorConfig(),
-    registryConfig,
-  );
-  await collector.start();
-  pushUrl = `http://127.0.0.1:${collector.ports().push}/api/v1/flows`;
-});
-afterAll(async () => {
-  await collector?.stop();
-});
-
-async function sendFrom(source: string, port: number, payload: Buffer): Promise<void> {
-  const socket = createSocket('udp4');
-  await new Promise<void>((r) => socket.bind({ address: source, port: 0 }, () => r()));
-  await new Promise<void>((r, j) => socket.send(payload, port, '127.0.0.1', (err) => (err ? j(err) : r())));
-  socket.close();
-}
-
-const push = (token: string | undefined, body: string, contentType = 'application/json') =>
-  fetch(pushUrl, {
-    method: 'POST',
-    headers: { 'content-type': contentType, ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body,
-  });
-
 function flowsOf(messages: KafkaMessage[]): FlowRecord[] {
   return messages.flatMap((m) => decodeFlows(m.value as Buffer).records);
 }
@@ -132,7 +87,55 @@ const pushed = (i: number, extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
-describe('collector end to end (real Kafka)', () => {
+// With decode workers (the default) and in the main thread (collector.workers = 0).
+describe.each([2, 0])('collector end to end (real Kafka), %i decode workers', (workers) => {
+  const topics = { flows: uniqueName(`flows-w${workers}`), dlq: uniqueName(`flows-w${workers}.dlq`) };
+  const metricsRegistry = createRegistry();
+  let collector: Collector;
+  let pushUrl: string;
+
+  beforeAll(async () => {
+    await ensureTopics(
+      kafka,
+      [
+        { name: topics.flows, partitions: 3, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' },
+        { name: topics.dlq, partitions: 1, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' },
+      ],
+      silentLogger,
+    );
+    collector = createCollector(
+      {
+        logger: silentLogger,
+        registry: metricsRegistry,
+        kafka,
+        producerOptions,
+        topics,
+        readiness: [],
+      },
+      collectorConfig(workers),
+      registryConfig,
+    );
+    await collector.start();
+    pushUrl = `http://127.0.0.1:${collector.ports().push}/api/v1/flows`;
+  });
+  afterAll(async () => {
+    await collector?.stop();
+  });
+
+  async function sendFrom(source: string, port: number, payload: Buffer): Promise<void> {
+    const socket = createSocket('udp4');
+    await new Promise<void>((r) => socket.bind({ address: source, port: 0 }, () => r()));
+    await new Promise<void>((r, j) => socket.send(payload, port, '127.0.0.1', (err) => (err ? j(err) : r())));
+    socket.close();
+  }
+
+  const push = (token: string | undefined, body: string, contentType = 'application/json') =>
+    fetch(pushUrl, {
+      method: 'POST',
+      headers: { 'content-type': contentType, ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body,
+    });
+
   it('turns datagrams and pushes into records in `flows` exactly once, and everything bad into `flows.dlq` with reasons', async () => {
     const ports = collector.ports();
     // NetFlow v5 from a registered exporter, to the IPFIX port: the version field decides, not the port.

@@ -1,6 +1,6 @@
 import type { RemoteInfo } from 'node:dgram';
 import type { CollectorConfig, RegistryConfig } from '@flowwatch/config';
-import { type DecodeContext, type DecodeError, exportTimeNs, FlowDecoder } from '@flowwatch/decoders';
+import { DEFAULT_TEMPLATE_LIMITS, type DecodeContext, type DecodeError, detectProtocol, exportTimeNs } from '@flowwatch/decoders';
 import { BufferedProducer, type ProducerOptions } from '@flowwatch/kafka';
 import type { Service } from '@flowwatch/lifecycle';
 import { RateLimitedLog, type ReadinessCheck, type Registry, ServiceMetrics } from '@flowwatch/observability';
@@ -8,6 +8,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { type CollectorMetrics, createCollectorMetrics, registerKernelDropMetric } from './collector-metrics.js';
+import { type DecodedDatagram, DecodeStage } from './decode-stage.js';
+import { DecodeWorkers, type Received } from './decode-workers.js';
 import { canonicalAddress, ExporterRegistry } from './exporter-registry.js';
 import { FlowOutput } from './flow-output.js';
 import { buildPushServer } from './push-server.js';
@@ -55,7 +57,9 @@ export function createCollector(deps: CollectorDeps, config: CollectorConfig, re
   const producer = new BufferedProducer(deps.kafka, deps.producerOptions, new ServiceMetrics(deps.registry, 'collector'), logger);
   const output = new FlowOutput(producer, deps.topics, config.flowsPerMessage, metrics);
   const warnOnce = new RateLimitedLog(logger);
-  const decoder = new FlowDecoder(config.templates);
+  // collector.workers = 0: decode here; otherwise in worker threads, one exporter always in the same one.
+  const limits = { ...DEFAULT_TEMPLATE_LIMITS, ...config.templates };
+  const stage = config.workers === 0 ? new DecodeStage(limits, config.flowsPerMessage) : undefined;
   let exporters = new ExporterRegistry(registryConfig);
   const unknown = new Map<string, { datagrams: number; lastSeen: number }>();
   const now = deps.now ?? Date.now;
@@ -88,35 +92,73 @@ export function createCollector(deps: CollectorDeps, config: CollectorConfig, re
       );
       return;
     }
-    const ctx: DecodeContext = {
-      exporter: address,
-      receivedNs: now() * 1e6,
-      supplierId: exporter.supplierId,
-      exporterId: exporter.exporterId,
-      defaultSamplingRate: exporter.defaultSamplingRate,
-    };
-    const t0 = performance.now();
-    const out = decoder.decode(buf, ctx);
-    metrics.decodeSeconds.observe((performance.now() - t0) / 1000);
+    const receivedNs = now() * 1e6;
+    const protocol = detectProtocol(buf) ?? 'unknown';
+    metrics.datagrams.inc({ protocol, supplier: exporter.supplierId });
+    metrics.datagramBytes.inc({ supplier: exporter.supplierId }, buf.length);
+    let stampNs: number | undefined;
     if (fromExport) {
       const exported = exportTimeNs(buf);
       if (exported !== undefined && exported > lastExportNs) lastExportNs = exported;
-      const t = exported ?? (lastExportNs || ctx.receivedNs);
-      for (const f of out.flows) f.time_received_ns = t;
+      stampNs = exported ?? (lastExportNs || receivedNs);
     }
-    const protocol = out.protocol ?? 'unknown';
-    metrics.datagrams.inc({ protocol, supplier: exporter.supplierId });
-    metrics.datagramBytes.inc({ supplier: exporter.supplierId }, buf.length);
-    if (out.flows.length > 0) {
-      if (output.writeFlows(exporter.supplierId, exporter.exporterId, out.flows) === 'queued') {
-        metrics.records.inc({ protocol, supplier: exporter.supplierId }, out.flows.length);
-      } else {
-        metrics.rejected.inc({ protocol, supplier: exporter.supplierId, reason: 'kafka_buffer_full' }, out.flows.length);
-        warnOnce.warn('kafka-buffer-full', { supplier: exporter.supplierId }, 'kafka buffer full: records refused and counted');
+    const received: Received = { exporter, address, port: rinfo.port };
+    if (stage) {
+      const ctx: DecodeContext = {
+        exporter: address,
+        receivedNs,
+        supplierId: exporter.supplierId,
+        exporterId: exporter.exporterId,
+        defaultSamplingRate: exporter.defaultSamplingRate,
+      };
+      deliver(received, stage.process(buf, ctx, stampNs), buf);
+    } else {
+      const status = workers?.submit(buf, received, receivedNs, stampNs) ?? 'stopped';
+      if (status !== 'queued') {
+        const reason = status === 'full' ? 'worker_queue_full' : 'stopped';
+        metrics.rejected.inc({ protocol, supplier: exporter.supplierId, reason });
+        warnOnce.warn(
+          `worker-${reason}`,
+          { supplier: exporter.supplierId, reason },
+          'datagram not decoded (decode workers): dropped and counted',
+        );
       }
     }
-    for (const e of out.errors) reject(e, protocol, exporter.supplierId, exporter.exporterId, `udp:${address}:${rinfo.port}`, buf);
   };
+
+  /** A decoded datagram's records to `flows`, its errors to `flows.dlq`. */
+  const deliver = (r: Received, d: DecodedDatagram, datagram?: Uint8Array) => {
+    metrics.decodeSeconds.observe(d.decodeSeconds);
+    const protocol = d.protocol ?? 'unknown';
+    const { supplierId, exporterId } = r.exporter;
+    if (d.messages.length > 0) {
+      if (output.writeValues(supplierId, exporterId, d.messages) === 'queued') {
+        metrics.records.inc({ protocol, supplier: supplierId }, d.records);
+      } else {
+        metrics.rejected.inc({ protocol, supplier: supplierId, reason: 'kafka_buffer_full' }, d.records);
+        warnOnce.warn('kafka-buffer-full', { supplier: supplierId }, 'kafka buffer full: records refused and counted');
+      }
+    }
+    const source = `udp:${r.address}:${r.port}`;
+    for (const e of d.errors) reject(e, protocol, supplierId, exporterId, source, e.raw ?? datagram ?? new Uint8Array());
+  };
+
+  const workers =
+    config.workers > 0
+      ? new DecodeWorkers({
+          workers: config.workers,
+          queueDatagrams: config.workerQueueDatagrams,
+          limits,
+          flowsPerMessage: config.flowsPerMessage,
+          logger,
+          onDecoded: (r, d) => deliver(r, d),
+          onExpired: (errors) => expired(errors),
+          onLost: (r, reason) => {
+            metrics.rejected.inc({ protocol: 'unknown', supplier: r.exporter.supplierId, reason });
+            warnOnce.warn(`worker-lost:${reason}`, { supplier: r.exporter.supplierId, reason }, 'datagrams lost with a decode worker');
+          },
+        })
+      : undefined;
 
   const reject = (e: DecodeError, protocol: string, supplierId: string, exporterId: string, source: string, datagram: Uint8Array) => {
     metrics.rejected.inc({ protocol, supplier: supplierId, reason: e.reason }, e.count);
@@ -156,8 +198,27 @@ export function createCollector(deps: CollectorDeps, config: CollectorConfig, re
   let started = false;
 
   const expire = () => {
-    const out = decoder.expire(now() * 1e6);
-    for (const e of out.errors) {
+    if (workers) {
+      // The workers answer later; their errors go through `expired`, their figures into stats().
+      workers.expire(now() * 1e6);
+      const s = workers.stats();
+      metrics.templates.set(s.templates);
+      metrics.templateBytes.set(s.templateBytes);
+      metrics.pendingSets.set(s.pendingSets);
+      const depths = workers.depths();
+      for (let i = 0; i < depths.length; i++) metrics.workerQueue.set({ worker: String(i) }, depths[i] as number);
+      return;
+    }
+    if (!stage) return;
+    expired(stage.expire(now() * 1e6));
+    const s = stage.stats();
+    metrics.templates.set(s.templates);
+    metrics.templateBytes.set(s.templateBytes);
+    metrics.pendingSets.set(s.pendingSets);
+  };
+
+  const expired = (errors: DecodeError[]) => {
+    for (const e of errors) {
       const exporter = e.exporter ? exporters.exporter(e.exporter) : undefined;
       reject(
         e,
@@ -168,10 +229,6 @@ export function createCollector(deps: CollectorDeps, config: CollectorConfig, re
         e.raw ?? new Uint8Array(),
       );
     }
-    const s = decoder.stats();
-    metrics.templates.set(s.templates);
-    metrics.templateBytes.set(s.templateBytes);
-    metrics.pendingSets.set(s.pendingSets);
   };
 
   registerKernelDropMetric(deps.registry, () => listeners.map((l) => l.boundPort).filter((p) => p > 0));
@@ -181,6 +238,7 @@ export function createCollector(deps: CollectorDeps, config: CollectorConfig, re
     push,
     async start() {
       await producer.start();
+      await workers?.start();
       for (const l of listeners) await l.start();
       if (push) {
         await push.listen({ host: config.push.host, port: config.push.port });
@@ -204,6 +262,7 @@ export function createCollector(deps: CollectorDeps, config: CollectorConfig, re
           ipfix: listeners[1]?.boundPort,
           sflow: listeners[2]?.boundPort,
           push: pushPort,
+          workers: config.workers,
           suppliers: exporters.supplierIds.size,
         },
         'collector listening',
@@ -215,6 +274,8 @@ export function createCollector(deps: CollectorDeps, config: CollectorConfig, re
       // Stop receiving first, then let the producer drain what was received.
       for (const l of listeners) await l.stop();
       await push?.close();
+      // The workers hand over what they hold before the producer drains.
+      await workers?.stop();
       await producer.stop();
     },
     ports: () => ({
@@ -232,6 +293,9 @@ export function createCollector(deps: CollectorDeps, config: CollectorConfig, re
         .map(([address, u]) => ({ address, datagrams: u.datagrams, lastSeen: new Date(u.lastSeen).toISOString() }))
         .sort((a, b) => b.datagrams - a.datagrams),
     handleDatagram: (buf, source) => onDatagram(buf, source),
-    flush: () => producer.flush(),
+    flush: async () => {
+      await workers?.idle();
+      await producer.flush();
+    },
   };
 }

@@ -2,6 +2,8 @@ import { type DeadLetter, DLQ_SCHEMA, encodeFlows, FLOWS_SCHEMA, type FlowRecord
 import type { BufferedProducer } from '@flowwatch/kafka';
 import type { CollectorMetrics } from './collector-metrics.js';
 
+const FLOWS_HEADERS = { schema: FLOWS_SCHEMA };
+
 export interface OutputTopics {
   flows: string;
   dlq: string;
@@ -28,6 +30,14 @@ export class FlowOutput {
     for (let i = 0; i < records.length; i += this.flowsPerMessage) {
       messages.push({ key, value: encodeFlows(records, i, Math.min(records.length, i + this.flowsPerMessage)), headers });
     }
+    return this.producer.send(this.topics.flows, messages) === 'queued' ? 'queued' : 'refused';
+  }
+
+  /** Values already encoded (by a decode stage), one message each. */
+  writeValues(supplierId: string, exporterId: string, values: readonly Buffer[]): 'queued' | 'refused' {
+    if (values.length === 0) return 'queued';
+    const key = `${supplierId}/${exporterId}`;
+    const messages = values.map((value) => ({ key, value, headers: FLOWS_HEADERS }));
     return this.producer.send(this.topics.flows, messages) === 'queued' ? 'queued' : 'refused';
   }
 
