@@ -2,7 +2,7 @@ import { type ClickHouseClient, migrate, SCHEMA } from '@flowwatch/clickhouse';
 import type { RegistryConfig } from '@flowwatch/config';
 import { emptyFlow, encodeFlows, type FlowRecord } from '@flowwatch/flow-schema';
 import { BufferedProducer, ensureTopics } from '@flowwatch/kafka';
-import { createRegistry, ServiceMetrics } from '@flowwatch/observability';
+import { createRegistry, type Registry, ServiceMetrics } from '@flowwatch/observability';
 import { openTestClickHouse, silentLogger, testKafka, uniqueName } from '@flowwatch/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Aggregator, createAggregator } from './aggregator.js';
@@ -123,11 +123,11 @@ function gatedClient(client: ClickHouseClient) {
   return { client: gated, entered, release, landed };
 }
 
-function aggregator(client: ClickHouseClient, topic: string, groupId: string): Aggregator {
+function aggregator(client: ClickHouseClient, topic: string, groupId: string, metrics: Registry): Aggregator {
   return createAggregator(
     {
       logger: silentLogger,
-      registry: createRegistry(),
+      registry: metrics,
       kafka,
       clickhouse: client,
       producerOptions: {
@@ -194,8 +194,9 @@ async function rebalanceDuringSlowInsert(oldLandsLast: boolean, hour: number) {
   const oldGate = gatedClient(ch.client);
   const newGate = gatedClient(ch.client);
   if (oldLandsLast) newGate.release.fire();
-  const first = aggregator(oldGate.client, topic, groupId);
-  const second = aggregator(newGate.client, topic, groupId);
+  const metrics = { first: createRegistry(), second: createRegistry() };
+  const first = aggregator(oldGate.client, topic, groupId, metrics.first);
+  const second = aggregator(newGate.client, topic, groupId, metrics.second);
   try {
     await first.start();
     await until('the first member inside its first insert', () => oldGate.entered.fired());
@@ -225,17 +226,33 @@ async function rebalanceDuringSlowInsert(oldLandsLast: boolean, hour: number) {
     'SELECT sum(flows) AS flows FROM flows_1m WHERE ts >= {from:DateTime} AND ts < {from:DateTime} + INTERVAL 1 HOUR',
     { from: Date.UTC(2026, 10, 21, hour) / 1000 },
   );
-  return { raw, rollupFlows: Number(rollup.flows) };
+  const overlaps = async (r: Registry) =>
+    ((await r.getSingleMetric('flowwatch_aggregator_insert_overlaps_total')?.get())?.values ?? []).reduce((n, v) => n + v.value, 0);
+  return {
+    raw,
+    rollupFlows: Number(rollup.flows),
+    overlaps: { first: await overlaps(metrics.first), second: await overlaps(metrics.second) },
+  };
 }
 
 describe('aggregator: a rebalance during a slow insert (issue 4)', () => {
   it('stores every flow once when the old generation insert lands after the new owner has stored the partition', async () => {
     const stored = await rebalanceDuringSlowInsert(true, 10);
-    expect(stored).toEqual({ raw: { rows: 40 * PER_MESSAGE, offsets: 40 }, rollupFlows: 40 * PER_MESSAGE });
+    // The old generation's insert (offsets 0-19) had the token of the new owner's (0-39): dropped.
+    expect(stored).toEqual({
+      raw: { rows: 40 * PER_MESSAGE, offsets: 40 },
+      rollupFlows: 40 * PER_MESSAGE,
+      overlaps: { first: 0, second: 0 },
+    });
   });
 
   it('stores every flow once when the old generation insert lands first and the new owner has a longer batch in flight', async () => {
     const stored = await rebalanceDuringSlowInsert(false, 11);
-    expect(stored).toEqual({ raw: { rows: 40 * PER_MESSAGE, offsets: 40 }, rollupFlows: 40 * PER_MESSAGE });
+    // The new owner's insert (0-39) was dropped for the old one's (0-19); it then sent 20-39 alone.
+    expect(stored).toEqual({
+      raw: { rows: 40 * PER_MESSAGE, offsets: 40 },
+      rollupFlows: 40 * PER_MESSAGE,
+      overlaps: { first: 0, second: 1 },
+    });
   });
 });
