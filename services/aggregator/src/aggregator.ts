@@ -161,8 +161,8 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
    * after what was stored when its writer looked, so overlapping inserts share their first offset
    * and ClickHouse keeps one of them (docs/storage.md, "Two writers of one partition").
    */
-  const store = async (batch: ConsumedBatch, run: MessageRows[]) => {
-    let rest = run;
+  const store = async (batch: ConsumedBatch, run: MessageRows[], storedUpTo: bigint): Promise<bigint> => {
+    let rest = run.filter((message) => BigInt(message.offset) > storedUpTo);
     while (rest.length > 0) {
       const first = (rest[0] as MessageRows).offset;
       const last = (rest[rest.length - 1] as MessageRows).offset;
@@ -184,7 +184,7 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
           for (const message of rest) {
             deadLetter('insert_rejected', `ClickHouse error ${code}: ${(err as Error).message.slice(0, 300)}`, batch, message.value);
           }
-          return;
+          return storedUpTo;
         }
         m.insertErrors.inc();
         throw err;
@@ -196,7 +196,7 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
       if (now.last >= BigInt(last)) {
         m.batchRows.observe(rows.rows);
         m.rows.inc(rows.rows);
-        return;
+        return now.last;
       }
       m.overlaps.inc();
       logger.warn(
@@ -205,6 +205,7 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
       );
       rest = rest.filter((message) => BigInt(message.offset) > now.last);
     }
+    return storedUpTo;
   };
 
   const handle = async (batch: ConsumedBatch) => {
@@ -238,7 +239,10 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
       m.dedup.inc({ topic: batch.topic }, skipped);
       logger.info({ topic: batch.topic, partition: batch.partition, skipped, storedUpTo: String(hw) }, 'skipped messages already stored');
     }
-    for (const run of insertRuns(messages)) await store(batch, run);
+    // Each insert starts after what is stored, as last read: a longer insert of another writer may
+    // have stored past the end of ours.
+    let storedUpTo = hw;
+    for (const run of insertRuns(messages)) storedUpTo = await store(batch, run, storedUpTo);
   };
 
   const consumer = new DurableConsumer(
