@@ -7,6 +7,7 @@ import type { Service } from '@flowwatch/lifecycle';
 import { RateLimitedLog, type ReadinessCheck, type Registry, ServiceMetrics } from '@flowwatch/observability';
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
+import { insertRuns, type MessageRows } from './insert-runs.js';
 import { RawBlock } from './raw-block.js';
 
 export interface AggregatorDeps {
@@ -43,8 +44,9 @@ const DATA_ERRORS = new Set([6, 26, 27, 38, 41, 53, 69, 70, 72, 117, 131, 241]);
  * the highest offset already stored for that partition at or after the batch start is read
  * (a minmax index makes this cheap) and messages up to it are skipped: that is what a crash
  * between an insert and its commit leaves behind. The insert itself carries a deduplication token
- * built from topic, partition and offset range, so a retried insert of the same range, whose
- * outcome was unknown, is stored once, rollups included; and the last stored batch is re-sent
+ * built from topic, partition and first offset, so a retried insert, whose outcome was unknown, is
+ * stored once, rollups included, and so is an overlapping insert of another writer of the
+ * partition after a rebalance (see store); and the last stored batch is re-sent
  * once on replay with its own token, which completes rollups a kill cut short (completeRollups). While ClickHouse is slow or down the
  * batch is retried with back-off and the partition waits (memory stays bounded by the fetch size).
  */
@@ -65,6 +67,10 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
       [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     ),
     insertErrors: metrics.counter('insert_errors', 'Inserts that failed and were retried'),
+    overlaps: metrics.counter(
+      'insert_overlaps',
+      'Inserts ClickHouse dropped because another writer of the partition had stored fewer messages from the same offset (a rebalance during an insert); the rest is sent again',
+    ),
     repairs: metrics.counter(
       'rollup_repairs',
       'Stored but uncommitted batches re-sent so that every rollup has them (after a crash or rebalance)',
@@ -135,8 +141,13 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
       values: rows,
       format: 'JSONEachRow',
       clickhouse_settings: {
-        ...dedupInsertSettings(batchToken(topic, partition, stored.first, stored.last)),
+        ...dedupInsertSettings(batchToken(topic, partition, stored.first)),
         date_time_input_format: 'best_effort',
+        // Parsed in parallel, a re-send of more than about 10 MB of JSON comes out of the parser in
+        // several chunks and ClickHouse no longer recognises it by its token: the whole batch was
+        // stored again (seen on chDB 26.7: 30,000 rows re-sent, 30,000 more stored). One parser
+        // thread keeps it one block, as the Native insert was.
+        input_format_parallel_parsing: 0,
       },
     });
     m.repairs.inc();
@@ -146,14 +157,68 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
     );
   };
 
+  /**
+   * Writes one run of messages (insertRuns: one flows_raw part) with the token of its first
+   * offset, then reads back how far the partition is stored. Another writer of this partition (the
+   * previous or next owner across a rebalance, its insert still in flight) may have stored an
+   * insert with the same first offset and fewer messages first: ClickHouse then drops ours whole,
+   * and the messages after what it stored are sent again as a new insert. Every insert starts just
+   * after what was stored when its writer looked, so overlapping inserts share their first offset
+   * and ClickHouse keeps one of them (docs/storage.md, "Two writers of one partition").
+   */
+  const store = async (batch: ConsumedBatch, run: MessageRows[], storedUpTo: bigint): Promise<bigint> => {
+    let rest = run.filter((message) => BigInt(message.offset) > storedUpTo);
+    while (rest.length > 0) {
+      const first = (rest[0] as MessageRows).offset;
+      const last = (rest[rest.length - 1] as MessageRows).offset;
+      const rows = new RawBlock(rest.length * 100);
+      for (const message of rest) {
+        for (const flow of message.flows) rows.append(flow, batch.topic, batch.partition, message.offset, first);
+      }
+      const t0 = performance.now();
+      try {
+        await insertNative(deps.clickhouse, {
+          table: 'flows_raw',
+          columns: rows.columns,
+          clickhouse_settings: dedupInsertSettings(batchToken(batch.topic, batch.partition, BigInt(first))),
+        });
+      } catch (err) {
+        const code = Number((err as { code?: string }).code);
+        if (DATA_ERRORS.has(code)) {
+          // The rows themselves are bad: dead-letter their messages instead of retrying for ever.
+          for (const message of rest) {
+            deadLetter('insert_rejected', `ClickHouse error ${code}: ${(err as Error).message.slice(0, 300)}`, batch, message.value);
+          }
+          return storedUpTo;
+        }
+        m.insertErrors.inc();
+        throw err;
+      }
+      m.insertSeconds.observe((performance.now() - t0) / 1000);
+      const now = await lastStoredBatch(batch.topic, batch.partition, first);
+      if (!now)
+        throw new Error(`insert ${batch.topic}:${batch.partition}:${first}-${last} returned but nothing from ${first} on is stored`);
+      if (now.last >= BigInt(last)) {
+        m.batchRows.observe(rows.rows);
+        m.rows.inc(rows.rows);
+        return now.last;
+      }
+      m.overlaps.inc();
+      logger.warn(
+        { topic: batch.topic, partition: batch.partition, first, last, storedUpTo: String(now.last) },
+        'another writer stored this partition from the same offset (a rebalance during an insert); sending the rest again',
+      );
+      rest = rest.filter((message) => BigInt(message.offset) > now.last);
+    }
+    return storedUpTo;
+  };
+
   const handle = async (batch: ConsumedBatch) => {
     const stored = await lastStoredBatch(batch.topic, batch.partition, batch.firstOffset);
     const hw = stored?.last ?? -1n;
     // A first offset above the last one is the "unknown" of rows stored before migration 2.
     if (stored && stored.first <= stored.last) await completeRollups(batch.topic, batch.partition, stored);
-    const rows = new RawBlock(batch.messages.length * 100);
-    let first: string | undefined;
-    let last: string | undefined;
+    const messages: MessageRows[] = [];
     let skipped = 0;
     for (const message of batch.messages) {
       if (BigInt(message.offset) <= hw) {
@@ -164,43 +229,25 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
       const { records, badLines } = decodeFlows(message.value);
       if (badLines > 0)
         deadLetter('invalid_message', `${badLines} lines of offset ${message.offset} are not JSON records`, batch, message.value);
+      const flows = [];
       for (const record of records) {
         const problem = checkRecord(record);
         if (problem) {
           deadLetter('invalid_record', `offset ${message.offset}: ${problem}`, batch, JSON.stringify(record));
           continue;
         }
-        const batchFirst = (first ??= message.offset);
-        last = message.offset;
-        rows.append(enricher.enrich(record), batch.topic, batch.partition, message.offset, batchFirst);
+        flows.push(enricher.enrich(record));
       }
+      if (flows.length > 0) messages.push({ offset: message.offset, flows, value: message.value });
     }
     if (skipped > 0) {
       m.dedup.inc({ topic: batch.topic }, skipped);
       logger.info({ topic: batch.topic, partition: batch.partition, skipped, storedUpTo: String(hw) }, 'skipped messages already stored');
     }
-    if (rows.rows === 0 || first === undefined || last === undefined) return;
-    const token = batchToken(batch.topic, batch.partition, BigInt(first), BigInt(last));
-    const t0 = performance.now();
-    try {
-      await insertNative(deps.clickhouse, { table: 'flows_raw', columns: rows.columns, clickhouse_settings: dedupInsertSettings(token) });
-    } catch (err) {
-      const code = Number((err as { code?: string }).code);
-      if (DATA_ERRORS.has(code)) {
-        // The batch itself is bad: dead-letter its messages instead of retrying for ever.
-        for (const message of batch.messages) {
-          if (BigInt(message.offset) > hw && message.value) {
-            deadLetter('insert_rejected', `ClickHouse error ${code}: ${(err as Error).message.slice(0, 300)}`, batch, message.value);
-          }
-        }
-        return;
-      }
-      m.insertErrors.inc();
-      throw err;
-    }
-    m.insertSeconds.observe((performance.now() - t0) / 1000);
-    m.batchRows.observe(rows.rows);
-    m.rows.inc(rows.rows);
+    // Each insert starts after what is stored, as last read: a longer insert of another writer may
+    // have stored past the end of ours.
+    let storedUpTo = hw;
+    for (const run of insertRuns(messages)) storedUpTo = await store(batch, run, storedUpTo);
   };
 
   const consumer = new DurableConsumer(
@@ -258,12 +305,14 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
 }
 
 /**
- * The deduplication token of one insert: topic, partition and the offsets of the first and last
- * messages with rows in it. Rows carry the first offset (`kafka_batch_first`), so the token of the
- * last stored batch can be rebuilt from the table alone.
+ * The deduplication token of one insert: topic, partition and the offset of its first message.
+ * Not its last: two writers of a partition across a rebalance start where the store ended when
+ * they looked and may end at different offsets; with one token ClickHouse keeps one of their
+ * inserts (see store). Rows carry the first offset (`kafka_batch_first`), so the token of the last
+ * stored insert can be rebuilt from the table alone.
  */
-export function batchToken(topic: string, partition: number, first: bigint, last: bigint): string {
-  return `${topic}:${partition}:${first}-${last}`;
+export function batchToken(topic: string, partition: number, first: bigint): string {
+  return `${topic}:${partition}:${first}`;
 }
 
 /** Integer columns of flows_raw and the largest value each holds. */
