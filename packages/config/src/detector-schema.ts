@@ -257,6 +257,14 @@ export const detectorSchema = z.strictObject({
     .strictObject({
       enabled: z.boolean().default(true),
       minFlows: z.number().int().min(1).default(3).describe('Flows a new pair needs before it is reported'),
+      peerOrganisations: z
+        .number()
+        .int()
+        .min(0)
+        .default(3)
+        .describe(
+          "Peer groups: a new pair is learnt without an alert when it is common for the organisations' kinds: the other organisation (or the service) already talks with this many organisations of one of the organisation's registry groups, or the organisation already talks with this many of one of the other's groups (0: report every new pair)",
+        ),
     })
     .prefault({}),
   blocklists: z

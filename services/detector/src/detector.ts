@@ -55,7 +55,7 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
     evictions: metrics.counter('evicted_entities', 'Entities evicted (least recently seen) because a family was full', ['family']),
     alerts: metrics.counter('alerts_raised', 'Alerts opened or re-opened, by type and severity', ['type', 'severity']),
     changes: metrics.counter('alert_changes', 'Alert changes published, by event', ['event']),
-    suppressed: metrics.counter('alerts_suppressed', 'Detections dropped by suppressions or maintenance windows', ['reason']),
+    suppressed: metrics.counter('alerts_suppressed', 'Detections dropped by suppressions, maintenance windows, an ongoing incident (reason incident) or peer groups (reason peer_group)', ['reason']),
     latency: metrics.histogram(
       'detection_latency',
       'seconds',
@@ -89,7 +89,7 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
   const timers: NodeJS.Timeout[] = [];
   let lastFlowWallMs = Date.now();
   let lastEvictions: Record<string, number> = {};
-  let lastCounters = { late: 0, suppressed: 0, maintenance: 0, explained: 0 };
+  let lastCounters = { late: 0, suppressed: 0, maintenance: 0, explained: 0, peerCommon: 0 };
   let blocklistStamp = '';
   let checkpointSlot = 0;
   let started = false;
@@ -124,7 +124,14 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
     if (s.suppressed > lastCounters.suppressed) m.suppressed.inc({ reason: 'suppression' }, s.suppressed - lastCounters.suppressed);
     if (s.maintenance > lastCounters.maintenance) m.suppressed.inc({ reason: 'maintenance' }, s.maintenance - lastCounters.maintenance);
     if (s.explained > lastCounters.explained) m.suppressed.inc({ reason: 'incident' }, s.explained - lastCounters.explained);
-    lastCounters = { late: s.lateFlows, suppressed: s.suppressed, maintenance: s.maintenance, explained: s.explained };
+    if (s.peerCommon > lastCounters.peerCommon) m.suppressed.inc({ reason: 'peer_group' }, s.peerCommon - lastCounters.peerCommon);
+    lastCounters = {
+      late: s.lateFlows,
+      suppressed: s.suppressed,
+      maintenance: s.maintenance,
+      explained: s.explained,
+      peerCommon: s.peerCommon,
+    };
     m.open.set(s.openAlerts);
     if (Number.isFinite(s.watermarkMs)) m.watermarkLag.set(Math.max(0, (Date.now() - s.watermarkMs) / 1000));
   };
