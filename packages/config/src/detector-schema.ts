@@ -155,6 +155,9 @@ export const detectorSchema = z.strictObject({
     .strictObject({
       multiplier: positive.default(6).describe('Silent after this many times the usual gap between its flows'),
       minSilenceMs: ms.default(3 * MINUTE).describe('... and at least this long'),
+      recentGapMultiplier: positive
+        .default(3)
+        .describe("... and at least this many times the longest of the source's last 64 gaps (its cadence now: minutes at night for a sparse exporter)"),
       minHistory: z.number().int().min(1).default(30).describe('Arrivals seen before an exporter can be reported silent'),
     })
     .prefault({}),
