@@ -254,6 +254,25 @@ export const detectorSchema = z.strictObject({
         })
         .prefault({})
         .describe('Slow, steady uploads from one host, over a window longer than an interval'),
+      surge: z
+        .strictObject({
+          windowMs: z
+            .number()
+            .int()
+            .min(60_000)
+            .default(15 * 60_000)
+            .describe('Window of the upload-surge rule, in whole buckets of the sustained window (a twelfth of it)'),
+          minBytes: z
+            .number()
+            .min(0)
+            .default(20_000_000)
+            .describe('Bytes one host uploads to the internet within the surge window, at least (and sustained.asymmetry times what it received)'),
+          ratio: positive
+            .default(10)
+            .describe("... and this many times the host's own learnt level: the most it uploaded in such a window, halving every day, surges excluded"),
+        })
+        .prefault({})
+        .describe("Upload surge: a host uploading far above its own level over minutes (a leak too short for the sustained rule's hour)"),
     })
     .prefault({}),
   newPair: z
