@@ -157,7 +157,9 @@ export const detectorSchema = z.strictObject({
       minSilenceMs: ms.default(3 * MINUTE).describe('... and at least this long'),
       recentGapMultiplier: positive
         .default(3)
-        .describe("... and at least this many times the longest of the source's last 64 gaps (its cadence now: minutes at night for a sparse exporter)"),
+        .describe(
+          "... and at least this many times the longest of the source's last 64 gaps (its cadence now: minutes at night for a sparse exporter)",
+        ),
       minHistory: z.number().int().min(1).default(30).describe('Arrivals seen before an exporter can be reported silent'),
     })
     .prefault({}),
@@ -266,10 +268,14 @@ export const detectorSchema = z.strictObject({
             .number()
             .min(0)
             .default(20_000_000)
-            .describe('Bytes one host uploads to the internet within the surge window, at least (and sustained.asymmetry times what it received)'),
+            .describe(
+              'Bytes one host uploads to the internet within the surge window, at least (and sustained.asymmetry times what it received)',
+            ),
           ratio: positive
             .default(10)
-            .describe("... and this many times the host's own learnt level: the most it uploaded in such a window, halving every day, surges excluded"),
+            .describe(
+              "... and this many times the host's own learnt level: the most it uploaded in such a window, halving every day, surges excluded",
+            ),
         })
         .prefault({})
         .describe("Upload surge: a host uploading far above its own level over minutes (a leak too short for the sustained rule's hour)"),

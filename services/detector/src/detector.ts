@@ -55,7 +55,11 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
     evictions: metrics.counter('evicted_entities', 'Entities evicted (least recently seen) because a family was full', ['family']),
     alerts: metrics.counter('alerts_raised', 'Alerts opened or re-opened, by type and severity', ['type', 'severity']),
     changes: metrics.counter('alert_changes', 'Alert changes published, by event', ['event']),
-    suppressed: metrics.counter('alerts_suppressed', 'Detections dropped by suppressions, maintenance windows, an ongoing incident (reason incident) or peer groups (reason peer_group)', ['reason']),
+    suppressed: metrics.counter(
+      'alerts_suppressed',
+      'Detections dropped by suppressions, maintenance windows, an ongoing incident (reason incident) or peer groups (reason peer_group)',
+      ['reason'],
+    ),
     latency: metrics.histogram(
       'detection_latency',
       'seconds',

@@ -210,7 +210,8 @@ export class ExfiltrationDetector implements DetectorFamily {
     const surgeThreshold = Math.max(c.surge.minBytes, c.surge.ratio * u.level) * scale;
     if (upSurge < surgeThreshold || upSurge < c.sustained.asymmetry * downSurge) return;
     u.lastSurgeMs = t;
-    if (t - u.lastRaiseMs >= UPLOAD_REFRESH_MS) this.#raiseUpload(f, t, u, 'upload surge', n * this.#bucketMs, upSurge, downSurge, surgeThreshold);
+    if (t - u.lastRaiseMs >= UPLOAD_REFRESH_MS)
+      this.#raiseUpload(f, t, u, 'upload surge', n * this.#bucketMs, upSurge, downSurge, surgeThreshold);
   }
 
   #raiseUpload(f: EnrichedFlow, t: number, u: Uploads, rule: string, windowMs: number, up: number, down: number, threshold: number): void {
