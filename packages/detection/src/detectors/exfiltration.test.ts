@@ -127,10 +127,11 @@ describe('exfiltration detector', () => {
       expect(changes.map((c) => `${c.alert.entity.kind}:${c.alert.entity.id}`)).toEqual(['host:10.4.0.77']);
       const a = changes[0]!.alert;
       expect(a.summary).toMatch(/uploaded 2\d\.\d MB to the internet in the last 15 min and received/);
-      // 20 MB at 1.5 MB a 30-second flow: the 14th flow, 6.5 minutes in.
+      // 20 MB without the largest flow at 1.5 MB a 30-second flow: the 15th flow, 7 minutes in,
+      // held until the next one (7.5 minutes).
       const delayMin = (Date.parse(a.first_seen) - start) / 60_000;
-      expect(delayMin).toBeGreaterThan(6);
-      expect(delayMin).toBeLessThan(7.5);
+      expect(delayMin).toBeGreaterThan(7);
+      expect(delayMin).toBeLessThan(8);
     });
 
     it('upload surge: holds a host to its own level: quiet on a host that usually uploads a third as much, not on a new one', () => {
@@ -150,6 +151,24 @@ describe('exfiltration detector', () => {
       );
       expect(changes.map((c) => `${c.alert.entity.kind}:${c.alert.entity.id}`)).toEqual(['host:10.6.0.32']);
       expect(changes[0]!.alert.summary).toMatch(/in the last 15 min/);
+    });
+
+    it('upload surge: not one large upload flow, nor an exchange whose replies come in the next record', () => {
+      const start = T0 + LEARN + 10 * 60_000;
+      function* calls() {
+        // A video call: 30 MB up in one flow, the reply record (25 MB down) right after it.
+        for (let k = 0; k < 6; k++) {
+          const t = start + k * 120_000;
+          yield flow({ t, src: '10.7.0.40', dst: '203.0.113.90', proto: 17, dstPort: 3478, packets: 25_000, bytes: 30e6 });
+          yield flow({ t, src: '203.0.113.90', dst: '10.7.0.40', proto: 17, srcPort: 3478, dstPort: 50000, packets: 20_000, bytes: 25e6 });
+        }
+        // One 40 MB upload to cloud storage.
+        yield flow({ t: start + 60_000, src: '10.7.0.41', dst: '203.0.113.91', packets: 30_000, bytes: 40e6 });
+      }
+      const changes = exfil(
+        run(testEngine(slow), merge(backgroundTraffic({ startMs: T0, seconds: 3600, peakPerSecond: 8, seed: 17 }), calls())),
+      );
+      expect(changes).toEqual([]);
     });
 
     it('leaves alone a host that downloads far more than it uploads, and one that uploaded as much while learning', () => {

@@ -35,6 +35,8 @@ interface Uploads {
   orgSupplier: string;
   up: Float64Array;
   down: Float64Array;
+  /** The largest single upload flow of each bucket. */
+  largest: Float64Array;
   /** Bucket number (event time / bucket length) of the newest bucket. */
   latest: number;
   /** The most the host uploaded in one window during the learning period. */
@@ -45,9 +47,13 @@ interface Uploads {
   levelBucket: number;
   /** Latest event time its upload met the surge rule's volume conditions. */
   lastSurgeMs: number;
+  /** Since when the surge rule's conditions have held without a break (NaN: they do not). */
+  surgeSinceMs: number;
   lastRaiseMs: number;
   receivedNs: number;
 }
+/** The upload-surge conditions must hold this long (event time) before it is reported. */
+const SURGE_HOLD_MS = 20_000;
 /** The upload-surge level halves over this much event time. */
 const LEVEL_HALF_LIFE_MS = 86_400_000;
 /** Active intervals a host needs before its baseline is trusted. */
@@ -108,6 +114,7 @@ export class ExfiltrationDetector implements DetectorFamily {
         const k = (u.latest + i) % UPLOAD_BUCKETS;
         u.up[k] = 0;
         u.down[k] = 0;
+        u.largest[k] = 0;
       }
       u.latest = b;
     } else if (b <= u.latest - UPLOAD_BUCKETS) {
@@ -146,11 +153,13 @@ export class ExfiltrationDetector implements DetectorFamily {
         orgSupplier,
         up: new Float64Array(UPLOAD_BUCKETS),
         down: new Float64Array(UPLOAD_BUCKETS),
+        largest: new Float64Array(UPLOAD_BUCKETS),
         latest: b,
         learntPeak: 0,
         level: 0,
         levelBucket: b - 1,
         lastSurgeMs: Number.NEGATIVE_INFINITY,
+        surgeSinceMs: Number.NaN,
         lastRaiseMs: Number.NEGATIVE_INFINITY,
         receivedNs: 0,
       };
@@ -180,6 +189,7 @@ export class ExfiltrationDetector implements DetectorFamily {
     const k = this.#bucket(u, b);
     if (k < 0) return;
     u.up[k]! += f.bytes_est;
+    if (f.bytes_est > u.largest[k]!) u.largest[k] = f.bytes_est;
     if (f.time_received_ns > u.receivedNs) u.receivedNs = f.time_received_ns;
     let up = 0;
     let down = 0;
@@ -202,15 +212,24 @@ export class ExfiltrationDetector implements DetectorFamily {
     const n = this.#surgeBuckets;
     let upSurge = 0;
     let downSurge = 0;
+    let largest = 0;
     for (let i = 0; i < n; i++) {
       const j = (u.latest - i + UPLOAD_BUCKETS * n) % UPLOAD_BUCKETS;
       upSurge += u.up[j]!;
       downSurge += u.down[j]!;
+      if (u.largest[j]! > largest) largest = u.largest[j]!;
     }
     const surgeThreshold = Math.max(c.surge.minBytes, c.surge.ratio * u.level) * scale;
-    if (upSurge < surgeThreshold || upSurge < c.sustained.asymmetry * downSurge) return;
+    // It must hold without its single largest flow (one big upload, a video call's media stream,
+    // is not a leak), and for SURGE_HOLD_MS: the replies to an exchange are often the next record
+    // of the same export, counted after the request that met the threshold.
+    if (upSurge - largest < surgeThreshold || upSurge < c.sustained.asymmetry * downSurge) {
+      u.surgeSinceMs = Number.NaN;
+      return;
+    }
     u.lastSurgeMs = t;
-    if (t - u.lastRaiseMs >= UPLOAD_REFRESH_MS)
+    if (Number.isNaN(u.surgeSinceMs)) u.surgeSinceMs = t;
+    if (t - u.surgeSinceMs >= SURGE_HOLD_MS && t - u.lastRaiseMs >= UPLOAD_REFRESH_MS)
       this.#raiseUpload(f, t, u, 'upload surge', n * this.#bucketMs, upSurge, downSurge, surgeThreshold);
   }
 
