@@ -134,6 +134,21 @@ describe('new pairs and peer groups', () => {
     expect(engine.stats().peerCommon).toBe(2);
   });
 
+  it('pairs first seen after learning (a worm reaching O25 from three acute trusts) do not make a pair common', () => {
+    const engine = engineWith();
+    const after = T0 + learn + 30_000;
+    function* spread() {
+      yield* traffic();
+      for (const org of [0, 1, 2])
+        for (let i = 0; i < 3; i++) yield flow({ t: after + 60_000 + org * 5000 + i * 1000, src: hostOf(org, 2), dst: hostOf(25, 2) });
+      for (let i = 0; i < 3; i++) yield flow({ t: after + 120_000 + i * 1000, src: hostOf(3, 2), dst: hostOf(25, 2) });
+    }
+    const ids = ofType(run(engine, spread()), 'new_pair')
+      .filter((c) => c.event === 'opened')
+      .map((c) => c.alert.entity.id);
+    expect(ids).toEqual(expect.arrayContaining(['RR8>O25', 'O01>O25', 'O02>O25', 'O03>O25']));
+  });
+
   it('reports every new pair with peerOrganisations 0', () => {
     expect(opened(engineWith(0))).toEqual(['O03>O20', 'O03>mail', 'O04>O25']);
   });

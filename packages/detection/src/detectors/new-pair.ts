@@ -73,7 +73,9 @@ export class NewPairDetector implements DetectorFamily {
     if (++p.flows < this.ctx.config.newPair.minFlows) return;
     this.#pending.delete(key);
     const common = service !== '' ? this.#commonService(org, service) : this.#commonPair(org, other);
-    this.learn(key);
+    // Learnt, but not a peer: only the learnt normal makes a pair common (a worm's new pairs
+    // must not make the next new pair with its victims look usual).
+    this.learn(key, false);
     if (common) {
       this.peerCommon++;
       return;
@@ -151,8 +153,11 @@ export class NewPairDetector implements DetectorFamily {
     for (const g of groups) counts.set(g, (counts.get(g) ?? 0) + 1);
   }
 
-  /** Marks a pair key as known (`o|A|B` with A < B, or `s|ORG|SERVICE`). */
-  learn(key: string): void {
+  /**
+   * Marks a pair key as known (`o|A|B` with A < B, or `s|ORG|SERVICE`); `peer`: it counts towards
+   * the peer groups (learning period, warm start, checkpoint), not a pair first seen after learning.
+   */
+  learn(key: string, peer = true): void {
     const [kind, first = '', second = ''] = key.split('|');
     const map = kind === 's' ? this.#services : this.#orgs;
     let set = map.get(first);
@@ -164,6 +169,7 @@ export class NewPairDetector implements DetectorFamily {
     if (set === undefined) map.set(first, (set = new Set()));
     set.add(second);
     this.#knownCount++;
+    if (!peer) return;
     if (kind === 's') this.#countPeer(this.#servicePeers, second, first);
     else {
       this.#countPeer(this.#orgPeers, second, first);
