@@ -155,6 +155,11 @@ export const detectorSchema = z.strictObject({
     .strictObject({
       multiplier: positive.default(6).describe('Silent after this many times the usual gap between its flows'),
       minSilenceMs: ms.default(3 * MINUTE).describe('... and at least this long'),
+      recentGapMultiplier: positive
+        .default(3)
+        .describe(
+          "... and at least this many times the longest of the source's last 64 gaps (its cadence now: minutes at night for a sparse exporter)",
+        ),
       minHistory: z.number().int().min(1).default(30).describe('Arrivals seen before an exporter can be reported silent'),
     })
     .prefault({}),
@@ -251,12 +256,43 @@ export const detectorSchema = z.strictObject({
         })
         .prefault({})
         .describe('Slow, steady uploads from one host, over a window longer than an interval'),
+      surge: z
+        .strictObject({
+          windowMs: z
+            .number()
+            .int()
+            .min(60_000)
+            .default(15 * 60_000)
+            .describe('Window of the upload-surge rule, in whole buckets of the sustained window (a twelfth of it)'),
+          minBytes: z
+            .number()
+            .min(0)
+            .default(20_000_000)
+            .describe(
+              'Bytes one host uploads to the internet within the surge window, at least (and sustained.asymmetry times what it received)',
+            ),
+          ratio: positive
+            .default(10)
+            .describe(
+              "... and this many times the host's own learnt level: the most it uploaded in such a window, halving every day, surges excluded",
+            ),
+        })
+        .prefault({})
+        .describe("Upload surge: a host uploading far above its own level over minutes (a leak too short for the sustained rule's hour)"),
     })
     .prefault({}),
   newPair: z
     .strictObject({
       enabled: z.boolean().default(true),
       minFlows: z.number().int().min(1).default(3).describe('Flows a new pair needs before it is reported'),
+      peerOrganisations: z
+        .number()
+        .int()
+        .min(0)
+        .default(3)
+        .describe(
+          "Peer groups: a new pair is learnt without an alert when it is common for the organisations' kinds: the other organisation (or the service) already talks with this many organisations of one of the organisation's registry groups, or the organisation already talks with this many of one of the other's groups (0: report every new pair)",
+        ),
     })
     .prefault({}),
   blocklists: z

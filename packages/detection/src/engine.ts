@@ -43,6 +43,8 @@ export interface EngineStats {
   maintenance: number;
   /** Volume spikes not raised because an ongoing flow-level incident's flows explain them. */
   explained: number;
+  /** New pairs learnt without an alert because they are common for the organisations' peer groups. */
+  peerCommon: number;
   droppedAlerts: number;
 }
 
@@ -292,6 +294,7 @@ export class DetectionEngine {
       suppressed: this.tracker.counters.suppressed,
       maintenance: this.tracker.counters.maintenance,
       explained: this.incidents.explainedSpikes,
+      peerCommon: this.newPair.peerCommon,
       droppedAlerts: this.tracker.counters.dropped,
     };
   }

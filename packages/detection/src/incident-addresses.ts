@@ -5,7 +5,7 @@ export const INCIDENT_HOLD_MS = 10 * 60_000;
 
 /**
  * Addresses at the heart of an ongoing per-flow incident: a flood's victim, a scanner, a
- * spreading host. A flood raises the traffic of every exporter and supplier it crosses and a worm
+ * spreading host, a host breaching a policy or uploading to the internet. A flood raises the traffic of every exporter and supplier it crosses and a worm
  * the flows of every organisation it probes; without this, each of those volume spikes is one more
  * alert for the same incident. The volume detector asks whether a flow involves such an address
  * and requires a spike to hold without those flows (docs/detection.md). Bounded: at most `max`
@@ -42,6 +42,10 @@ export class IncidentAddresses {
       case 'port_scan':
       case 'host_sweep':
       case 'lateral_movement':
+      // The violating host of a policy breach (a care home pulling images from PACS), a host's
+      // upload to the internet: their transfers raise every exporter and organisation they cross.
+      case 'policy':
+      case 'exfiltration':
         if (d.srcAddr) this.mark(d.srcAddr, until);
         break;
       default:

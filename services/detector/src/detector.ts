@@ -61,7 +61,7 @@ interface Shard {
   lastFlowWallMs: number;
   slot: number;
   evictions: Record<string, number>;
-  counters: { late: number; suppressed: number; maintenance: number; explained: number };
+  counters: { late: number; suppressed: number; maintenance: number; explained: number; peerCommon: number };
 }
 
 /**
@@ -88,7 +88,11 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
     evictions: metrics.counter('evicted_entities', 'Entities evicted (least recently seen) because a family was full', ['family']),
     alerts: metrics.counter('alerts_raised', 'Alerts opened or re-opened, by type and severity', ['type', 'severity']),
     changes: metrics.counter('alert_changes', 'Alert changes published, by event', ['event']),
-    suppressed: metrics.counter('alerts_suppressed', 'Detections dropped by suppressions or maintenance windows', ['reason']),
+    suppressed: metrics.counter(
+      'alerts_suppressed',
+      'Detections dropped by suppressions, maintenance windows, an ongoing incident (reason incident) or peer groups (reason peer_group)',
+      ['reason'],
+    ),
     latency: metrics.histogram(
       'detection_latency',
       'seconds',
@@ -143,7 +147,7 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
     lastFlowWallMs: Date.now(),
     slot: 0,
     evictions: {},
-    counters: { late: 0, suppressed: 0, maintenance: 0, explained: 0 },
+    counters: { late: 0, suppressed: 0, maintenance: 0, explained: 0, peerCommon: 0 },
   });
   if (!repartition) shards.set(SINGLE, newShard(SINGLE, newEngine()));
 
@@ -200,7 +204,14 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
       if (s.suppressed > c.suppressed) m.suppressed.inc({ reason: 'suppression' }, s.suppressed - c.suppressed);
       if (s.maintenance > c.maintenance) m.suppressed.inc({ reason: 'maintenance' }, s.maintenance - c.maintenance);
       if (s.explained > c.explained) m.suppressed.inc({ reason: 'incident' }, s.explained - c.explained);
-      shard.counters = { late: s.lateFlows, suppressed: s.suppressed, maintenance: s.maintenance, explained: s.explained };
+      if (s.peerCommon > c.peerCommon) m.suppressed.inc({ reason: 'peer_group' }, s.peerCommon - c.peerCommon);
+      shard.counters = {
+        late: s.lateFlows,
+        suppressed: s.suppressed,
+        maintenance: s.maintenance,
+        explained: s.explained,
+        peerCommon: s.peerCommon,
+      };
       open += s.openAlerts;
       if (Number.isFinite(s.watermarkMs) && s.watermarkMs > watermark) watermark = s.watermarkMs;
     }

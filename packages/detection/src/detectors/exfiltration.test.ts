@@ -94,7 +94,8 @@ describe('exfiltration detector', () => {
       const start = T0 + LEARN + 10 * 60_000;
       const changes = exfil(
         run(
-          testEngine(slow),
+          // The upload-surge rule off: it reports this leak earlier (next test).
+          testEngine({ ...slow, exfiltration: { surge: { minBytes: 1e12 } } }),
           merge(
             backgroundTraffic({ startMs: T0, seconds: 7200, peakPerSecond: 8, seed: 15 }),
             leak('10.4.0.77', start, start + 3_600_000, 50_000),
@@ -110,6 +111,64 @@ describe('exfiltration detector', () => {
       const delayMin = (Date.parse(a.first_seen) - start) / 60_000;
       expect(delayMin).toBeGreaterThan(30);
       expect(delayMin).toBeLessThan(36);
+    });
+
+    it('upload surge: reports a 13-minute leak at 50 kB/s (39 MB, under the hour rule) about 7 minutes in', () => {
+      const start = T0 + LEARN + 10 * 60_000;
+      const changes = exfil(
+        run(
+          testEngine(slow),
+          merge(
+            backgroundTraffic({ startMs: T0, seconds: 4800, peakPerSecond: 8, seed: 15 }),
+            leak('10.4.0.77', start, start + 13 * 60_000, 50_000),
+          ),
+        ),
+      );
+      expect(changes.map((c) => `${c.alert.entity.kind}:${c.alert.entity.id}`)).toEqual(['host:10.4.0.77']);
+      const a = changes[0]!.alert;
+      expect(a.summary).toMatch(/uploaded 2\d\.\d MB to the internet in the last 15 min and received/);
+      // 20 MB without the largest flow at 1.5 MB a 30-second flow: the 15th flow, 7 minutes in,
+      // held until the next one (7.5 minutes).
+      const delayMin = (Date.parse(a.first_seen) - start) / 60_000;
+      expect(delayMin).toBeGreaterThan(7);
+      expect(delayMin).toBeLessThan(8);
+    });
+
+    it('upload surge: holds a host to its own level: quiet on a host that usually uploads a third as much, not on a new one', () => {
+      // 10.6.0.31 uploads 25 kB/s (22 MB in 15 min) from the start, then 70 kB/s for 13 min (55 MB);
+      // 10.6.0.32 only does the latter.
+      const start = T0 + LEARN + 60 * 60_000;
+      const changes = exfil(
+        run(
+          testEngine(slow),
+          merge(
+            backgroundTraffic({ startMs: T0, seconds: 7200, peakPerSecond: 8, seed: 16 }),
+            leak('10.6.0.31', T0, start, 25_000),
+            leak('10.6.0.31', start, start + 13 * 60_000, 70_000),
+            leak('10.6.0.32', start, start + 13 * 60_000, 70_000),
+          ),
+        ),
+      );
+      expect(changes.map((c) => `${c.alert.entity.kind}:${c.alert.entity.id}`)).toEqual(['host:10.6.0.32']);
+      expect(changes[0]!.alert.summary).toMatch(/in the last 15 min/);
+    });
+
+    it('upload surge: not one large upload flow, nor an exchange whose replies come in the next record', () => {
+      const start = T0 + LEARN + 10 * 60_000;
+      function* calls() {
+        // A video call: 30 MB up in one flow, the reply record (25 MB down) right after it.
+        for (let k = 0; k < 6; k++) {
+          const t = start + k * 120_000;
+          yield flow({ t, src: '10.7.0.40', dst: '203.0.113.90', proto: 17, dstPort: 3478, packets: 25_000, bytes: 30e6 });
+          yield flow({ t, src: '203.0.113.90', dst: '10.7.0.40', proto: 17, srcPort: 3478, dstPort: 50000, packets: 20_000, bytes: 25e6 });
+        }
+        // One 40 MB upload to cloud storage.
+        yield flow({ t: start + 60_000, src: '10.7.0.41', dst: '203.0.113.91', packets: 30_000, bytes: 40e6 });
+      }
+      const changes = exfil(
+        run(testEngine(slow), merge(backgroundTraffic({ startMs: T0, seconds: 3600, peakPerSecond: 8, seed: 17 }), calls())),
+      );
+      expect(changes).toEqual([]);
     });
 
     it('leaves alone a host that downloads far more than it uploads, and one that uploaded as much while learning', () => {

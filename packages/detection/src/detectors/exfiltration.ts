@@ -35,13 +35,27 @@ interface Uploads {
   orgSupplier: string;
   up: Float64Array;
   down: Float64Array;
+  /** The largest single upload flow of each bucket. */
+  largest: Float64Array;
   /** Bucket number (event time / bucket length) of the newest bucket. */
   latest: number;
   /** The most the host uploaded in one window during the learning period. */
   learntPeak: number;
+  /** Its own surge-window level: the most it uploaded in a surge window, halving every day, surges excluded. */
+  level: number;
+  /** Bucket the level was last learnt at. */
+  levelBucket: number;
+  /** Latest event time its upload met the surge rule's volume conditions. */
+  lastSurgeMs: number;
+  /** Since when the surge rule's conditions have held without a break (NaN: they do not). */
+  surgeSinceMs: number;
   lastRaiseMs: number;
   receivedNs: number;
 }
+/** The upload-surge conditions must hold this long (event time) before it is reported. */
+const SURGE_HOLD_MS = 20_000;
+/** The upload-surge level halves over this much event time. */
+const LEVEL_HALF_LIFE_MS = 86_400_000;
 /** Active intervals a host needs before its baseline is trusted. */
 const HOST_MIN_ACTIVE = 10;
 
@@ -61,12 +75,16 @@ export class ExfiltrationDetector implements DetectorFamily {
   readonly uploads: EntityTable<Uploads>;
   readonly #out = new Float64Array(1);
   readonly #bucketMs: number;
+  /** Buckets of the upload-surge window. */
+  readonly #surgeBuckets: number;
 
   constructor(private readonly ctx: DetectorContext) {
     this.orgs = new EntityTable(ctx.config.maxEntities);
     this.hosts = new EntityTable(ctx.config.maxEntities);
     this.uploads = new EntityTable(ctx.config.maxEntities);
     this.#bucketMs = Math.max(1000, Math.floor(ctx.config.exfiltration.sustained.windowMs / UPLOAD_BUCKETS));
+    // At most half the ring: the level learns from the window before the current one.
+    this.#surgeBuckets = Math.min(UPLOAD_BUCKETS / 2, Math.max(1, Math.round(ctx.config.exfiltration.surge.windowMs / this.#bucketMs)));
   }
 
   get size(): number {
@@ -90,17 +108,40 @@ export class ExfiltrationDetector implements DetectorFamily {
   /** Moves a host's window forward to bucket `b`, clearing the buckets it passes. Returns the ring index, or -1 if `b` is older than the window. */
   #bucket(u: Uploads, b: number): number {
     if (b > u.latest) {
+      this.#learnLevel(u);
       const steps = Math.min(UPLOAD_BUCKETS, b - u.latest);
       for (let i = 1; i <= steps; i++) {
         const k = (u.latest + i) % UPLOAD_BUCKETS;
         u.up[k] = 0;
         u.down[k] = 0;
+        u.largest[k] = 0;
       }
       u.latest = b;
     } else if (b <= u.latest - UPLOAD_BUCKETS) {
       return -1;
     }
     return b % UPLOAD_BUCKETS;
+  }
+
+  /**
+   * Learns the host's surge-window level from the window ending a surge window before its newest
+   * bucket: late enough that a leak building up to the threshold has been seen by then, and a
+   * window starting before the latest surge does not teach (nor does the surge's build-up).
+   */
+  #learnLevel(u: Uploads): void {
+    const n = this.#surgeBuckets;
+    const end = u.latest - n;
+    if (end <= u.levelBucket) return;
+    let level = u.level;
+    if (level > 0) level *= 0.5 ** (((end - u.levelBucket) * this.#bucketMs) / LEVEL_HALF_LIFE_MS);
+    u.levelBucket = end;
+    if (u.lastSurgeMs >= (end - n + 1) * this.#bucketMs) {
+      u.level = level;
+      return;
+    }
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += u.up[(end - i + UPLOAD_BUCKETS * n) % UPLOAD_BUCKETS]!;
+    u.level = Math.max(level, sum);
   }
 
   #uploadsOf(addr: string, org: string, orgSupplier: string, b: number): Uploads {
@@ -112,8 +153,13 @@ export class ExfiltrationDetector implements DetectorFamily {
         orgSupplier,
         up: new Float64Array(UPLOAD_BUCKETS),
         down: new Float64Array(UPLOAD_BUCKETS),
+        largest: new Float64Array(UPLOAD_BUCKETS),
         latest: b,
         learntPeak: 0,
+        level: 0,
+        levelBucket: b - 1,
+        lastSurgeMs: Number.NEGATIVE_INFINITY,
+        surgeSinceMs: Number.NaN,
         lastRaiseMs: Number.NEGATIVE_INFINITY,
         receivedNs: 0,
       };
@@ -143,6 +189,7 @@ export class ExfiltrationDetector implements DetectorFamily {
     const k = this.#bucket(u, b);
     if (k < 0) return;
     u.up[k]! += f.bytes_est;
+    if (f.bytes_est > u.largest[k]!) u.largest[k] = f.bytes_est;
     if (f.time_received_ns > u.receivedNs) u.receivedNs = f.time_received_ns;
     let up = 0;
     let down = 0;
@@ -157,11 +204,39 @@ export class ExfiltrationDetector implements DetectorFamily {
     const scale = this.ctx.overrides.scaleFor('exfiltration', 'host', f.src_addr, [f.src_org], suppliersOf(f.src_org_supplier));
     if (scale === 0) return;
     const threshold = Math.max(c.sustained.minBytes, c.ratio * u.learntPeak) * scale;
-    if (up < threshold || up < c.sustained.asymmetry * down || t - u.lastRaiseMs < UPLOAD_REFRESH_MS) return;
+    if (up >= threshold && up >= c.sustained.asymmetry * down) {
+      if (t - u.lastRaiseMs >= UPLOAD_REFRESH_MS) this.#raiseUpload(f, t, u, 'sustained upload', c.sustained.windowMs, up, down, threshold);
+      return;
+    }
+    // Upload surge: far above the host's own level over minutes (a leak too short for the hour).
+    const n = this.#surgeBuckets;
+    let upSurge = 0;
+    let downSurge = 0;
+    let largest = 0;
+    for (let i = 0; i < n; i++) {
+      const j = (u.latest - i + UPLOAD_BUCKETS * n) % UPLOAD_BUCKETS;
+      upSurge += u.up[j]!;
+      downSurge += u.down[j]!;
+      if (u.largest[j]! > largest) largest = u.largest[j]!;
+    }
+    const surgeThreshold = Math.max(c.surge.minBytes, c.surge.ratio * u.level) * scale;
+    // It must hold without its single largest flow (one big upload, a video call's media stream,
+    // is not a leak), and for SURGE_HOLD_MS: the replies to an exchange are often the next record
+    // of the same export, counted after the request that met the threshold.
+    if (upSurge - largest < surgeThreshold || upSurge < c.sustained.asymmetry * downSurge) {
+      u.surgeSinceMs = Number.NaN;
+      return;
+    }
+    u.lastSurgeMs = t;
+    if (Number.isNaN(u.surgeSinceMs)) u.surgeSinceMs = t;
+    if (t - u.surgeSinceMs >= SURGE_HOLD_MS && t - u.lastRaiseMs >= UPLOAD_REFRESH_MS)
+      this.#raiseUpload(f, t, u, 'upload surge', n * this.#bucketMs, upSurge, downSurge, surgeThreshold);
+  }
+
+  #raiseUpload(f: EnrichedFlow, t: number, u: Uploads, rule: string, windowMs: number, up: number, down: number, threshold: number): void {
     u.lastRaiseMs = t;
     const d = this.ctx.directory;
     const addr = f.src_addr;
-    const windowMs = c.sustained.windowMs;
     this.ctx.sink.raise({
       type: 'exfiltration',
       entity: { kind: 'host', id: addr, name: d.hostLabel(addr, f.src_org) },
@@ -177,12 +252,13 @@ export class ExfiltrationDetector implements DetectorFamily {
       summary: `${d.hostLabel(addr, f.src_org)} uploaded ${formatBytes(up)} to the internet in the last ${formatDuration(windowMs)} and received ${formatBytes(down)} (latest to ${f.dst_addr}:${f.dst_port})`,
       details: {
         unit: 'bytes',
-        rule: 'sustained upload',
+        rule,
         window_ms: windowMs,
         uploaded: Math.round(up),
         received: Math.round(down),
         threshold: Math.round(threshold),
         learnt_peak: Math.round(u.learntPeak),
+        host_level: Math.round(u.level),
       },
       match: (x) => x.src_addr === addr && x.direction === 'to_internet',
       receivedNs: u.receivedNs,

@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import { backgroundTraffic, flow, hostOf, merge, run, TUESDAY, testEngine } from '../test-network.js';
+import { DetectionEngine } from '../engine.js';
+import { backgroundTraffic, flow, hostOf, merge, run, TUESDAY, testConfig, testEngine, testRegistry } from '../test-network.js';
 import { BlocklistTable, parseBlocklist } from './blocklist.js';
 
 // Generated background traffic: seconds on a quiet core, more on a loaded one.
@@ -98,5 +99,61 @@ describe('new pairs', () => {
       'new_pair',
     );
     expect(changes.filter((c) => c.event === 'opened').map((c) => c.alert.entity.id)).toEqual(['O07>O20', 'O08>mail']);
+  });
+});
+
+describe('new pairs and peer groups', () => {
+  const learn = 10 * 60_000;
+  // Group "acute": RR8 and O01-O04. While learning, RR8, O01 and O02 talk with O20 and use mail.
+  function engineWith(peerOrganisations?: number) {
+    const registry = testRegistry();
+    registry.groups = [{ id: 'acute', name: 'Acute trusts', organisations: ['RR8', 'O01', 'O02', 'O03', 'O04'] }];
+    return new DetectionEngine({
+      config: testConfig({ learningPeriodMs: learn, newPair: peerOrganisations === undefined ? {} : { peerOrganisations } }),
+      registry,
+    });
+  }
+  function* traffic() {
+    for (const org of [0, 1, 2]) {
+      yield flow({ t: T0 + org * 1000, src: hostOf(org, 1), dst: hostOf(20, 1) });
+      yield flow({ t: T0 + org * 1000 + 500, src: hostOf(org, 1), dst: '10.250.2.1', dstPort: 25 });
+    }
+    const after = T0 + learn + 60_000;
+    for (let i = 0; i < 3; i++) yield flow({ t: after + i * 1000, src: hostOf(3, 1), dst: hostOf(20, 1) });
+    for (let i = 0; i < 3; i++) yield flow({ t: after + 10_000 + i * 1000, src: hostOf(3, 1), dst: '10.250.2.1', dstPort: 25 });
+    for (let i = 0; i < 3; i++) yield flow({ t: after + 20_000 + i * 1000, src: hostOf(4, 1), dst: hostOf(25, 1) });
+  }
+  const opened = (engine: DetectionEngine) =>
+    ofType(run(engine, traffic()), 'new_pair')
+      .filter((c) => c.event === 'opened')
+      .map((c) => c.alert.entity.id);
+
+  it('learns a new pair that is common for the organisation kind without an alert, and reports an uncommon one', () => {
+    const engine = engineWith();
+    expect(opened(engine)).toEqual(['O04>O25']);
+    expect(engine.stats().peerCommon).toBe(2);
+  });
+
+  it('pairs first seen after learning (a worm reaching O25 from three acute trusts) do not make a pair common', () => {
+    const engine = engineWith();
+    const after = T0 + learn + 30_000;
+    function* spread() {
+      yield* traffic();
+      for (const org of [0, 1, 2])
+        for (let i = 0; i < 3; i++) yield flow({ t: after + 60_000 + org * 5000 + i * 1000, src: hostOf(org, 2), dst: hostOf(25, 2) });
+      for (let i = 0; i < 3; i++) yield flow({ t: after + 120_000 + i * 1000, src: hostOf(3, 2), dst: hostOf(25, 2) });
+    }
+    const ids = ofType(run(engine, spread()), 'new_pair')
+      .filter((c) => c.event === 'opened')
+      .map((c) => c.alert.entity.id);
+    expect(ids).toEqual(expect.arrayContaining(['RR8>O25', 'O01>O25', 'O02>O25', 'O03>O25']));
+  });
+
+  it('reports every new pair with peerOrganisations 0', () => {
+    expect(opened(engineWith(0))).toEqual(['O03>O20', 'O03>mail', 'O04>O25']);
+  });
+
+  it('needs peerOrganisations peers: two acute trusts talking with O20 do not make it common', () => {
+    expect(opened(engineWith(4))).toEqual(['O03>O20', 'O03>mail', 'O04>O25']);
   });
 });

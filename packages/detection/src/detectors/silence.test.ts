@@ -1,6 +1,9 @@
 import type { FlowRecord } from '@flowwatch/flow-schema';
-import { describe, expect, it } from 'vitest';
-import { backgroundTraffic, run, TUESDAY, testEngine } from '../test-network.js';
+import { describe, expect, it, vi } from 'vitest';
+import { backgroundTraffic, flow, run, TUESDAY, testEngine } from '../test-network.js';
+
+// Generated background traffic: seconds on a quiet core, more on a loaded one.
+vi.setConfig({ testTimeout: 60_000 });
 
 const T0 = TUESDAY + 10 * 3_600_000;
 const silence = (changes: ReturnType<typeof run>) => changes.filter((c) => c.alert.type === 'telemetry_silence');
@@ -60,5 +63,45 @@ describe('telemetry silence detector', () => {
         ),
       ),
     ).toEqual([]);
+  });
+});
+
+describe('telemetry silence and a sparse cadence', () => {
+  // supplier-a/core-1 is sparse, as an exporter is at night: every 20 s, but every 16th gap is
+  // 4 min (the first one before minHistory arrivals). supplier-b/core-1 reports every 5 s and moves time on.
+  let lastSparseMs = 0;
+  function* traffic(stopMs: number) {
+    const end = T0 + 4 * 3_600_000;
+    let sparse = T0;
+    let k = 0;
+    for (let t = T0; t < end; t += 5000) {
+      yield flow({ t, src: '10.1.0.9', dst: '10.250.1.1', supplier: 'supplier-b', exporter: 'core-1' });
+      if (t >= sparse) {
+        if (t < stopMs) {
+          lastSparseMs = t;
+          yield flow({ t, src: '10.2.0.9', dst: '10.250.1.1', supplier: 'supplier-a', exporter: 'core-1' });
+        }
+        sparse = t + (++k % 16 === 0 ? 240_000 : 20_000);
+      }
+    }
+  }
+  const opened = (changes: ReturnType<typeof run>) =>
+    silence(changes)
+      .filter((x) => x.event === 'opened')
+      .map((x) => ({ id: x.alert.entity.id, afterMs: Date.parse(x.alert.first_seen) }));
+
+  it("stays quiet on a sparse exporter's usual 4-minute gaps and still reports it when it stops", () => {
+    expect(opened(run(testEngine(), traffic(Number.POSITIVE_INFINITY)))).toEqual([]);
+    const stop = T0 + 3 * 3_600_000;
+    const alerts = opened(run(testEngine(), traffic(stop)));
+    expect(alerts.map((a) => a.id)).toEqual(['supplier-a']);
+    // 3 x the longest recent gap (4 min): 12 min after its last flow (received 1 s after it).
+    expect(alerts[0]!.afterMs - lastSparseMs).toBeGreaterThanOrEqual(12 * 60_000);
+    expect(alerts[0]!.afterMs - lastSparseMs).toBeLessThan(12 * 60_000 + 10_000);
+  });
+
+  it('with the EWMA alone (recentGapMultiplier tiny), the 4-minute gaps are false alerts', () => {
+    const alerts = opened(run(testEngine({ silence: { recentGapMultiplier: 0.001 } }), traffic(Number.POSITIVE_INFINITY)));
+    expect(alerts.length).toBeGreaterThan(0);
   });
 });

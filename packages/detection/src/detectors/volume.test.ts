@@ -1,5 +1,6 @@
 import type { FlowRecord } from '@flowwatch/flow-schema';
 import { describe, expect, it, vi } from 'vitest';
+import { hourOfWeek as hourOf } from '../baseline.js';
 import { backgroundTraffic, flow, merge, run, TUESDAY, testEngine } from '../test-network.js';
 
 const T0 = TUESDAY + 7 * 3_600_000; // 07:00: the morning ramp is part of "normal"
@@ -104,6 +105,25 @@ describe('volume detector', () => {
     );
     expect(collateral.map((c) => c.alert.summary)).toEqual([]);
     expect(engine.stats().explained).toBeGreaterThan(0);
+  });
+
+  it("an ongoing incident's flows do not teach the baseline (no drop when the incident ends)", () => {
+    // 10.6.0.5 in O05 sends O06 a flow a second for an hour: all of the pair's traffic.
+    function* pair() {
+      for (let t = T0; t < T0 + 3_600_000; t += 1000) yield flow({ t, src: '10.6.0.5', dst: '10.7.0.5', packets: 20, bytes: 20 * 700 });
+    }
+    const expectedFlows = (marked: boolean) => {
+      const engine = testEngine({ volume: config });
+      // An ongoing incident at 10.6.0.5 (a flood's victim, a scanner, a policy breach).
+      if (marked) engine.incidents.mark('10.6.0.5', T0 + 7_200_000);
+      run(engine, pair());
+      const b = engine.volume.tables.organisation_pair.peek('O05>O06')!.baseline;
+      expect(b.history).toBeGreaterThan(50);
+      return Math.expm1(b.expectedLog(2, hourOf(T0 + 3_500_000)));
+    };
+    expect(expectedFlows(true)).toBeLessThan(1);
+    // Without the incident, the same traffic is learnt: 60 flows a minute.
+    expect(expectedFlows(false)).toBeGreaterThan(50);
   });
 
   it('raises a drop when a service stops being used, but not before the minimum history', () => {

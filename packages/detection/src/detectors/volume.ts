@@ -170,6 +170,10 @@ export class VolumeDetector implements DetectorFamily {
       const b = entity.baseline;
       if (entity.spikeScale + entity.dropScale > 0 && b.history >= v.minHistoryIntervals && b.residuals >= 16)
         this.#evaluate(entity, slot, start, values);
+      // An ongoing flow-level incident's flows (a flood, a scan, a policy breach) do not teach the
+      // baseline: within 4 spreads of a sparse entity they would be learnt at the full rate, and
+      // the expectation they leave behind reads as a volume drop once the incident ends.
+      if (values[7]! > 0) for (let m = 0; m < 3; m++) values[m] = Math.max(0, values[m]! - values[5 + m]!);
       b.observe(slot, values);
     }
   }
