@@ -1,8 +1,6 @@
 import { emptyFlow, encodeFlows, type FlowRecord } from '@flowwatch/flow-schema';
-import { BufferedProducer } from '@flowwatch/kafka';
-import { createRegistry, ServiceMetrics } from '@flowwatch/observability';
 import type { Kafka } from 'kafkajs';
-import { silentLogger } from './logger.js';
+import { testProducer } from './kafka.js';
 
 export interface FlowStream {
   /** Flows sent so far and the sum of their bytes. */
@@ -22,21 +20,7 @@ export async function startFlowStream(
   topic: string,
   options: { messagesPerS: number; flowsPerMessage: number; flow?: (i: number, base: FlowRecord) => FlowRecord },
 ): Promise<FlowStream> {
-  const producer = new BufferedProducer(
-    kafka,
-    {
-      maxBufferedMessages: 10_000,
-      maxBufferedBytes: 256 << 20,
-      lingerMs: 5,
-      batchMaxMessages: 100,
-      compression: 'gzip',
-      acks: -1,
-      retryBackoffMs: 100,
-    },
-    new ServiceMetrics(createRegistry(), 'test'),
-    silentLogger,
-  );
-  await producer.start();
+  const producer = await testProducer(kafka, { maxBufferedBytes: 256 << 20 });
   let sent = 0;
   let bytes = 0;
   let streaming = true;

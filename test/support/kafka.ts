@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { createKafka } from '@flowwatch/kafka';
+import { BufferedProducer, createKafka, type ProducerOptions } from '@flowwatch/kafka';
+import { createRegistry, ServiceMetrics } from '@flowwatch/observability';
 import type { Kafka } from 'kafkajs';
 import { inject } from 'vitest';
 import { silentLogger } from './logger.js';
@@ -14,4 +15,28 @@ export function testKafka(): { kafka: Kafka; brokers: string[] } {
   const brokers = inject('kafkaBrokers');
   const kafka = createKafka({ brokers, clientId: uniqueName('test'), ssl: false, connectionTimeoutMs: 3000 }, silentLogger);
   return { kafka, brokers };
+}
+
+/**
+ * A started producer for tests to feed topics with: acks from all replicas, 5 ms linger, gzip,
+ * 100 messages a batch and a 64 MB buffer unless `overrides` says otherwise.
+ */
+export async function testProducer(kafka: Kafka, overrides: Partial<ProducerOptions> = {}): Promise<BufferedProducer> {
+  const producer = new BufferedProducer(
+    kafka,
+    {
+      maxBufferedMessages: 10_000,
+      maxBufferedBytes: 64 << 20,
+      lingerMs: 5,
+      batchMaxMessages: 100,
+      compression: 'gzip',
+      acks: -1,
+      retryBackoffMs: 100,
+      ...overrides,
+    },
+    new ServiceMetrics(createRegistry(), 'test'),
+    silentLogger,
+  );
+  await producer.start();
+  return producer;
 }

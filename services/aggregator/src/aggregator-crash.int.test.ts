@@ -5,9 +5,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openClickHouse } from '@flowwatch/clickhouse';
 import { emptyFlow, encodeFlows } from '@flowwatch/flow-schema';
-import { BufferedProducer, ensureTopics } from '@flowwatch/kafka';
-import { createRegistry, ServiceMetrics } from '@flowwatch/observability';
-import { freePort, silentLogger, testKafka, uniqueName } from '@flowwatch/test-support';
+import { ensureTopics } from '@flowwatch/kafka';
+import { freePort, silentLogger, testKafka, testProducer, uniqueName } from '@flowwatch/test-support';
 import { describe, expect, it } from 'vitest';
 
 /**
@@ -30,21 +29,7 @@ describe('aggregator under SIGKILL', () => {
       [{ name: flows, partitions: 4, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' }],
       silentLogger,
     );
-    const producer = new BufferedProducer(
-      kafka,
-      {
-        maxBufferedMessages: 10_000,
-        maxBufferedBytes: 256 << 20,
-        lingerMs: 5,
-        batchMaxMessages: 200,
-        compression: 'gzip',
-        acks: -1,
-        retryBackoffMs: 100,
-      },
-      new ServiceMetrics(createRegistry(), 'test'),
-      silentLogger,
-    );
-    await producer.start();
+    const producer = await testProducer(kafka, { maxBufferedBytes: 256 << 20, batchMaxMessages: 200 });
     let bytes = 0;
     for (let m = 0; m < MESSAGES; m++) {
       const records = Array.from({ length: PER_MESSAGE }, (_, k) => {

@@ -1,9 +1,9 @@
 import { type ClickHouseClient, migrate, SCHEMA } from '@flowwatch/clickhouse';
 import type { RegistryConfig } from '@flowwatch/config';
 import { emptyFlow, encodeFlows, type FlowRecord } from '@flowwatch/flow-schema';
-import { BufferedProducer, ensureTopics } from '@flowwatch/kafka';
-import { createRegistry, type Registry, ServiceMetrics } from '@flowwatch/observability';
-import { openTestClickHouse, silentLogger, testKafka, uniqueName } from '@flowwatch/test-support';
+import { ensureTopics } from '@flowwatch/kafka';
+import { createRegistry, type Registry } from '@flowwatch/observability';
+import { openTestClickHouse, silentLogger, testKafka, testProducer, uniqueName } from '@flowwatch/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Aggregator, createAggregator } from './aggregator.js';
 
@@ -55,21 +55,7 @@ function flow(i: number, hour: number): FlowRecord {
 }
 
 async function produce(topic: string, hour: number, from: number, to: number): Promise<void> {
-  const producer = new BufferedProducer(
-    kafka,
-    {
-      maxBufferedMessages: 10_000,
-      maxBufferedBytes: 64 << 20,
-      lingerMs: 5,
-      batchMaxMessages: 100,
-      compression: 'none',
-      acks: -1,
-      retryBackoffMs: 100,
-    },
-    new ServiceMetrics(createRegistry(), 'test'),
-    silentLogger,
-  );
-  await producer.start();
+  const producer = await testProducer(kafka, { compression: 'none' });
   for (let m = from; m < to; m++) {
     producer.send(topic, [
       { key: 'k', value: encodeFlows(Array.from({ length: PER_MESSAGE }, (_, k) => flow(m * PER_MESSAGE + k, hour))) },

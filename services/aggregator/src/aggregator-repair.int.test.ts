@@ -2,9 +2,9 @@ import { dedupInsertSettings, insertNative, migrate, SCHEMA } from '@flowwatch/c
 import type { RegistryConfig } from '@flowwatch/config';
 import { Enricher } from '@flowwatch/enrichment';
 import { decodeFlows, emptyFlow, encodeFlows, type FlowRecord } from '@flowwatch/flow-schema';
-import { BufferedProducer, ensureTopics } from '@flowwatch/kafka';
-import { createRegistry, ServiceMetrics } from '@flowwatch/observability';
-import { openTestClickHouse, silentLogger, testKafka, uniqueName } from '@flowwatch/test-support';
+import { ensureTopics } from '@flowwatch/kafka';
+import { createRegistry } from '@flowwatch/observability';
+import { openTestClickHouse, silentLogger, testKafka, testProducer, uniqueName } from '@flowwatch/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { batchToken, createAggregator } from './aggregator.js';
 import { RawBlock } from './raw-block.js';
@@ -65,21 +65,7 @@ describe('aggregator replaying a large stored batch', () => {
       ],
       silentLogger,
     );
-    const producer = new BufferedProducer(
-      kafka,
-      {
-        maxBufferedMessages: 10_000,
-        maxBufferedBytes: 64 << 20,
-        lingerMs: 5,
-        batchMaxMessages: 100,
-        compression: 'gzip',
-        acks: -1,
-        retryBackoffMs: 100,
-      },
-      new ServiceMetrics(createRegistry(), 'test'),
-      silentLogger,
-    );
-    await producer.start();
+    const producer = await testProducer(kafka);
     const values: Buffer[] = [];
     for (let m = 0; m < MESSAGES; m++) {
       const value = Buffer.from(encodeFlows(Array.from({ length: PER_MESSAGE }, (_, k) => flow(m * PER_MESSAGE + k))));

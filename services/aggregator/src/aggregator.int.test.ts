@@ -1,9 +1,9 @@
 import { dedupInsertSettings, migrate, SCHEMA } from '@flowwatch/clickhouse';
 import type { RegistryConfig } from '@flowwatch/config';
 import { emptyFlow, encodeFlows, type FlowRecord } from '@flowwatch/flow-schema';
-import { BufferedProducer, ensureTopics } from '@flowwatch/kafka';
-import { createRegistry, ServiceMetrics } from '@flowwatch/observability';
-import { openTestClickHouse, readTopic, silentLogger, testKafka, uniqueName } from '@flowwatch/test-support';
+import { ensureTopics } from '@flowwatch/kafka';
+import { createRegistry } from '@flowwatch/observability';
+import { openTestClickHouse, readTopic, silentLogger, testKafka, testProducer, uniqueName } from '@flowwatch/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Aggregator, batchToken, createAggregator } from './aggregator.js';
 import { toRawRow } from './raw-row.js';
@@ -61,21 +61,7 @@ beforeAll(async () => {
     ],
     silentLogger,
   );
-  const producer = new BufferedProducer(
-    kafka,
-    {
-      maxBufferedMessages: 10_000,
-      maxBufferedBytes: 64 << 20,
-      lingerMs: 5,
-      batchMaxMessages: 100,
-      compression: 'gzip',
-      acks: -1,
-      retryBackoffMs: 100,
-    },
-    new ServiceMetrics(createRegistry(), 'test'),
-    silentLogger,
-  );
-  await producer.start();
+  const producer = await testProducer(kafka);
   for (let m = 0; m < N_MESSAGES; m++) {
     const records = Array.from({ length: PER_MESSAGE }, (_, k) => flow(m * PER_MESSAGE + k));
     producer.send(topics.flows, [{ key: `supplier-b/r${m % 5}`, value: encodeFlows(records) }]);

@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { migrate, SCHEMA } from '@flowwatch/clickhouse';
 import { detectorSchema, type RegistryConfig } from '@flowwatch/config';
 import { type AlertMessage, alertMessageSchema, emptyFlow, encodeFlows, type FlowRecord } from '@flowwatch/flow-schema';
-import { BufferedProducer, ensureTopics } from '@flowwatch/kafka';
-import { createRegistry, ServiceMetrics } from '@flowwatch/observability';
-import { openTestClickHouse, readTopic, silentLogger, testKafka, uniqueName } from '@flowwatch/test-support';
+import { type BufferedProducer, ensureTopics } from '@flowwatch/kafka';
+import { createRegistry } from '@flowwatch/observability';
+import { openTestClickHouse, readTopic, silentLogger, testKafka, testProducer, uniqueName } from '@flowwatch/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDetector, type Detector } from './detector.js';
 import { signature } from './webhooks.js';
@@ -146,21 +146,7 @@ beforeAll(async () => {
     ],
     silentLogger,
   );
-  producer = new BufferedProducer(
-    kafka,
-    {
-      maxBufferedMessages: 10_000,
-      maxBufferedBytes: 64 << 20,
-      lingerMs: 5,
-      batchMaxMessages: 100,
-      compression: 'gzip',
-      acks: -1,
-      retryBackoffMs: 100,
-    },
-    new ServiceMetrics(createRegistry(), 'test'),
-    silentLogger,
-  );
-  await producer.start();
+  producer = await testProducer(kafka);
 });
 
 afterAll(async () => {
