@@ -1,17 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { openClickHouse } from '@flowwatch/clickhouse';
-import { ensureTopics } from '@flowwatch/kafka';
-import { LocalClickHouse } from '@flowwatch/local-clickhouse';
 import {
   consumerLag,
   type FlowwatchProcess,
-  silentLogger,
+  sleep,
+  startChaosStage,
   startFlowStream,
   startFlowwatch,
-  testKafka,
-  uniqueName,
+  waitFor,
 } from '@flowwatch/test-support';
 import { describe, expect, it } from 'vitest';
 
@@ -29,36 +24,15 @@ const PARTITIONS = 4;
 
 describe('two aggregators in one group, one killed mid-stream', () => {
   it('moves its partitions to the survivor and stores every flow exactly once', async () => {
-    const { kafka, brokers } = testKafka();
-    const flows = uniqueName('aggr-failover');
+    const stage = await startChaosStage('aggr-failover', { partitions: PARTITIONS, database: 'fw_failover' });
+    const { kafka, flows, front } = stage;
     const group = `${flows}-aggregators`;
-    await ensureTopics(
-      kafka,
-      [{ name: flows, partitions: PARTITIONS, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' }],
-      silentLogger,
-    );
-    const dir = mkdtempSync(join(tmpdir(), 'fw-chaos-failover-'));
-    const front = new LocalClickHouse({ path: join(dir, 'ch') });
-    await front.start();
     const env = {
-      KAFKA_BROKERS: brokers.join(','),
-      CLICKHOUSE_URL: front.url,
-      CLICKHOUSE_DATABASE: 'fw_failover',
-      FLOWWATCH__KAFKA__TOPICS__FLOWS__NAME: flows,
-      FLOWWATCH__KAFKA__TOPICS__FLOWS_DLQ__NAME: `${flows}.dlq`,
-      FLOWWATCH__KAFKA__TOPICS__ALERTS__NAME: `${flows}.alerts`,
-      FLOWWATCH__KAFKA__TOPICS__DETECTOR_STATE__NAME: `${flows}.state`,
+      ...stage.env,
       FLOWWATCH__AGGREGATOR__GROUP_ID: group,
       FLOWWATCH__AGGREGATOR__MAX_BYTES_PER_PARTITION: String(64 << 10),
-      FLOWWATCH__LOG__LEVEL: 'info',
     };
     const processes: FlowwatchProcess[] = [];
-    const waitFor = async (what: string, p: FlowwatchProcess, ok: () => Promise<boolean>, timeoutMs = 90_000) => {
-      for (const t0 = Date.now(); !(await ok()); ) {
-        if (Date.now() - t0 > timeoutMs) throw new Error(`${what} not within ${timeoutMs} ms:\n${p.output().slice(-3000)}`);
-        await sleep(250);
-      }
-    };
     const assigned = async (p: FlowwatchProcess) => (await p.metric('flowwatch_aggregator_kafka_assigned_partitions')) ?? 0;
     try {
       // One after the other: each start runs the schema migrations.
@@ -133,12 +107,7 @@ describe('two aggregators in one group, one killed mid-stream', () => {
       );
     } finally {
       for (const p of processes) await p.stop(5000);
-      await front.stop();
-      rmSync(dir, { recursive: true, force: true });
+      await stage.stop();
     }
   }, 300_000);
 });
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}

@@ -1,10 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { openClickHouse } from '@flowwatch/clickhouse';
-import { ensureTopics } from '@flowwatch/kafka';
-import { LocalClickHouse } from '@flowwatch/local-clickhouse';
-import { consumerLag, silentLogger, startFlowStream, startFlowwatch, testKafka, uniqueName } from '@flowwatch/test-support';
+import { consumerLag, sleep, startChaosStage, startFlowStream, startFlowwatch, waitFor } from '@flowwatch/test-support';
 import { describe, expect, it } from 'vitest';
 
 /**
@@ -27,35 +22,17 @@ const AFTER_MS = 6_000;
 
 describe(`ClickHouse unavailable for ${OUTAGE_MS / 1000} s under a steady stream`, () => {
   it('pauses consumption with bounded memory, reports not ready, and stores every flow exactly once afterwards', async () => {
-    const { kafka, brokers } = testKafka();
-    const flows = uniqueName('ch-outage');
+    const stage = await startChaosStage('ch-outage', { partitions: 3, database: 'fw_outage' });
+    const { kafka, flows, front } = stage;
     const group = `${flows}-aggregators`;
-    await ensureTopics(
-      kafka,
-      [{ name: flows, partitions: 3, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' }],
-      silentLogger,
-    );
-    const dir = mkdtempSync(join(tmpdir(), 'fw-chaos-ch-'));
-    const front = new LocalClickHouse({ path: join(dir, 'ch') });
-    await front.start();
     const aggregator = await startFlowwatch('aggregator', {
-      KAFKA_BROKERS: brokers.join(','),
-      CLICKHOUSE_URL: front.url,
-      CLICKHOUSE_DATABASE: 'fw_outage',
-      FLOWWATCH__KAFKA__TOPICS__FLOWS__NAME: flows,
-      FLOWWATCH__KAFKA__TOPICS__FLOWS_DLQ__NAME: `${flows}.dlq`,
-      FLOWWATCH__KAFKA__TOPICS__ALERTS__NAME: `${flows}.alerts`,
-      FLOWWATCH__KAFKA__TOPICS__DETECTOR_STATE__NAME: `${flows}.state`,
+      ...stage.env,
       FLOWWATCH__AGGREGATOR__GROUP_ID: group,
       FLOWWATCH__AGGREGATOR__MAX_BYTES_PER_PARTITION: String(256 << 10),
-      FLOWWATCH__LOG__LEVEL: 'info',
     });
     let reader: Awaited<ReturnType<typeof openClickHouse>> | undefined;
     try {
-      for (let t0 = Date.now(); (await aggregator.readiness()).status !== 200; ) {
-        if (Date.now() - t0 > 90_000) throw new Error(`the aggregator did not get ready:\n${aggregator.output().slice(-3000)}`);
-        await sleep(250);
-      }
+      await waitFor('the aggregator ready', aggregator, async () => (await aggregator.readiness()).status === 200);
       const stream = await startFlowStream(kafka, flows, { messagesPerS: MESSAGES_PER_S, flowsPerMessage: FLOWS_PER_MESSAGE });
       const streamStart = Date.now();
 
@@ -165,12 +142,7 @@ describe(`ClickHouse unavailable for ${OUTAGE_MS / 1000} s under a steady stream
     } finally {
       await aggregator.stop(5000);
       await reader?.client.close();
-      await front.stop();
-      rmSync(dir, { recursive: true, force: true });
+      await stage.stop();
     }
   }, 300_000);
 });
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}

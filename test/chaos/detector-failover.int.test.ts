@@ -1,19 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { EntityRouter } from '@flowwatch/detector';
 import { type AlertMessage, emptyFlow, encodeFlows } from '@flowwatch/flow-schema';
-import { ensureTopics } from '@flowwatch/kafka';
-import { LocalClickHouse } from '@flowwatch/local-clickhouse';
-import {
-  type FlowwatchProcess,
-  readTopic,
-  silentLogger,
-  startFlowStream,
-  startFlowwatch,
-  testKafka,
-  uniqueName,
-} from '@flowwatch/test-support';
+import { type FlowwatchProcess, readTopic, startChaosStage, startFlowStream, startFlowwatch, waitFor } from '@flowwatch/test-support';
 import { describe, expect, it } from 'vitest';
 
 /**
@@ -33,30 +20,17 @@ const VICTIM_HOST = '10.200.1.80';
 
 describe('two detectors in one group with the repartition stage, one killed', () => {
   it('alerts a split scan once, on one instance; the survivor restores its state and keeps it one alert', async () => {
-    const { kafka, brokers } = testKafka();
-    const flows = uniqueName('det-failover');
+    const stage = await startChaosStage('det-failover', {
+      partitions: PARTITIONS,
+      database: 'fw_det_failover',
+      extraTopics: (flows) => [`${flows}.by-entity`],
+    });
+    const { kafka, flows } = stage;
     const alertsTopic = `${flows}.alerts`;
     const byEntity = `${flows}.by-entity`;
     const group = `${flows}-detectors`;
-    await ensureTopics(
-      kafka,
-      [
-        { name: flows, partitions: PARTITIONS, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' },
-        { name: byEntity, partitions: PARTITIONS, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' },
-      ],
-      silentLogger,
-    );
-    const dir = mkdtempSync(join(tmpdir(), 'fw-chaos-det-'));
-    const front = new LocalClickHouse({ path: join(dir, 'ch') });
-    await front.start();
     const env = {
-      KAFKA_BROKERS: brokers.join(','),
-      CLICKHOUSE_URL: front.url,
-      CLICKHOUSE_DATABASE: 'fw_det_failover',
-      FLOWWATCH__KAFKA__TOPICS__FLOWS__NAME: flows,
-      FLOWWATCH__KAFKA__TOPICS__FLOWS_DLQ__NAME: `${flows}.dlq`,
-      FLOWWATCH__KAFKA__TOPICS__ALERTS__NAME: alertsTopic,
-      FLOWWATCH__KAFKA__TOPICS__DETECTOR_STATE__NAME: `${flows}.state`,
+      ...stage.env,
       FLOWWATCH__KAFKA__TOPICS__FLOWS_BY_ENTITY__NAME: byEntity,
       FLOWWATCH__KAFKA__TOPICS__FLOWS_BY_ENTITY__PARTITIONS: String(PARTITIONS),
       FLOWWATCH__DETECTOR__REPARTITION__ENABLED: 'true',
@@ -65,15 +39,8 @@ describe('two detectors in one group with the repartition stage, one killed', ()
       FLOWWATCH__DETECTOR__CHECKPOINT_INTERVAL_MS: '2000',
       // A persisting alert re-published every 2 s: the survivor's update of the ongoing scan shows.
       FLOWWATCH__DETECTOR__ALERTS__UPDATE_INTERVAL_MS: '2000',
-      FLOWWATCH__LOG__LEVEL: 'info',
     };
     const processes: FlowwatchProcess[] = [];
-    const waitFor = async (what: string, p: FlowwatchProcess, ok: () => Promise<boolean>, timeoutMs = 90_000) => {
-      for (const t0 = Date.now(); !(await ok()); ) {
-        if (Date.now() - t0 > timeoutMs) throw new Error(`${what} not within ${timeoutMs} ms:\n${p.output().slice(-3000)}`);
-        await sleep(250);
-      }
-    };
     const assigned = async (p: FlowwatchProcess) => (await p.metric('flowwatch_detector_kafka_assigned_partitions')) ?? 0;
     const held = async (p: FlowwatchProcess, partition?: number) =>
       (await p.metric(
@@ -197,12 +164,7 @@ describe('two detectors in one group with the repartition stage, one killed', ()
       await stream?.stop();
       await producer.disconnect();
       for (const p of processes) await p.stop(5000);
-      await front.stop();
-      rmSync(dir, { recursive: true, force: true });
+      await stage.stop();
     }
   }, 300_000);
 });
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}

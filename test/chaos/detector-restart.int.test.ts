@@ -1,18 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { type AlertMessage, emptyFlow, encodeFlows } from '@flowwatch/flow-schema';
-import { ensureTopics } from '@flowwatch/kafka';
-import { LocalClickHouse } from '@flowwatch/local-clickhouse';
 import {
   consumerLag,
   type FlowwatchProcess,
   readTopic,
-  silentLogger,
+  sleep,
+  startChaosStage,
   startFlowStream,
   startFlowwatch,
-  testKafka,
-  uniqueName,
+  waitFor,
 } from '@flowwatch/test-support';
 import { describe, expect, it } from 'vitest';
 
@@ -27,37 +22,16 @@ const PARTITIONS = 2;
 
 describe('detector killed with SIGKILL and restarted', () => {
   it('restores its state from the checkpoint: an incident spanning the crash is one alert', async () => {
-    const { kafka, brokers } = testKafka();
-    const flows = uniqueName('det-restart');
+    const stage = await startChaosStage('det-restart', { partitions: PARTITIONS, database: 'fw_det_restart' });
+    const { kafka, flows } = stage;
     const alertsTopic = `${flows}.alerts`;
-    await ensureTopics(
-      kafka,
-      [{ name: flows, partitions: PARTITIONS, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' }],
-      silentLogger,
-    );
-    const dir = mkdtempSync(join(tmpdir(), 'fw-chaos-det-restart-'));
-    const front = new LocalClickHouse({ path: join(dir, 'ch') });
-    await front.start();
     const env = {
-      KAFKA_BROKERS: brokers.join(','),
-      CLICKHOUSE_URL: front.url,
-      CLICKHOUSE_DATABASE: 'fw_det_restart',
-      FLOWWATCH__KAFKA__TOPICS__FLOWS__NAME: flows,
-      FLOWWATCH__KAFKA__TOPICS__FLOWS_DLQ__NAME: `${flows}.dlq`,
-      FLOWWATCH__KAFKA__TOPICS__ALERTS__NAME: alertsTopic,
-      FLOWWATCH__KAFKA__TOPICS__DETECTOR_STATE__NAME: `${flows}.state`,
+      ...stage.env,
       FLOWWATCH__DETECTOR__GROUP_ID: `${flows}-detector`,
       FLOWWATCH__DETECTOR__FROM_BEGINNING: 'true',
       FLOWWATCH__DETECTOR__CHECKPOINT_INTERVAL_MS: '1000',
-      FLOWWATCH__LOG__LEVEL: 'info',
     };
     const processes: FlowwatchProcess[] = [];
-    const waitFor = async (what: string, p: FlowwatchProcess, ok: () => Promise<boolean>, timeoutMs = 90_000) => {
-      for (const t0 = Date.now(); !(await ok()); ) {
-        if (Date.now() - t0 > timeoutMs) throw new Error(`${what} not within ${timeoutMs} ms:\n${p.output().slice(-3000)}`);
-        await sleep(250);
-      }
-    };
     const producer = kafka.producer();
     await producer.connect();
     const SRC = '203.0.113.70';
@@ -134,12 +108,7 @@ describe('detector killed with SIGKILL and restarted', () => {
       await stream?.stop();
       await producer.disconnect();
       for (const p of processes) await p.stop(5000);
-      await front.stop();
-      rmSync(dir, { recursive: true, force: true });
+      await stage.stop();
     }
   }, 300_000);
 });
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}

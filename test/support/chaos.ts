@@ -1,0 +1,78 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureTopics } from '@flowwatch/kafka';
+import { LocalClickHouse } from '@flowwatch/local-clickhouse';
+import type { Kafka } from 'kafkajs';
+import type { FlowwatchProcess } from './flowwatch-process.js';
+import { testKafka, uniqueName } from './kafka.js';
+import { silentLogger } from './logger.js';
+
+/** What the fault tests share: the broker, a ClickHouse server of their own, and topics named after `flows`. */
+export interface ChaosStage {
+  kafka: Kafka;
+  brokers: string[];
+  /** The flows topic (unique to the test); the other topics are `<flows>.dlq`, `.alerts`, `.state`. */
+  flows: string;
+  /** chDB behind a ClickHouse HTTP front, so several flowwatch processes share one store and it can be killed. */
+  front: LocalClickHouse;
+  /** Environment of a flowwatch process on this stage: broker, ClickHouse, topic names, info logs. */
+  env: Record<string, string>;
+  /** Stops the ClickHouse front and removes its data. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Creates the flows topic (and `extraTopics`) with `partitions` each, starts a ClickHouse front
+ * on a fresh data directory, and returns the environment flowwatch processes need to use them.
+ */
+export async function startChaosStage(
+  name: string,
+  options: { partitions: number; database: string; extraTopics?: (flows: string) => string[] },
+): Promise<ChaosStage> {
+  const { kafka, brokers } = testKafka();
+  const flows = uniqueName(name);
+  const topic = (t: string) => ({
+    name: t,
+    partitions: options.partitions,
+    replicationFactor: 1,
+    retentionMs: 3_600_000,
+    cleanupPolicy: 'delete' as const,
+  });
+  await ensureTopics(kafka, [flows, ...(options.extraTopics?.(flows) ?? [])].map(topic), silentLogger);
+  const dir = mkdtempSync(join(tmpdir(), `fw-chaos-${name}-`));
+  const front = new LocalClickHouse({ path: join(dir, 'ch') });
+  await front.start();
+  return {
+    kafka,
+    brokers,
+    flows,
+    front,
+    env: {
+      KAFKA_BROKERS: brokers.join(','),
+      CLICKHOUSE_URL: front.url,
+      CLICKHOUSE_DATABASE: options.database,
+      FLOWWATCH__KAFKA__TOPICS__FLOWS__NAME: flows,
+      FLOWWATCH__KAFKA__TOPICS__FLOWS_DLQ__NAME: `${flows}.dlq`,
+      FLOWWATCH__KAFKA__TOPICS__ALERTS__NAME: `${flows}.alerts`,
+      FLOWWATCH__KAFKA__TOPICS__DETECTOR_STATE__NAME: `${flows}.state`,
+      FLOWWATCH__LOG__LEVEL: 'info',
+    },
+    async stop() {
+      await front.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `ok` every 250 ms; after `timeoutMs` fails with `what` and the end of the process's output. */
+export async function waitFor(what: string, p: FlowwatchProcess, ok: () => Promise<boolean>, timeoutMs = 90_000): Promise<void> {
+  for (const t0 = Date.now(); !(await ok()); ) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`${what} not within ${timeoutMs} ms:\n${p.output().slice(-3000)}`);
+    await sleep(250);
+  }
+}
