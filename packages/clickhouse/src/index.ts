@@ -10,4 +10,4 @@ export {
 } from './cluster.js';
 export { checksumOf, type Migration, type MigrationResult, migrate, migrationsTableDdl } from './migrations.js';
 export { isAddress, NativeColumn, type NativeType } from './native.js';
-export { applyRetention, dedupInsertSettings, type Retention, SCHEMA, schemaFor } from './schema.js';
+export { applyRetention, dedupInsertSettings, type Retention, SCHEMA, type SuppressionRow, schemaFor } from './schema.js';

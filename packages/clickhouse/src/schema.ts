@@ -239,3 +239,25 @@ export function dedupInsertSettings(token: string): Record<string, string | numb
 export function schemaFor(cluster: ClusterTarget | undefined): readonly Migration[] {
   return cluster ? clusterMigrations(SCHEMA, cluster) : SCHEMA;
 }
+
+/**
+ * A `suppressions` row as JSONEachRow gives it (migration 3): written by the API, read by the API
+ * and by the detector. DateTime64 arrives as text, UInt64 as text or a number.
+ */
+export interface SuppressionRow {
+  id: string;
+  types: string[];
+  entities: string[];
+  organisations: string[];
+  groups: string[];
+  suppliers: string[];
+  reason: string;
+  alert_id: string;
+  created_by: string;
+  created_at: string | number;
+  expires_at: string | number | null;
+  deleted: number;
+  updated_by: string;
+  updated_at: string | number;
+  version: string | number;
+}

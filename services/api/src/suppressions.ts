@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { ClickHouseClient } from '@flowwatch/clickhouse';
+import type { ClickHouseClient, SuppressionRow } from '@flowwatch/clickhouse';
 import { z } from 'zod';
 import { ALERT_TYPES } from './alerts/alert-record.js';
 import { dt64, iso, msOf } from './ch-time.js';
@@ -59,23 +59,7 @@ export const suppressionSchema = z
   .meta({ id: 'Suppression' });
 export type Suppression = z.infer<typeof suppressionSchema>;
 
-interface Row {
-  id: string;
-  types: string[];
-  entities: string[];
-  organisations: string[];
-  groups: string[];
-  suppliers: string[];
-  reason: string;
-  alert_id: string;
-  created_by: string;
-  created_at: string | number;
-  expires_at: string | number | null;
-  deleted: number;
-  updated_by: string;
-  updated_at: string | number;
-  version: string | number;
-}
+type Row = SuppressionRow;
 
 const SELECT = `SELECT id, types, entities, organisations, groups, suppliers, reason, alert_id, created_by,
   toUnixTimestamp64Milli(created_at) AS created_at, toUnixTimestamp64Milli(expires_at) AS expires_at, deleted, updated_by,

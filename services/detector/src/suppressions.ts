@@ -1,15 +1,7 @@
-import type { ClickHouseClient } from '@flowwatch/clickhouse';
+import type { ClickHouseClient, SuppressionRow } from '@flowwatch/clickhouse';
 import { type DetectorConfig, suppressionSchema } from '@flowwatch/config';
 
-interface Row {
-  id: string;
-  types: string[];
-  entities: string[];
-  organisations: string[];
-  groups: string[];
-  suppliers: string[];
-  reason: string;
-}
+type Row = Pick<SuppressionRow, 'id' | 'types' | 'entities' | 'organisations' | 'groups' | 'suppliers' | 'reason'>;
 
 /**
  * The suppressions in force that analysts made through the API (ClickHouse `suppressions`,
