@@ -113,6 +113,11 @@ export type Metrics = Record<Metric, number>;
  */
 export type MetricValues = Partial<Metrics>;
 
+/** The metrics asked for (every one when not said) plus the one that orders the answer, in METRICS order. */
+export function metricsWith(ordering: Metric, asked: readonly Metric[] = METRICS): Metric[] {
+  return METRICS.filter((m) => m === ordering || asked.includes(m));
+}
+
 /**
  * The aggregate of each metric per table. In the rollups the sums are `SimpleAggregateFunction`
  * columns (summed again, as rows of one key may not be merged yet) and the distinct counts `uniq`

@@ -9,6 +9,7 @@ import {
   FLOW_TABLES,
   METRICS,
   type Metric,
+  metricsWith,
   PROTOCOLS,
   SERIES_DIMENSIONS,
   type ValueType,
@@ -202,8 +203,6 @@ const metricList = z
   .describe(
     `Metrics to compute, comma-separated (${METRICS.join(', ')}); default all. The distinct-address counts cost the most: leave them out when they are not shown`,
   );
-/** The asked metrics plus the one that orders the answer. */
-const withOrdering = (metrics: Metric[], ordering: Metric): Metric[] => METRICS.filter((m) => m === ordering || metrics.includes(m));
 const count = (max: number, fallback: number, description: string) =>
   z.coerce
     .number({ error: 'must be a whole number' })
@@ -279,7 +278,7 @@ export const topQuerySchema = z
     table,
   })
   .superRefine((v, ctx) => checkRange(v, QUERY_LIMITS.maxRangeDays, ctx))
-  .transform((v) => ({ ...v, metrics: withOrdering(v.metrics, v.metric) }));
+  .transform((v) => ({ ...v, metrics: metricsWith(v.metric, v.metrics) }));
 export type TopQueryInput = z.input<typeof topQuerySchema>;
 export type TopQuery = z.output<typeof topQuerySchema>;
 
@@ -295,7 +294,7 @@ export const matrixQuerySchema = z
     table,
   })
   .superRefine((v, ctx) => checkRange(v, QUERY_LIMITS.maxRangeDays, ctx))
-  .transform((v) => ({ ...v, metrics: withOrdering(v.metrics, v.metric) }));
+  .transform((v) => ({ ...v, metrics: metricsWith(v.metric, v.metrics) }));
 export type MatrixQueryInput = z.input<typeof matrixQuerySchema>;
 export type MatrixQuery = z.output<typeof matrixQuerySchema>;
 

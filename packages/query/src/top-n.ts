@@ -1,6 +1,15 @@
 import type { ClickHouseClient } from '@flowwatch/clickhouse';
 import type { Answer, AnswerMeta, QueryContext } from './answer.js';
-import { type Dimension, displayAddress, type FlowTable, METRICS, type Metric, type MetricValues, rawOnlyFields } from './fields.js';
+import {
+  type Dimension,
+  displayAddress,
+  type FlowTable,
+  METRICS,
+  type Metric,
+  type MetricValues,
+  metricsWith,
+  rawOnlyFields,
+} from './fields.js';
 import type { Filter, TopQuery } from './query-input.js';
 import {
   DISTINCT_METRICS,
@@ -52,8 +61,7 @@ function metricColumn(metric: Metric): string {
   return metric;
 }
 
-const askedMetrics = (q: Pick<RankedQuery, 'metric' | 'metrics'>): Metric[] =>
-  METRICS.filter((m) => m === q.metric || (q.metrics ?? METRICS).includes(m));
+const askedMetrics = (q: Pick<RankedQuery, 'metric' | 'metrics'>): Metric[] => metricsWith(q.metric, q.metrics);
 
 /** Whether the totals are sums of the keys' rows, so the top-N query can return them itself. */
 export const totalsFromRows = (q: Pick<RankedQuery, 'metric' | 'metrics'>): boolean =>
