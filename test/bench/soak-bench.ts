@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -65,6 +65,12 @@ interface Sample {
   detector_flows: number;
   lag_aggregator_messages: number;
   lag_detector_messages: number;
+  /** Messages in the collector's producer buffer, not yet in Kafka (a backlog consumer lag does not show). */
+  collector_buffer_messages: number;
+  /** Datagrams waiting for or inside the collector's decode workers. */
+  worker_queue_datagrams: number;
+  /** Wall clock minus the detector's event-time watermark. */
+  detector_watermark_lag_s: number;
   kernel_udp_drops_datagrams: number;
   collector_rejected: Record<string, number>;
   rss_mb: number;
@@ -72,6 +78,34 @@ interface Sample {
   flowwatch_cpu_s: number;
   broker_cpu_s: number;
   load_average: string;
+}
+
+/** CPU seconds of a process by thread name (/proc/<pid>/task/<tid>/stat comm; digits stripped), largest first. */
+function threadCpu(pid: number | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (pid === undefined) return out;
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = Number(tid) === pid ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/[\d\s]+$/, '');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out[name] = (out[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      // thread gone meanwhile
+    }
+  }
+  return Object.fromEntries(
+    Object.entries(out)
+      .filter(([, v]) => v >= 0.5)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => [k, +v.toFixed(1)]),
+  );
 }
 
 const mb = (bytes: number) => +(bytes / 2 ** 20).toFixed(1);
@@ -193,6 +227,9 @@ export async function soakBench(print: (o: Record<string, unknown>) => void, opt
         detector_flows: sumOf(m, 'flowwatch_detector_flows_processed_total'),
         lag_aggregator_messages: lagAggregator,
         lag_detector_messages: lagDetector,
+        collector_buffer_messages: sumOf(m, 'flowwatch_collector_kafka_buffer_messages'),
+        worker_queue_datagrams: sumOf(m, 'flowwatch_collector_worker_queued_datagrams_count'),
+        detector_watermark_lag_s: round(sumOf(m, 'flowwatch_detector_watermark_lag_seconds'), 1) ?? Number.NaN,
         kernel_udp_drops_datagrams: sumOf(m, 'flowwatch_collector_kernel_udp_drops_total'),
         collector_rejected: sumBy(m, 'flowwatch_collector_rejected_total', 'reason'),
         rss_mb: mb(sumOf(m, 'flowwatch_process_resident_memory_bytes')),
@@ -244,6 +281,7 @@ export async function soakBench(print: (o: Record<string, unknown>) => void, opt
     const m = last.metrics;
     const end = last.sample;
 
+    const fwThreads = threadCpu(fwPid);
     await alertReader.disconnect();
     const stopCode = await fw.stop(60_000);
     // The process owned the chDB directory; now this one opens it and counts.
@@ -251,21 +289,29 @@ export async function soakBench(print: (o: Record<string, unknown>) => void, opt
     const count = async (query: string) =>
       Number(((await (await ch.client.query({ query, format: 'JSONEachRow' })).json()) as { n: string }[])[0]?.n ?? 0);
     const storedRows = await count('SELECT count() AS n FROM flows_raw');
-    const scanRows = await count("SELECT count() AS n FROM flows_raw WHERE dst_port BETWEEN 1 AND 150 AND src_addr LIKE '198.51.%'");
+    const scanRows = await count(
+      "SELECT count() AS n FROM flows_raw WHERE dst_port BETWEEN 1 AND 150 AND toString(src_addr) LIKE '%198.51.%'",
+    );
     await ch.client.close();
 
     // Steady state: samples after warm-up, while sending.
     const steady = samples.filter((s) => s.sending && s.elapsed_s >= options.warmupS);
     const trend = (pick: (s: Sample) => number) => round(leastSquaresSlope(steady.map((s) => [s.elapsed_s / 3600, pick(s)] as const)), 1);
+    // A backlog in seconds of traffic: messages (one per 30-flow datagram) in Kafka not yet consumed,
+    // plus those still in the collector (producer buffer, decode queue), which consumer lag misses.
     const lagSeconds = (lag: number) => (lag * RECORDS_PER_DATAGRAM) / options.rate;
+    const inCollector = (s: Sample) => s.collector_buffer_messages + s.worker_queue_datagrams;
     const lagTrend = (pick: (s: Sample) => number) =>
       round(leastSquaresSlope(steady.map((s) => [s.elapsed_s / 60, lagSeconds(pick(s))] as const)), 2);
     const lastSteady = steady[steady.length - 1];
-    const aggregatorLagSlope = lagTrend((s) => s.lag_aggregator_messages) ?? 0;
-    const detectorLagSlope = lagTrend((s) => s.lag_detector_messages) ?? 0;
+    const aggregatorLagSlope = lagTrend((s) => s.lag_aggregator_messages + inCollector(s)) ?? 0;
+    const detectorLagSlope = lagTrend((s) => s.lag_detector_messages + inCollector(s)) ?? 0;
     const behind = (slope: number, lag: number | undefined) => slope > 0.5 && (lag ?? 0) > 10;
-    const aggregatorBehind = behind(aggregatorLagSlope, lastSteady && lagSeconds(lastSteady.lag_aggregator_messages));
-    const detectorBehind = behind(detectorLagSlope, lastSteady && lagSeconds(lastSteady.lag_detector_messages));
+    const aggregatorBehind = behind(
+      aggregatorLagSlope,
+      lastSteady && lagSeconds(lastSteady.lag_aggregator_messages + inCollector(lastSteady)),
+    );
+    const detectorBehind = behind(detectorLagSlope, lastSteady && lagSeconds(lastSteady.lag_detector_messages + inCollector(lastSteady)));
 
     const rejected = sumBy(m, 'flowwatch_collector_rejected_total', 'reason');
     const workerQueueDatagrams = rejected.worker_queue_full ?? 0;
@@ -325,7 +371,7 @@ export async function soakBench(print: (o: Record<string, unknown>) => void, opt
       loss_unexplained_flows: loss - counted,
       zero_loss: loss === 0 && counted === 0,
       drain_seconds: round(drainS, 0),
-      lag_trend_s_per_min: { aggregator: aggregatorLagSlope, detector: detectorLagSlope },
+      backlog_trend_s_per_min: { aggregator: aggregatorLagSlope, detector: detectorLagSlope },
       falling_behind: { aggregator: aggregatorBehind, detector: detectorBehind },
       memory: {
         warmup_s: options.warmupS,
@@ -338,6 +384,7 @@ export async function soakBench(print: (o: Record<string, unknown>) => void, opt
       },
       cpu: {
         flowwatch_s: cpuFw,
+        flowwatch_by_thread_s: fwThreads,
         broker_s: cpuBroker,
         flowwatch_us_per_flow: round((cpuFw / storedRows) * 1e6),
         broker_us_per_flow: round((cpuBroker / storedRows) * 1e6),
