@@ -296,22 +296,28 @@ export async function soakBench(print: (o: Record<string, unknown>) => void, opt
 
     // Steady state: samples after warm-up, while sending.
     const steady = samples.filter((s) => s.sending && s.elapsed_s >= options.warmupS);
+    const lastSteady = steady[steady.length - 1];
     const trend = (pick: (s: Sample) => number) => round(leastSquaresSlope(steady.map((s) => [s.elapsed_s / 3600, pick(s)] as const)), 1);
     // A backlog in seconds of traffic: messages (one per 30-flow datagram) in Kafka not yet consumed,
     // plus those still in the collector (producer buffer, decode queue), which consumer lag misses.
     const lagSeconds = (lag: number) => (lag * RECORDS_PER_DATAGRAM) / options.rate;
     const inCollector = (s: Sample) => s.collector_buffer_messages + s.worker_queue_datagrams;
-    const lagTrend = (pick: (s: Sample) => number) =>
-      round(leastSquaresSlope(steady.map((s) => [s.elapsed_s / 60, lagSeconds(pick(s))] as const)), 2);
-    const lastSteady = steady[steady.length - 1];
-    const aggregatorLagSlope = lagTrend((s) => s.lag_aggregator_messages + inCollector(s)) ?? 0;
-    const detectorLagSlope = lagTrend((s) => s.lag_detector_messages + inCollector(s)) ?? 0;
-    const behind = (slope: number, lag: number | undefined) => slope > 0.5 && (lag ?? 0) > 10;
-    const aggregatorBehind = behind(
-      aggregatorLagSlope,
-      lastSteady && lagSeconds(lastSteady.lag_aggregator_messages + inCollector(lastSteady)),
-    );
-    const detectorBehind = behind(detectorLagSlope, lastSteady && lagSeconds(lastSteady.lag_detector_messages + inCollector(lastSteady)));
+    const backlogOf = {
+      aggregator: (s: Sample) => lagSeconds(s.lag_aggregator_messages + inCollector(s)),
+      detector: (s: Sample) => lagSeconds(s.lag_detector_messages + inCollector(s)),
+    };
+    const steadyMinutes = steady.length > 1 ? ((lastSteady?.elapsed_s ?? 0) - (steady[0]?.elapsed_s ?? 0)) / 60 : 0;
+    // Behind: the fitted backlog grows over the steady samples by more than 10 s of traffic and more than it started with.
+    const backlog = (pick: (s: Sample) => number) => {
+      const slope = leastSquaresSlope(steady.map((s) => [s.elapsed_s / 60, pick(s)] as const));
+      const startS = steady[0] ? pick(steady[0]) : 0;
+      return {
+        start_s: round(startS, 1),
+        end_s: lastSteady ? round(pick(lastSteady), 1) : null,
+        slope_s_per_min: round(slope, 2),
+        falling_behind: Number.isFinite(slope) && slope * steadyMinutes > Math.max(10, startS),
+      };
+    };
 
     const rejected = sumBy(m, 'flowwatch_collector_rejected_total', 'reason');
     const workerQueueDatagrams = rejected.worker_queue_full ?? 0;
@@ -371,8 +377,8 @@ export async function soakBench(print: (o: Record<string, unknown>) => void, opt
       loss_unexplained_flows: loss - counted,
       zero_loss: loss === 0 && counted === 0,
       drain_seconds: round(drainS, 0),
-      backlog_trend_s_per_min: { aggregator: aggregatorLagSlope, detector: detectorLagSlope },
-      falling_behind: { aggregator: aggregatorBehind, detector: detectorBehind },
+      // Seconds of traffic not yet consumed (Kafka lag plus what waits in the collector), over the steady samples.
+      backlog: { aggregator: backlog(backlogOf.aggregator), detector: backlog(backlogOf.detector) },
       memory: {
         warmup_s: options.warmupS,
         rss_mb: { steady_start: first?.rss_mb ?? null, end: lastSteady?.rss_mb ?? null, slope_mb_per_hour: trend((s) => s.rss_mb) },
@@ -391,6 +397,11 @@ export async function soakBench(print: (o: Record<string, unknown>) => void, opt
         sender_us_per_flow: round((sent.cpuSeconds / sent.flows) * 1e6),
       },
       detection_latency: { all: quantiles(latencyAll), port_scan: quantiles(latencyScan) },
+      aggregator_inserts: {
+        count: sumOf(m, 'flowwatch_aggregator_insert_duration_seconds_count'),
+        seconds: round(sumOf(m, 'flowwatch_aggregator_insert_duration_seconds_sum'), 1),
+        rows_per_insert: round(end.rows_stored / sumOf(m, 'flowwatch_aggregator_insert_duration_seconds_count'), 0),
+      },
       alerts_opened_by_type: sumBy(m, 'flowwatch_detector_alerts_raised_total', 'type'),
       incidents: {
         injected: incidents.length,
