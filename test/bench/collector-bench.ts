@@ -25,7 +25,7 @@ async function metricWhere(registry: ReturnType<typeof createRegistry>, name: st
 }
 
 /** The broker's JVM: the process whose command line names its data directory. */
-function brokerPid(dataDir: string): number | undefined {
+export function brokerPid(dataDir: string): number | undefined {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
@@ -41,7 +41,7 @@ function brokerPid(dataDir: string): number | undefined {
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
-function processCpuSeconds(pid: number | undefined): number {
+export function processCpuSeconds(pid: number | undefined): number {
   if (pid === undefined) return Number.NaN;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

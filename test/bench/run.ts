@@ -1,6 +1,7 @@
 /**
  * `pnpm bench`: prints the figures docs/benchmarks.md records. Sections can be chosen:
- * `pnpm bench decode nfacctd enrichment collector aggregator detector repartition api` (all by default).
+ * `pnpm bench decode nfacctd enrichment collector aggregator detector repartition api` (all by default;
+ * `soak`, the whole pipeline for minutes, runs only when named).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -15,7 +16,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 // nfacctd, from Debian's pmacct, is the reference: same capture, its own pcap_savefile reader,
 // aggregating into its print plugin; CPU of the whole process tree, start-up included for both.
 const sections = process.argv.slice(2);
-const want = (s: string) => sections.length === 0 || sections.includes(s);
+const want = (s: string) => (sections.length === 0 && s !== 'soak') || sections.includes(s);
 const print = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(o)}\n`);
 
 function decodeThroughput(name: string, datagrams: Uint8Array[], seconds = 2): void {
@@ -151,4 +152,8 @@ if (want('api')) {
     Number(process.env.FLOWWATCH_BENCH_API_FLOWS ?? 5_000_000),
     Number(process.env.FLOWWATCH_BENCH_API_ALERTS ?? 10_000),
   );
+}
+if (want('soak')) {
+  const { soakBench } = await import('./soak-bench.js');
+  await soakBench(print);
 }
