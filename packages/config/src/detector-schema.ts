@@ -145,6 +145,15 @@ export const detectorSchema = z.strictObject({
         .describe('Per interval: spikes below this observed, drops below this expected, stay quiet'),
       minPackets: z.number().min(0).default(50_000),
       minFlows: z.number().min(0).default(2_000),
+      dropWindowIntervals: z
+        .number()
+        .int()
+        .min(0)
+        .max(60)
+        .default(10)
+        .describe(
+          'Drops are also judged over runs of up to this many recent intervals (0: one interval only): minFlows then applies to the run, so a sparse entity that falls to a few percent is seen within a few intervals',
+        ),
       kinds: z
         .array(z.enum(['supplier', 'exporter', 'organisation_in', 'organisation_out', 'organisation_pair', 'service']))
         .default(['supplier', 'exporter', 'organisation_in', 'organisation_out', 'organisation_pair', 'service'])

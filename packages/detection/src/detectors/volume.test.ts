@@ -142,6 +142,32 @@ describe('volume detector', () => {
     expect(volume(young)).toEqual([]);
   });
 
+  it('judges a sparse organisation falling to 5 % over several intervals, where no single interval is a drop', () => {
+    const cut = T0 + 1.5 * 3_600_000;
+    // O05 (10.6.0.0/16) fails over to a thin link: 1 flow in 20 of its traffic, both directions, gets through.
+    const failover = function* () {
+      let i = 0;
+      for (const f of backgroundTraffic({ startMs: T0, seconds: 1.5 * 3600 + 900, peakPerSecond: 30, seed: 12 }) as Generator<FlowRecord>) {
+        const inside = f.src_addr.startsWith('10.6.') || f.dst_addr.startsWith('10.6.');
+        if (inside && f.time_flow_end_ns / 1e6 >= cut && i++ % 20 !== 0) continue;
+        yield f;
+      }
+    };
+    // A floor of 150 expected flows: more than O05 has in any one minute (about 60), so only a run of minutes can reach it.
+    const sparse = { ...config, minFlows: 150 };
+    const o05 = (changes: ReturnType<typeof run>) =>
+      volume(changes).filter((c) => c.alert.type === 'volume_drop' && (c.alert.src_org === 'O05' || c.alert.dst_org === 'O05'));
+    const drops = o05(run(testEngine({ volume: sparse }), failover()));
+    const out = drops.find((c) => c.alert.entity.kind === 'organisation_out');
+    expect(out, JSON.stringify(drops.map((c) => c.alert.summary))).toBeDefined();
+    expect(out!.alert.evidence.details.window_intervals).toBeGreaterThan(1);
+    expect(out!.alert.summary).toMatch(/outbound: only \d+ flows in \d+ min, \d+% of the expected/);
+    // As soon as the run's expected flows reach the floor: about 150 / 30 = 5 minutes at this hour.
+    expect(Date.parse(out!.alert.detected_at) - cut).toBeLessThan(8 * 60_000);
+    // Judged one interval at a time (the window off), the same failover is not seen.
+    expect(o05(run(testEngine({ volume: { ...sparse, dropWindowIntervals: 0 } }), failover()))).toEqual([]);
+  });
+
   it('respects the minimum volume: a tenfold rise of a trickle is not an alert', () => {
     const engine = testEngine({ volume: { ...config, minBytes: 1e9, minPackets: 1e7, minFlows: 1e6 } });
     const start = T0 + 1.5 * 3_600_000;

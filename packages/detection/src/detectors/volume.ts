@@ -4,6 +4,7 @@ import { hourOfWeek, SeasonalBaseline } from '../baseline.js';
 import type { DetectorContext, DetectorFamily } from '../context.js';
 import { escalate } from '../detection.js';
 import { formatBytes, formatCount, formatDuration, suppliersOf } from '../directory.js';
+import { DropWindow, type WindowDrop } from '../drop-window.js';
 import { EntityTable } from '../entity-table.js';
 import { IntervalSums } from '../event-clock.js';
 
@@ -22,6 +23,8 @@ export interface VolumeEntity {
   dropScale: number;
   /** Latest collector reception time of its flows, ns (latency metric). */
   receivedNs: number;
+  /** Recent intervals for drops judged over several (not for organisation pairs: too many, too sparse). */
+  dropWindow: DropWindow | undefined;
 }
 
 /** A volume row read from the rollups at start (warm start). */
@@ -138,7 +141,12 @@ export class VolumeDetector implements DetectorFamily {
       spikeScale: overrides.scaleFor('volume_spike', kind, id, orgs, suppliers),
       dropScale: overrides.scaleFor('volume_drop', kind, id, orgs, suppliers),
       receivedNs: 0,
+      dropWindow: this.#dropWindowSize > 0 && kind !== 'organisation_pair' ? new DropWindow(this.#dropWindowSize) : undefined,
     };
+  }
+
+  get #dropWindowSize(): number {
+    return this.ctx.config.volume.dropWindowIntervals;
   }
 
   #suppliersOf(kind: VolumeKind, id: string): string[] {
@@ -168,6 +176,13 @@ export class VolumeDetector implements DetectorFamily {
     for (const entity of this.#entities()) {
       const values = entity.sums.take(start, out);
       const b = entity.baseline;
+      // What this interval was expected to be, before it is learnt (incident flows left out).
+      entity.dropWindow?.push(
+        values[2]! - values[7]!,
+        Math.expm1(b.expectedLog(2, slot)),
+        values[0]! - values[5]!,
+        Math.expm1(b.expectedLog(0, slot)),
+      );
       if (entity.spikeScale + entity.dropScale > 0 && b.history >= v.minHistoryIntervals && b.residuals >= 16)
         this.#evaluate(entity, slot, start, values);
       // An ongoing flow-level incident's flows (a flood, a scan, a policy breach) do not teach the
@@ -237,6 +252,7 @@ export class VolumeDetector implements DetectorFamily {
     }
     if (best < 0) {
       if (explained) this.ctx.incidents.countExplained();
+      else this.#windowDrop(entity, slot, start, floor);
       return;
     }
     const spike = bestZ > 0;
@@ -273,6 +289,58 @@ export class VolumeDetector implements DetectorFamily {
         ...(Number.isFinite(ratio) ? { ratio: Number(ratio.toFixed(3)) } : {}),
         unit: metric,
         ...(best < 2 ? { largest_flow: values[3 + best]! } : {}),
+      },
+      match: what.match,
+      receivedNs: entity.receivedNs,
+    });
+  }
+
+  /** A drop over the last few intervals (drop-window.ts), raised when no single interval is one. */
+  #windowDrop(entity: VolumeEntity, slot: number, start: number, floor: number): void {
+    const window = entity.dropWindow;
+    const down = entity.dropScale;
+    if (window === undefined || down <= 0) return;
+    const v = this.ctx.config.volume;
+    const expectedLog = entity.baseline.expectedLog(2, slot);
+    if (Number.isNaN(expectedLog)) return;
+    const drop = window.judge({
+      minExpectedFlows: v.minFlows * down,
+      ratio: v.dropRatio,
+      zThreshold: v.zThreshold * down,
+      spread: entity.baseline.spread(2, expectedLog, floor),
+    });
+    if (drop === undefined) return;
+    if ((entity.kind === 'supplier' || entity.kind === 'exporter') && this.isSilent(entity.kind, entity.id)) return;
+    this.#raiseWindowDrop(entity, start, drop);
+  }
+
+  #raiseWindowDrop(entity: VolumeEntity, start: number, drop: WindowDrop): void {
+    const v = this.ctx.config.volume;
+    const intervalMs = this.ctx.clock.intervalMs;
+    const what = this.#describe(entity);
+    const ratio = drop.observedFlows / drop.expectedFlows;
+    let severity: Severity = entity.kind === 'supplier' ? 'high' : 'medium';
+    if (Math.abs(drop.z) >= 2 * v.zThreshold * entity.dropScale) severity = escalate(severity);
+    this.ctx.sink.raise({
+      type: 'volume_drop',
+      entity: { kind: entity.kind as EntityKind, id: entity.id, name: what.name },
+      supplierIds: this.#suppliersOf(entity.kind, entity.id),
+      ...what.fields,
+      atMs: start + intervalMs - 1,
+      observed: drop.observedFlows,
+      expected: drop.expectedFlows,
+      score: drop.z,
+      severity,
+      summary: `${what.label}: only ${formatCount(drop.observedFlows)} flows in ${formatDuration(drop.intervals * intervalMs)}, ${Math.round(ratio * 100)}% of the expected ${formatCount(drop.expectedFlows)} (${formatBytes(drop.observedBytes)} of ${formatBytes(drop.expectedBytes)})`,
+      details: {
+        metric: 'flows',
+        interval_ms: intervalMs,
+        window_intervals: drop.intervals,
+        z: Number(drop.z.toFixed(2)),
+        ratio: Number(ratio.toFixed(3)),
+        unit: 'flows',
+        observed_bytes: drop.observedBytes,
+        expected_bytes: drop.expectedBytes,
       },
       match: what.match,
       receivedNs: entity.receivedNs,
@@ -411,7 +479,8 @@ export class VolumeDetector implements DetectorFamily {
 
   approximateBytes(): number {
     let n = 0;
-    for (const e of this.#entities()) n += e.baseline.approximateBytes + e.sums.approximateBytes + 120 + 2 * e.id.length;
+    for (const e of this.#entities())
+      n += e.baseline.approximateBytes + e.sums.approximateBytes + (e.dropWindow?.approximateBytes ?? 0) + 120 + 2 * e.id.length;
     return n;
   }
 
