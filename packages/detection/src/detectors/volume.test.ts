@@ -168,6 +168,36 @@ describe('volume detector', () => {
     expect(o05(run(testEngine({ volume: { ...sparse, dropWindowIntervals: 0 } }), failover()))).toEqual([]);
   });
 
+  it("does not call a service's broad rise (every organisation x5) a spike, but does when one organisation makes the same rise", () => {
+    const start = T0 + 1.5 * 3_600_000;
+    // Each flow to the records service in the surge's five minutes comes with four more: from the
+    // same host (broad: every organisation), or from one Leeds host (concentrated).
+    const surged = (concentrated: boolean) =>
+      function* () {
+        for (const f of backgroundTraffic({
+          startMs: T0,
+          seconds: 1.5 * 3600 + 600,
+          peakPerSecond: 30,
+          seed: 14,
+        }) as Generator<FlowRecord>) {
+          yield f;
+          const t = f.time_flow_end_ns / 1e6;
+          if (!f.dst_addr.startsWith('10.250.1.') || t < start || t >= start + 300_000) continue;
+          for (let k = 1; k <= 4; k++)
+            yield concentrated
+              ? { ...f, src_addr: '10.1.0.7', supplier_id: 'supplier-b', exporter_id: 'core-1', src_port: f.src_port + k }
+              : { ...f, src_port: f.src_port + k };
+        }
+      };
+    const recordsSpikes = (changes: ReturnType<typeof run>) =>
+      volume(changes).filter((c) => c.alert.type === 'volume_spike' && c.alert.entity.id === 'records');
+    const broad = testEngine({ volume: config });
+    expect(recordsSpikes(run(broad, surged(false)()))).toEqual([]);
+    expect(broad.stats().broadSpikes).toBeGreaterThan(0);
+    const one = testEngine({ volume: config });
+    expect(recordsSpikes(run(one, surged(true)())).map((c) => c.alert.entity.kind)).toContain('service');
+  });
+
   it('respects the minimum volume: a tenfold rise of a trickle is not an alert', () => {
     const engine = testEngine({ volume: { ...config, minBytes: 1e9, minPackets: 1e7, minFlows: 1e6 } });
     const start = T0 + 1.5 * 3_600_000;

@@ -250,6 +250,10 @@ export class VolumeDetector implements DetectorFamily {
       best = -1;
       explained = true;
     }
+    if (best >= 0 && bestZ > 0 && this.#broad(entity, start, best, values[best]!, bestExpected)) {
+      this.broadSpikes++;
+      return;
+    }
     if (best < 0) {
       if (explained) this.ctx.incidents.countExplained();
       else this.#windowDrop(entity, slot, start, floor);
@@ -293,6 +297,32 @@ export class VolumeDetector implements DetectorFamily {
       match: what.match,
       receivedNs: entity.receivedNs,
     });
+  }
+
+  /** Spikes of services, suppliers and exporters not raised because they were broad (see #broad). */
+  broadSpikes = 0;
+
+  /**
+   * Whether a spike of an aggregate (a service, a supplier, an exporter) is broad: the rise is
+   * spread over many organisations, so that even the three carrying most, taken whole, are under
+   * half of the excess over the expected. That is demand (everyone logging on after an outage, a
+   * national campaign), not a host or an organisation doing something new; what a host or an
+   * organisation does has its own entities (organisation in/out and pair volumes, floods, scans,
+   * exfiltration), which still alert. Judged on the ring of recent flows as a sample of the
+   * interval; a sample of fewer than 20 organisations is never called broad.
+   */
+  #broad(entity: VolumeEntity, start: number, m: number, observed: number, expected: number): boolean {
+    const kind = entity.kind;
+    if (kind !== 'service' && kind !== 'supplier' && kind !== 'exporter') return false;
+    const match = this.#describe(entity).match;
+    const keyOf =
+      kind === 'service'
+        ? (f: EnrichedFlow) => (this.ctx.serviceAtDestination(f) ? f.src_org : f.dst_org)
+        : (f: EnrichedFlow) => (f.src_org !== '' ? f.src_org : f.dst_org);
+    const c = this.ctx.recent.concentration(match, start, start + this.ctx.clock.intervalMs, m, keyOf, 3);
+    if (c.total <= 0 || c.keys < 20) return false;
+    const topPart = (observed * c.top) / c.total;
+    return topPart < 0.5 * (observed - Math.max(0, expected));
   }
 
   /** A drop over the last few intervals (drop-window.ts), raised when no single interval is one. */
