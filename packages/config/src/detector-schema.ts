@@ -136,6 +136,13 @@ export const detectorSchema = z.strictObject({
     .strictObject({
       zThreshold: positive.default(6).describe('Robust z-score (MAD units, log scale) beyond which a volume is anomalous'),
       spikeRatio: positive.default(3).describe('A spike must also be at least this many times the expected value'),
+      extremeRatio: z
+        .number()
+        .min(0)
+        .default(100)
+        .describe(
+          'A rise to at least this many times the expected value is a spike from 2/3 of zThreshold on (sparse entities with a wide spread); 0: off',
+        ),
       dropRatio: positive.max(1).default(0.25).describe('A drop must also be at most this fraction of the expected value'),
       minHistoryIntervals: z.number().int().min(1).default(60).describe('Intervals of history before an entity can alert'),
       minBytes: z

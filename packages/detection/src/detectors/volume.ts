@@ -179,9 +179,9 @@ export class VolumeDetector implements DetectorFamily {
       // What this interval was expected to be, before it is learnt (incident flows left out).
       entity.dropWindow?.push(
         values[2]! - values[7]!,
-        Math.expm1(b.expectedLog(2, slot)),
+        Math.expm1(b.dropExpectedLog(2, slot)),
         values[0]! - values[5]!,
-        Math.expm1(b.expectedLog(0, slot)),
+        Math.expm1(b.dropExpectedLog(0, slot)),
       );
       if (entity.spikeScale + entity.dropScale > 0 && b.history >= v.minHistoryIntervals && b.residuals >= 16)
         this.#evaluate(entity, slot, start, values);
@@ -203,42 +203,43 @@ export class VolumeDetector implements DetectorFamily {
     // and a drop needs enough expected flows that an empty interval is not just chance.
     const expectedFlows = Math.max(0, Math.expm1(entity.baseline.expectedLog(2, slot)));
     const floor = 1 / Math.sqrt(1 + expectedFlows);
+    const dropExpectedFlows = Math.max(0, Math.expm1(entity.baseline.dropExpectedLog(2, slot)));
     for (let m = 0; m < 3; m++) {
       const observed = values[m]!;
       const { expected, z } = entity.baseline.score(m, slot, observed, floor);
       if (Number.isNaN(expected)) continue;
-      const up = entity.spikeScale;
       const down = entity.dropScale;
-      let spike = up > 0 && z >= v.zThreshold * up && observed >= expected * v.spikeRatio && observed >= this.#mins[m]! * up;
+      let spike = this.#isSpike(entity, m, z, observed, expected);
       if (spike && m < 2) {
         // A spike of bytes or packets must hold without its single largest flow: one large
         // transfer (a backup, an image, an update) is not a change in the entity's volume, and at
         // a few flows an interval it would otherwise dominate every sparse entity's baseline.
         // Uploads to the internet have their own rules (exfiltration).
         const rest = observed - values[3 + m]!;
-        const without = entity.baseline.score(m, slot, rest, floor);
-        spike = without.z >= v.zThreshold * up && rest >= expected * v.spikeRatio && rest >= this.#mins[m]! * up;
+        spike = this.#isSpike(entity, m, entity.baseline.score(m, slot, rest, floor).z, rest, expected);
       }
       if (spike && values[5 + m]! > 0) {
         // Flows of an ongoing flow-level incident (a flood's victim, a scanner, a spreading host)
         // raise every exporter, supplier and organisation they cross; that incident has its alert.
         const rest = observed - values[5 + m]!;
-        const without = entity.baseline.score(m, slot, rest, floor);
-        if (!(without.z >= v.zThreshold * up && rest >= expected * v.spikeRatio && rest >= this.#mins[m]! * up)) {
+        if (!this.#isSpike(entity, m, entity.baseline.score(m, slot, rest, floor).z, rest, expected)) {
           spike = false;
           explained = true;
         }
       }
+      // A drop is judged against the lower of the expectation and the seasonal profile (baseline.ts).
+      const low = down > 0 && !spike ? entity.baseline.score(m, slot, observed, floor, true) : undefined;
       const drop =
-        down > 0 &&
-        z <= -v.zThreshold * down &&
-        observed <= expected * v.dropRatio &&
-        expected >= this.#mins[m]! * down &&
-        expectedFlows >= v.minFlows * down;
-      if ((spike || drop) && Math.abs(z) > Math.abs(bestZ)) {
+        low !== undefined &&
+        low.z <= -v.zThreshold * down &&
+        observed <= low.expected * v.dropRatio &&
+        low.expected >= this.#mins[m]! * down &&
+        dropExpectedFlows >= v.minFlows * down;
+      const [mz, mExpected] = drop && low !== undefined ? [low.z, low.expected] : [z, expected];
+      if ((spike || drop) && Math.abs(mz) > Math.abs(bestZ)) {
         best = m;
-        bestZ = z;
-        bestExpected = expected;
+        bestZ = mz;
+        bestExpected = mExpected;
       }
     }
     if (
@@ -331,7 +332,7 @@ export class VolumeDetector implements DetectorFamily {
     const down = entity.dropScale;
     if (window === undefined || down <= 0) return;
     const v = this.ctx.config.volume;
-    const expectedLog = entity.baseline.expectedLog(2, slot);
+    const expectedLog = entity.baseline.dropExpectedLog(2, slot);
     if (Number.isNaN(expectedLog)) return;
     const drop = window.judge({
       minExpectedFlows: v.minFlows * down,
@@ -393,7 +394,6 @@ export class VolumeDetector implements DetectorFamily {
     expected: number,
     floor: number,
   ): boolean {
-    const v = this.ctx.config.volume;
     const incidents = this.ctx.incidents;
     const match = this.#describe(entity).match;
     const s = this.ctx.recent.share(match, start, start + this.ctx.clock.intervalMs, m, (f) =>
@@ -401,9 +401,22 @@ export class VolumeDetector implements DetectorFamily {
     );
     if (s.total <= 0 || s.part <= 0) return false;
     const rest = observed * (1 - s.part / s.total);
+    return !this.#isSpike(entity, m, entity.baseline.score(m, slot, rest, floor).z, rest, expected);
+  }
+
+  /**
+   * Whether `value` of metric `m`, at robust z-score `z` against `expected`, is a spike: at least
+   * the metric's minimum, and either z >= zThreshold and spikeRatio x expected, or (extreme tier)
+   * z >= 2/3 of zThreshold and extremeRatio x expected. The tier is for sparse entities, whose
+   * minutes spread over a factor of several: 12,800 times the usual is a spike even where the
+   * spread makes it only 5 spreads.
+   */
+  #isSpike(entity: VolumeEntity, m: number, z: number, value: number, expected: number): boolean {
+    const v = this.ctx.config.volume;
     const up = entity.spikeScale;
-    const without = entity.baseline.score(m, slot, rest, floor);
-    return !(without.z >= v.zThreshold * up && rest >= expected * v.spikeRatio && rest >= this.#mins[m]! * up);
+    if (up <= 0 || value < this.#mins[m]! * up) return false;
+    if (z >= v.zThreshold * up && value >= expected * v.spikeRatio) return true;
+    return v.extremeRatio > 0 && z >= ((2 * v.zThreshold) / 3) * up && value >= expected * v.extremeRatio * up;
   }
 
   #describe(entity: VolumeEntity): {
