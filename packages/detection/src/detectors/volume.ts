@@ -52,7 +52,7 @@ export class VolumeDetector implements DetectorFamily {
   readonly tables: Record<VolumeKind, EntityTable<VolumeEntity>>;
   readonly #enabled: Record<VolumeKind, boolean>;
   readonly #mins: number[];
-  readonly #out = new Float64Array(8);
+  readonly #out = new Float64Array(12);
   /** Suppliers and exporters known to be silent: their drops are the silence alert's business. */
   isSilent: (kind: 'supplier' | 'exporter', id: string) => boolean = () => false;
 
@@ -136,8 +136,9 @@ export class VolumeDetector implements DetectorFamily {
       kind,
       id,
       baseline: new SeasonalBaseline(3),
-      // bytes, packets, flows; the largest single flow's bytes and packets; bytes, packets, flows of incident flows
-      sums: new IntervalSums(8, clock.slots, clock.intervalMs),
+      // bytes, packets, flows; the largest single flow's bytes and packets; bytes, packets, flows of
+      // incident flows; the second and third largest flow's bytes, then packets
+      sums: new IntervalSums(12, clock.slots, clock.intervalMs),
       spikeScale: overrides.scaleFor('volume_spike', kind, id, orgs, suppliers),
       dropScale: overrides.scaleFor('volume_drop', kind, id, orgs, suppliers),
       receivedNs: 0,
@@ -211,11 +212,11 @@ export class VolumeDetector implements DetectorFamily {
       const down = entity.dropScale;
       let spike = this.#isSpike(entity, m, z, observed, expected);
       if (spike && m < 2) {
-        // A spike of bytes or packets must hold without its single largest flow: one large
-        // transfer (a backup, an image, an update) is not a change in the entity's volume, and at
-        // a few flows an interval it would otherwise dominate every sparse entity's baseline.
-        // Uploads to the internet have their own rules (exfiltration).
-        const rest = observed - values[3 + m]!;
+        // A spike of bytes or packets must hold without its three largest flows: a few large
+        // transfers (a backup, a study of images, an update) are not a change in the entity's
+        // volume, and at a few flows an interval they would otherwise dominate every sparse
+        // entity's baseline. Uploads to the internet have their own rules (exfiltration).
+        const rest = observed - values[3 + m]! - values[8 + 2 * m]! - values[9 + 2 * m]!;
         spike = this.#isSpike(entity, m, entity.baseline.score(m, slot, rest, floor).z, rest, expected);
       }
       if (spike && values[5 + m]! > 0) {
