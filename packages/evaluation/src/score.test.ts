@@ -57,7 +57,7 @@ describe('scoreAlerts', () => {
     const other = alert({ type: 'volume_drop', entity: { kind: 'exporter', id: 'severn/edge-1', name: '' }, supplier_ids: ['severn'] });
     const s = scoreAlerts(labels, [own, other], options);
     expect(s.false.map((a) => a.id)).toEqual([other.id]);
-    // Only the organisation's own alert detects it: without one it is missed, the exporter's alert still true.
+    // The carrying exporter's drop also counts as detecting it (it names a related entity).
     expect(s.types.find((x) => x.type === 'volume_drop')).toMatchObject({ detected: 1, truePositives: 1, falseAlerts: 1 });
   });
 
