@@ -136,6 +136,13 @@ export const detectorSchema = z.strictObject({
     .strictObject({
       zThreshold: positive.default(6).describe('Robust z-score (MAD units, log scale) beyond which a volume is anomalous'),
       spikeRatio: positive.default(3).describe('A spike must also be at least this many times the expected value'),
+      extremeRatio: z
+        .number()
+        .min(0)
+        .default(100)
+        .describe(
+          'A rise to at least this many times the expected value is a spike from 2/3 of zThreshold on (sparse entities with a wide spread); 0: off',
+        ),
       dropRatio: positive.max(1).default(0.25).describe('A drop must also be at most this fraction of the expected value'),
       minHistoryIntervals: z.number().int().min(1).default(60).describe('Intervals of history before an entity can alert'),
       minBytes: z
@@ -145,6 +152,15 @@ export const detectorSchema = z.strictObject({
         .describe('Per interval: spikes below this observed, drops below this expected, stay quiet'),
       minPackets: z.number().min(0).default(50_000),
       minFlows: z.number().min(0).default(2_000),
+      dropWindowIntervals: z
+        .number()
+        .int()
+        .min(0)
+        .max(60)
+        .default(10)
+        .describe(
+          'Drops are also judged over runs of up to this many recent intervals (0: one interval only): minFlows then applies to the run, so a sparse entity that falls to a few percent is seen within a few intervals',
+        ),
       kinds: z
         .array(z.enum(['supplier', 'exporter', 'organisation_in', 'organisation_out', 'organisation_pair', 'service']))
         .default(['supplier', 'exporter', 'organisation_in', 'organisation_out', 'organisation_pair', 'service'])

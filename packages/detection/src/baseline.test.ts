@@ -72,6 +72,21 @@ describe('SeasonalBaseline', () => {
     expect(z).toBeGreaterThan(6);
   });
 
+  it('judges drops against the seasonal profile when a surge has raised the recent level', () => {
+    // A sparse entity: minutes alternate between 30 and 300 (a wide spread), then a surge at 3,000
+    // stays within 4 spreads and is learnt at the full rate by the recent level.
+    const b = new SeasonalBaseline(1);
+    for (let i = 0; i < 60; i++) b.observe(10, [i % 2 === 0 ? 30 : 300]);
+    const before = b.dropExpectedLog(0, 10);
+    for (let i = 0; i < 15; i++) b.observe(10, [3000]);
+    // The recent level expects several times what the hour usually holds ...
+    expect(Math.expm1(b.expectedLog(0, 10))).toBeGreaterThan(4 * Math.expm1(b.dropExpectedLog(0, 10)));
+    // ... a return to the usual is no drop against the profile, which moved far less (1/visits a minute).
+    expect(b.dropExpectedLog(0, 10) - before).toBeLessThan(1);
+    expect(b.score(0, 10, 100, 0, true).z).toBeGreaterThan(-1);
+    expect(b.score(0, 10, 100).z).toBeLessThan(b.score(0, 10, 100, 0, true).z - 1);
+  });
+
   it('survives a checkpoint: the restored baseline scores exactly the same', () => {
     const b = new SeasonalBaseline(3);
     series.slice(0, 3000).forEach((x, i) => {

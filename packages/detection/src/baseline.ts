@@ -83,6 +83,17 @@ export class SeasonalBaseline {
   }
 
   /**
+   * What a drop is judged against: the lower of the expectation and the seasonal profile alone.
+   * A recent level raised by a surge (learnt at the full rate where the entity's spread is wide)
+   * is not a norm to fall from when the surge ends; a real fall is under both.
+   */
+  dropExpectedLog(metric: number, slot: number): number {
+    const expected = this.expectedLog(metric, slot);
+    const p = this.#profile[metric * SLOTS + slot]!;
+    return Number.isNaN(p) || Number.isNaN(expected) ? expected : Math.min(p, expected);
+  }
+
+  /**
    * Robust spread of `metric` (log scale) around an expectation of `expectedLog`, at least
    * `floor` (the caller's count noise: 1 / sqrt(expected flows) for sums over flows).
    */
@@ -104,9 +115,9 @@ export class SeasonalBaseline {
     return Math.max(mad, poisson, floor, MIN_SPREAD);
   }
 
-  /** The expectation for `metric` in `slot`, and how far `observed` is from it. */
-  score(metric: number, slot: number, observed: number, floor = 0): Expectation {
-    const yHat = this.expectedLog(metric, slot);
+  /** The expectation for `metric` in `slot` (for a drop: `dropExpectedLog`), and how far `observed` is from it. */
+  score(metric: number, slot: number, observed: number, floor = 0, forDrop = false): Expectation {
+    const yHat = forDrop ? this.dropExpectedLog(metric, slot) : this.expectedLog(metric, slot);
     if (Number.isNaN(yHat)) return { expected: Number.NaN, z: 0 };
     const y = Math.log1p(observed);
     return { expected: Math.expm1(yHat), z: (y - yHat) / this.spread(metric, yHat, floor) };

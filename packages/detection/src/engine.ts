@@ -45,6 +45,8 @@ export interface EngineStats {
   explained: number;
   /** New pairs learnt without an alert because they are common for the organisations' peer groups. */
   peerCommon: number;
+  /** Volume spikes of services, suppliers and exporters not raised because the rise was broad (many organisations). */
+  broadSpikes: number;
   droppedAlerts: number;
 }
 
@@ -295,6 +297,7 @@ export class DetectionEngine {
       maintenance: this.tracker.counters.maintenance,
       explained: this.incidents.explainedSpikes,
       peerCommon: this.newPair.peerCommon,
+      broadSpikes: this.volume.broadSpikes,
       droppedAlerts: this.tracker.counters.dropped,
     };
   }

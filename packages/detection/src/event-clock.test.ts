@@ -50,4 +50,20 @@ describe('IntervalSums', () => {
     sums.add3(180_000, 5, 5, 5); // same slot as 0: replaces the stale one
     expect([...sums.take(180_000, out)]).toEqual([5, 5, 5]);
   });
+
+  it('keeps the three largest bytes and packets of an interval, and sums incident flows apart', () => {
+    const sums = new IntervalSums(12, 3, 60_000);
+    for (const [bytes, packets] of [
+      [5, 50],
+      [9, 10],
+      [1, 70],
+      [7, 20],
+      [3, 60],
+    ] as const)
+      sums.add3max(0, bytes, packets, 1, bytes === 9);
+    const v = [...sums.take(0, new Float64Array(12))];
+    expect(v.slice(0, 3)).toEqual([25, 210, 5]);
+    // largest bytes, largest packets; incident bytes, packets, flows; 2nd and 3rd bytes, then packets
+    expect(v.slice(3)).toEqual([9, 70, 9, 10, 1, 7, 5, 60, 50]);
+  });
 });

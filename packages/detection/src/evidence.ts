@@ -51,6 +51,35 @@ export class RecentFlows {
     return { total, part: inPart };
   }
 
+  /**
+   * How concentrated recent flows of [fromMs, toMs) matching `match` are: the total of a metric,
+   * the part of it of the `top` keys (by `keyOf`, '' left out) carrying most, and how many keys.
+   */
+  concentration(
+    match: (f: EnrichedFlow) => boolean,
+    fromMs: number,
+    toMs: number,
+    metric: number,
+    keyOf: (f: EnrichedFlow) => string,
+    top: number,
+  ): { total: number; top: number; keys: number } {
+    const by = new Map<string, number>();
+    let total = 0;
+    for (let i = 0; i < this.size; i++) {
+      const f = this.#ring[i];
+      const t = this.#times[i]!;
+      if (f === undefined || t < fromMs || t >= toMs || !match(f)) continue;
+      const v = metric === 0 ? f.bytes_est : metric === 1 ? f.packets_est : 1;
+      total += v;
+      const key = keyOf(f);
+      if (key !== '') by.set(key, (by.get(key) ?? 0) + v);
+    }
+    const values = [...by.values()].sort((a, b) => b - a);
+    let sum = 0;
+    for (let i = 0; i < Math.min(top, values.length); i++) sum += values[i]!;
+    return { total, top: sum, keys: values.length };
+  }
+
   /** Top flows and sources among recent flows matching `match`, plus the detector's own details. */
   evidence(match: ((f: EnrichedFlow) => boolean) | undefined, details: Evidence['details'], extra: readonly EnrichedFlow[] = []): Evidence {
     const picked: { flow: EnrichedFlow; t: number }[] = [];

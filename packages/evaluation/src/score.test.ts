@@ -44,6 +44,23 @@ describe('scoreAlerts', () => {
     expect(s.falseAlertsPerDay).toBe(0);
   });
 
+  it("a volume alert of the exporter carrying the organisation (a related entity) is the incident's, another exporter's is false", () => {
+    const labels = [
+      label({
+        id: 'volume-drop-1',
+        type: 'volume_drop',
+        entity: { kind: 'organisation', id: 'RHW' },
+        related: [{ kind: 'exporter', id: 'severn/edge-3' }],
+      }),
+    ];
+    const own = alert({ type: 'volume_drop', entity: { kind: 'exporter', id: 'severn/edge-3', name: '' }, supplier_ids: ['severn'] });
+    const other = alert({ type: 'volume_drop', entity: { kind: 'exporter', id: 'severn/edge-1', name: '' }, supplier_ids: ['severn'] });
+    const s = scoreAlerts(labels, [own, other], options);
+    expect(s.false.map((a) => a.id)).toEqual([other.id]);
+    // The carrying exporter's drop also counts as detecting it (it names a related entity).
+    expect(s.types.find((x) => x.type === 'volume_drop')).toMatchObject({ detected: 1, truePositives: 1, falseAlerts: 1 });
+  });
+
   it('an alert of the right type about another entity, or outside the window, is false and the incident missed', () => {
     const labels = [label({ id: 'port-scan-1', type: 'port_scan' })];
     const other = alert({ type: 'port_scan', entity: { kind: 'host', id: '10.9.9.9', name: '' } });

@@ -21,10 +21,13 @@ export const ALERT_TYPES = [
 ] as const;
 export type AlertType = (typeof ALERT_TYPES)[number];
 
-export const ENTITY_KINDS = ['host', 'organisation', 'service', 'supplier', 'network'] as const;
+export const ENTITY_KINDS = ['host', 'organisation', 'service', 'supplier', 'exporter', 'network'] as const;
 export type EntityKind = (typeof ENTITY_KINDS)[number];
 
-/** What an alert is about: a host by address, an organisation by code, a service or supplier by id, or the whole network ('all'). */
+/**
+ * What an alert is about: a host by address, an organisation by code, a service or supplier by id,
+ * an exporter by `supplier/exporter`, or the whole network ('all').
+ */
 export interface Entity {
   kind: EntityKind;
   id: string;

@@ -61,7 +61,7 @@ interface Shard {
   lastFlowWallMs: number;
   slot: number;
   evictions: Record<string, number>;
-  counters: { late: number; suppressed: number; maintenance: number; explained: number; peerCommon: number };
+  counters: { late: number; suppressed: number; maintenance: number; explained: number; peerCommon: number; broad: number };
 }
 
 /**
@@ -147,7 +147,7 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
     lastFlowWallMs: Date.now(),
     slot: 0,
     evictions: {},
-    counters: { late: 0, suppressed: 0, maintenance: 0, explained: 0, peerCommon: 0 },
+    counters: { late: 0, suppressed: 0, maintenance: 0, explained: 0, peerCommon: 0, broad: 0 },
   });
   if (!repartition) shards.set(SINGLE, newShard(SINGLE, newEngine()));
 
@@ -205,12 +205,14 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
       if (s.maintenance > c.maintenance) m.suppressed.inc({ reason: 'maintenance' }, s.maintenance - c.maintenance);
       if (s.explained > c.explained) m.suppressed.inc({ reason: 'incident' }, s.explained - c.explained);
       if (s.peerCommon > c.peerCommon) m.suppressed.inc({ reason: 'peer_group' }, s.peerCommon - c.peerCommon);
+      if (s.broadSpikes > c.broad) m.suppressed.inc({ reason: 'broad' }, s.broadSpikes - c.broad);
       shard.counters = {
         late: s.lateFlows,
         suppressed: s.suppressed,
         maintenance: s.maintenance,
         explained: s.explained,
         peerCommon: s.peerCommon,
+        broad: s.broadSpikes,
       };
       open += s.openAlerts;
       if (Number.isFinite(s.watermarkMs) && s.watermarkMs > watermark) watermark = s.watermarkMs;

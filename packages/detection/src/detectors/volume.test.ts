@@ -41,22 +41,23 @@ describe('volume detector', () => {
     expect(Date.parse(out.last_seen) - start).toBeLessThan(60_000 + 5_000 + 1000);
   });
 
-  it('does not call one large transfer a volume spike, but does when the same bytes come in many flows', () => {
+  it('does not call a few large transfers a volume spike, but does when the same bytes come in many flows', () => {
     const start = T0 + 1.5 * 3_600_000;
     const background = (seed: number) => backgroundTraffic({ startMs: T0, seconds: 1.5 * 3600 + 300, peakPerSecond: 30, seed });
-    // One 80 MB flow (a backup, an image) from Leeds to O01 inside one minute.
+    // Three 80 MB flows (a backup, a study of images) from Leeds to O01 inside one minute.
     function* single() {
-      yield flow({
-        t: start + 20_000,
-        src: '10.1.0.7',
-        dst: '10.2.0.10',
-        packets: 60_000,
-        bytes: 80e6,
-        supplier: 'supplier-b',
-        exporter: 'core-1',
-      });
+      for (let i = 0; i < 3; i++)
+        yield flow({
+          t: start + 20_000 + i * 5_000,
+          src: `10.1.0.${7 + i}`,
+          dst: '10.2.0.10',
+          packets: 60_000,
+          bytes: 80e6,
+          supplier: 'supplier-b',
+          exporter: 'core-1',
+        });
     }
-    // The same 80 MB as 40 flows of 2 MB.
+    // 80 MB as 40 flows of 2 MB.
     function* many() {
       for (let i = 0; i < 40; i++)
         yield flow({
@@ -140,6 +141,62 @@ describe('volume detector', () => {
     // With a minimum history longer than the run, nothing at all.
     const young = run(testEngine({ volume: { ...config, minHistoryIntervals: 120 } }), drop(10, 1.5 * 3600 + 600));
     expect(volume(young)).toEqual([]);
+  });
+
+  it('judges a sparse organisation falling to 5 % over several intervals, where no single interval is a drop', () => {
+    const cut = T0 + 1.5 * 3_600_000;
+    // O05 (10.6.0.0/16) fails over to a thin link: 1 flow in 20 of its traffic, both directions, gets through.
+    const failover = function* () {
+      let i = 0;
+      for (const f of backgroundTraffic({ startMs: T0, seconds: 1.5 * 3600 + 900, peakPerSecond: 30, seed: 12 }) as Generator<FlowRecord>) {
+        const inside = f.src_addr.startsWith('10.6.') || f.dst_addr.startsWith('10.6.');
+        if (inside && f.time_flow_end_ns / 1e6 >= cut && i++ % 20 !== 0) continue;
+        yield f;
+      }
+    };
+    // A floor of 150 expected flows: more than O05 has in any one minute (about 60), so only a run of minutes can reach it.
+    const sparse = { ...config, minFlows: 150 };
+    const o05 = (changes: ReturnType<typeof run>) =>
+      volume(changes).filter((c) => c.alert.type === 'volume_drop' && (c.alert.src_org === 'O05' || c.alert.dst_org === 'O05'));
+    const drops = o05(run(testEngine({ volume: sparse }), failover()));
+    const out = drops.find((c) => c.alert.entity.kind === 'organisation_out');
+    expect(out, JSON.stringify(drops.map((c) => c.alert.summary))).toBeDefined();
+    expect(out!.alert.evidence.details.window_intervals).toBeGreaterThan(1);
+    expect(out!.alert.summary).toMatch(/outbound: only \d+ flows in \d+ min, \d+% of the expected/);
+    // As soon as the run's expected flows reach the floor: about 150 / 30 = 5 minutes at this hour.
+    expect(Date.parse(out!.alert.detected_at) - cut).toBeLessThan(8 * 60_000);
+    // Judged one interval at a time (the window off), the same failover is not seen.
+    expect(o05(run(testEngine({ volume: { ...sparse, dropWindowIntervals: 0 } }), failover()))).toEqual([]);
+  });
+
+  it("does not call a service's broad rise (every organisation x5) a spike, but does when one organisation makes the same rise", () => {
+    const start = T0 + 1.5 * 3_600_000;
+    // Each flow to the records service in the surge's five minutes comes with four more: from the
+    // same host (broad: every organisation), or from one Leeds host (concentrated).
+    const surged = (concentrated: boolean) =>
+      function* () {
+        for (const f of backgroundTraffic({
+          startMs: T0,
+          seconds: 1.5 * 3600 + 600,
+          peakPerSecond: 30,
+          seed: 14,
+        }) as Generator<FlowRecord>) {
+          yield f;
+          const t = f.time_flow_end_ns / 1e6;
+          if (!f.dst_addr.startsWith('10.250.1.') || t < start || t >= start + 300_000) continue;
+          for (let k = 1; k <= 4; k++)
+            yield concentrated
+              ? { ...f, src_addr: '10.1.0.7', supplier_id: 'supplier-b', exporter_id: 'core-1', src_port: f.src_port + k }
+              : { ...f, src_port: f.src_port + k };
+        }
+      };
+    const recordsSpikes = (changes: ReturnType<typeof run>) =>
+      volume(changes).filter((c) => c.alert.type === 'volume_spike' && c.alert.entity.id === 'records');
+    const broad = testEngine({ volume: config });
+    expect(recordsSpikes(run(broad, surged(false)()))).toEqual([]);
+    expect(broad.stats().broadSpikes).toBeGreaterThan(0);
+    const one = testEngine({ volume: config });
+    expect(recordsSpikes(run(one, surged(true)())).map((c) => c.alert.entity.kind)).toContain('service');
   });
 
   it('respects the minimum volume: a tenfold rise of a trickle is not an alert', () => {

@@ -4,6 +4,7 @@ import { hourOfWeek, SeasonalBaseline } from '../baseline.js';
 import type { DetectorContext, DetectorFamily } from '../context.js';
 import { escalate } from '../detection.js';
 import { formatBytes, formatCount, formatDuration, suppliersOf } from '../directory.js';
+import { DropWindow, type WindowDrop } from '../drop-window.js';
 import { EntityTable } from '../entity-table.js';
 import { IntervalSums } from '../event-clock.js';
 
@@ -22,6 +23,8 @@ export interface VolumeEntity {
   dropScale: number;
   /** Latest collector reception time of its flows, ns (latency metric). */
   receivedNs: number;
+  /** Recent intervals for drops judged over several (not for organisation pairs: too many, too sparse). */
+  dropWindow: DropWindow | undefined;
 }
 
 /** A volume row read from the rollups at start (warm start). */
@@ -49,7 +52,7 @@ export class VolumeDetector implements DetectorFamily {
   readonly tables: Record<VolumeKind, EntityTable<VolumeEntity>>;
   readonly #enabled: Record<VolumeKind, boolean>;
   readonly #mins: number[];
-  readonly #out = new Float64Array(8);
+  readonly #out = new Float64Array(12);
   /** Suppliers and exporters known to be silent: their drops are the silence alert's business. */
   isSilent: (kind: 'supplier' | 'exporter', id: string) => boolean = () => false;
 
@@ -133,12 +136,18 @@ export class VolumeDetector implements DetectorFamily {
       kind,
       id,
       baseline: new SeasonalBaseline(3),
-      // bytes, packets, flows; the largest single flow's bytes and packets; bytes, packets, flows of incident flows
-      sums: new IntervalSums(8, clock.slots, clock.intervalMs),
+      // bytes, packets, flows; the largest single flow's bytes and packets; bytes, packets, flows of
+      // incident flows; the second and third largest flow's bytes, then packets
+      sums: new IntervalSums(12, clock.slots, clock.intervalMs),
       spikeScale: overrides.scaleFor('volume_spike', kind, id, orgs, suppliers),
       dropScale: overrides.scaleFor('volume_drop', kind, id, orgs, suppliers),
       receivedNs: 0,
+      dropWindow: this.#dropWindowSize > 0 && kind !== 'organisation_pair' ? new DropWindow(this.#dropWindowSize) : undefined,
     };
+  }
+
+  get #dropWindowSize(): number {
+    return this.ctx.config.volume.dropWindowIntervals;
   }
 
   #suppliersOf(kind: VolumeKind, id: string): string[] {
@@ -168,6 +177,13 @@ export class VolumeDetector implements DetectorFamily {
     for (const entity of this.#entities()) {
       const values = entity.sums.take(start, out);
       const b = entity.baseline;
+      // What this interval was expected to be, before it is learnt (incident flows left out).
+      entity.dropWindow?.push(
+        values[2]! - values[7]!,
+        Math.expm1(b.dropExpectedLog(2, slot)),
+        values[0]! - values[5]!,
+        Math.expm1(b.dropExpectedLog(0, slot)),
+      );
       if (entity.spikeScale + entity.dropScale > 0 && b.history >= v.minHistoryIntervals && b.residuals >= 16)
         this.#evaluate(entity, slot, start, values);
       // An ongoing flow-level incident's flows (a flood, a scan, a policy breach) do not teach the
@@ -188,42 +204,43 @@ export class VolumeDetector implements DetectorFamily {
     // and a drop needs enough expected flows that an empty interval is not just chance.
     const expectedFlows = Math.max(0, Math.expm1(entity.baseline.expectedLog(2, slot)));
     const floor = 1 / Math.sqrt(1 + expectedFlows);
+    const dropExpectedFlows = Math.max(0, Math.expm1(entity.baseline.dropExpectedLog(2, slot)));
     for (let m = 0; m < 3; m++) {
       const observed = values[m]!;
       const { expected, z } = entity.baseline.score(m, slot, observed, floor);
       if (Number.isNaN(expected)) continue;
-      const up = entity.spikeScale;
       const down = entity.dropScale;
-      let spike = up > 0 && z >= v.zThreshold * up && observed >= expected * v.spikeRatio && observed >= this.#mins[m]! * up;
+      let spike = this.#isSpike(entity, m, z, observed, expected);
       if (spike && m < 2) {
-        // A spike of bytes or packets must hold without its single largest flow: one large
-        // transfer (a backup, an image, an update) is not a change in the entity's volume, and at
-        // a few flows an interval it would otherwise dominate every sparse entity's baseline.
-        // Uploads to the internet have their own rules (exfiltration).
-        const rest = observed - values[3 + m]!;
-        const without = entity.baseline.score(m, slot, rest, floor);
-        spike = without.z >= v.zThreshold * up && rest >= expected * v.spikeRatio && rest >= this.#mins[m]! * up;
+        // A spike of bytes or packets must hold without its three largest flows: a few large
+        // transfers (a backup, a study of images, an update) are not a change in the entity's
+        // volume, and at a few flows an interval they would otherwise dominate every sparse
+        // entity's baseline. Uploads to the internet have their own rules (exfiltration).
+        const rest = observed - values[3 + m]! - values[8 + 2 * m]! - values[9 + 2 * m]!;
+        spike = this.#isSpike(entity, m, entity.baseline.score(m, slot, rest, floor).z, rest, expected);
       }
       if (spike && values[5 + m]! > 0) {
         // Flows of an ongoing flow-level incident (a flood's victim, a scanner, a spreading host)
         // raise every exporter, supplier and organisation they cross; that incident has its alert.
         const rest = observed - values[5 + m]!;
-        const without = entity.baseline.score(m, slot, rest, floor);
-        if (!(without.z >= v.zThreshold * up && rest >= expected * v.spikeRatio && rest >= this.#mins[m]! * up)) {
+        if (!this.#isSpike(entity, m, entity.baseline.score(m, slot, rest, floor).z, rest, expected)) {
           spike = false;
           explained = true;
         }
       }
+      // A drop is judged against the lower of the expectation and the seasonal profile (baseline.ts).
+      const low = down > 0 && !spike ? entity.baseline.score(m, slot, observed, floor, true) : undefined;
       const drop =
-        down > 0 &&
-        z <= -v.zThreshold * down &&
-        observed <= expected * v.dropRatio &&
-        expected >= this.#mins[m]! * down &&
-        expectedFlows >= v.minFlows * down;
-      if ((spike || drop) && Math.abs(z) > Math.abs(bestZ)) {
+        low !== undefined &&
+        low.z <= -v.zThreshold * down &&
+        observed <= low.expected * v.dropRatio &&
+        low.expected >= this.#mins[m]! * down &&
+        dropExpectedFlows >= v.minFlows * down;
+      const [mz, mExpected] = drop && low !== undefined ? [low.z, low.expected] : [z, expected];
+      if ((spike || drop) && Math.abs(mz) > Math.abs(bestZ)) {
         best = m;
-        bestZ = z;
-        bestExpected = expected;
+        bestZ = mz;
+        bestExpected = mExpected;
       }
     }
     if (
@@ -235,8 +252,13 @@ export class VolumeDetector implements DetectorFamily {
       best = -1;
       explained = true;
     }
+    if (best >= 0 && bestZ > 0 && this.#broad(entity, start, best, values[best]!, bestExpected)) {
+      this.broadSpikes++;
+      return;
+    }
     if (best < 0) {
       if (explained) this.ctx.incidents.countExplained();
+      else this.#windowDrop(entity, slot, start, floor);
       return;
     }
     const spike = bestZ > 0;
@@ -279,6 +301,84 @@ export class VolumeDetector implements DetectorFamily {
     });
   }
 
+  /** Spikes of services, suppliers and exporters not raised because they were broad (see #broad). */
+  broadSpikes = 0;
+
+  /**
+   * Whether a spike of an aggregate (a service, a supplier, an exporter) is broad: the rise is
+   * spread over many organisations, so that even the three carrying most, taken whole, are under
+   * half of the excess over the expected. That is demand (everyone logging on after an outage, a
+   * national campaign), not a host or an organisation doing something new; what a host or an
+   * organisation does has its own entities (organisation in/out and pair volumes, floods, scans,
+   * exfiltration), which still alert. Judged on the ring of recent flows as a sample of the
+   * interval; a sample of fewer than 20 organisations is never called broad.
+   */
+  #broad(entity: VolumeEntity, start: number, m: number, observed: number, expected: number): boolean {
+    const kind = entity.kind;
+    if (kind !== 'service' && kind !== 'supplier' && kind !== 'exporter') return false;
+    const match = this.#describe(entity).match;
+    const keyOf =
+      kind === 'service'
+        ? (f: EnrichedFlow) => (this.ctx.serviceAtDestination(f) ? f.src_org : f.dst_org)
+        : (f: EnrichedFlow) => (f.src_org !== '' ? f.src_org : f.dst_org);
+    const c = this.ctx.recent.concentration(match, start, start + this.ctx.clock.intervalMs, m, keyOf, 3);
+    if (c.total <= 0 || c.keys < 20) return false;
+    const topPart = (observed * c.top) / c.total;
+    return topPart < 0.5 * (observed - Math.max(0, expected));
+  }
+
+  /** A drop over the last few intervals (drop-window.ts), raised when no single interval is one. */
+  #windowDrop(entity: VolumeEntity, slot: number, start: number, floor: number): void {
+    const window = entity.dropWindow;
+    const down = entity.dropScale;
+    if (window === undefined || down <= 0) return;
+    const v = this.ctx.config.volume;
+    const expectedLog = entity.baseline.dropExpectedLog(2, slot);
+    if (Number.isNaN(expectedLog)) return;
+    const drop = window.judge({
+      minExpectedFlows: v.minFlows * down,
+      ratio: v.dropRatio,
+      zThreshold: v.zThreshold * down,
+      spread: entity.baseline.spread(2, expectedLog, floor),
+    });
+    if (drop === undefined) return;
+    if ((entity.kind === 'supplier' || entity.kind === 'exporter') && this.isSilent(entity.kind, entity.id)) return;
+    this.#raiseWindowDrop(entity, start, drop);
+  }
+
+  #raiseWindowDrop(entity: VolumeEntity, start: number, drop: WindowDrop): void {
+    const v = this.ctx.config.volume;
+    const intervalMs = this.ctx.clock.intervalMs;
+    const what = this.#describe(entity);
+    const ratio = drop.observedFlows / drop.expectedFlows;
+    let severity: Severity = entity.kind === 'supplier' ? 'high' : 'medium';
+    if (Math.abs(drop.z) >= 2 * v.zThreshold * entity.dropScale) severity = escalate(severity);
+    this.ctx.sink.raise({
+      type: 'volume_drop',
+      entity: { kind: entity.kind as EntityKind, id: entity.id, name: what.name },
+      supplierIds: this.#suppliersOf(entity.kind, entity.id),
+      ...what.fields,
+      atMs: start + intervalMs - 1,
+      observed: drop.observedFlows,
+      expected: drop.expectedFlows,
+      score: drop.z,
+      severity,
+      summary: `${what.label}: only ${formatCount(drop.observedFlows)} flows in ${formatDuration(drop.intervals * intervalMs)}, ${Math.round(ratio * 100)}% of the expected ${formatCount(drop.expectedFlows)} (${formatBytes(drop.observedBytes)} of ${formatBytes(drop.expectedBytes)})`,
+      details: {
+        metric: 'flows',
+        interval_ms: intervalMs,
+        window_intervals: drop.intervals,
+        z: Number(drop.z.toFixed(2)),
+        ratio: Number(ratio.toFixed(3)),
+        unit: 'flows',
+        observed_bytes: drop.observedBytes,
+        expected_bytes: drop.expectedBytes,
+      },
+      match: what.match,
+      receivedNs: entity.receivedNs,
+    });
+  }
+
   /**
    * Whether a spike is made of an ongoing incident's flows, judged on the ring of recent flows:
    * the flows counted as the incident's (metrics 5-7) are only those after its alert, and an
@@ -295,7 +395,6 @@ export class VolumeDetector implements DetectorFamily {
     expected: number,
     floor: number,
   ): boolean {
-    const v = this.ctx.config.volume;
     const incidents = this.ctx.incidents;
     const match = this.#describe(entity).match;
     const s = this.ctx.recent.share(match, start, start + this.ctx.clock.intervalMs, m, (f) =>
@@ -303,9 +402,22 @@ export class VolumeDetector implements DetectorFamily {
     );
     if (s.total <= 0 || s.part <= 0) return false;
     const rest = observed * (1 - s.part / s.total);
+    return !this.#isSpike(entity, m, entity.baseline.score(m, slot, rest, floor).z, rest, expected);
+  }
+
+  /**
+   * Whether `value` of metric `m`, at robust z-score `z` against `expected`, is a spike: at least
+   * the metric's minimum, and either z >= zThreshold and spikeRatio x expected, or (extreme tier)
+   * z >= 2/3 of zThreshold and extremeRatio x expected. The tier is for sparse entities, whose
+   * minutes spread over a factor of several: 12,800 times the usual is a spike even where the
+   * spread makes it only 5 spreads.
+   */
+  #isSpike(entity: VolumeEntity, m: number, z: number, value: number, expected: number): boolean {
+    const v = this.ctx.config.volume;
     const up = entity.spikeScale;
-    const without = entity.baseline.score(m, slot, rest, floor);
-    return !(without.z >= v.zThreshold * up && rest >= expected * v.spikeRatio && rest >= this.#mins[m]! * up);
+    if (up <= 0 || value < this.#mins[m]! * up) return false;
+    if (z >= v.zThreshold * up && value >= expected * v.spikeRatio) return true;
+    return v.extremeRatio > 0 && z >= ((2 * v.zThreshold) / 3) * up && value >= expected * v.extremeRatio * up;
   }
 
   #describe(entity: VolumeEntity): {
@@ -411,7 +523,8 @@ export class VolumeDetector implements DetectorFamily {
 
   approximateBytes(): number {
     let n = 0;
-    for (const e of this.#entities()) n += e.baseline.approximateBytes + e.sums.approximateBytes + 120 + 2 * e.id.length;
+    for (const e of this.#entities())
+      n += e.baseline.approximateBytes + e.sums.approximateBytes + (e.dropWindow?.approximateBytes ?? 0) + 120 + 2 * e.id.length;
     return n;
   }
 

@@ -4,6 +4,7 @@ import { serviceV4 } from '../network.js';
 import { Random } from '../random.js';
 import { UPLINK_IF } from '../traffic-model.js';
 import {
+  carriersOf,
   conversationFor,
   jitterOf,
   makeLabel,
@@ -73,10 +74,7 @@ export const policyBreach: ScenarioFactory = (network, setup) => {
           type: 'policy',
           also: ['new_pair', 'volume_spike'],
           entity: { kind: 'organisation', id: org.code },
-          related: [
-            { kind: 'host', id: source },
-            { kind: 'service', id: pacs.id },
-          ],
+          related: [{ kind: 'host', id: source }, { kind: 'service', id: pacs.id }, ...carriersOf(org)],
           detail: `${org.code} (${org.type}) retrieves images from ${pacs.id}, which only ${PACS_POLICY.allowedGroups.join(', ')} may use`,
           facts: {
             organisation: org.code,

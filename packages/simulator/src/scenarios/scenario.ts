@@ -91,6 +91,18 @@ export function conversationFor(exporter: SimExporter): Conversation {
   return newConversation(exporter);
 }
 
+/**
+ * The network elements that carry an organisation's traffic: its exporter and its supplier. A
+ * volume incident of the organisation changes their volumes too, so their volume alerts point at
+ * the same incident (related entities of its label).
+ */
+export function carriersOf(org: SimOrganisation): Entity[] {
+  return [
+    { kind: 'exporter', id: `${org.exporter.supplierId}/${org.exporter.id}` },
+    { kind: 'supplier', id: org.supplierId },
+  ];
+}
+
 export function iso(ms: number): string {
   return new Date(ms).toISOString();
 }

@@ -5,6 +5,7 @@ import { serviceV4 } from '../network.js';
 import { Random } from '../random.js';
 import { UPLINK_IF } from '../traffic-model.js';
 import {
+  carriersOf,
   conversationFor,
   jitterOf,
   makeLabel,
@@ -79,7 +80,7 @@ export const volumeSpike: ScenarioFactory = (network, setup) => {
         {
           type: 'volume_spike',
           entity: { kind: 'organisation', id: org.code },
-          related: [{ kind: 'service', id: backup.id }, ...sources.map((id) => ({ kind: 'host' as const, id }))],
+          related: [{ kind: 'service', id: backup.id }, ...sources.map((id) => ({ kind: 'host' as const, id })), ...carriersOf(org)],
           also: ['new_pair'],
           detail: `${org.code} copies ${Math.round(rate / 1e6)} MB/s to ${backup.id} (${target}) over ${streams} streams`,
           facts: { organisation: org.code, supplier: org.supplierId, service: backup.id, rate_bytes_per_second: rate, streams },
@@ -132,6 +133,7 @@ export const volumeDrop: ScenarioFactory = (network, setup) => {
         {
           type: 'volume_drop',
           entity: { kind: 'organisation', id: org.code },
+          related: carriersOf(org),
           detail: `${org.code} (${org.type}, ${org.staff} staff) fails over to a backup link: ${Math.round(keep * 100)}% of its traffic gets through`,
           facts: { organisation: org.code, supplier: org.supplierId, keep },
         },

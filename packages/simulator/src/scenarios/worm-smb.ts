@@ -4,6 +4,7 @@ import { emitConversation, TCP_ACK, TCP_RST, TCP_SESSION, TCP_SYN } from '../con
 import { clientV4, type SimOrganisation } from '../network.js';
 import { UPLINK_IF } from '../traffic-model.js';
 import {
+  carriersOf,
   conversationFor,
   makeLabel,
   numberParam,
@@ -123,11 +124,14 @@ export const wormSmb: ScenarioFactory = (network, setup) => {
         'worm-smb',
         {
           type: 'lateral_movement',
-          also: ['host_sweep', 'new_pair'],
+          // Two probes a second per infected host: an infected organisation's outbound flows rise
+          // a hundredfold, a true volume spike of that organisation (and of its exporter).
+          also: ['host_sweep', 'new_pair', 'volume_spike'],
           entity: { kind: 'organisation', id: origin.code },
           related: [
             ...reachedOrgs.filter((o) => o !== origin.code).map((id) => ({ kind: 'organisation' as const, id })),
             ...reached.map((i) => ({ kind: 'host' as const, id: i.host })),
+            ...[...new Set(reached.map((i) => i.org))].flatMap(carriersOf),
           ],
           detail: `SMB worm from ${zero.host} in ${origin.code}: ${reached.length} hosts in ${reachedOrgs.length} organisations infected`,
           facts: {
