@@ -1,6 +1,6 @@
 import type { FlowRecord } from '@flowwatch/flow-schema';
 import { describe, expect, it, vi } from 'vitest';
-import { backgroundTraffic, flow, run, TUESDAY, testEngine } from '../test-network.js';
+import { backgroundTraffic, flow, merge, run, TUESDAY, testEngine } from '../test-network.js';
 
 // Generated background traffic: seconds on a quiet core, more on a loaded one.
 vi.setConfig({ testTimeout: 60_000 });
@@ -98,6 +98,19 @@ describe('telemetry silence and a sparse cadence', () => {
     // 3 x the longest recent gap (4 min): 12 min after its last flow (received 1 s after it).
     expect(alerts[0]!.afterMs - lastSparseMs).toBeGreaterThanOrEqual(12 * 60_000);
     expect(alerts[0]!.afterMs - lastSparseMs).toBeLessThan(12 * 60_000 + 10_000);
+  });
+
+  it("keeps a sparse exporter's cadence through a burst (a flood through it): its next 4-minute gap is no silence", () => {
+    // After 2 h of the sparse cadence, 6,000 flows in 5 minutes through supplier-a/core-1.
+    const burstFrom = T0 + 2 * 3_600_000;
+    function* withBurst() {
+      for (const f of traffic(Number.POSITIVE_INFINITY)) yield f;
+    }
+    function* burst() {
+      for (let i = 0; i < 6000; i++)
+        yield flow({ t: burstFrom + i * 50, src: `10.2.1.${i % 250}`, dst: '10.250.1.1', supplier: 'supplier-a', exporter: 'core-1' });
+    }
+    expect(opened(run(testEngine(), merge(withBurst(), burst())))).toEqual([]);
   });
 
   it('with the EWMA alone (recentGapMultiplier tiny), the 4-minute gaps are false alerts', () => {
