@@ -113,6 +113,34 @@ describe('telemetry silence and a sparse cadence', () => {
     expect(opened(run(testEngine(), merge(withBurst(), burst())))).toEqual([]);
   });
 
+  it('restores its cadence from a checkpoint, and from one of the version that kept the last 64 gaps', () => {
+    const engine = testEngine();
+    const all = [...traffic(Number.POSITIVE_INFINITY)];
+    const half = all.findIndex((f) => f.time_received_ns / 1e6 >= T0 + 2 * 3_600_000);
+    run(engine, all.slice(0, half));
+    const snapshot = JSON.parse(JSON.stringify(engine.snapshot()));
+    const legacy = JSON.parse(JSON.stringify(snapshot));
+    for (const s of legacy.silence) {
+      s.recent = [Math.max(...s.gapMax)];
+      s.next = 1;
+      s.recentMaxMs = s.recent[0];
+      delete s.gapMax;
+      delete s.gapBucket;
+    }
+    for (const saved of [snapshot, legacy]) {
+      const restored = testEngine();
+      restored.restore(saved);
+      // The sparse exporter's 4-minute gaps after the restart are its known cadence.
+      expect(opened(run(restored, all.slice(half)))).toEqual([]);
+    }
+    // Restored with no cadence at all (the EWMA alone), its next 4-minute gap would be a silence.
+    const bare = JSON.parse(JSON.stringify(legacy));
+    for (const s of bare.silence) s.recent = undefined;
+    const restored = testEngine();
+    restored.restore(bare);
+    expect(opened(run(restored, all.slice(half))).length).toBeGreaterThan(0);
+  });
+
   it('with the EWMA alone (recentGapMultiplier tiny), the 4-minute gaps are false alerts', () => {
     const alerts = opened(run(testEngine({ silence: { recentGapMultiplier: 0.001 } }), traffic(Number.POSITIVE_INFINITY)));
     expect(alerts.length).toBeGreaterThan(0);
