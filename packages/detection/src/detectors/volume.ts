@@ -211,18 +211,21 @@ export class VolumeDetector implements DetectorFamily {
       if (Number.isNaN(expected)) continue;
       const down = entity.dropScale;
       let spike = this.#isSpike(entity, m, z, observed, expected);
+      // A spike of bytes or packets must hold without its three largest flows (of those not an
+      // ongoing incident's): a few large transfers (a backup, a study of images, an update) are
+      // not a change in the entity's volume, and at a few flows an interval they would otherwise
+      // dominate every sparse entity's baseline. Uploads to the internet have their own rules
+      // (exfiltration).
+      const largest = m < 2 ? values[3 + m]! + values[8 + 2 * m]! + values[9 + 2 * m]! : 0;
       if (spike && m < 2) {
-        // A spike of bytes or packets must hold without its three largest flows: a few large
-        // transfers (a backup, a study of images, an update) are not a change in the entity's
-        // volume, and at a few flows an interval they would otherwise dominate every sparse
-        // entity's baseline. Uploads to the internet have their own rules (exfiltration).
-        const rest = observed - values[3 + m]! - values[8 + 2 * m]! - values[9 + 2 * m]!;
+        const rest = observed - largest;
         spike = this.#isSpike(entity, m, entity.baseline.score(m, slot, rest, floor).z, rest, expected);
       }
       if (spike && values[5 + m]! > 0) {
         // Flows of an ongoing flow-level incident (a flood's victim, a scanner, a spreading host)
         // raise every exporter, supplier and organisation they cross; that incident has its alert.
-        const rest = observed - values[5 + m]!;
+        // The rest must be a spike on its own, without its largest flows either.
+        const rest = Math.max(0, observed - values[5 + m]! - largest);
         if (!this.#isSpike(entity, m, entity.baseline.score(m, slot, rest, floor).z, rest, expected)) {
           spike = false;
           explained = true;
@@ -247,7 +250,16 @@ export class VolumeDetector implements DetectorFamily {
       best >= 0 &&
       bestZ > 0 &&
       this.ctx.incidents.size > 0 &&
-      this.#sampleExplains(entity, start, slot, best, values[best]!, bestExpected, floor)
+      this.#sampleExplains(
+        entity,
+        start,
+        slot,
+        best,
+        values[best]!,
+        bestExpected,
+        floor,
+        best < 2 ? values[3 + best]! + values[8 + 2 * best]! + values[9 + 2 * best]! : 0,
+      )
     ) {
       best = -1;
       explained = true;
@@ -394,6 +406,7 @@ export class VolumeDetector implements DetectorFamily {
     observed: number,
     expected: number,
     floor: number,
+    largest: number,
   ): boolean {
     const incidents = this.ctx.incidents;
     const match = this.#describe(entity).match;
@@ -401,7 +414,7 @@ export class VolumeDetector implements DetectorFamily {
       incidents.explains(f.src_addr, f.dst_addr, start),
     );
     if (s.total <= 0 || s.part <= 0) return false;
-    const rest = observed * (1 - s.part / s.total);
+    const rest = Math.max(0, observed * (1 - s.part / s.total) - largest);
     return !this.#isSpike(entity, m, entity.baseline.score(m, slot, rest, floor).z, rest, expected);
   }
 
