@@ -25,7 +25,14 @@ export interface VolumeEntity {
   receivedNs: number;
   /** Recent intervals for drops judged over several (not for organisation pairs: too many, too sparse). */
   dropWindow: DropWindow | undefined;
+  /** EWMA of intervals without flows (1 until learnt): whether its traffic is continuous. */
+  emptyRate: number;
 }
+
+/** Learning rate of `emptyRate`: about the last 20 intervals. */
+const EMPTY_ALPHA = 0.05;
+/** Drops over several intervals are judged for entities whose intervals are this rarely empty: none of about the last 20. */
+const MAX_EMPTY_RATE = 0.02;
 
 /** A volume row read from the rollups at start (warm start). */
 export interface VolumeRow {
@@ -143,6 +150,7 @@ export class VolumeDetector implements DetectorFamily {
       dropScale: overrides.scaleFor('volume_drop', kind, id, orgs, suppliers),
       receivedNs: 0,
       dropWindow: this.#dropWindowSize > 0 && kind !== 'organisation_pair' ? new DropWindow(this.#dropWindowSize) : undefined,
+      emptyRate: 1,
     };
   }
 
@@ -178,12 +186,15 @@ export class VolumeDetector implements DetectorFamily {
       const values = entity.sums.take(start, out);
       const b = entity.baseline;
       // What this interval was expected to be, before it is learnt (incident flows left out).
+      const flows = values[2]! - values[7]!;
       entity.dropWindow?.push(
-        values[2]! - values[7]!,
+        flows,
         Math.expm1(b.dropExpectedLog(2, slot)),
         values[0]! - values[5]!,
         Math.expm1(b.dropExpectedLog(0, slot)),
+        entity.emptyRate,
       );
+      entity.emptyRate += EMPTY_ALPHA * ((flows > 0 ? 0 : 1) - entity.emptyRate);
       if (entity.spikeScale + entity.dropScale > 0 && b.history >= v.minHistoryIntervals && b.residuals >= 16)
         this.#evaluate(entity, slot, start, values);
       // An ongoing flow-level incident's flows (a flood, a scan, a policy breach) do not teach the
@@ -352,6 +363,7 @@ export class VolumeDetector implements DetectorFamily {
       ratio: v.dropRatio,
       zThreshold: v.zThreshold * down,
       spread: entity.baseline.spread(2, expectedLog, floor),
+      maxEmptyRate: MAX_EMPTY_RATE,
     });
     if (drop === undefined) return;
     if ((entity.kind === 'supplier' || entity.kind === 'exporter') && this.isSilent(entity.kind, entity.id)) return;
@@ -520,6 +532,7 @@ export class VolumeDetector implements DetectorFamily {
         }
       }
       entity.baseline.observe(hourOfWeek(t), values);
+      entity.emptyRate += EMPTY_ALPHA * ((values[2]! > 0 ? 0 : 1) - entity.emptyRate);
     }
   }
 
@@ -541,14 +554,15 @@ export class VolumeDetector implements DetectorFamily {
     return n;
   }
 
-  snapshot(): { kind: VolumeKind; id: string; baseline: ReturnType<SeasonalBaseline['toJSON']> }[] {
-    return [...this.#entities()].map((e) => ({ kind: e.kind, id: e.id, baseline: e.baseline.toJSON() }));
+  snapshot(): { kind: VolumeKind; id: string; baseline: ReturnType<SeasonalBaseline['toJSON']>; emptyRate?: number }[] {
+    return [...this.#entities()].map((e) => ({ kind: e.kind, id: e.id, baseline: e.baseline.toJSON(), emptyRate: e.emptyRate }));
   }
 
   restore(items: ReturnType<VolumeDetector['snapshot']>): void {
     for (const item of items) {
       const entity = this.#create(item.kind, item.id);
       entity.baseline = SeasonalBaseline.fromJSON(item.baseline);
+      if (typeof item.emptyRate === 'number') entity.emptyRate = item.emptyRate;
       this.tables[item.kind]?.set(item.id, entity);
     }
   }
