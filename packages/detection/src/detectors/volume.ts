@@ -27,17 +27,7 @@ export interface VolumeEntity {
   dropWindow: DropWindow | undefined;
   /** EWMA of intervals without flows (1 until learnt): whether its traffic is continuous. */
   emptyRate: number;
-  /** Start of its latest interval that rose to a spike's ratio at half its z (alerted or not), ms. */
-  lastRiseMs: number;
 }
-
-/**
- * A fall within this many intervals after a rise is the rise ending, not a drop: a surge (a flood,
- * a copy, a worm) through a wide-spread entity is partly learnt by its recent level, and its end
- * read as a drop (all 6 false drops of seeds 4 to 6 of the evaluation, after a flood, a copy and
- * a worm).
- */
-const RISE_HOLD_INTERVALS = 15;
 
 /** Learning rate of `emptyRate`: about the last 20 intervals. */
 const EMPTY_ALPHA = 0.05;
@@ -161,7 +151,6 @@ export class VolumeDetector implements DetectorFamily {
       receivedNs: 0,
       dropWindow: this.#dropWindowSize > 0 && kind !== 'organisation_pair' ? new DropWindow(this.#dropWindowSize) : undefined,
       emptyRate: 1,
-      lastRiseMs: Number.NEGATIVE_INFINITY,
     };
   }
 
@@ -253,10 +242,8 @@ export class VolumeDetector implements DetectorFamily {
           explained = true;
         }
       }
-      if (z >= v.zThreshold / 2 && observed >= expected * v.spikeRatio) entity.lastRiseMs = start;
-      const rising = start - entity.lastRiseMs <= RISE_HOLD_INTERVALS * this.ctx.clock.intervalMs;
       // A drop is judged against the lower of the expectation and the seasonal profile (baseline.ts).
-      const low = down > 0 && !spike && !rising ? entity.baseline.score(m, slot, observed, floor, true) : undefined;
+      const low = down > 0 && !spike ? entity.baseline.score(m, slot, observed, floor, true) : undefined;
       const drop =
         low !== undefined &&
         low.z <= -v.zThreshold * down &&
@@ -368,7 +355,6 @@ export class VolumeDetector implements DetectorFamily {
     const window = entity.dropWindow;
     const down = entity.dropScale;
     if (window === undefined || down <= 0) return;
-    if (start - entity.lastRiseMs <= RISE_HOLD_INTERVALS * this.ctx.clock.intervalMs) return;
     const v = this.ctx.config.volume;
     const expectedLog = entity.baseline.dropExpectedLog(2, slot);
     if (Number.isNaN(expectedLog)) return;
