@@ -174,7 +174,7 @@ export const detectorSchema = z.strictObject({
       recentGapMultiplier: positive
         .default(3)
         .describe(
-          "... and at least this many times the longest of the source's last 64 gaps (its cadence now: minutes at night for a sparse exporter)",
+          "... and at least this many times the source's longest gap of the last hour (its cadence now: minutes at night for a sparse exporter)",
         ),
       minHistory: z.number().int().min(1).default(30).describe('Arrivals seen before an exporter can be reported silent'),
     })

@@ -87,6 +87,16 @@ describe('SeasonalBaseline', () => {
     expect(b.score(0, 10, 100).z).toBeLessThan(b.score(0, 10, 100, 0, true).z - 1);
   });
 
+  it("does not let an anomalous interval found a new slot's profile (a flood in an hour's first minute)", () => {
+    const b = new SeasonalBaseline(1);
+    // An hour of 15 a minute with some noise in slot 7; then slot 8 opens with 2,000.
+    for (let i = 0; i < 60; i++) b.observe(7, [i % 3 === 0 ? 12 : i % 3 === 1 ? 15 : 19]);
+    b.observe(8, [2000]);
+    // The new slot expects about the recent level, not the flood (clamped, that was 80 or more).
+    expect(Math.expm1(b.expectedLog(0, 8))).toBeLessThan(25);
+    expect(b.score(0, 8, 15).z).toBeGreaterThan(-2);
+  });
+
   it('survives a checkpoint: the restored baseline scores exactly the same', () => {
     const b = new SeasonalBaseline(3);
     series.slice(0, 3000).forEach((x, i) => {

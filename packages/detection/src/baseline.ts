@@ -185,7 +185,10 @@ export class SeasonalBaseline {
     const i = m * SLOTS + slot;
     const p = this.#profile[i]!;
     if (Number.isNaN(p)) {
-      this.#profile[i] = y;
+      // An anomalous interval never founds a slot's profile: the slot starts from the recent level.
+      // (A flood in the first minute of an hour not seen before made that hour's profile the
+      // flood's, clamped: 85 flows a minute for an exporter of 15, and false drops after it.)
+      this.#profile[i] = rate < 1 && !Number.isNaN(e) ? e : y;
       return;
     }
     const visits = this.#visits[slot]! + 1;

@@ -63,7 +63,8 @@ describe('IntervalSums', () => {
       sums.add3max(0, bytes, packets, 1, bytes === 9);
     const v = [...sums.take(0, new Float64Array(12))];
     expect(v.slice(0, 3)).toEqual([25, 210, 5]);
-    // largest bytes, largest packets; incident bytes, packets, flows; 2nd and 3rd bytes, then packets
-    expect(v.slice(3)).toEqual([9, 70, 9, 10, 1, 7, 5, 60, 50]);
+    // Of the flows not the incident's: largest bytes, largest packets; the incident's bytes, packets,
+    // flows; then the 2nd and 3rd largest bytes and packets.
+    expect(v.slice(3)).toEqual([7, 70, 9, 10, 1, 5, 3, 60, 50]);
   });
 });

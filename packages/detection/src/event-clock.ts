@@ -111,9 +111,9 @@ export class IntervalSums {
 
   /**
    * Volume with the largest single contributions: sums (bytes, packets, flows) into metrics 0-2,
-   * keeps the largest single bytes and packets seen in the interval in metrics 3 and 4 (the second
-   * and third largest in 8-9 and 10-11) and, for a flow of an ongoing incident (`explained`), sums
-   * it again into metrics 5-7 (needs 12 metrics).
+   * keeps the largest single bytes and packets of the interval's flows that are not an ongoing
+   * incident's in metrics 3 and 4 (the second and third largest in 8-9 and 10-11) and, for a flow
+   * of an ongoing incident (`explained`), sums it into metrics 5-7 instead (needs 12 metrics).
    */
   add3max(start: number, a: number, b: number, c: number, explained = false): void {
     const slot = Math.floor(start / this.intervalMs) % this.slots;
@@ -126,6 +126,12 @@ export class IntervalSums {
     s[base]! += a;
     s[base + 1]! += b;
     s[base + 2]! += c;
+    if (explained) {
+      s[base + 5]! += a;
+      s[base + 6]! += b;
+      s[base + 7]! += c;
+      return;
+    }
     if (a > s[base + 9]!) {
       if (a > s[base + 3]!) {
         s[base + 9] = s[base + 8]!;
@@ -145,11 +151,6 @@ export class IntervalSums {
         s[base + 11] = s[base + 10]!;
         s[base + 10] = b;
       } else s[base + 11] = b;
-    }
-    if (explained) {
-      s[base + 5]! += a;
-      s[base + 6]! += b;
-      s[base + 7]! += c;
     }
   }
 

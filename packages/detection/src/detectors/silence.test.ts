@@ -1,6 +1,6 @@
 import type { FlowRecord } from '@flowwatch/flow-schema';
 import { describe, expect, it, vi } from 'vitest';
-import { backgroundTraffic, flow, run, TUESDAY, testEngine } from '../test-network.js';
+import { backgroundTraffic, flow, merge, run, TUESDAY, testEngine } from '../test-network.js';
 
 // Generated background traffic: seconds on a quiet core, more on a loaded one.
 vi.setConfig({ testTimeout: 60_000 });
@@ -98,6 +98,47 @@ describe('telemetry silence and a sparse cadence', () => {
     // 3 x the longest recent gap (4 min): 12 min after its last flow (received 1 s after it).
     expect(alerts[0]!.afterMs - lastSparseMs).toBeGreaterThanOrEqual(12 * 60_000);
     expect(alerts[0]!.afterMs - lastSparseMs).toBeLessThan(12 * 60_000 + 10_000);
+  });
+
+  it("keeps a sparse exporter's cadence through a burst (a flood through it): its next 4-minute gap is no silence", () => {
+    // After 2 h of the sparse cadence, 6,000 flows in 5 minutes through supplier-a/core-1.
+    const burstFrom = T0 + 2 * 3_600_000;
+    function* withBurst() {
+      for (const f of traffic(Number.POSITIVE_INFINITY)) yield f;
+    }
+    function* burst() {
+      for (let i = 0; i < 6000; i++)
+        yield flow({ t: burstFrom + i * 50, src: `10.2.1.${i % 250}`, dst: '10.250.1.1', supplier: 'supplier-a', exporter: 'core-1' });
+    }
+    expect(opened(run(testEngine(), merge(withBurst(), burst())))).toEqual([]);
+  });
+
+  it('restores its cadence from a checkpoint, and from one of the version that kept the last 64 gaps', () => {
+    const engine = testEngine();
+    const all = [...traffic(Number.POSITIVE_INFINITY)];
+    const half = all.findIndex((f) => f.time_received_ns / 1e6 >= T0 + 2 * 3_600_000);
+    run(engine, all.slice(0, half));
+    const snapshot = JSON.parse(JSON.stringify(engine.snapshot()));
+    const legacy = JSON.parse(JSON.stringify(snapshot));
+    for (const s of legacy.silence) {
+      s.recent = [Math.max(...s.gapMax)];
+      s.next = 1;
+      s.recentMaxMs = s.recent[0];
+      delete s.gapMax;
+      delete s.gapBucket;
+    }
+    for (const saved of [snapshot, legacy]) {
+      const restored = testEngine();
+      restored.restore(saved);
+      // The sparse exporter's 4-minute gaps after the restart are its known cadence.
+      expect(opened(run(restored, all.slice(half)))).toEqual([]);
+    }
+    // Restored with no cadence at all (the EWMA alone), its next 4-minute gap would be a silence.
+    const bare = JSON.parse(JSON.stringify(legacy));
+    for (const s of bare.silence) s.recent = undefined;
+    const restored = testEngine();
+    restored.restore(bare);
+    expect(opened(run(restored, all.slice(half))).length).toBeGreaterThan(0);
   });
 
   it('with the EWMA alone (recentGapMultiplier tiny), the 4-minute gaps are false alerts', () => {

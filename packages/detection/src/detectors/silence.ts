@@ -13,17 +13,28 @@ interface Source {
   /** EWMA of the gaps between distinct reception times, ms. */
   gapMs: number;
   arrivals: number;
-  /** Ring of its last RECENT_GAPS gaps, ms, and the next slot to write. */
-  recent: number[];
-  next: number;
-  /** The longest gap in `recent`. */
-  recentMaxMs: number;
+  /**
+   * Cadence memory: the longest gap (ms) ending in each of the last BUCKETS buckets of BUCKET_MS
+   * of reception time, and which bucket (time / BUCKET_MS) each slot holds.
+   */
+  gapMax: number[];
+  gapBucket: number[];
   silent: boolean;
   scale: number;
 }
 
-/** Gaps kept per source: at night, an hour or two of a sparse exporter's cadence. */
-const RECENT_GAPS = 64;
+/** A source as checkpointed: also as by versions that kept the last 64 gaps (`recent`). */
+type SavedSource = Omit<Source, 'touched' | 'gapMax' | 'gapBucket'> &
+  Partial<Pick<Source, 'gapMax' | 'gapBucket'>> & { recent?: number[]; next?: number; recentMaxMs?: number };
+
+/**
+ * The cadence is remembered by time, not by count: the longest gap in each 10-minute bucket of the
+ * last hour. A burst (a flood through the exporter: thousands of flows in minutes) fills any count
+ * of recent gaps with milliseconds and made a sparse exporter's next usual gap read as a silence
+ * (seed 2 of the evaluation: 2 false silences after a UDP flood); it cannot push an hour out.
+ */
+const BUCKET_MS = 600_000;
+const BUCKETS = 6;
 
 const GAP_ALPHA = 0.1;
 /** Gaps longer than this are outages, not the usual cadence: they do not teach the EWMA. */
@@ -33,13 +44,14 @@ const MAX_LEARNT_GAP_MS = 600_000;
  * Telemetry silence of an exporter or a whole supplier. Time here is the collector's reception
  * time (the watermark of arrivals, moved on by the service while everything is idle), the clock
  * that says whether telemetry arrives. A source is silent once nothing arrived for
- * max(minSilenceMs, multiplier x its usual gap, recentGapMultiplier x the longest of its last 64
- * gaps) (usual gap: EWMA of the intervals between datagrams), after at least minHistory arrivals.
+ * max(minSilenceMs, multiplier x its usual gap, recentGapMultiplier x the longest gap of the last
+ * hour) (usual gap: EWMA of the intervals between datagrams), after at least minHistory arrivals.
  * The recent longest gap is the cadence at this time of day: a sparse exporter at night has
  * gaps of minutes (Poisson-like arrivals: 6 x the mean gap is exceeded by 1 gap in 400, which over
  * a night of a few hundred exporters was 3 false alerts in 6 hours; 3 x the longest of 64 gaps by
- * about 1 in 60,000). A silent supplier's exporters are reported in its alert,
- * not one by one.
+ * about 1 in 60,000, and an hour holds at least as many gaps as that for any exporter with a gap
+ * under a minute). Gaps shorter than the limit are learnt however long; longer ones were outages.
+ * A silent supplier's exporters are reported in its alert, not one by one.
  */
 export class SilenceDetector implements DetectorFamily {
   readonly name = 'silence';
@@ -86,9 +98,8 @@ export class SilenceDetector implements DetectorFamily {
         lastMs: ms,
         gapMs: 0,
         arrivals: 1,
-        recent: [],
-        next: 0,
-        recentMaxMs: 0,
+        gapMax: new Array(BUCKETS).fill(0),
+        gapBucket: new Array(BUCKETS).fill(-1),
         silent: false,
         scale: this.ctx.overrides.scaleFor('telemetry_silence', kind, id, [], [supplier]),
       };
@@ -97,13 +108,16 @@ export class SilenceDetector implements DetectorFamily {
     }
     if (ms <= s.lastMs) return;
     const gap = ms - s.lastMs;
-    if (gap <= MAX_LEARNT_GAP_MS) {
-      s.gapMs = s.arrivals === 1 ? gap : s.gapMs + GAP_ALPHA * (gap - s.gapMs);
-      const old = s.recent[s.next] ?? 0;
-      s.recent[s.next] = gap;
-      s.next = (s.next + 1) % RECENT_GAPS;
-      if (gap >= s.recentMaxMs) s.recentMaxMs = gap;
-      else if (old >= s.recentMaxMs) s.recentMaxMs = Math.max(...s.recent);
+    if (gap <= MAX_LEARNT_GAP_MS) s.gapMs = s.arrivals === 1 ? gap : s.gapMs + GAP_ALPHA * (gap - s.gapMs);
+    // A gap shorter than the silence limit is the cadence, however long (a sparse exporter's
+    // 14 minutes at night); a longer one was an outage and teaches nothing.
+    if (gap < this.#limit(s, ms)) {
+      const bucket = Math.floor(ms / BUCKET_MS);
+      const i = bucket % BUCKETS;
+      if (s.gapBucket[i] !== bucket) {
+        s.gapBucket[i] = bucket;
+        s.gapMax[i] = gap;
+      } else if (gap > s.gapMax[i]!) s.gapMax[i] = gap;
     }
     s.lastMs = ms;
     s.arrivals++;
@@ -120,7 +134,7 @@ export class SilenceDetector implements DetectorFamily {
     const silentSuppliers = new Set<string>();
     const silentExporters = new Map<string, string[]>();
     for (const s of this.#sources.values()) {
-      const limit = this.#limit(s) * s.scale;
+      const limit = this.#limit(s, nowMs) * s.scale;
       s.silent = s.scale > 0 && s.arrivals >= c.minHistory && nowMs - s.lastMs >= limit;
       if (!s.silent) continue;
       if (s.kind === 'supplier') silentSuppliers.add(s.supplier);
@@ -146,7 +160,7 @@ export class SilenceDetector implements DetectorFamily {
         atMs: nowMs,
         observed: silentFor / 1000,
         expected: usual / 1000,
-        score: silentFor / this.#limit(s),
+        score: silentFor / this.#limit(s, nowMs),
         severity: s.kind === 'supplier' ? 'high' : 'medium',
         summary:
           s.kind === 'supplier'
@@ -158,27 +172,40 @@ export class SilenceDetector implements DetectorFamily {
     }
   }
 
-  #limit(s: Source): number {
+  /** The longest gap remembered at reception time `nowMs` (the last hour's buckets). */
+  #recentMax(s: Source, nowMs: number): number {
+    const current = Math.floor(nowMs / BUCKET_MS);
+    let max = 0;
+    for (let i = 0; i < BUCKETS; i++) if (current - s.gapBucket[i]! < BUCKETS && s.gapMax[i]! > max) max = s.gapMax[i]!;
+    return max;
+  }
+
+  #limit(s: Source, nowMs: number): number {
     const c = this.ctx.config.silence;
-    return Math.max(c.minSilenceMs, c.multiplier * s.gapMs, c.recentGapMultiplier * s.recentMaxMs);
+    return Math.max(c.minSilenceMs, c.multiplier * s.gapMs, c.recentGapMultiplier * this.#recentMax(s, nowMs));
   }
 
   snapshot(): Omit<Source, 'touched'>[] {
     return [...this.#sources.values()].map(({ touched: _, ...rest }) => rest);
   }
 
-  restore(items: readonly (Omit<Source, 'touched' | 'recent' | 'next' | 'recentMaxMs'> & Partial<Source>)[]): void {
-    for (const s of items) {
+  restore(items: readonly SavedSource[]): void {
+    for (const { recent, next: _next, recentMaxMs: _max, ...s } of items) {
       const key = s.kind === 'supplier' ? s.supplier : `${s.supplier}/${s.exporter}`;
-      // Checkpoints from before the recent gaps were kept restore with none (the EWMA alone).
-      const recent = Array.isArray(s.recent) ? s.recent.slice(0, RECENT_GAPS) : [];
-      this.#sources.set(key, {
-        ...s,
-        recent,
-        next: (s.next ?? recent.length) % RECENT_GAPS,
-        recentMaxMs: recent.length > 0 ? Math.max(...recent) : 0,
-        touched: false,
-      });
+      let gapMax = Array.isArray(s.gapMax) && s.gapMax.length === BUCKETS ? s.gapMax : undefined;
+      let gapBucket = Array.isArray(s.gapBucket) && s.gapBucket.length === BUCKETS ? s.gapBucket : undefined;
+      if (gapMax === undefined || gapBucket === undefined) {
+        // Checkpoints from before the cadence was kept by time: their last 64 gaps (if any) become
+        // the bucket of their last arrival; older ones restore with none (the EWMA alone).
+        gapMax = new Array(BUCKETS).fill(0);
+        gapBucket = new Array(BUCKETS).fill(-1);
+        if (Array.isArray(recent) && recent.length > 0) {
+          const bucket = Math.floor(s.lastMs / BUCKET_MS);
+          gapBucket[bucket % BUCKETS] = bucket;
+          gapMax[bucket % BUCKETS] = Math.max(...recent);
+        }
+      }
+      this.#sources.set(key, { ...s, gapMax, gapBucket, touched: false });
     }
   }
 }

@@ -106,6 +106,31 @@ describe('volume detector', () => {
     );
     expect(collateral.map((c) => c.alert.summary)).toEqual([]);
     expect(engine.stats().explained).toBeGreaterThan(0);
+
+    // The same flood with three large downloads through core-1 at the end of its second minute (so
+    // that the ring of recent flows holds them too): without the flood's flows, the rest is those
+    // three transfers and the usual, no spike either.
+    function* downloads() {
+      for (const [i, bytes] of [70e6, 5e6, 2e6].entries())
+        yield flow({
+          t: start + 110_000 + i * 1000,
+          src: '203.0.113.9',
+          dst: '10.3.0.20',
+          bytes,
+          packets: bytes / 1400,
+          supplier: 'supplier-a',
+          exporter: 'core-1',
+        });
+    }
+    const withDownloads = run(
+      testEngine({ volume: config }),
+      merge(backgroundTraffic({ startMs: T0, seconds: 1.5 * 3600 + 300, peakPerSecond: 30, seed: 22 }), flood(), downloads()),
+    );
+    expect(
+      volume(withDownloads)
+        .filter((c) => c.alert.type === 'volume_spike' && ['supplier', 'exporter'].includes(c.alert.entity.kind))
+        .map((c) => c.alert.summary),
+    ).toEqual([]);
   });
 
   it("an ongoing incident's flows do not teach the baseline (no drop when the incident ends)", () => {

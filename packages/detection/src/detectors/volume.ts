@@ -25,7 +25,14 @@ export interface VolumeEntity {
   receivedNs: number;
   /** Recent intervals for drops judged over several (not for organisation pairs: too many, too sparse). */
   dropWindow: DropWindow | undefined;
+  /** EWMA of intervals without flows (1 until learnt): whether its traffic is continuous. */
+  emptyRate: number;
 }
+
+/** Learning rate of `emptyRate`: about the last 20 intervals. */
+const EMPTY_ALPHA = 0.05;
+/** Drops over several intervals are judged for entities whose intervals are this rarely empty: none of about the last 20. */
+const MAX_EMPTY_RATE = 0.02;
 
 /** A volume row read from the rollups at start (warm start). */
 export interface VolumeRow {
@@ -143,6 +150,7 @@ export class VolumeDetector implements DetectorFamily {
       dropScale: overrides.scaleFor('volume_drop', kind, id, orgs, suppliers),
       receivedNs: 0,
       dropWindow: this.#dropWindowSize > 0 && kind !== 'organisation_pair' ? new DropWindow(this.#dropWindowSize) : undefined,
+      emptyRate: 1,
     };
   }
 
@@ -178,12 +186,15 @@ export class VolumeDetector implements DetectorFamily {
       const values = entity.sums.take(start, out);
       const b = entity.baseline;
       // What this interval was expected to be, before it is learnt (incident flows left out).
+      const flows = values[2]! - values[7]!;
       entity.dropWindow?.push(
-        values[2]! - values[7]!,
+        flows,
         Math.expm1(b.dropExpectedLog(2, slot)),
         values[0]! - values[5]!,
         Math.expm1(b.dropExpectedLog(0, slot)),
+        entity.emptyRate,
       );
+      entity.emptyRate += EMPTY_ALPHA * ((flows > 0 ? 0 : 1) - entity.emptyRate);
       if (entity.spikeScale + entity.dropScale > 0 && b.history >= v.minHistoryIntervals && b.residuals >= 16)
         this.#evaluate(entity, slot, start, values);
       // An ongoing flow-level incident's flows (a flood, a scan, a policy breach) do not teach the
@@ -211,18 +222,21 @@ export class VolumeDetector implements DetectorFamily {
       if (Number.isNaN(expected)) continue;
       const down = entity.dropScale;
       let spike = this.#isSpike(entity, m, z, observed, expected);
+      // A spike of bytes or packets must hold without its three largest flows (of those not an
+      // ongoing incident's): a few large transfers (a backup, a study of images, an update) are
+      // not a change in the entity's volume, and at a few flows an interval they would otherwise
+      // dominate every sparse entity's baseline. Uploads to the internet have their own rules
+      // (exfiltration).
+      const largest = m < 2 ? values[3 + m]! + values[8 + 2 * m]! + values[9 + 2 * m]! : 0;
       if (spike && m < 2) {
-        // A spike of bytes or packets must hold without its three largest flows: a few large
-        // transfers (a backup, a study of images, an update) are not a change in the entity's
-        // volume, and at a few flows an interval they would otherwise dominate every sparse
-        // entity's baseline. Uploads to the internet have their own rules (exfiltration).
-        const rest = observed - values[3 + m]! - values[8 + 2 * m]! - values[9 + 2 * m]!;
+        const rest = observed - largest;
         spike = this.#isSpike(entity, m, entity.baseline.score(m, slot, rest, floor).z, rest, expected);
       }
       if (spike && values[5 + m]! > 0) {
         // Flows of an ongoing flow-level incident (a flood's victim, a scanner, a spreading host)
         // raise every exporter, supplier and organisation they cross; that incident has its alert.
-        const rest = observed - values[5 + m]!;
+        // The rest must be a spike on its own, without its largest flows either.
+        const rest = Math.max(0, observed - values[5 + m]! - largest);
         if (!this.#isSpike(entity, m, entity.baseline.score(m, slot, rest, floor).z, rest, expected)) {
           spike = false;
           explained = true;
@@ -247,7 +261,16 @@ export class VolumeDetector implements DetectorFamily {
       best >= 0 &&
       bestZ > 0 &&
       this.ctx.incidents.size > 0 &&
-      this.#sampleExplains(entity, start, slot, best, values[best]!, bestExpected, floor)
+      this.#sampleExplains(
+        entity,
+        start,
+        slot,
+        best,
+        values[best]!,
+        bestExpected,
+        floor,
+        best < 2 ? values[3 + best]! + values[8 + 2 * best]! + values[9 + 2 * best]! : 0,
+      )
     ) {
       best = -1;
       explained = true;
@@ -340,6 +363,7 @@ export class VolumeDetector implements DetectorFamily {
       ratio: v.dropRatio,
       zThreshold: v.zThreshold * down,
       spread: entity.baseline.spread(2, expectedLog, floor),
+      maxEmptyRate: MAX_EMPTY_RATE,
     });
     if (drop === undefined) return;
     if ((entity.kind === 'supplier' || entity.kind === 'exporter') && this.isSilent(entity.kind, entity.id)) return;
@@ -394,6 +418,7 @@ export class VolumeDetector implements DetectorFamily {
     observed: number,
     expected: number,
     floor: number,
+    largest: number,
   ): boolean {
     const incidents = this.ctx.incidents;
     const match = this.#describe(entity).match;
@@ -401,7 +426,7 @@ export class VolumeDetector implements DetectorFamily {
       incidents.explains(f.src_addr, f.dst_addr, start),
     );
     if (s.total <= 0 || s.part <= 0) return false;
-    const rest = observed * (1 - s.part / s.total);
+    const rest = Math.max(0, observed * (1 - s.part / s.total) - largest);
     return !this.#isSpike(entity, m, entity.baseline.score(m, slot, rest, floor).z, rest, expected);
   }
 
@@ -507,6 +532,7 @@ export class VolumeDetector implements DetectorFamily {
         }
       }
       entity.baseline.observe(hourOfWeek(t), values);
+      entity.emptyRate += EMPTY_ALPHA * ((values[2]! > 0 ? 0 : 1) - entity.emptyRate);
     }
   }
 
@@ -528,14 +554,15 @@ export class VolumeDetector implements DetectorFamily {
     return n;
   }
 
-  snapshot(): { kind: VolumeKind; id: string; baseline: ReturnType<SeasonalBaseline['toJSON']> }[] {
-    return [...this.#entities()].map((e) => ({ kind: e.kind, id: e.id, baseline: e.baseline.toJSON() }));
+  snapshot(): { kind: VolumeKind; id: string; baseline: ReturnType<SeasonalBaseline['toJSON']>; emptyRate?: number }[] {
+    return [...this.#entities()].map((e) => ({ kind: e.kind, id: e.id, baseline: e.baseline.toJSON(), emptyRate: e.emptyRate }));
   }
 
   restore(items: ReturnType<VolumeDetector['snapshot']>): void {
     for (const item of items) {
       const entity = this.#create(item.kind, item.id);
       entity.baseline = SeasonalBaseline.fromJSON(item.baseline);
+      if (typeof item.emptyRate === 'number') entity.emptyRate = item.emptyRate;
       this.tables[item.kind]?.set(item.id, entity);
     }
   }
