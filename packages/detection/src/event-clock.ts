@@ -132,26 +132,8 @@ export class IntervalSums {
       s[base + 7]! += c;
       return;
     }
-    if (a > s[base + 9]!) {
-      if (a > s[base + 3]!) {
-        s[base + 9] = s[base + 8]!;
-        s[base + 8] = s[base + 3]!;
-        s[base + 3] = a;
-      } else if (a > s[base + 8]!) {
-        s[base + 9] = s[base + 8]!;
-        s[base + 8] = a;
-      } else s[base + 9] = a;
-    }
-    if (b > s[base + 11]!) {
-      if (b > s[base + 4]!) {
-        s[base + 11] = s[base + 10]!;
-        s[base + 10] = s[base + 4]!;
-        s[base + 4] = b;
-      } else if (b > s[base + 10]!) {
-        s[base + 11] = s[base + 10]!;
-        s[base + 10] = b;
-      } else s[base + 11] = b;
-    }
+    if (a > s[base + 9]!) keepTop3(s, a, base + 3, base + 8, base + 9);
+    if (b > s[base + 11]!) keepTop3(s, b, base + 4, base + 10, base + 11);
   }
 
   /** Copies the sums of interval `start` into `out` (zeros when nothing was added) and clears them. */
@@ -169,4 +151,16 @@ export class IntervalSums {
   get approximateBytes(): number {
     return this.#sums.byteLength + this.#starts.byteLength + 2 * 64;
   }
+}
+
+/** Puts `x` (larger than the third) among the three largest held at indices first >= second >= third of `s`. */
+function keepTop3(s: Float64Array, x: number, first: number, second: number, third: number): void {
+  if (x > s[first]!) {
+    s[third] = s[second]!;
+    s[second] = s[first]!;
+    s[first] = x;
+  } else if (x > s[second]!) {
+    s[third] = s[second]!;
+    s[second] = x;
+  } else s[third] = x;
 }

@@ -40,15 +40,21 @@ export class RecentFlows {
   ): { total: number; part: number } {
     let total = 0;
     let inPart = 0;
+    this.#each(match, fromMs, toMs, metric, (f, v) => {
+      total += v;
+      if (part(f)) inPart += v;
+    });
+    return { total, part: inPart };
+  }
+
+  /** Calls `fn` with each recent flow of [fromMs, toMs) matching `match` and its value of `metric` (0 bytes, 1 packets, 2 flows). */
+  #each(match: (f: EnrichedFlow) => boolean, fromMs: number, toMs: number, metric: number, fn: (f: EnrichedFlow, v: number) => void): void {
     for (let i = 0; i < this.size; i++) {
       const f = this.#ring[i];
       const t = this.#times[i]!;
       if (f === undefined || t < fromMs || t >= toMs || !match(f)) continue;
-      const v = metric === 0 ? f.bytes_est : metric === 1 ? f.packets_est : 1;
-      total += v;
-      if (part(f)) inPart += v;
+      fn(f, metric === 0 ? f.bytes_est : metric === 1 ? f.packets_est : 1);
     }
-    return { total, part: inPart };
   }
 
   /**
@@ -65,15 +71,11 @@ export class RecentFlows {
   ): { total: number; top: number; keys: number } {
     const by = new Map<string, number>();
     let total = 0;
-    for (let i = 0; i < this.size; i++) {
-      const f = this.#ring[i];
-      const t = this.#times[i]!;
-      if (f === undefined || t < fromMs || t >= toMs || !match(f)) continue;
-      const v = metric === 0 ? f.bytes_est : metric === 1 ? f.packets_est : 1;
+    this.#each(match, fromMs, toMs, metric, (f, v) => {
       total += v;
       const key = keyOf(f);
       if (key !== '') by.set(key, (by.get(key) ?? 0) + v);
-    }
+    });
     const values = [...by.values()].sort((a, b) => b - a);
     let sum = 0;
     for (let i = 0; i < Math.min(top, values.length); i++) sum += values[i]!;
