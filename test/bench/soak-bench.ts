@@ -41,7 +41,12 @@ export interface SoakBenchOptions {
   firstIncidentS: number;
   /** Longest wait for the pipeline to drain after sending stops. */
   drainTimeoutS: number;
+  /** Aggregator batch bounds (`aggregator.maxWaitMs`, `aggregator.minBytes`); unset: flowwatch's defaults. */
+  aggregatorWaitMs?: number;
+  aggregatorMinBytes?: number;
 }
+
+const optionalNumber = (v: string | undefined) => (v === undefined || v === '' ? undefined : Number(v));
 
 export function soakBenchOptions(env = process.env): SoakBenchOptions {
   const minutes = Number(env.FLOWWATCH_BENCH_SOAK_MINUTES ?? 3);
@@ -53,6 +58,16 @@ export function soakBenchOptions(env = process.env): SoakBenchOptions {
     incidentEveryS: Number(env.FLOWWATCH_BENCH_SOAK_INCIDENT_S ?? 120),
     firstIncidentS: Number(env.FLOWWATCH_BENCH_SOAK_FIRST_INCIDENT_S ?? 45),
     drainTimeoutS: Number(env.FLOWWATCH_BENCH_SOAK_DRAIN_TIMEOUT_S ?? 600),
+    aggregatorWaitMs: optionalNumber(env.FLOWWATCH_BENCH_SOAK_AGGREGATOR_WAIT_MS),
+    aggregatorMinBytes: optionalNumber(env.FLOWWATCH_BENCH_SOAK_AGGREGATOR_MIN_BYTES),
+  };
+}
+
+/** The aggregator section of the soak's flowwatch.json: only the bounds that were set, so flowwatch's defaults apply otherwise. */
+export function soakAggregatorConfig(options: Pick<SoakBenchOptions, 'aggregatorWaitMs' | 'aggregatorMinBytes'>): Record<string, number> {
+  return {
+    ...(options.aggregatorWaitMs !== undefined && { maxWaitMs: options.aggregatorWaitMs }),
+    ...(options.aggregatorMinBytes !== undefined && { minBytes: options.aggregatorMinBytes }),
   };
 }
 
@@ -144,6 +159,7 @@ export async function soakBench(print: (o: Record<string, unknown>) => void, opt
       log: { level: 'warn' },
       clickhouse: { path: chPath },
       collector: { host: '127.0.0.1', netflowPort, ipfixPort, sflowPort, push: { enabled: false } },
+      aggregator: soakAggregatorConfig(options),
       registry: soakRegistry(),
     }),
   );
@@ -367,6 +383,7 @@ export async function soakBench(print: (o: Record<string, unknown>) => void, opt
       bench: 'soak-summary',
       rate_target: options.rate,
       minutes: options.minutes,
+      aggregator_config: soakAggregatorConfig(options),
       sent_flows: sent.flows,
       sent_datagrams: sent.datagrams,
       sender_seconds: round((sendEndMs - senderStartMs) / 1000, 0),
