@@ -110,14 +110,14 @@ export class SilenceDetector implements DetectorFamily {
     const gap = ms - s.lastMs;
     if (gap <= MAX_LEARNT_GAP_MS) s.gapMs = s.arrivals === 1 ? gap : s.gapMs + GAP_ALPHA * (gap - s.gapMs);
     // A gap shorter than the silence limit is the cadence, however long (a sparse exporter's
-    // 14 minutes at night); a longer one was an outage and teaches nothing.
-    if (gap < this.#limit(s, ms)) {
-      const bucket = Math.floor(ms / BUCKET_MS);
-      const i = bucket % BUCKETS;
-      if (s.gapBucket[i] !== bucket) {
-        s.gapBucket[i] = bucket;
-        s.gapMax[i] = gap;
-      } else if (gap > s.gapMax[i]!) s.gapMax[i] = gap;
+    // 14 minutes at night); a longer one was an outage and teaches nothing. The limit is only
+    // worked out for a gap that would raise its bucket's longest (rarely, not for every flow).
+    const bucket = Math.floor(ms / BUCKET_MS);
+    const i = bucket % BUCKETS;
+    const held = s.gapBucket[i] === bucket ? s.gapMax[i]! : 0;
+    if (gap > held && gap < this.#limit(s, ms)) {
+      s.gapBucket[i] = bucket;
+      s.gapMax[i] = gap;
     }
     s.lastMs = ms;
     s.arrivals++;
