@@ -4,7 +4,7 @@ import { hourOfWeek, SeasonalBaseline } from '../baseline.js';
 import type { DetectorContext, DetectorFamily } from '../context.js';
 import { escalate } from '../detection.js';
 import { formatBytes, formatCount, formatDuration, suppliersOf } from '../directory.js';
-import { DropWindow, type WindowDrop } from '../drop-window.js';
+import { DropWindow } from '../drop-window.js';
 import { EntityTable } from '../entity-table.js';
 import { IntervalSums } from '../event-clock.js';
 
@@ -33,6 +33,23 @@ export interface VolumeEntity {
 const EMPTY_ALPHA = 0.05;
 /** Drops over several intervals are judged for entities whose intervals are this rarely empty: none of about the last 20. */
 const MAX_EMPTY_RATE = 0.02;
+
+function learnEmpty(entity: VolumeEntity, flows: number): void {
+  entity.emptyRate += EMPTY_ALPHA * ((flows > 0 ? 0 : 1) - entity.emptyRate);
+}
+
+/** Bytes (m 0) or packets (m 1) of the interval's three largest flows (not an incident's): IntervalSums.add3max's layout. */
+function largestFlows(values: Float64Array, m: number): number {
+  return m < 2 ? values[3 + m]! + values[8 + 2 * m]! + values[9 + 2 * m]! : 0;
+}
+
+/** How an entity is named in an alert, and which flows are its (evidence, samples). */
+interface Described {
+  name: string;
+  label: string;
+  fields: { srcOrg?: string; dstOrg?: string; service?: string };
+  match: (f: EnrichedFlow) => boolean;
+}
 
 /** A volume row read from the rollups at start (warm start). */
 export interface VolumeRow {
@@ -136,6 +153,7 @@ export class VolumeDetector implements DetectorFamily {
 
   #create(kind: VolumeKind, id: string): VolumeEntity {
     const { overrides, clock } = this.ctx;
+    const windowSize = this.ctx.config.volume.dropWindowIntervals;
     const orgs = kind === 'organisation_pair' ? id.split('>') : kind.startsWith('organisation') ? [id] : [];
     const suppliers = this.#suppliersOf(kind, id);
     return {
@@ -149,13 +167,9 @@ export class VolumeDetector implements DetectorFamily {
       spikeScale: overrides.scaleFor('volume_spike', kind, id, orgs, suppliers),
       dropScale: overrides.scaleFor('volume_drop', kind, id, orgs, suppliers),
       receivedNs: 0,
-      dropWindow: this.#dropWindowSize > 0 && kind !== 'organisation_pair' ? new DropWindow(this.#dropWindowSize) : undefined,
+      dropWindow: windowSize > 0 && kind !== 'organisation_pair' ? new DropWindow(windowSize) : undefined,
       emptyRate: 1,
     };
-  }
-
-  get #dropWindowSize(): number {
-    return this.ctx.config.volume.dropWindowIntervals;
   }
 
   #suppliersOf(kind: VolumeKind, id: string): string[] {
@@ -194,7 +208,7 @@ export class VolumeDetector implements DetectorFamily {
         Math.expm1(b.dropExpectedLog(0, slot)),
         entity.emptyRate,
       );
-      entity.emptyRate += EMPTY_ALPHA * ((flows > 0 ? 0 : 1) - entity.emptyRate);
+      learnEmpty(entity, flows);
       if (entity.spikeScale + entity.dropScale > 0 && b.history >= v.minHistoryIntervals && b.residuals >= 16)
         this.#evaluate(entity, slot, start, values);
       // An ongoing flow-level incident's flows (a flood, a scan, a policy breach) do not teach the
@@ -227,7 +241,7 @@ export class VolumeDetector implements DetectorFamily {
       // not a change in the entity's volume, and at a few flows an interval they would otherwise
       // dominate every sparse entity's baseline. Uploads to the internet have their own rules
       // (exfiltration).
-      const largest = m < 2 ? values[3 + m]! + values[8 + 2 * m]! + values[9 + 2 * m]! : 0;
+      const largest = largestFlows(values, m);
       if (spike && m < 2) {
         const rest = observed - largest;
         spike = this.#isSpike(entity, m, entity.baseline.score(m, slot, rest, floor).z, rest, expected);
@@ -261,16 +275,7 @@ export class VolumeDetector implements DetectorFamily {
       best >= 0 &&
       bestZ > 0 &&
       this.ctx.incidents.size > 0 &&
-      this.#sampleExplains(
-        entity,
-        start,
-        slot,
-        best,
-        values[best]!,
-        bestExpected,
-        floor,
-        best < 2 ? values[3 + best]! + values[8 + 2 * best]! + values[9 + 2 * best]! : 0,
-      )
+      this.#sampleExplains(entity, start, slot, best, values[best]!, bestExpected, floor, largestFlows(values, best))
     ) {
       best = -1;
       explained = true;
@@ -285,7 +290,6 @@ export class VolumeDetector implements DetectorFamily {
       return;
     }
     const spike = bestZ > 0;
-    if (!spike && (entity.kind === 'supplier' || entity.kind === 'exporter') && this.isSilent(entity.kind, entity.id)) return;
     const observed = values[best]!;
     const metric = METRICS[best]!;
     const intervalMs = this.ctx.clock.intervalMs;
@@ -298,27 +302,48 @@ export class VolumeDetector implements DetectorFamily {
         ? `${what.label}: ${fmt(observed)} in ${formatDuration(intervalMs)}, where almost none is expected`
         : `${what.label}: ${fmt(observed)} in ${formatDuration(intervalMs)}, ${ratio >= 10 ? Math.round(ratio) : ratio.toFixed(1)}x the expected ${fmt(bestExpected)}`
       : `${what.label}: only ${fmt(observed)} in ${formatDuration(intervalMs)}, ${Math.round(ratio * 100)}% of the expected ${fmt(bestExpected)}`;
+    this.#raise(entity, what, start, bestZ, observed, bestExpected, summary, {
+      metric,
+      interval_ms: intervalMs,
+      z: Number(bestZ.toFixed(2)),
+      ...(Number.isFinite(ratio) ? { ratio: Number(ratio.toFixed(3)) } : {}),
+      unit: metric,
+      ...(best < 2 ? { largest_flow: values[3 + best]! } : {}),
+    });
+  }
+
+  /**
+   * Raises a spike (z > 0) or a drop of `entity` for interval `start`: a supplier's drop is high, the
+   * rest medium, one level up at twice the z threshold. A silent supplier's or exporter's drop is
+   * left to the silence alert.
+   */
+  #raise(
+    entity: VolumeEntity,
+    what: Described,
+    start: number,
+    z: number,
+    observed: number,
+    expected: number,
+    summary: string,
+    details: Record<string, string | number | boolean>,
+  ): void {
+    const spike = z > 0;
+    if (!spike && (entity.kind === 'supplier' || entity.kind === 'exporter') && this.isSilent(entity.kind, entity.id)) return;
     let severity: Severity = entity.kind === 'supplier' && !spike ? 'high' : 'medium';
-    if (Math.abs(bestZ) >= 2 * v.zThreshold * (spike ? entity.spikeScale : entity.dropScale)) severity = escalate(severity);
+    if (Math.abs(z) >= 2 * this.ctx.config.volume.zThreshold * (spike ? entity.spikeScale : entity.dropScale))
+      severity = escalate(severity);
     this.ctx.sink.raise({
       type: spike ? 'volume_spike' : 'volume_drop',
       entity: { kind: entity.kind as EntityKind, id: entity.id, name: what.name },
       supplierIds: this.#suppliersOf(entity.kind, entity.id),
       ...what.fields,
-      atMs: start + intervalMs - 1,
+      atMs: start + this.ctx.clock.intervalMs - 1,
       observed,
-      expected: bestExpected,
-      score: bestZ,
+      expected,
+      score: z,
       severity,
       summary,
-      details: {
-        metric,
-        interval_ms: intervalMs,
-        z: Number(bestZ.toFixed(2)),
-        ...(Number.isFinite(ratio) ? { ratio: Number(ratio.toFixed(3)) } : {}),
-        unit: metric,
-        ...(best < 2 ? { largest_flow: values[3 + best]! } : {}),
-      },
+      details,
       match: what.match,
       receivedNs: entity.receivedNs,
     });
@@ -366,40 +391,19 @@ export class VolumeDetector implements DetectorFamily {
       maxEmptyRate: MAX_EMPTY_RATE,
     });
     if (drop === undefined) return;
-    if ((entity.kind === 'supplier' || entity.kind === 'exporter') && this.isSilent(entity.kind, entity.id)) return;
-    this.#raiseWindowDrop(entity, start, drop);
-  }
-
-  #raiseWindowDrop(entity: VolumeEntity, start: number, drop: WindowDrop): void {
-    const v = this.ctx.config.volume;
     const intervalMs = this.ctx.clock.intervalMs;
     const what = this.#describe(entity);
     const ratio = drop.observedFlows / drop.expectedFlows;
-    let severity: Severity = entity.kind === 'supplier' ? 'high' : 'medium';
-    if (Math.abs(drop.z) >= 2 * v.zThreshold * entity.dropScale) severity = escalate(severity);
-    this.ctx.sink.raise({
-      type: 'volume_drop',
-      entity: { kind: entity.kind as EntityKind, id: entity.id, name: what.name },
-      supplierIds: this.#suppliersOf(entity.kind, entity.id),
-      ...what.fields,
-      atMs: start + intervalMs - 1,
-      observed: drop.observedFlows,
-      expected: drop.expectedFlows,
-      score: drop.z,
-      severity,
-      summary: `${what.label}: only ${formatCount(drop.observedFlows)} flows in ${formatDuration(drop.intervals * intervalMs)}, ${Math.round(ratio * 100)}% of the expected ${formatCount(drop.expectedFlows)} (${formatBytes(drop.observedBytes)} of ${formatBytes(drop.expectedBytes)})`,
-      details: {
-        metric: 'flows',
-        interval_ms: intervalMs,
-        window_intervals: drop.intervals,
-        z: Number(drop.z.toFixed(2)),
-        ratio: Number(ratio.toFixed(3)),
-        unit: 'flows',
-        observed_bytes: drop.observedBytes,
-        expected_bytes: drop.expectedBytes,
-      },
-      match: what.match,
-      receivedNs: entity.receivedNs,
+    const summary = `${what.label}: only ${formatCount(drop.observedFlows)} flows in ${formatDuration(drop.intervals * intervalMs)}, ${Math.round(ratio * 100)}% of the expected ${formatCount(drop.expectedFlows)} (${formatBytes(drop.observedBytes)} of ${formatBytes(drop.expectedBytes)})`;
+    this.#raise(entity, what, start, drop.z, drop.observedFlows, drop.expectedFlows, summary, {
+      metric: 'flows',
+      interval_ms: intervalMs,
+      window_intervals: drop.intervals,
+      z: Number(drop.z.toFixed(2)),
+      ratio: Number(ratio.toFixed(3)),
+      unit: 'flows',
+      observed_bytes: drop.observedBytes,
+      expected_bytes: drop.expectedBytes,
     });
   }
 
@@ -445,12 +449,7 @@ export class VolumeDetector implements DetectorFamily {
     return v.extremeRatio > 0 && z >= ((2 * v.zThreshold) / 3) * up && value >= expected * v.extremeRatio * up;
   }
 
-  #describe(entity: VolumeEntity): {
-    name: string;
-    label: string;
-    fields: { srcOrg?: string; dstOrg?: string; service?: string };
-    match: (f: EnrichedFlow) => boolean;
-  } {
+  #describe(entity: VolumeEntity): Described {
     const d = this.ctx.directory;
     const id = entity.id;
     switch (entity.kind) {
@@ -532,7 +531,7 @@ export class VolumeDetector implements DetectorFamily {
         }
       }
       entity.baseline.observe(hourOfWeek(t), values);
-      entity.emptyRate += EMPTY_ALPHA * ((values[2]! > 0 ? 0 : 1) - entity.emptyRate);
+      learnEmpty(entity, values[2]!);
     }
   }
 
