@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Kafka } from 'kafkajs';
 import { freePort } from './ports.js';
+import { parsePrometheusText, sumOf } from './prometheus-text.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -58,15 +59,7 @@ export async function startFlowwatch(services: string, env: Record<string, strin
     },
     async metric(name, labels = {}) {
       try {
-        const text = await (await get('/metrics')).text();
-        let sum = 0;
-        for (const line of text.split('\n')) {
-          const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)/.exec(line);
-          if (!m || m[1] !== name) continue;
-          if (!Object.entries(labels).every(([k, v]) => (m[2] ?? '').includes(`${k}="${v}"`))) continue;
-          sum += Number(m[3]);
-        }
-        return sum;
+        return sumOf(parsePrometheusText(await (await get('/metrics')).text()), name, labels);
       } catch {
         return undefined;
       }

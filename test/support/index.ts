@@ -8,6 +8,7 @@ export { testKafka, testProducer, uniqueName } from './kafka.js';
 export { silentLogger } from './logger.js';
 export { ipv4Frame, type PcapPacket, udpDatagramFrame, writePcap } from './pcap-writer.js';
 export { freePort } from './ports.js';
+export { type PromSample, parsePrometheusText, sumOf } from './prometheus-text.js';
 export { readTopic } from './read-topic.js';
 export { type EventStream, openEventStream } from './sse.js';
 export { type Conversation, syntheticTraffic } from './synthetic-traffic.js';
