@@ -9,6 +9,7 @@ import { LocalKafka } from '@flowwatch/local-kafka';
 import { createRegistry } from '@flowwatch/observability';
 import { pino } from 'pino';
 import { freePort } from '../support/ports.js';
+import { brokerPid, processCpuSeconds, procStat } from './proc-stat.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -24,48 +25,15 @@ async function metricWhere(registry: ReturnType<typeof createRegistry>, name: st
     .reduce((a, v) => a + v.value, 0);
 }
 
-/** The broker's JVM: the process whose command line names its data directory. */
-export function brokerPid(dataDir: string): number | undefined {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (cmd.startsWith('java') || cmd.includes('/java\0')) {
-        if (cmd.includes(`-Dkafka.logs.dir=${dataDir}`)) return Number(entry);
-      }
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return undefined;
-}
-
-/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
-export function processCpuSeconds(pid: number | undefined): number {
-  if (pid === undefined) return Number.NaN;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
-  } catch {
-    return Number.NaN;
-  }
-}
-
 /** This process's CPU seconds by thread (the main JS thread; libuv's pool and V8's helpers by name where named). */
 function threadCpuSeconds(workerTids: ReadonlySet<string> = new Set()): Record<string, number> {
   const out: Record<string, number> = {};
   for (const tid of readdirSync('/proc/self/task')) {
-    try {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/[\d\s]+$/, '');
-      // Thread names are not set on every Node build: the main thread is the one whose id is the pid.
-      const name = Number(tid) === process.pid ? 'main' : workerTids.has(tid) ? 'workers' : comm === 'node' ? 'other' : comm;
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out[name] = (out[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100;
-    } catch {
-      // thread gone meanwhile
-    }
+    const stat = procStat(`/proc/self/task/${tid}/stat`);
+    if (stat === undefined) continue; // thread gone meanwhile
+    // Thread names are not set on every Node build: the main thread is the one whose id is the pid.
+    const name = Number(tid) === process.pid ? 'main' : workerTids.has(tid) ? 'workers' : stat.comm === 'node' ? 'other' : stat.comm;
+    out[name] = (out[name] ?? 0) + stat.cpuSeconds;
   }
   return out;
 }

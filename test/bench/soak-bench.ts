@@ -11,7 +11,7 @@ import { LocalKafka } from '@flowwatch/local-kafka';
 import { pino } from 'pino';
 import { consumerLag, startFlowwatch } from '../support/flowwatch-process.js';
 import { freePort } from '../support/ports.js';
-import { brokerPid, processCpuSeconds } from './collector-bench.js';
+import { brokerPid, processCpuSeconds, procStat } from './proc-stat.js';
 import type { SoakSenderOptions } from './soak-sender.js';
 import {
   bucketCounts,
@@ -106,14 +106,10 @@ function threadCpu(pid: number | undefined): Record<string, number> {
     return out;
   }
   for (const tid of tids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const name = Number(tid) === pid ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/[\d\s]+$/, '');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out[name] = (out[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100;
-    } catch {
-      // thread gone meanwhile
-    }
+    const stat = procStat(`/proc/${pid}/task/${tid}/stat`);
+    if (stat === undefined) continue; // thread gone meanwhile
+    const name = Number(tid) === pid ? 'main' : stat.comm;
+    out[name] = (out[name] ?? 0) + stat.cpuSeconds;
   }
   return Object.fromEntries(
     Object.entries(out)

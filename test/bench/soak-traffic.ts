@@ -6,6 +6,7 @@
  * about 7 µs per flow, as much as the collector's whole decode).
  */
 import { type EncoderRecord, type EncoderTemplate, encodeIpfix, encodeNetflowV9 } from '@flowwatch/decoders';
+import { mulberry32 } from '@flowwatch/detection';
 import type { FlowRecord } from '@flowwatch/flow-schema';
 import { TEMPLATE_V4, TEMPLATE_V9 } from './datagrams.js';
 
@@ -76,26 +77,13 @@ export function hostAddress(org: number, h: number): string {
   return `10.${org >> 2}.${(org & 3) * 64 + (h >> 5)}.${10 + (h & 31)}`;
 }
 
-/** A small deterministic PRNG (the sender's traffic is the same from run to run). */
-export function prng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x1_0000_0000;
-  };
-}
-
 /**
  * `count` flows of organisations on `supplier`'s network, ending about a second before `nowMs`:
  * each host talks to 8 usual peers (national services, hosts of other organisations, the internet,
  * DNS), on service ports, with more than 3 packets (not probes), so the background raises no scan.
  */
 export function backgroundFlows(supplier: number, count: number, nowMs: number, seed: number): EncoderRecord[] {
-  const rnd = prng(seed * 7919 + supplier + 1);
+  const rnd = mulberry32(seed * 7919 + supplier + 1);
   const orgs = Array.from({ length: SOAK_ORGANISATIONS }, (_, i) => i).filter((i) => i % SOAK_SUPPLIERS === supplier);
   const out: EncoderRecord[] = [];
   for (let n = 0; n < count; n++) {
