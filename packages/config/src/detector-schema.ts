@@ -100,7 +100,7 @@ const policyRuleSchema = z.strictObject({
 });
 export type PolicyRuleConfig = z.infer<typeof policyRuleSchema>;
 
-export const detectorSchema = z.strictObject({
+const detectorObject = z.strictObject({
   groupId: z.string().min(1).default('flowwatch-detector').describe('Kafka consumer group of the detectors'),
   detectedAt: z
     .enum(['clock', 'event'])
@@ -160,6 +160,14 @@ export const detectorSchema = z.strictObject({
         .default(10)
         .describe(
           'Drops are also judged over runs of up to this many recent intervals (0: one interval only): minFlows then applies to the run, so a sparse entity that falls to a few percent is seen within a few intervals',
+        ),
+      dropStepMs: z
+        .number()
+        .int()
+        .min(0)
+        .default(10_000)
+        .describe(
+          'Drops are also judged every this many ms of event time on runs of steps of this length over the last two intervals, before an interval closes (0: off); must divide intervalMs',
         ),
       kinds: z
         .array(z.enum(['supplier', 'exporter', 'organisation_in', 'organisation_out', 'organisation_pair', 'service']))
@@ -392,5 +400,9 @@ export const detectorSchema = z.strictObject({
     .prefault({})
     .describe('The repartition stage and per-partition state (horizontal scale of the detector)'),
 });
+export const detectorSchema = detectorObject.refine(
+  (c) => c.volume.dropStepMs === 0 || (c.volume.dropStepMs <= c.intervalMs && c.intervalMs % c.volume.dropStepMs === 0),
+  { message: 'volume.dropStepMs must be 0 or divide intervalMs', path: ['volume', 'dropStepMs'] },
+);
 export type DetectorConfig = z.infer<typeof detectorSchema>;
 export type DetectorConfigInput = z.input<typeof detectorSchema>;

@@ -54,6 +54,14 @@ describe('loadConfig', () => {
     expect(r.error).not.toContain('\n');
   });
 
+  it('rejects a drop step that does not divide the detector interval', () => {
+    const r = loadConfig({ env: { FLOWWATCH__DETECTOR__VOLUME__DROP_STEP_MS: '7000' } });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.error).toMatch(/detector\.volume\.dropStepMs: volume\.dropStepMs must be 0 or divide intervalMs/);
+    expect(loadConfig({ env: { FLOWWATCH__DETECTOR__VOLUME__DROP_STEP_MS: '15000' } }).ok).toBe(true);
+  });
+
   it('rejects a non-numeric port from a file and says which file', () => {
     const file = tempFile('bad.yaml', 'http:\n  port: eighty\n');
     const r = loadConfig({ file, env: {} });

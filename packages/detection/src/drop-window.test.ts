@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DropWindow } from './drop-window.js';
+import { DropSteps, DropWindow } from './drop-window.js';
 
 const criteria = { minExpectedFlows: 100, ratio: 0.25, zThreshold: 6, spread: 0.5, maxEmptyRate: 0.02 };
 
@@ -61,5 +61,59 @@ describe('DropWindow', () => {
     // Three intervals hold 90 expected flows: never the floor of 100.
     expect(w.judge(criteria)).toBeUndefined();
     expect(w.judge({ ...criteria, minExpectedFlows: 90 })?.intervals).toBe(3);
+  });
+});
+
+describe('DropSteps', () => {
+  // An interval of 6 steps expecting 60 flows and 6 MB: 10 flows and 1 MB a step.
+  const steps = {
+    minExpectedFlows: 25,
+    ratio: 0.25,
+    zThreshold: 6,
+    spread: 0.2,
+    expectedFlows: 10,
+    expectedBytes: 1e6,
+    stepsPerInterval: 6,
+  };
+
+  it('finds the shortest run of steps ending at the boundary whose expected flows reach the floor and that is far under them', () => {
+    const d = new DropSteps(12);
+    // Steps 100-105 normal, then 106-108 at one flow in ten.
+    for (let s = 100; s < 106; s++) for (let k = 0; k < 10; k++) d.add(s, 1e5);
+    for (let s = 106; s < 109; s++) d.add(s, 1e5);
+    // Two steps: 20 expected, under the floor of 25.
+    expect(d.judge(108, steps)).toBeUndefined();
+    const drop = d.judge(109, steps);
+    expect(drop).toMatchObject({ steps: 3, observedFlows: 3, expectedFlows: 30, observedBytes: 3e5, expectedBytes: 3e6 });
+    // spread max(0.2 x sqrt(6 / 3), 1 / sqrt(31)) = 0.283: z = -7.2 (at 0.3 it would be -4.8: no drop)
+    expect(drop!.z).toBeCloseTo(Math.log(4 / 31) / (0.2 * Math.sqrt(2)), 5);
+    expect(d.judge(109, { ...steps, spread: 0.3 })).toBeUndefined();
+    // A run reaching back into the normal steps is no drop: 13 of 40.
+    expect(d.judge(109, { ...steps, minExpectedFlows: 40 })).toBeUndefined();
+  });
+
+  it('counts steps with no flows as empty, and forgets steps older than its size', () => {
+    const d = new DropSteps(12);
+    for (let k = 0; k < 10; k++) d.add(5, 1e5);
+    // Steps 6-8 were never added to: three empty steps.
+    expect(d.judge(9, steps)?.steps).toBe(3);
+    // Step 5 + 12 reuses its slot: the old count does not leak into step 17.
+    d.add(17, 1e5);
+    expect(d.judge(18, steps)).toMatchObject({ steps: 3, observedFlows: 1 });
+  });
+
+  it('is no drop when the latest step is back, when bytes did not fall, or when the spread explains it', () => {
+    const d = new DropSteps(12);
+    for (let s = 0; s < 4; s++) d.add(s, 1e5);
+    for (let k = 0; k < 10; k++) d.add(4, 1e5);
+    expect(d.judge(4, steps)?.steps).toBe(3);
+    expect(d.judge(5, steps)).toBeUndefined();
+    const bytes = new DropSteps(12);
+    for (let s = 0; s < 4; s++) bytes.add(s, 1e6);
+    expect(bytes.judge(4, steps)).toBeUndefined();
+    // A spread of 3 per interval is 4.2 over three steps: ln(4 / 31) / 4.2 is only -0.5.
+    const noisy = new DropSteps(12);
+    for (let s = 0; s < 4; s++) noisy.add(s, 1e5);
+    expect(noisy.judge(4, { ...steps, spread: 3 })).toBeUndefined();
   });
 });

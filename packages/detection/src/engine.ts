@@ -128,6 +128,8 @@ export class DetectionEngine {
   #maxReceivedMs = Number.NEGATIVE_INFINITY;
   #nextTickMs = Number.NEGATIVE_INFINITY;
   #nextExpireMs = Number.NEGATIVE_INFINITY;
+  /** Next step boundary at which drops are judged (volume.dropStepMs). */
+  #nextStepMs = Number.NEGATIVE_INFINITY;
   #learningStartMs = Number.NaN;
   readonly #closeInterval = (start: number) => {
     this.volume.onIntervalClose(start);
@@ -199,11 +201,14 @@ export class DetectionEngine {
     if (Number.isNaN(this.#learningStartMs)) this.#learningStartMs = t;
     const received = f.time_received_ns / 1e6;
     if (received > this.#maxReceivedMs) this.#maxReceivedMs = received;
-    if (t > this.clock.maxEventMs) this.clock.advance(t, this.#closeInterval);
+    if (t > this.clock.maxEventMs) {
+      this.clock.advance(t, this.#closeInterval);
+      if (this.clock.watermarkMs >= this.#nextStepMs) this.#closeSteps();
+    }
     const start = this.clock.assign(t);
     this.recent.push(f, t);
     if (families === ALL_FAMILIES) {
-      this.volume.onFlow(f, start);
+      this.volume.onFlow(f, start, t);
       this.exfiltration.onFlow(f, start, t);
       this.silence.onFlow(f);
       this.scan.onFlow(f, t);
@@ -213,7 +218,7 @@ export class DetectionEngine {
       this.blocklist.onFlow(f, t);
       this.policy.onFlow(f, t);
     } else {
-      if (families & FAMILY.volume) this.volume.onFlow(f, start);
+      if (families & FAMILY.volume) this.volume.onFlow(f, start, t);
       if (families & FAMILY.exfiltration) this.exfiltration.onFlow(f, start, t);
       if (families & FAMILY.silence) this.silence.onFlow(f);
       if (families & FAMILY.scan) this.scan.onFlow(f, t);
@@ -232,8 +237,23 @@ export class DetectionEngine {
    */
   advanceTo(eventTimeMs: number, receivedMs = eventTimeMs): void {
     if (receivedMs > this.#maxReceivedMs) this.#maxReceivedMs = receivedMs;
-    if (eventTimeMs > this.clock.maxEventMs) this.clock.advance(eventTimeMs, this.#closeInterval);
+    if (eventTimeMs > this.clock.maxEventMs) {
+      this.clock.advance(eventTimeMs, this.#closeInterval);
+      if (this.clock.watermarkMs >= this.#nextStepMs) this.#closeSteps();
+    }
     this.#tick();
+  }
+
+  /** Judges drops on the steps the watermark has passed (only the latest boundary: the runs end there). */
+  #closeSteps(): void {
+    const stepMs = this.options.config.volume.dropStepMs;
+    if (stepMs <= 0) {
+      this.#nextStepMs = Number.POSITIVE_INFINITY;
+      return;
+    }
+    const end = Math.floor(this.clock.watermarkMs / stepMs) * stepMs;
+    this.#nextStepMs = end + stepMs;
+    this.volume.onStep(end);
   }
 
   #tick(): void {

@@ -194,6 +194,37 @@ describe('volume detector', () => {
     expect(o05(run(testEngine({ volume: { ...sparse, dropWindowIntervals: 0 } }), failover()))).toEqual([]);
   });
 
+  it('sees a drop before its interval closes: within one interval and 10 s of its start, on steps of 10 s', () => {
+    // O05 fails over 25 s into a minute: that minute is still 60 % of the usual, the next whole
+    // minute is judged 100 s after the cut (its end plus the lateness).
+    const cut = T0 + 1.5 * 3_600_000 + 25_000;
+    const failover = function* () {
+      let i = 0;
+      for (const f of backgroundTraffic({ startMs: T0, seconds: 1.5 * 3600 + 600, peakPerSecond: 30, seed: 12 }) as Generator<FlowRecord>) {
+        const inside = f.src_addr.startsWith('10.6.') || f.dst_addr.startsWith('10.6.');
+        if (inside && f.time_flow_end_ns / 1e6 >= cut && i++ % 20 !== 0) continue;
+        yield f;
+      }
+    };
+    const floor = { ...config, minFlows: 25 };
+    const firstDrop = (stepMs: number) => {
+      const drops = volume(run(testEngine({ volume: { ...floor, dropStepMs: stepMs } }), failover())).filter(
+        (c) => c.alert.type === 'volume_drop' && c.alert.entity.kind === 'organisation_out' && c.alert.src_org === 'O05',
+      );
+      return drops[0]?.alert;
+    };
+    const early = firstDrop(10_000);
+    expect(early, 'no drop of O05 outbound').toBeDefined();
+    expect(early!.summary).toMatch(/outbound: only \d+ flows in the last \d+ (s|min), \d+% of the expected/);
+    const delay = Date.parse(early!.detected_at) - cut;
+    expect(delay).toBeGreaterThan(0);
+    expect(delay).toBeLessThanOrEqual(70_000);
+    // Judged only when intervals close, the same drop is seen later.
+    const late = firstDrop(0);
+    expect(late, 'no drop of O05 outbound without steps').toBeDefined();
+    expect(Date.parse(late!.detected_at) - cut).toBeGreaterThan(90_000);
+  });
+
   it("does not call a service's broad rise (every organisation x5) a spike, but does when one organisation makes the same rise", () => {
     const start = T0 + 1.5 * 3_600_000;
     // Each flow to the records service in the surge's five minutes comes with four more: from the

@@ -4,7 +4,7 @@ import { hourOfWeek, SeasonalBaseline } from '../baseline.js';
 import type { DetectorContext, DetectorFamily } from '../context.js';
 import { escalate } from '../detection.js';
 import { formatBytes, formatCount, formatDuration, suppliersOf } from '../directory.js';
-import { DropWindow } from '../drop-window.js';
+import { DropSteps, DropWindow } from '../drop-window.js';
 import { EntityTable } from '../entity-table.js';
 import { IntervalSums } from '../event-clock.js';
 
@@ -25,6 +25,8 @@ export interface VolumeEntity {
   receivedNs: number;
   /** Recent intervals for drops judged over several (not for organisation pairs: too many, too sparse). */
   dropWindow: DropWindow | undefined;
+  /** Flows and bytes per step of the last two intervals, for drops seen before an interval closes (with dropWindow, when dropStepMs > 0). */
+  dropSteps: DropSteps | undefined;
   /** EWMA of intervals without flows (1 until learnt): whether its traffic is continuous. */
   emptyRate: number;
 }
@@ -89,7 +91,13 @@ export class VolumeDetector implements DetectorFamily {
     this.#enabled = Object.fromEntries(VOLUME_KINDS.map((k) => [k, kinds.has(k)])) as Record<VolumeKind, boolean>;
     const v = ctx.config.volume;
     this.#mins = [v.minBytes, v.minPackets, v.minFlows];
+    this.#stepMs = v.dropStepMs;
   }
+
+  /** Length of a drop step, ms (0: no drops judged before an interval closes). */
+  readonly #stepMs: number;
+  /** The step of the flow being added. */
+  #step = 0;
 
   get size(): number {
     let n = 0;
@@ -106,12 +114,14 @@ export class VolumeDetector implements DetectorFamily {
     for (const k of VOLUME_KINDS) yield* this.tables[k].values();
   }
 
-  onFlow(f: EnrichedFlow, start: number): void {
+  /** Counts flow `f` of event time `t` (ms) in interval `start` of each of its entities. */
+  onFlow(f: EnrichedFlow, start: number, t: number): void {
     const b = f.bytes_est;
     const p = f.packets_est;
     const e = this.#enabled;
     const rx = f.time_received_ns;
     this.#explained = this.ctx.incidents.explains(f.src_addr, f.dst_addr, start);
+    if (this.#stepMs > 0) this.#step = Math.floor(t / this.#stepMs);
     if (e.supplier && f.supplier_id !== '') this.#add('supplier', f.supplier_id, start, b, p, rx);
     if (e.exporter && f.exporter_id !== '') this.#add('exporter', this.#exporterKey(f.supplier_id, f.exporter_id), start, b, p, rx);
     const src = f.src_org;
@@ -148,12 +158,15 @@ export class VolumeDetector implements DetectorFamily {
       table.set(id, entity);
     }
     entity.sums.add3max(start, bytes, packets, 1, this.#explained);
+    // As in the drop window, an ongoing incident's flows are not the entity's own traffic.
+    if (entity.dropSteps !== undefined && !this.#explained) entity.dropSteps.add(this.#step, bytes);
     if (receivedNs > entity.receivedNs) entity.receivedNs = receivedNs;
   }
 
   #create(kind: VolumeKind, id: string): VolumeEntity {
     const { overrides, clock } = this.ctx;
     const windowSize = this.ctx.config.volume.dropWindowIntervals;
+    const withWindow = windowSize > 0 && kind !== 'organisation_pair';
     const orgs = kind === 'organisation_pair' ? id.split('>') : kind.startsWith('organisation') ? [id] : [];
     const suppliers = this.#suppliersOf(kind, id);
     return {
@@ -167,7 +180,8 @@ export class VolumeDetector implements DetectorFamily {
       spikeScale: overrides.scaleFor('volume_spike', kind, id, orgs, suppliers),
       dropScale: overrides.scaleFor('volume_drop', kind, id, orgs, suppliers),
       receivedNs: 0,
-      dropWindow: windowSize > 0 && kind !== 'organisation_pair' ? new DropWindow(windowSize) : undefined,
+      dropWindow: withWindow ? new DropWindow(windowSize) : undefined,
+      dropSteps: withWindow && this.#stepMs > 0 ? new DropSteps((2 * clock.intervalMs) / this.#stepMs) : undefined,
       emptyRate: 1,
     };
   }
@@ -302,7 +316,7 @@ export class VolumeDetector implements DetectorFamily {
         ? `${what.label}: ${fmt(observed)} in ${formatDuration(intervalMs)}, where almost none is expected`
         : `${what.label}: ${fmt(observed)} in ${formatDuration(intervalMs)}, ${ratio >= 10 ? Math.round(ratio) : ratio.toFixed(1)}x the expected ${fmt(bestExpected)}`
       : `${what.label}: only ${fmt(observed)} in ${formatDuration(intervalMs)}, ${Math.round(ratio * 100)}% of the expected ${fmt(bestExpected)}`;
-    this.#raise(entity, what, start, bestZ, observed, bestExpected, summary, {
+    this.#raise(entity, what, start + intervalMs - 1, bestZ, observed, bestExpected, summary, {
       metric,
       interval_ms: intervalMs,
       z: Number(bestZ.toFixed(2)),
@@ -313,14 +327,14 @@ export class VolumeDetector implements DetectorFamily {
   }
 
   /**
-   * Raises a spike (z > 0) or a drop of `entity` for interval `start`: a supplier's drop is high, the
+   * Raises a spike (z > 0) or a drop of `entity`, decided at event time `atMs`: a supplier's drop is high, the
    * rest medium, one level up at twice the z threshold. A silent supplier's or exporter's drop is
    * left to the silence alert.
    */
   #raise(
     entity: VolumeEntity,
     what: Described,
-    start: number,
+    atMs: number,
     z: number,
     observed: number,
     expected: number,
@@ -337,7 +351,7 @@ export class VolumeDetector implements DetectorFamily {
       entity: { kind: entity.kind as EntityKind, id: entity.id, name: what.name },
       supplierIds: this.#suppliersOf(entity.kind, entity.id),
       ...what.fields,
-      atMs: start + this.ctx.clock.intervalMs - 1,
+      atMs,
       observed,
       expected,
       score: z,
@@ -395,7 +409,7 @@ export class VolumeDetector implements DetectorFamily {
     const what = this.#describe(entity);
     const ratio = drop.observedFlows / drop.expectedFlows;
     const summary = `${what.label}: only ${formatCount(drop.observedFlows)} flows in ${formatDuration(drop.intervals * intervalMs)}, ${Math.round(ratio * 100)}% of the expected ${formatCount(drop.expectedFlows)} (${formatBytes(drop.observedBytes)} of ${formatBytes(drop.expectedBytes)})`;
-    this.#raise(entity, what, start, drop.z, drop.observedFlows, drop.expectedFlows, summary, {
+    this.#raise(entity, what, start + intervalMs - 1, drop.z, drop.observedFlows, drop.expectedFlows, summary, {
       metric: 'flows',
       interval_ms: intervalMs,
       window_intervals: drop.intervals,
@@ -405,6 +419,58 @@ export class VolumeDetector implements DetectorFamily {
       observed_bytes: drop.observedBytes,
       expected_bytes: drop.expectedBytes,
     });
+  }
+
+  /**
+   * Drops seen before their interval closes (drop-window.ts, DropSteps): called when the watermark
+   * passes `endMs`, a multiple of dropStepMs; judges the runs of steps ending there of every
+   * continuously active entity that may alert, against the expectation of the interval `endMs`
+   * closes or falls in.
+   */
+  onStep(endMs: number): void {
+    if (this.#stepMs <= 0) return;
+    const v = this.ctx.config.volume;
+    const intervalMs = this.ctx.clock.intervalMs;
+    const perInterval = intervalMs / this.#stepMs;
+    const slot = hourOfWeek(endMs - 1);
+    const end = Math.round(endMs / this.#stepMs);
+    for (const entity of this.#entities()) {
+      const steps = entity.dropSteps;
+      const down = entity.dropScale;
+      const b = entity.baseline;
+      if (steps === undefined || down <= 0 || entity.emptyRate > MAX_EMPTY_RATE) continue;
+      if (b.history < v.minHistoryIntervals || b.residuals < 16) continue;
+      const flowsLog = b.dropExpectedLog(2, slot);
+      const bytesLog = b.dropExpectedLog(0, slot);
+      if (Number.isNaN(flowsLog) || Number.isNaN(bytesLog)) continue;
+      const expectedFlows = Math.max(0, Math.expm1(flowsLog));
+      if (expectedFlows * 2 < v.minFlows * down) continue;
+      const floor = 1 / Math.sqrt(1 + Math.max(0, Math.expm1(b.expectedLog(2, slot))));
+      const drop = steps.judge(end, {
+        minExpectedFlows: v.minFlows * down,
+        ratio: v.dropRatio,
+        zThreshold: v.zThreshold * down,
+        spread: b.spread(2, flowsLog, floor),
+        expectedFlows: expectedFlows / perInterval,
+        expectedBytes: Math.max(0, Math.expm1(bytesLog)) / perInterval,
+        stepsPerInterval: perInterval,
+      });
+      if (drop === undefined) continue;
+      const what = this.#describe(entity);
+      const ratio = drop.observedFlows / drop.expectedFlows;
+      const durationMs = drop.steps * this.#stepMs;
+      const summary = `${what.label}: only ${formatCount(drop.observedFlows)} flows in the last ${formatDuration(durationMs)}, ${Math.round(ratio * 100)}% of the expected ${formatCount(drop.expectedFlows)} (${formatBytes(drop.observedBytes)} of ${formatBytes(drop.expectedBytes)})`;
+      this.#raise(entity, what, endMs - 1, drop.z, drop.observedFlows, drop.expectedFlows, summary, {
+        metric: 'flows',
+        interval_ms: intervalMs,
+        window_ms: durationMs,
+        z: Number(drop.z.toFixed(2)),
+        ratio: Number(ratio.toFixed(3)),
+        unit: 'flows',
+        observed_bytes: drop.observedBytes,
+        expected_bytes: drop.expectedBytes,
+      });
+    }
   }
 
   /**
@@ -549,7 +615,13 @@ export class VolumeDetector implements DetectorFamily {
   approximateBytes(): number {
     let n = 0;
     for (const e of this.#entities())
-      n += e.baseline.approximateBytes + e.sums.approximateBytes + (e.dropWindow?.approximateBytes ?? 0) + 120 + 2 * e.id.length;
+      n +=
+        e.baseline.approximateBytes +
+        e.sums.approximateBytes +
+        (e.dropWindow?.approximateBytes ?? 0) +
+        (e.dropSteps?.approximateBytes ?? 0) +
+        120 +
+        2 * e.id.length;
     return n;
   }
 
