@@ -72,6 +72,39 @@ describe('SeasonalBaseline', () => {
     expect(z).toBeGreaterThan(6);
   });
 
+  it('keeps its spread through an incident: the anomalous intervals leave the normal residuals in place', () => {
+    // Minutes spread around 40 flows (28 to 56 in turn), then a flood of six minutes at 6,000.
+    const b = new SeasonalBaseline(1);
+    const normal = [28, 56, 40, 33, 48, 36, 44];
+    for (let i = 0; i < 200; i++) b.observe(10, [normal[i % normal.length]!]);
+    const expected = b.expectedLog(0, 10);
+    const before = b.spread(0, expected);
+    for (let i = 0; i < 6; i++) b.observe(10, [6000]);
+    // Copies of one residual in six of the 32 places would have narrowed the spread (by a third
+    // here), and the next quiet minutes would have read as drops.
+    expect(b.spread(0, b.expectedLog(0, 10))).toBeCloseTo(before, 2);
+    expect(b.score(0, 10, 20).z).toBeGreaterThan(-3);
+  });
+
+  it('does not take a norm a ramp taught one interval at a time, within the clamp, as one to fall from', () => {
+    // About 60 flows a minute, then a worm's ramp: x1.25 a minute for ten minutes, each step
+    // within 4 spreads of the expectation it has just raised; then back to normal.
+    const b = new SeasonalBaseline(1);
+    const normal = [52, 68, 60, 47, 63, 71, 56];
+    for (let i = 0; i < 200; i++) b.observe(10, [normal[i % normal.length]!]);
+    // The ramp comes in an hour of the week not seen before: the ramp founds its profile.
+    let x = 60;
+    for (let i = 0; i < 10; i++) b.observe(11, [(x *= 1.25)]);
+    // The expectation and the profile followed the ramp (x3 and more) ...
+    expect(Math.expm1(b.expectedLog(0, 11))).toBeGreaterThan(180);
+    // ... the drop norm rose at most a doubling in 30 intervals: 60 back is no drop.
+    expect(Math.expm1(b.dropExpectedLog(0, 11))).toBeLessThan(80);
+    expect(b.score(0, 11, 60, 0, true).z).toBeGreaterThan(-2);
+    // A checkpoint keeps the norm.
+    const restored = SeasonalBaseline.fromJSON(JSON.parse(JSON.stringify(b.toJSON())));
+    expect(restored.dropExpectedLog(0, 11)).toBe(b.dropExpectedLog(0, 11));
+  });
+
   it('judges drops against the seasonal profile when a surge has raised the recent level', () => {
     // A sparse entity: minutes alternate between 30 and 300 (a wide spread), then a surge at 3,000
     // stays within 4 spreads and is learnt at the full rate by the recent level.
