@@ -152,13 +152,6 @@ const detectorObject = z.strictObject({
         .describe('Per interval: spikes below this observed, drops below this expected, stay quiet'),
       minPackets: z.number().min(0).default(50_000),
       minFlows: z.number().min(0).default(2_000),
-      dropMinFlows: z
-        .number()
-        .min(0)
-        .default(1_000)
-        .describe(
-          'Drops stay quiet below this many expected flows (per interval, or per run of steps or intervals). Lower than minFlows: a fall to a quarter of 1,000 expected flows is far beyond chance, and the run that gathers them sets how soon a large organisation cut off is seen',
-        ),
       dropWindowIntervals: z
         .number()
         .int()

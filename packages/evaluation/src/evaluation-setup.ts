@@ -33,7 +33,7 @@ export const EVALUATION_START = Date.UTC(2026, 10, 23);
 /**
  * The reference density the detector's flow-count floor is meant for: about 1,000 flow records a
  * second at the weekly peak for these 300 organisations (the simulator's default rate at speed 1).
- * An evaluation at a lower density scales `volume.minFlows` and `volume.dropMinFlows` by density / reference, so an entity
+ * An evaluation at a lower density scales `volume.minFlows` by density / reference, so an entity
  * carries the same share of that floor as at full density. Byte and packet floors are not scaled:
  * one flow's size does not depend on how many flows there are (a single 500 MB backup is as big at
  * any density), so scaling them would only make large single flows look like incidents.
@@ -79,7 +79,7 @@ export function evaluationDetectorConfig(plan: EvaluationPlan, network: Simulate
     warmStart: { enabled: false },
     // New pairs and lateral allowances are learnt over the plan's learning period (default a day).
     learningPeriodMs: plan.learningMs,
-    volume: { minFlows: Math.round(2_000 * scale), dropMinFlows: Math.round(1_000 * scale) },
+    volume: { minFlows: Math.round(2_000 * scale) },
     blocklists: [{ name: 'simulated-indicators', path: blocklistPath, severity: 'high' }],
     policies: [
       {

@@ -4,7 +4,7 @@ import { hourOfWeek as hourOf } from '../baseline.js';
 import { backgroundTraffic, flow, merge, run, TUESDAY, testEngine } from '../test-network.js';
 
 const T0 = TUESDAY + 7 * 3_600_000; // 07:00: the morning ramp is part of "normal"
-const config = { minHistoryIntervals: 45, minBytes: 200_000, minPackets: 300, minFlows: 30, dropMinFlows: 30 };
+const config = { minHistoryIntervals: 45, minBytes: 200_000, minPackets: 300, minFlows: 30 };
 const volume = (changes: ReturnType<typeof run>) => changes.filter((c) => c.alert.type.startsWith('volume_') && c.event === 'opened');
 
 /** RR8 (Leeds) sends `factor` times its usual outbound traffic to partners between `from` and `to`. */
@@ -180,7 +180,7 @@ describe('volume detector', () => {
       }
     };
     // A floor of 150 expected flows: more than O05 has in any one minute (about 60), so only a run of minutes can reach it.
-    const sparse = { ...config, dropMinFlows: 150 };
+    const sparse = { ...config, minFlows: 150 };
     const o05 = (changes: ReturnType<typeof run>) =>
       volume(changes).filter((c) => c.alert.type === 'volume_drop' && (c.alert.src_org === 'O05' || c.alert.dst_org === 'O05'));
     const drops = o05(run(testEngine({ volume: sparse }), failover()));
@@ -206,7 +206,7 @@ describe('volume detector', () => {
         yield f;
       }
     };
-    const floor = { ...config, dropMinFlows: 25 };
+    const floor = { ...config, minFlows: 25 };
     const firstDrop = (stepMs: number) => {
       const drops = volume(run(testEngine({ volume: { ...floor, dropStepMs: stepMs } }), failover())).filter(
         (c) => c.alert.type === 'volume_drop' && c.alert.entity.kind === 'organisation_out' && c.alert.src_org === 'O05',
@@ -256,7 +256,7 @@ describe('volume detector', () => {
   });
 
   it('respects the minimum volume: a tenfold rise of a trickle is not an alert', () => {
-    const engine = testEngine({ volume: { ...config, minBytes: 1e9, minPackets: 1e7, minFlows: 1e6, dropMinFlows: 1e6 } });
+    const engine = testEngine({ volume: { ...config, minBytes: 1e9, minPackets: 1e7, minFlows: 1e6 } });
     const start = T0 + 1.5 * 3_600_000;
     const changes = run(
       engine,

@@ -277,7 +277,7 @@ export class VolumeDetector implements DetectorFamily {
         low.z <= -v.zThreshold * down &&
         observed <= low.expected * v.dropRatio &&
         low.expected >= this.#mins[m]! * down &&
-        dropExpectedFlows >= v.dropMinFlows * down;
+        dropExpectedFlows >= v.minFlows * down;
       const [mz, mExpected] = drop && low !== undefined ? [low.z, low.expected] : [z, expected];
       if ((spike || drop) && Math.abs(mz) > Math.abs(bestZ)) {
         best = m;
@@ -398,7 +398,7 @@ export class VolumeDetector implements DetectorFamily {
     const expectedLog = entity.baseline.dropExpectedLog(2, slot);
     if (Number.isNaN(expectedLog)) return;
     const drop = window.judge({
-      minExpectedFlows: v.dropMinFlows * down,
+      minExpectedFlows: v.minFlows * down,
       ratio: v.dropRatio,
       zThreshold: v.zThreshold * down,
       spread: entity.baseline.spread(2, expectedLog, floor),
@@ -444,10 +444,10 @@ export class VolumeDetector implements DetectorFamily {
       const bytesLog = b.dropExpectedLog(0, slot);
       if (Number.isNaN(flowsLog) || Number.isNaN(bytesLog)) continue;
       const expectedFlows = Math.max(0, Math.expm1(flowsLog));
-      if (expectedFlows * 2 < v.dropMinFlows * down) continue;
+      if (expectedFlows * 2 < v.minFlows * down) continue;
       const floor = 1 / Math.sqrt(1 + Math.max(0, Math.expm1(b.expectedLog(2, slot))));
       const drop = steps.judge(end, {
-        minExpectedFlows: v.dropMinFlows * down,
+        minExpectedFlows: v.minFlows * down,
         ratio: v.dropRatio,
         zThreshold: v.zThreshold * down,
         spread: b.spread(2, flowsLog, floor),
