@@ -163,7 +163,12 @@ export class DetectionEngine {
       learning(t: number): boolean {
         return Number.isNaN(engine.#learningStartMs) || t < engine.#learningStartMs + config.learningPeriodMs;
       },
-      serviceAtDestination: (f: EnrichedFlow) => this.#enricher.serviceFor(f.dst_addr, f.dst_port) === f.service,
+      serviceAtDestination: (f: EnrichedFlow) => {
+        const enricher = this.#enricher;
+        // The flow being processed was enriched by this enricher just now: its answer is known.
+        if (f === enricher.lastEnriched && f.service !== '') return enricher.lastServiceAtDestination;
+        return enricher.serviceFor(f.dst_addr, f.dst_port) === f.service;
+      },
     };
     this.volume = new VolumeDetector(this.#ctx);
     this.silence = new SilenceDetector(this.#ctx);
@@ -194,8 +199,11 @@ export class DetectionEngine {
     if (!(t > 0)) return;
     const start = this.#arrive(t, flow.time_received_ns);
     // Enriched straight into the ring of recent flows: no record allocated per flow.
-    const f = this.#enricher.enrichInto(flow, this.recent.claim(t));
+    const enricher = this.#enricher;
+    const f = enricher.enrichInto(flow, this.recent.claim(t));
     this.#detect(f, start, t, ALL_FAMILIES);
+    // The ring's record is rewritten later by another flow.
+    enricher.lastEnriched = undefined;
   }
 
   /** `families`: a mask of FAMILY bits (default all): the families this flow is fed to. */
@@ -203,6 +211,7 @@ export class DetectionEngine {
     const t = eventMs(f);
     if (!(t > 0)) return;
     const start = this.#arrive(t, f.time_received_ns);
+    this.#enricher.lastEnriched = undefined;
     this.recent.push(f, t);
     this.#detect(f, start, t, families);
   }

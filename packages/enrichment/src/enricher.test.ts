@@ -174,4 +174,22 @@ describe('Enricher', () => {
       expect(copyEnrichedFlow(reused, copy)).toEqual(expected);
     }
   });
+
+  it('knows after enrichInto whether the service is the destination, as serviceFor says', () => {
+    const out = emptyEnrichedFlow();
+    const cases = [
+      flow('10.1.2.3', '192.0.2.7', { dst_port: 25, src_port: 40000 }),
+      flow('192.0.2.7', '10.1.2.3', { src_port: 25, dst_port: 40000 }),
+      flow('10.1.2.3', '198.51.100.53', { dst_port: 53 }),
+      flow('10.1.2.3', '198.51.100.53', { dst_port: 80 }),
+      flow('198.51.100.53', '192.0.2.10', { src_port: 53, dst_port: 8443 }),
+    ];
+    for (const input of cases) {
+      const f = enricher.enrichInto(input, out);
+      expect(f.service).not.toBe('');
+      expect(enricher.lastEnriched).toBe(f);
+      expect(enricher.lastServiceAtDestination).toBe(enricher.serviceFor(f.dst_addr, f.dst_port) === f.service);
+    }
+    expect(cases.map((c) => enricher.enrichInto(c, out) && enricher.lastServiceAtDestination)).toEqual([true, false, true, true, false]);
+  });
 });

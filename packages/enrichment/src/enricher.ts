@@ -157,6 +157,20 @@ export class Enricher {
    * path, which enriches each flow straight into its ring of recent flows instead of allocating.
    */
   enrichInto(flow: FlowRecord, out: EnrichedFlow): EnrichedFlow {
+    const record = this.#enrichInto(flow, out);
+    this.lastEnriched = record;
+    return record;
+  }
+
+  /**
+   * The record of the latest `enrichInto` and whether its service is its destination's (answering on
+   * the destination address and port: `serviceFor(dst_addr, dst_port) === service`), known from the
+   * enrichment itself, so the detector does not look the destination up a third time.
+   */
+  lastEnriched: EnrichedFlow | undefined;
+  lastServiceAtDestination = false;
+
+  #enrichInto(flow: FlowRecord, out: EnrichedFlow): EnrichedFlow {
     const srcOrg = this.#orgs.lookup(flow.src_addr);
     const dstOrg = this.#orgs.lookup(flow.dst_addr);
     const srcPrefix = this.#services.lookup(flow.src_addr);
@@ -216,6 +230,7 @@ export class Enricher {
     out.src_org_supplier = srcOrg === undefined ? '' : srcOrg.supplier;
     out.dst_org_supplier = dstOrg === undefined ? '' : dstOrg.supplier;
     out.service = dstService !== undefined ? dstService.id : srcService !== undefined ? srcService.id : '';
+    this.lastServiceAtDestination = dstService !== undefined;
     out.direction = directionBetween(srcOrg ?? srcService ?? srcPrefix?.candidates[0], dstOrg ?? dstService ?? dstPrefix?.candidates[0]);
     out.bytes_est = flow.bytes * scale;
     out.packets_est = flow.packets * scale;
