@@ -163,7 +163,12 @@ export class DetectionEngine {
       learning(t: number): boolean {
         return Number.isNaN(engine.#learningStartMs) || t < engine.#learningStartMs + config.learningPeriodMs;
       },
-      serviceAtDestination: (f: EnrichedFlow) => this.#enricher.serviceFor(f.dst_addr, f.dst_port) === f.service,
+      serviceAtDestination: (f: EnrichedFlow) => {
+        const enricher = this.#enricher;
+        // The flow being processed was enriched by this enricher just now: its answer is known.
+        if (f === enricher.lastEnriched && f.service !== '') return enricher.lastServiceAtDestination;
+        return enricher.serviceFor(f.dst_addr, f.dst_port) === f.service;
+      },
     };
     this.volume = new VolumeDetector(this.#ctx);
     this.silence = new SilenceDetector(this.#ctx);
@@ -190,23 +195,41 @@ export class DetectionEngine {
 
   /** Enriches a flow record from the registry and detects on it. */
   process(flow: FlowRecord): void {
-    this.processEnriched(this.#enricher.enrich(flow));
+    const t = eventMs(flow);
+    if (!(t > 0)) return;
+    const start = this.#arrive(t, flow.time_received_ns);
+    // Enriched straight into the ring of recent flows: no record allocated per flow.
+    const enricher = this.#enricher;
+    const f = enricher.enrichInto(flow, this.recent.claim(t));
+    this.#detect(f, start, t, ALL_FAMILIES);
+    // The ring's record is rewritten later by another flow.
+    enricher.lastEnriched = undefined;
   }
 
   /** `families`: a mask of FAMILY bits (default all): the families this flow is fed to. */
   processEnriched(f: EnrichedFlow, families: number = ALL_FAMILIES): void {
     const t = eventMs(f);
     if (!(t > 0)) return;
+    const start = this.#arrive(t, f.time_received_ns);
+    this.#enricher.lastEnriched = undefined;
+    this.recent.push(f, t);
+    this.#detect(f, start, t, families);
+  }
+
+  /** Event time moves on with a flow of event time `t`: returns the start of the interval it counts in. */
+  #arrive(t: number, receivedNs: number): number {
     this.#flows++;
     if (Number.isNaN(this.#learningStartMs)) this.#learningStartMs = t;
-    const received = f.time_received_ns / 1e6;
+    const received = receivedNs / 1e6;
     if (received > this.#maxReceivedMs) this.#maxReceivedMs = received;
     if (t > this.clock.maxEventMs) {
       this.clock.advance(t, this.#closeInterval);
       if (this.clock.watermarkMs >= this.#nextStepMs) this.#closeSteps();
     }
-    const start = this.clock.assign(t);
-    this.recent.push(f, t);
+    return this.clock.assign(t);
+  }
+
+  #detect(f: EnrichedFlow, start: number, t: number, families: number): void {
     if (families === ALL_FAMILIES) {
       this.volume.onFlow(f, start, t);
       this.exfiltration.onFlow(f, start, t);

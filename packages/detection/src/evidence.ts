@@ -1,13 +1,14 @@
-import type { EnrichedFlow } from '@flowwatch/enrichment';
+import { copyEnrichedFlow, type EnrichedFlow, emptyEnrichedFlow } from '@flowwatch/enrichment';
 import type { Evidence, EvidenceFlow, EvidenceSource } from '@flowwatch/flow-schema';
 
 const TOP = 10;
 
 /**
- * The most recent flows (a ring of references, one array write per flow), from which an alert's
- * evidence is drawn when it is published: the largest matching flows and the sources sending most.
- * At high rates the ring covers well under a second, a sample of what is happening at detection
- * time, which is what an analyst needs to start the drill-down (ClickHouse holds everything).
+ * The most recent flows (a ring of records the ring owns, written in place: no allocation per
+ * flow), from which an alert's evidence is drawn when it is published: the largest matching flows
+ * and the sources sending most. At high rates the ring covers well under a second, a sample of what
+ * is happening at detection time, which is what an analyst needs to start the drill-down
+ * (ClickHouse holds everything).
  */
 export class RecentFlows {
   readonly #ring: (EnrichedFlow | undefined)[];
@@ -19,11 +20,23 @@ export class RecentFlows {
     this.#times = new Float64Array(size);
   }
 
+  /** Keeps a copy of `flow` (the caller may reuse its record). */
   push(flow: EnrichedFlow, eventMs: number): void {
+    copyEnrichedFlow(flow, this.claim(eventMs));
+  }
+
+  /**
+   * The ring's next record, for a flow of event time `eventMs` that the caller writes into it before
+   * anything else reads the ring (the engine enriches straight into it). It is the ring's: it is
+   * overwritten `size` flows later, so nothing may keep it beyond the flow's processing.
+   */
+  claim(eventMs: number): EnrichedFlow {
     const pos = this.#pos;
-    this.#ring[pos] = flow;
+    let slot = this.#ring[pos];
+    if (slot === undefined) this.#ring[pos] = slot = emptyEnrichedFlow();
     this.#times[pos] = eventMs;
     this.#pos = pos + 1 === this.size ? 0 : pos + 1;
+    return slot;
   }
 
   /**

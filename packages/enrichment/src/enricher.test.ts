@@ -1,7 +1,7 @@
 import type { RegistryConfig } from '@flowwatch/config';
 import { emptyFlow, type FlowRecord } from '@flowwatch/flow-schema';
 import { describe, expect, it } from 'vitest';
-import { Enricher } from './enricher.js';
+import { copyEnrichedFlow, Enricher, emptyEnrichedFlow } from './enricher.js';
 
 const supplier = (id: string) => ({ id, name: id, exporters: [], pushTokens: [], clientCertFingerprints: [] });
 
@@ -148,5 +148,48 @@ describe('Enricher', () => {
   it('works with an empty registry', () => {
     const empty = new Enricher({ suppliers: [], organisations: [], services: [], groups: [] });
     expect(empty.enrich(flow('10.1.0.1', '10.2.0.1'))).toMatchObject({ src_org: '', service: '', direction: 'external' });
+  });
+
+  it('enrichInto and copyEnrichedFlow write every field enrich does, overwriting the previous record', () => {
+    // Every input field set to a value of its own, so a field left out would show.
+    const distinct = (i: number): FlowRecord => {
+      const out: Record<string, unknown> = {};
+      let n = 1;
+      for (const [k, v] of Object.entries(emptyFlow('IPFIX'))) out[k] = typeof v === 'number' ? i * 1000 + n++ : `${k}-${i}`;
+      return { ...(out as unknown as FlowRecord), type: 'IPFIX', sampling_rate: 2 };
+    };
+    const inputs = [
+      distinct(1),
+      { ...distinct(2), src_addr: '10.1.2.3', dst_addr: '192.0.2.7', dst_port: 25 },
+      flow('10.1.2.3', '10.3.0.9'),
+      flow('203.0.113.9', '10.2.0.1'),
+    ];
+    const reused = emptyEnrichedFlow();
+    const copy = emptyEnrichedFlow();
+    expect(Object.keys(reused)).toEqual(Object.keys(enricher.enrich(inputs[0]!)));
+    for (const input of inputs) {
+      const expected = enricher.enrich(input);
+      expect(enricher.enrichInto(input, reused)).toBe(reused);
+      expect(reused).toEqual(expected);
+      expect(copyEnrichedFlow(reused, copy)).toEqual(expected);
+    }
+  });
+
+  it('knows after enrichInto whether the service is the destination, as serviceFor says', () => {
+    const out = emptyEnrichedFlow();
+    const cases = [
+      flow('10.1.2.3', '192.0.2.7', { dst_port: 25, src_port: 40000 }),
+      flow('192.0.2.7', '10.1.2.3', { src_port: 25, dst_port: 40000 }),
+      flow('10.1.2.3', '198.51.100.53', { dst_port: 53 }),
+      flow('10.1.2.3', '198.51.100.53', { dst_port: 80 }),
+      flow('198.51.100.53', '192.0.2.10', { src_port: 53, dst_port: 8443 }),
+    ];
+    for (const input of cases) {
+      const f = enricher.enrichInto(input, out);
+      expect(f.service).not.toBe('');
+      expect(enricher.lastEnriched).toBe(f);
+      expect(enricher.lastServiceAtDestination).toBe(enricher.serviceFor(f.dst_addr, f.dst_port) === f.service);
+    }
+    expect(cases.map((c) => enricher.enrichInto(c, out) && enricher.lastServiceAtDestination)).toEqual([true, false, true, true, false]);
   });
 });

@@ -1,2 +1,2 @@
-export { DIRECTIONS, type Direction, type EnrichedFlow, Enricher } from './enricher.js';
+export { copyEnrichedFlow, DIRECTIONS, type Direction, type EnrichedFlow, Enricher, emptyEnrichedFlow } from './enricher.js';
 export { type ParsedPrefix, PrefixTable, parseIPv4, parsePrefix } from './prefix-table.js';

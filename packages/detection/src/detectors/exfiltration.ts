@@ -33,10 +33,10 @@ interface Uploads {
   touched: boolean;
   org: string;
   orgSupplier: string;
-  up: Float64Array;
-  down: Float64Array;
+  up: number[];
+  down: number[];
   /** The largest single upload flow of each bucket. */
-  largest: Float64Array;
+  largest: number[];
   /** Bucket number (event time / bucket length) of the newest bucket. */
   latest: number;
   /** The most the host uploaded in one window during the learning period. */
@@ -58,6 +58,12 @@ const SURGE_HOLD_MS = 20_000;
 const LEVEL_HALF_LIFE_MS = 86_400_000;
 /** Active intervals a host needs before its baseline is trusted. */
 const HOST_MIN_ACTIVE = 10;
+
+function zeros(n: number): number[] {
+  const a: number[] = [];
+  for (let i = 0; i < n; i++) a.push(0);
+  return a;
+}
 
 /**
  * Exfiltration: bytes per interval to the internet (`to_internet`) from an organisation (seasonal
@@ -151,9 +157,11 @@ export class ExfiltrationDetector implements DetectorFamily {
         touched: false,
         org,
         orgSupplier,
-        up: new Float64Array(UPLOAD_BUCKETS),
-        down: new Float64Array(UPLOAD_BUCKETS),
-        largest: new Float64Array(UPLOAD_BUCKETS),
+        // Arrays, not Float64Arrays: typed arrays over 64 bytes are allocated outside the heap,
+        // three of them per new host (most hosts seen uploading are new) cost more than its flow.
+        up: zeros(UPLOAD_BUCKETS),
+        down: zeros(UPLOAD_BUCKETS),
+        largest: zeros(UPLOAD_BUCKETS),
         latest: b,
         learntPeak: 0,
         level: 0,

@@ -118,6 +118,9 @@ export class PolicyDetector implements DetectorFamily {
         ? `${w.flows} flows`
         : `${formatBytes(w.bytes)} in ${w.flows} flows within ${formatDuration(threshold.windowMs)}`;
     const ruleId = rule.id;
+    // Values, not the record: the engine's record is overwritten after the flow (the ring of recent flows).
+    const srcAddr = f.src_addr;
+    const dstPort = f.dst_port;
     this.ctx.sink.raise({
       type: 'policy',
       entity: { kind: 'policy', id: ruleId, name: rule.description },
@@ -136,7 +139,7 @@ export class PolicyDetector implements DetectorFamily {
       severity: rule.severity,
       summary: `Policy "${rule.description}" broken: ${d.hostLabel(f.src_addr, srcOrg)} -> ${d.hostLabel(f.dst_addr, f.dst_org)} on ${protoLabel(f.proto)} ${portLabel(f.dst_port)} (${volume})`,
       details: { unit: threshold === undefined ? 'flows' : 'bytes', rule: ruleId },
-      match: (x) => (srcOrg !== '' ? x.src_org === srcOrg : x.src_addr === f.src_addr) && x.dst_port === f.dst_port,
+      match: (x) => (srcOrg !== '' ? x.src_org === srcOrg : x.src_addr === srcAddr) && x.dst_port === dstPort,
       receivedNs: f.time_received_ns,
     });
   }

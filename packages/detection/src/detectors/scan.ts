@@ -173,6 +173,8 @@ export class ScanDetector implements DetectorFamily {
       return;
     }
     const port = f.dst_port;
+    // Values, not the record: the engine's record is overwritten after the flow (the ring of recent flows).
+    const proto = f.proto;
     const what = icmp ? 'with ICMP' : `on ${portLabel(port)}`;
     this.ctx.sink.raise({
       type,
@@ -189,7 +191,7 @@ export class ScanDetector implements DetectorFamily {
       severity,
       summary: `${d.hostLabel(src, f.src_org)} swept ${n} hosts ${what} within ${formatDuration(windowMs)}${slow ? ' (slow scan)' : ''}`,
       details: { unit: 'distinct hosts', window_ms: windowMs, threshold, slow },
-      match: icmp ? (x) => x.src_addr === src && x.proto === f.proto : (x) => x.src_addr === src && x.dst_port === port,
+      match: icmp ? (x) => x.src_addr === src && x.proto === proto : (x) => x.src_addr === src && x.dst_port === port,
       receivedNs: f.time_received_ns,
     });
   }

@@ -2,6 +2,7 @@ import type { EnrichedFlow } from '@flowwatch/enrichment';
 import type { DetectorContext, DetectorFamily } from '../context.js';
 import { formatDuration } from '../directory.js';
 import { EntityTable } from '../entity-table.js';
+import { KeyCache } from '../key-cache.js';
 
 interface Source {
   touched: boolean;
@@ -76,7 +77,7 @@ export class SilenceDetector implements DetectorFamily {
       if (f.supplier_id !== this.#lastSupplier || f.exporter_id !== this.#lastExporter) {
         this.#lastSupplier = f.supplier_id;
         this.#lastExporter = f.exporter_id;
-        this.#lastKey = `${f.supplier_id}/${f.exporter_id}`;
+        this.#lastKey = this.#exporterKeys.key(f.supplier_id, f.exporter_id);
       }
       this.#see('exporter', f.supplier_id, f.exporter_id, ms, this.#lastKey);
     }
@@ -85,6 +86,7 @@ export class SilenceDetector implements DetectorFamily {
   #lastSupplier = '';
   #lastExporter = '';
   #lastKey = '';
+  readonly #exporterKeys = new KeyCache('/');
 
   #see(kind: 'supplier' | 'exporter', supplier: string, exporter: string, ms: number, key: string): void {
     let s = this.#sources.get(key);

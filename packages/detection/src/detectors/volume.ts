@@ -7,6 +7,7 @@ import { formatBytes, formatCount, formatDuration, suppliersOf } from '../direct
 import { DropSteps, DropWindow } from '../drop-window.js';
 import { EntityTable } from '../entity-table.js';
 import { IntervalSums } from '../event-clock.js';
+import { KeyCache } from '../key-cache.js';
 
 export const VOLUME_KINDS = ['supplier', 'exporter', 'organisation_in', 'organisation_out', 'organisation_pair', 'service'] as const;
 export type VolumeKind = (typeof VOLUME_KINDS)[number];
@@ -129,7 +130,7 @@ export class VolumeDetector implements DetectorFamily {
     if (src !== dst) {
       if (e.organisation_out && src !== '') this.#add('organisation_out', src, start, b, p, rx);
       if (e.organisation_in && dst !== '') this.#add('organisation_in', dst, start, b, p, rx);
-      if (e.organisation_pair && src !== '' && dst !== '') this.#add('organisation_pair', `${src}>${dst}`, start, b, p, rx);
+      if (e.organisation_pair && src !== '' && dst !== '') this.#add('organisation_pair', this.#pairKeys.key(src, dst), start, b, p, rx);
     }
     if (e.service && f.service !== '') this.#add('service', f.service, start, b, p, rx);
   }
@@ -140,15 +141,17 @@ export class VolumeDetector implements DetectorFamily {
   #lastExporter = '';
   #lastKey = '';
 
-  /** `supplier/exporter`, built once per run of flows from the same exporter (batches are per exporter). */
+  /** `supplier/exporter`, built once per run of flows from the same exporter (batches are per exporter), else from the cache. */
   #exporterKey(supplier: string, exporter: string): string {
     if (supplier !== this.#lastSupplier || exporter !== this.#lastExporter) {
       this.#lastSupplier = supplier;
       this.#lastExporter = exporter;
-      this.#lastKey = `${supplier}/${exporter}`;
+      this.#lastKey = this.#exporterKeys.key(supplier, exporter);
     }
     return this.#lastKey;
   }
+  readonly #exporterKeys = new KeyCache('/');
+  readonly #pairKeys = new KeyCache('>');
 
   #add(kind: VolumeKind, id: string, start: number, bytes: number, packets: number, receivedNs: number): void {
     const table = this.tables[kind];
