@@ -105,6 +105,17 @@ describe('SeasonalBaseline', () => {
     expect(restored.dropExpectedLog(0, 11)).toBe(b.dropExpectedLog(0, 11));
   });
 
+  it('lets the drop norm up to an established hour at once (the morning step is knowledge, not an incident)', () => {
+    const b = new SeasonalBaseline(1);
+    // An hour of 60 flows a minute and an hour of 120, an hour of visits each, then the first again.
+    for (let i = 0; i < 60; i++) b.observe(10, [i % 2 === 0 ? 55 : 65]);
+    for (let i = 0; i < 60; i++) b.observe(11, [i % 2 === 0 ? 110 : 130]);
+    for (let i = 0; i < 30; i++) b.observe(10, [i % 2 === 0 ? 55 : 65]);
+    // The first minute of the established 120 hour: judged against about 120, not 60 x 2^(1/30).
+    b.observe(11, [120]);
+    expect(Math.expm1(b.dropExpectedLog(0, 11))).toBeGreaterThan(100);
+  });
+
   it('judges drops against the seasonal profile when a surge has raised the recent level', () => {
     // A sparse entity: minutes alternate between 30 and 300 (a wide spread), then a surge at 3,000
     // stays within 4 spreads and is learnt at the full rate by the recent level.

@@ -30,6 +30,8 @@ const MIN_SPREAD = 0.05;
  * they are known), and falling back from it is not a drop.
  */
 const DROP_NORM_RISE = Math.LN2 / 30;
+/** Visits after which a slot's profile bounds drops alone (the drop norm follows it at once). */
+const ESTABLISHED_VISITS = 60;
 /** Learning rate of anomalous intervals, relative to normal ones. */
 const ANOMALY_RATE = 0.1;
 
@@ -96,7 +98,8 @@ export class SeasonalBaseline {
 
   /**
    * What a drop is judged against: the lowest of the expectation, the seasonal profile alone and
-   * the drop norm (that lower one as it was, rising at most DROP_NORM_RISE per interval since).
+   * the drop norm (that lower one as it was, rising at most DROP_NORM_RISE per interval since,
+   * except to the profile of a slot with ESTABLISHED_VISITS).
    * A recent level raised by a surge (learnt at the full rate where the entity's spread is wide)
    * is not a norm to fall from when the surge ends, nor is a profile a worm's ramp taught within
    * the clamp, one interval at a time; a real fall is under all three.
@@ -153,8 +156,10 @@ export class SeasonalBaseline {
     for (let m = 0; m < this.metrics; m++) {
       const low = this.#lowExpectedLog(m, slot);
       if (!Number.isNaN(low)) {
+        // An established hour's profile (an hour of visits: a week of history, or of rollups) is
+        // knowledge, not something an incident of the last minutes taught: up to it at once.
         const norm = this.#dropNorm[m]!;
-        this.#dropNorm[m] = Number.isNaN(norm) ? low : Math.min(low, norm + DROP_NORM_RISE);
+        this.#dropNorm[m] = Number.isNaN(norm) || this.#visits[slot]! >= ESTABLISHED_VISITS ? low : Math.min(low, norm + DROP_NORM_RISE);
       }
       const y = Math.log1p(Math.max(0, values[m]!));
       const yHat = this.expectedLog(m, slot);
