@@ -102,6 +102,24 @@ describe('DropSteps', () => {
     expect(d.judge(18, steps)).toMatchObject({ steps: 3, observedFlows: 1 });
   });
 
+  it("judges two entities' flows together (an organisation's two directions): the floor is reached in fewer steps", () => {
+    const out = new DropSteps(12);
+    const inn = new DropSteps(12);
+    for (let s = 0; s < 10; s++)
+      for (let k = 0; k < 10; k++) {
+        out.add(s, 1e5);
+        inn.add(s, 1e5);
+      }
+    // Steps 10 and 11 empty in both directions: 20 expected flows each, under the floor of 25 ...
+    expect(out.judge(12, steps)).toBeUndefined();
+    // ... 40 together (each expecting 10 a step).
+    const both = out.judge(12, { ...steps, expectedFlows: 20, expectedBytes: 2e6 }, inn);
+    expect(both).toMatchObject({ steps: 2, observedFlows: 0, expectedFlows: 40 });
+    // The other's flows count: a busy inbound is no drop of the two together.
+    for (let s = 10; s < 12; s++) for (let k = 0; k < 10; k++) inn.add(s, 1e5);
+    expect(out.judge(12, { ...steps, expectedFlows: 20, expectedBytes: 2e6 }, inn)).toBeUndefined();
+  });
+
   it('is no drop when the latest step is back, when bytes did not fall, or when the spread explains it', () => {
     const d = new DropSteps(12);
     for (let s = 0; s < 4; s++) d.add(s, 1e5);

@@ -169,8 +169,12 @@ export class DropSteps {
     v[2 * i + 1]! += bytes;
   }
 
-  /** The shortest run of steps ending before step `end` (the steps before it are complete) that is a drop by `c`. */
-  judge(end: number, c: StepCriteria): StepDrop | undefined {
+  /**
+   * The shortest run of steps ending before step `end` (the steps before it are complete) that is
+   * a drop by `c`; with `other`, of the two entities' flows together (an organisation's two
+   * directions; `c` then carries their expectations added).
+   */
+  judge(end: number, c: StepCriteria, other?: DropSteps): StepDrop | undefined {
     const v = this.#v;
     let of = 0;
     let ob = 0;
@@ -178,8 +182,12 @@ export class DropSteps {
       const step = end - n;
       const i = ((step % this.size) + this.size) % this.size;
       const held = this.#ids[i] === step;
-      const f = held ? v[2 * i]! : 0;
-      const b = held ? v[2 * i + 1]! : 0;
+      let f = held ? v[2 * i]! : 0;
+      let b = held ? v[2 * i + 1]! : 0;
+      if (other !== undefined && other.#ids[i] === step) {
+        f += other.#v[2 * i]!;
+        b += other.#v[2 * i + 1]!;
+      }
       if (n === 1 && (f > c.ratio * c.expectedFlows || b > c.ratio * c.expectedBytes)) return undefined;
       of += f;
       ob += b;

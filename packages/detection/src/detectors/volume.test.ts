@@ -207,13 +207,18 @@ describe('volume detector', () => {
       }
     };
     const floor = { ...config, minFlows: 25 };
-    const firstDrop = (stepMs: number) => {
+    const firstDrop = (stepMs: number, kind = 'organisation_out') => {
       const drops = volume(run(testEngine({ volume: { ...floor, dropStepMs: stepMs } }), failover())).filter(
-        (c) => c.alert.type === 'volume_drop' && c.alert.entity.kind === 'organisation_out' && c.alert.src_org === 'O05',
+        (c) => c.alert.type === 'volume_drop' && c.alert.entity.kind === kind && c.alert.src_org === 'O05',
       );
       return drops[0]?.alert;
     };
     const early = firstDrop(10_000);
+    // Both directions judged together: an organisation-level drop, no later (O05 receives little).
+    const both = firstDrop(10_000, 'organisation');
+    expect(both, 'no drop of O05 in and out').toBeDefined();
+    expect(both!.summary).toMatch(/in and out: only \d+ flows in the last/);
+    expect(Date.parse(both!.detected_at)).toBeLessThanOrEqual(Date.parse(early!.detected_at));
     expect(early, 'no drop of O05 outbound').toBeDefined();
     expect(early!.summary).toMatch(/outbound: only \d+ flows in the last \d+ (s|min), \d+% of the expected/);
     const delay = Date.parse(early!.detected_at) - cut;

@@ -4,7 +4,7 @@ import { hourOfWeek, SeasonalBaseline } from '../baseline.js';
 import type { DetectorContext, DetectorFamily } from '../context.js';
 import { escalate } from '../detection.js';
 import { formatBytes, formatCount, formatDuration, suppliersOf } from '../directory.js';
-import { DropSteps, DropWindow } from '../drop-window.js';
+import { DropSteps, DropWindow, type StepCriteria, type StepDrop } from '../drop-window.js';
 import { EntityTable } from '../entity-table.js';
 import { IntervalSums } from '../event-clock.js';
 import { KeyCache } from '../key-cache.js';
@@ -331,8 +331,8 @@ export class VolumeDetector implements DetectorFamily {
 
   /**
    * Raises a spike (z > 0) or a drop of `entity`, decided at event time `atMs`: a supplier's drop is high, the
-   * rest medium, one level up at twice the z threshold. A silent supplier's or exporter's drop is
-   * left to the silence alert.
+   * rest medium, one level up at twice the z threshold. A silent supplier's or exporter's drop, and
+   * the drop of anything a silent supplier carries, is left to the silence alert.
    */
   #raise(
     entity: VolumeEntity,
@@ -343,15 +343,19 @@ export class VolumeDetector implements DetectorFamily {
     expected: number,
     summary: string,
     details: Record<string, string | number | boolean>,
+    kind: EntityKind = entity.kind as EntityKind,
   ): void {
     const spike = z > 0;
     if (!spike && (entity.kind === 'supplier' || entity.kind === 'exporter') && this.isSilent(entity.kind, entity.id)) return;
+    // Nor is the drop of what a silent supplier carries (its organisations, the services it hosts):
+    // missing telemetry, not missing traffic; the silence alert names the blind spot.
+    if (!spike && this.#suppliersOf(entity.kind, entity.id).some((s) => this.isSilent('supplier', s))) return;
     let severity: Severity = entity.kind === 'supplier' && !spike ? 'high' : 'medium';
     if (Math.abs(z) >= 2 * this.ctx.config.volume.zThreshold * (spike ? entity.spikeScale : entity.dropScale))
       severity = escalate(severity);
     this.ctx.sink.raise({
       type: spike ? 'volume_spike' : 'volume_drop',
-      entity: { kind: entity.kind as EntityKind, id: entity.id, name: what.name },
+      entity: { kind, id: entity.id, name: what.name },
       supplierIds: this.#suppliersOf(entity.kind, entity.id),
       ...what.fields,
       atMs,
@@ -433,47 +437,102 @@ export class VolumeDetector implements DetectorFamily {
   onStep(endMs: number): void {
     if (this.#stepMs <= 0) return;
     const v = this.ctx.config.volume;
-    const intervalMs = this.ctx.clock.intervalMs;
-    const perInterval = intervalMs / this.#stepMs;
+    const perInterval = this.ctx.clock.intervalMs / this.#stepMs;
     const slot = hourOfWeek(endMs - 1);
     const end = Math.round(endMs / this.#stepMs);
     for (const entity of this.#entities()) {
-      const steps = entity.dropSteps;
-      const down = entity.dropScale;
-      const b = entity.baseline;
-      if (steps === undefined || down <= 0 || entity.emptyRate > MAX_EMPTY_RATE) continue;
-      if (b.history < v.minHistoryIntervals || b.residuals < 16) continue;
-      const flowsLog = b.dropExpectedLog(2, slot);
-      const bytesLog = b.dropExpectedLog(0, slot);
-      if (Number.isNaN(flowsLog) || Number.isNaN(bytesLog)) continue;
-      const expectedFlows = Math.max(0, Math.expm1(flowsLog));
-      if (expectedFlows * 2 < v.minFlows * down) continue;
-      const floor = 1 / Math.sqrt(1 + Math.max(0, Math.expm1(b.expectedLog(2, slot))));
-      const drop = steps.judge(end, {
-        minExpectedFlows: v.minFlows * down,
-        ratio: v.dropRatio,
-        zThreshold: v.zThreshold * down,
-        spread: b.spread(2, flowsLog, floor),
-        expectedFlows: expectedFlows / perInterval,
-        expectedBytes: Math.max(0, Math.expm1(bytesLog)) / perInterval,
-        stepsPerInterval: perInterval,
-      });
+      const c = this.#stepCriteria(entity, slot, perInterval);
+      // Two intervals of expected flows under the floor: no run of steps can reach it.
+      if (c === undefined || c.expectedFlows * perInterval * 2 < c.minExpectedFlows) continue;
+      const drop = entity.dropSteps?.judge(end, c);
+      if (drop !== undefined) this.#raiseStepDrop(entity, this.#describe(entity), endMs, drop);
+    }
+    // An organisation cut off loses both directions: judged together, its flows reach the floor in
+    // half the time (an organisation entity of its own).
+    const inbound = this.tables.organisation_in;
+    for (const out of this.tables.organisation_out.values()) {
+      const inn = inbound.peek(out.id);
+      if (inn?.dropSteps === undefined || out.dropSteps === undefined) continue;
+      // The two together are continuous if either direction is.
+      if (Math.min(out.emptyRate, inn.emptyRate) > MAX_EMPTY_RATE) continue;
+      const co = this.#stepCriteria(out, slot, perInterval, false);
+      const ci = this.#stepCriteria(inn, slot, perInterval, false);
+      if (co === undefined || ci === undefined) continue;
+      const expectedFlows = co.expectedFlows + ci.expectedFlows;
+      if (expectedFlows <= 0) continue;
+      const drop = out.dropSteps.judge(
+        end,
+        {
+          ...co,
+          minExpectedFlows: Math.max(co.minExpectedFlows, ci.minExpectedFlows),
+          zThreshold: Math.max(co.zThreshold, ci.zThreshold),
+          // The relative spread of a sum is at most the mean of its parts' weighted by their
+          // expectation (equal when the two move together).
+          spread: (co.spread * co.expectedFlows + ci.spread * ci.expectedFlows) / expectedFlows,
+          expectedFlows,
+          expectedBytes: co.expectedBytes + ci.expectedBytes,
+        },
+        inn.dropSteps,
+      );
       if (drop === undefined) continue;
-      const what = this.#describe(entity);
-      const ratio = drop.observedFlows / drop.expectedFlows;
-      const durationMs = drop.steps * this.#stepMs;
-      const summary = `${what.label}: only ${formatCount(drop.observedFlows)} flows in the last ${formatDuration(durationMs)}, ${Math.round(ratio * 100)}% of the expected ${formatCount(drop.expectedFlows)} (${formatBytes(drop.observedBytes)} of ${formatBytes(drop.expectedBytes)})`;
-      this.#raise(entity, what, endMs - 1, drop.z, drop.observedFlows, drop.expectedFlows, summary, {
+      const d = this.ctx.directory;
+      const id = out.id;
+      const what: Described = {
+        name: d.orgName(id),
+        label: `${d.orgLabel(id)} in and out`,
+        fields: { srcOrg: id },
+        match: (f) => (f.src_org === id) !== (f.dst_org === id),
+      };
+      this.#raiseStepDrop({ ...out, receivedNs: Math.max(out.receivedNs, inn.receivedNs) }, what, endMs, drop, 'organisation');
+    }
+  }
+
+  /** What a drop on the steps of `entity` is judged by (the interval's expectation per step), or undefined when it may not alert. */
+  #stepCriteria(entity: VolumeEntity, slot: number, perInterval: number, gateEmpty = true): StepCriteria | undefined {
+    const v = this.ctx.config.volume;
+    const down = entity.dropScale;
+    const b = entity.baseline;
+    if (entity.dropSteps === undefined || down <= 0 || (gateEmpty && entity.emptyRate > MAX_EMPTY_RATE)) return undefined;
+    if (b.history < v.minHistoryIntervals || b.residuals < 16) return undefined;
+    const flowsLog = b.dropExpectedLog(2, slot);
+    const bytesLog = b.dropExpectedLog(0, slot);
+    if (Number.isNaN(flowsLog) || Number.isNaN(bytesLog)) return undefined;
+    const floor = 1 / Math.sqrt(1 + Math.max(0, Math.expm1(b.expectedLog(2, slot))));
+    return {
+      minExpectedFlows: v.minFlows * down,
+      ratio: v.dropRatio,
+      zThreshold: v.zThreshold * down,
+      spread: b.spread(2, flowsLog, floor),
+      expectedFlows: Math.max(0, Math.expm1(flowsLog)) / perInterval,
+      expectedBytes: Math.max(0, Math.expm1(bytesLog)) / perInterval,
+      stepsPerInterval: perInterval,
+    };
+  }
+
+  #raiseStepDrop(entity: VolumeEntity, what: Described, endMs: number, drop: StepDrop, kind?: EntityKind): void {
+    const ratio = drop.observedFlows / drop.expectedFlows;
+    const durationMs = drop.steps * this.#stepMs;
+    const summary = `${what.label}: only ${formatCount(drop.observedFlows)} flows in the last ${formatDuration(durationMs)}, ${Math.round(ratio * 100)}% of the expected ${formatCount(drop.expectedFlows)} (${formatBytes(drop.observedBytes)} of ${formatBytes(drop.expectedBytes)})`;
+    this.#raise(
+      entity,
+      what,
+      endMs - 1,
+      drop.z,
+      drop.observedFlows,
+      drop.expectedFlows,
+      summary,
+      {
         metric: 'flows',
-        interval_ms: intervalMs,
+        interval_ms: this.ctx.clock.intervalMs,
         window_ms: durationMs,
         z: Number(drop.z.toFixed(2)),
         ratio: Number(ratio.toFixed(3)),
         unit: 'flows',
         observed_bytes: drop.observedBytes,
         expected_bytes: drop.expectedBytes,
-      });
-    }
+      },
+      kind,
+    );
   }
 
   /**
