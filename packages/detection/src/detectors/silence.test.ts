@@ -33,6 +33,28 @@ describe('telemetry silence detector', () => {
     expect(c.some((x) => x.event === 'resolved')).toBe(true);
   });
 
+  it('leaves the drops of what a silent supplier carries to the silence alert (its organisations, its services)', () => {
+    // Twenty minutes of history (16 residuals are needed before a volume alert).
+    const stop = T0 + 1_200_000;
+    const volume = { minHistoryIntervals: 5, minBytes: 100_000, minPackets: 100, minFlows: 20 };
+    const changes = run(
+      testEngine({ volume }),
+      without(stop, (f) => f.supplier_id === 'supplier-c'),
+    );
+    const opened = silence(changes).find((x) => x.event === 'opened' && x.alert.entity.id === 'supplier-c');
+    expect(opened).toBeDefined();
+    const known = Date.parse(opened!.alert.detected_at);
+    const drops = changes.filter((c) => c.event === 'opened' && c.alert.type === 'volume_drop');
+    // Seen before the silence is (3 min): drops of supplier-c's organisations, which are true.
+    expect(drops.some((c) => c.alert.supplier_ids.includes('supplier-c') && Date.parse(c.alert.detected_at) < known)).toBe(true);
+    // Once it is known, no drop of what supplier-c carries is raised again: the open ones are last
+    // seen by the time of the silence (and resolve after the quiet period), none opens.
+    const ofC = changes.filter((c) => c.alert.type === 'volume_drop' && c.alert.supplier_ids.includes('supplier-c'));
+    const lastSeen = Math.max(...ofC.map((c) => Date.parse(c.alert.last_seen)));
+    expect(lastSeen).toBeLessThanOrEqual(known + 10_000);
+    expect(ofC.filter((c) => c.event === 'opened' && Date.parse(c.alert.detected_at) > known)).toEqual([]);
+  });
+
   it('reports one exporter gone silent', () => {
     const changes = run(
       testEngine(),
