@@ -47,6 +47,8 @@ export interface EngineStats {
   peerCommon: number;
   /** Volume spikes of services, suppliers and exporters not raised because the rise was broad (many organisations). */
   broadSpikes: number;
+  /** Volume drops not raised because the telemetry that would show them is missing (a silent supplier or exporter). */
+  blindDrops: number;
   droppedAlerts: number;
 }
 
@@ -173,6 +175,7 @@ export class DetectionEngine {
     this.volume = new VolumeDetector(this.#ctx);
     this.silence = new SilenceDetector(this.#ctx);
     this.volume.isSilent = (kind, id) => this.silence.isSilent(kind, id);
+    this.volume.anySupplierSilent = () => this.silence.anySupplierSilent();
     this.scan = new ScanDetector(this.#ctx);
     this.flood = new FloodDetector(this.#ctx);
     this.lateral = new LateralDetector(this.#ctx);
@@ -341,6 +344,7 @@ export class DetectionEngine {
       explained: this.incidents.explainedSpikes,
       peerCommon: this.newPair.peerCommon,
       broadSpikes: this.volume.broadSpikes,
+      blindDrops: this.volume.blindDrops,
       droppedAlerts: this.tracker.counters.dropped,
     };
   }

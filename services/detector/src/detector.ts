@@ -61,7 +61,7 @@ interface Shard {
   lastFlowWallMs: number;
   slot: number;
   evictions: Record<string, number>;
-  counters: { late: number; suppressed: number; maintenance: number; explained: number; peerCommon: number; broad: number };
+  counters: { late: number; suppressed: number; maintenance: number; explained: number; peerCommon: number; broad: number; blind: number };
 }
 
 /**
@@ -147,7 +147,7 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
     lastFlowWallMs: Date.now(),
     slot: 0,
     evictions: {},
-    counters: { late: 0, suppressed: 0, maintenance: 0, explained: 0, peerCommon: 0, broad: 0 },
+    counters: { late: 0, suppressed: 0, maintenance: 0, explained: 0, peerCommon: 0, broad: 0, blind: 0 },
   });
   if (!repartition) shards.set(SINGLE, newShard(SINGLE, newEngine()));
 
@@ -206,6 +206,7 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
       if (s.explained > c.explained) m.suppressed.inc({ reason: 'incident' }, s.explained - c.explained);
       if (s.peerCommon > c.peerCommon) m.suppressed.inc({ reason: 'peer_group' }, s.peerCommon - c.peerCommon);
       if (s.broadSpikes > c.broad) m.suppressed.inc({ reason: 'broad' }, s.broadSpikes - c.broad);
+      if (s.blindDrops > c.blind) m.suppressed.inc({ reason: 'silence' }, s.blindDrops - c.blind);
       shard.counters = {
         late: s.lateFlows,
         suppressed: s.suppressed,
@@ -213,6 +214,7 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
         explained: s.explained,
         peerCommon: s.peerCommon,
         broad: s.broadSpikes,
+        blind: s.blindDrops,
       };
       open += s.openAlerts;
       if (Number.isFinite(s.watermarkMs) && s.watermarkMs > watermark) watermark = s.watermarkMs;

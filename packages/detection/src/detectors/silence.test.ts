@@ -37,10 +37,13 @@ describe('telemetry silence detector', () => {
     // Twenty minutes of history (16 residuals are needed before a volume alert).
     const stop = T0 + 1_200_000;
     const volume = { minHistoryIntervals: 5, minBytes: 100_000, minPackets: 100, minFlows: 20 };
+    const engine = testEngine({ volume });
     const changes = run(
-      testEngine({ volume }),
+      engine,
       without(stop, (f) => f.supplier_id === 'supplier-c'),
     );
+    // Counted (alerts_suppressed_total{reason="silence"}), not silently dropped.
+    expect(engine.stats().blindDrops).toBeGreaterThan(0);
     const opened = silence(changes).find((x) => x.event === 'opened' && x.alert.entity.id === 'supplier-c');
     expect(opened).toBeDefined();
     const known = Date.parse(opened!.alert.detected_at);

@@ -126,6 +126,12 @@ export class SilenceDetector implements DetectorFamily {
     s.silent = false;
   }
 
+  /** Whether any supplier is silent now (aggregates across suppliers are then partly unseen). */
+  anySupplierSilent(): boolean {
+    for (const s of this.#sources.values()) if (s.kind === 'supplier' && s.silent) return true;
+    return false;
+  }
+
   isSilent(kind: 'supplier' | 'exporter', id: string): boolean {
     return this.#sources.peek(id)?.silent === true && this.#sources.peek(id)?.kind === kind;
   }
