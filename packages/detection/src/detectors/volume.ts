@@ -454,7 +454,6 @@ export class VolumeDetector implements DetectorFamily {
    */
   onStep(endMs: number): void {
     if (this.#stepMs <= 0) return;
-    const v = this.ctx.config.volume;
     const perInterval = this.ctx.clock.intervalMs / this.#stepMs;
     const slot = hourOfWeek(endMs - 1);
     const end = Math.round(endMs / this.#stepMs);
