@@ -123,6 +123,8 @@ describe('aggregator under SIGKILL', () => {
       await p.exited;
       kills.push({ afterMs: Date.now() - t0, committedBefore: before });
     }
+    if (!kills.every((k) => k.afterMs < 60_000))
+      console.info(`restarts: ${JSON.stringify(kills)}\n${outputs.map((o, i) => `--- run ${i}\n${o().slice(-4000)}`).join('\n')}`);
     expect(kills.every((k) => k.afterMs < 60_000)).toBe(true);
     // The last run consumes to the end and stops gracefully.
     const last = await run();
