@@ -105,13 +105,13 @@ export class SeasonalBaseline {
    * the clamp, one interval at a time; a real fall is under all three.
    */
   dropExpectedLog(metric: number, slot: number): number {
-    const low = this.#lowExpectedLog(metric, slot);
+    const low = this.#lowerWithProfile(metric, slot, this.expectedLog(metric, slot));
     const norm = this.#dropNorm[metric]!;
     return Number.isNaN(norm) || Number.isNaN(low) ? low : Math.min(low, norm);
   }
 
-  #lowExpectedLog(metric: number, slot: number): number {
-    const expected = this.expectedLog(metric, slot);
+  /** The lower of `expected` (log scale) and the slot's profile alone. */
+  #lowerWithProfile(metric: number, slot: number, expected: number): number {
     const p = this.#profile[metric * SLOTS + slot]!;
     return Number.isNaN(p) || Number.isNaN(expected) ? expected : Math.min(p, expected);
   }
@@ -154,7 +154,8 @@ export class SeasonalBaseline {
     const pos = this.#ringPos;
     let wrote = false;
     for (let m = 0; m < this.metrics; m++) {
-      const low = this.#lowExpectedLog(m, slot);
+      const yHat = this.expectedLog(m, slot);
+      const low = this.#lowerWithProfile(m, slot, yHat);
       if (!Number.isNaN(low)) {
         // An established hour's profile (an hour of visits: a week of history, or of rollups) is
         // knowledge, not something an incident of the last minutes taught: up to it at once.
@@ -162,7 +163,6 @@ export class SeasonalBaseline {
         this.#dropNorm[m] = Number.isNaN(norm) || this.#visits[slot]! >= ESTABLISHED_VISITS ? low : Math.min(low, norm + DROP_NORM_RISE);
       }
       const y = Math.log1p(Math.max(0, values[m]!));
-      const yHat = this.expectedLog(m, slot);
       let learnt = y;
       let rate = 1;
       if (!Number.isNaN(yHat)) {
