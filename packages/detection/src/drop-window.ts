@@ -43,6 +43,15 @@ export interface DropCriteria {
 
 const MIN_SPREAD = 0.05;
 
+/**
+ * Robust z-score of `observed` flows against `expected` over a run of `intervals` intervals (a
+ * fraction for a run of steps), log scale: one interval's `spread` / sqrt(intervals), never under
+ * the Poisson noise of the expected count or MIN_SPREAD.
+ */
+function runZ(observed: number, expected: number, spread: number, intervals: number): number {
+  return (Math.log1p(observed) - Math.log1p(expected)) / Math.max(spread / Math.sqrt(intervals), 1 / Math.sqrt(1 + expected), MIN_SPREAD);
+}
+
 export class DropWindow {
   /** [i * 5 + 0..4]: observed flows, expected flows, observed bytes, expected bytes, the entity's empty-interval rate before it. */
   readonly #v: Float32Array;
@@ -91,8 +100,7 @@ export class DropWindow {
       eb += v[i + 3]!;
       if (ef < c.minExpectedFlows || v[i + 4]! > c.maxEmptyRate) continue;
       if (of > c.ratio * ef || ob > c.ratio * eb) continue;
-      const spread = Math.max(c.spread / Math.sqrt(n), 1 / Math.sqrt(1 + ef), MIN_SPREAD);
-      const z = (Math.log1p(of) - Math.log1p(ef)) / spread;
+      const z = runZ(of, ef, c.spread, n);
       if (z <= -c.zThreshold) return { intervals: n, observedFlows: of, expectedFlows: ef, observedBytes: ob, expectedBytes: eb, z };
     }
     return undefined;
@@ -158,7 +166,7 @@ export class DropSteps {
 
   /** Counts one flow of `bytes` in step `step` (event time / step length, floored). */
   add(step: number, bytes: number): void {
-    const i = step % this.size;
+    const i = this.#slot(step);
     const v = this.#v;
     if (this.#ids[i] !== step) {
       this.#ids[i] = step;
@@ -180,7 +188,7 @@ export class DropSteps {
     let ob = 0;
     for (let n = 1; n <= this.size; n++) {
       const step = end - n;
-      const i = ((step % this.size) + this.size) % this.size;
+      const i = this.#slot(step);
       const held = this.#ids[i] === step;
       let f = held ? v[2 * i]! : 0;
       let b = held ? v[2 * i + 1]! : 0;
@@ -194,11 +202,14 @@ export class DropSteps {
       const ef = n * c.expectedFlows;
       const eb = n * c.expectedBytes;
       if (ef < c.minExpectedFlows || of > c.ratio * ef || ob > c.ratio * eb) continue;
-      const spread = Math.max(c.spread * Math.sqrt(c.stepsPerInterval / n), 1 / Math.sqrt(1 + ef), MIN_SPREAD);
-      const z = (Math.log1p(of) - Math.log1p(ef)) / spread;
+      const z = runZ(of, ef, c.spread, n / c.stepsPerInterval);
       if (z <= -c.zThreshold) return { steps: n, observedFlows: of, expectedFlows: ef, observedBytes: ob, expectedBytes: eb, z };
     }
     return undefined;
+  }
+
+  #slot(step: number): number {
+    return ((step % this.size) + this.size) % this.size;
   }
 
   get approximateBytes(): number {
