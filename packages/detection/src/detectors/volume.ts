@@ -457,10 +457,14 @@ export class VolumeDetector implements DetectorFamily {
     const perInterval = this.ctx.clock.intervalMs / this.#stepMs;
     const slot = hourOfWeek(endMs - 1);
     const end = Math.round(endMs / this.#stepMs);
+    // Organisations' criteria, kept for judging their two directions together below.
+    const orgs = new Map<VolumeEntity, StepCriteria>();
     for (const entity of this.#entities()) {
       const c = this.#stepCriteria(entity, slot, perInterval);
+      if (c === undefined) continue;
+      if (entity.kind === 'organisation_in' || entity.kind === 'organisation_out') orgs.set(entity, c);
       // Two intervals of expected flows under the floor: no run of steps can reach it.
-      if (c === undefined || c.expectedFlows * perInterval * 2 < c.minExpectedFlows) continue;
+      if (entity.emptyRate > MAX_EMPTY_RATE || c.expectedFlows * perInterval * 2 < c.minExpectedFlows) continue;
       const drop = entity.dropSteps?.judge(end, c);
       if (drop !== undefined) this.#raiseStepDrop(entity, this.#describe(entity), endMs, drop);
     }
@@ -472,8 +476,8 @@ export class VolumeDetector implements DetectorFamily {
       if (inn?.dropSteps === undefined || out.dropSteps === undefined) continue;
       // The two together are continuous if either direction is.
       if (Math.min(out.emptyRate, inn.emptyRate) > MAX_EMPTY_RATE) continue;
-      const co = this.#stepCriteria(out, slot, perInterval, false);
-      const ci = this.#stepCriteria(inn, slot, perInterval, false);
+      const co = orgs.get(out);
+      const ci = orgs.get(inn);
       if (co === undefined || ci === undefined) continue;
       const expectedFlows = co.expectedFlows + ci.expectedFlows;
       if (expectedFlows <= 0) continue;
@@ -504,12 +508,15 @@ export class VolumeDetector implements DetectorFamily {
     }
   }
 
-  /** What a drop on the steps of `entity` is judged by (the interval's expectation per step), or undefined when it may not alert. */
-  #stepCriteria(entity: VolumeEntity, slot: number, perInterval: number, gateEmpty = true): StepCriteria | undefined {
+  /**
+   * What a drop on the steps of `entity` is judged by (the interval's expectation per step), or
+   * undefined when it may not alert (the continuity gate is the caller's).
+   */
+  #stepCriteria(entity: VolumeEntity, slot: number, perInterval: number): StepCriteria | undefined {
     const v = this.ctx.config.volume;
     const down = entity.dropScale;
     const b = entity.baseline;
-    if (entity.dropSteps === undefined || down <= 0 || (gateEmpty && entity.emptyRate > MAX_EMPTY_RATE)) return undefined;
+    if (entity.dropSteps === undefined || down <= 0) return undefined;
     if (b.history < v.minHistoryIntervals || b.residuals < 16) return undefined;
     const flowsLog = b.dropExpectedLog(2, slot);
     const bytesLog = b.dropExpectedLog(0, slot);
