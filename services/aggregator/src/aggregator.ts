@@ -1,4 +1,5 @@
-import { type ClickHouseClient, dedupInsertSettings, insertNative, isAddress } from '@flowwatch/clickhouse';
+import { createHash } from 'node:crypto';
+import { type ClickHouseClient, dedupInsertSettings, ident, insertNative, isAddress } from '@flowwatch/clickhouse';
 import type { RegistryConfig } from '@flowwatch/config';
 import { Enricher } from '@flowwatch/enrichment';
 import { type DeadLetter, DLQ_SCHEMA, decodeFlows, type FlowRecord } from '@flowwatch/flow-schema';
@@ -70,6 +71,10 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
     overlaps: metrics.counter(
       'insert_overlaps',
       'Inserts ClickHouse dropped because another writer of the partition had stored fewer messages from the same offset (a rebalance during an insert); the rest is sent again',
+    ),
+    swallowed: metrics.counter(
+      'inserts_swallowed',
+      'Inserts ClickHouse took for duplicates of a part a crash lost (its token recorded, its part not); their raw rows were attached without the views',
     ),
     repairs: metrics.counter(
       'rollup_repairs',
@@ -158,13 +163,53 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
   };
 
   /**
+   * Stores the rows of an insert ClickHouse swallowed in flows_raw alone. A kill between a
+   * MergeTree's deduplication log and its part's rename (ClickHouse records the token first) leaves
+   * the token and no part; every later insert under that token is then dropped from flows_raw but
+   * still reaches the views, which therefore have these rows already (once: their own tokens come
+   * from ours). The rows are written to a scratch copy of flows_raw and its partition attached,
+   * which runs no view. Only a plain MergeTree has this failure: a replicated table commits the
+   * token and the part together (docs/storage.md, "Exactly once", step 5).
+   */
+  const restoreRaw = async (rows: RawBlock, token: string) => {
+    const engine = (
+      await (
+        await deps.clickhouse.query({
+          query: 'SELECT engine FROM system.tables WHERE database = currentDatabase() AND name = {name:String}',
+          query_params: { name: 'flows_raw' },
+          format: 'JSONEachRow',
+        })
+      ).json<{ engine: string }>()
+    )[0]?.engine;
+    if (engine !== 'MergeTree')
+      throw new Error(`insert ${token} returned but none of its rows is stored, and flows_raw is ${engine ?? 'missing'}, not a MergeTree`);
+    const scratch = ident(`flows_raw_restore_${createHash('sha256').update(token).digest('hex').slice(0, 16)}`);
+    await deps.clickhouse.command({ query: `DROP TABLE IF EXISTS ${scratch} SYNC` });
+    await deps.clickhouse.command({ query: `CREATE TABLE ${scratch} AS flows_raw` });
+    try {
+      await insertNative(deps.clickhouse, { table: scratch.slice(1, -1), columns: rows.columns });
+      const ids = await (
+        await deps.clickhouse.query({ query: `SELECT DISTINCT _partition_id AS id FROM ${scratch}`, format: 'JSONEachRow' })
+      ).json<{ id: string }>();
+      for (const { id } of ids) {
+        if (!/^[0-9A-Za-z_-]+$/.test(id)) throw new Error(`unexpected partition id ${JSON.stringify(id)} of flows_raw`);
+        await deps.clickhouse.command({ query: `ALTER TABLE flows_raw ATTACH PARTITION ID '${id}' FROM ${scratch}` });
+      }
+    } finally {
+      await deps.clickhouse.command({ query: `DROP TABLE IF EXISTS ${scratch} SYNC` });
+    }
+  };
+
+  /**
    * Writes one run of messages (insertRuns: one flows_raw part) with the token of its first
    * offset, then reads back how far the partition is stored. Another writer of this partition (the
    * previous or next owner across a rebalance, its insert still in flight) may have stored an
    * insert with the same first offset and fewer messages first: ClickHouse then drops ours whole,
    * and the messages after what it stored are sent again as a new insert. Every insert starts just
    * after what was stored when its writer looked, so overlapping inserts share their first offset
-   * and ClickHouse keeps one of them (docs/storage.md, "Two writers of one partition").
+   * and ClickHouse keeps one of them (docs/storage.md, "Two writers of one partition"). An insert
+   * that returns with none of its rows stored, on a second look too, was swallowed by a token a
+   * crash left behind: its rows go to flows_raw alone (restoreRaw).
    */
   const store = async (batch: ConsumedBatch, run: MessageRows[], storedUpTo: bigint): Promise<bigint> => {
     let rest = run.filter((message) => BigInt(message.offset) > storedUpTo);
@@ -195,9 +240,25 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
         throw err;
       }
       m.insertSeconds.observe((performance.now() - t0) / 1000);
-      const now = await lastStoredBatch(batch.topic, batch.partition, first);
-      if (!now)
-        throw new Error(`insert ${batch.topic}:${batch.partition}:${first}-${last} returned but nothing from ${first} on is stored`);
+      let now = await lastStoredBatch(batch.topic, batch.partition, first);
+      if (!now) {
+        // Another writer's insert under this token may be between the deduplication log and its
+        // part being in place: look again after a moment before taking the token for lost.
+        await new Promise((r) => setTimeout(r, SWALLOWED_RECHECK_MS));
+        now = await lastStoredBatch(batch.topic, batch.partition, first);
+      }
+      if (!now) {
+        const token = batchToken(batch.topic, batch.partition, BigInt(first));
+        logger.warn(
+          { topic: batch.topic, partition: batch.partition, first, last, token },
+          'ClickHouse took the insert for a duplicate, yet none of its rows is stored (a crash lost the part its token was recorded for); storing the raw rows without the views, which have them',
+        );
+        await restoreRaw(rows, token);
+        m.swallowed.inc();
+        now = await lastStoredBatch(batch.topic, batch.partition, first);
+        if (!now)
+          throw new Error(`insert ${token} (offsets ${first}-${last}): nothing from ${first} on is stored, even after attaching it`);
+      }
       if (now.last >= BigInt(last)) {
         m.batchRows.observe(rows.rows);
         m.rows.inc(rows.rows);
@@ -208,7 +269,8 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
         { topic: batch.topic, partition: batch.partition, first, last, storedUpTo: String(now.last) },
         'another writer stored this partition from the same offset (a rebalance during an insert); sending the rest again',
       );
-      rest = rest.filter((message) => BigInt(message.offset) > now.last);
+      const storedNow = now.last;
+      rest = rest.filter((message) => BigInt(message.offset) > storedNow);
     }
     return storedUpTo;
   };
@@ -303,6 +365,9 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
     },
   };
 }
+
+/** How long an insert that stored nothing waits before looking again (another writer's part may be landing). */
+const SWALLOWED_RECHECK_MS = 500;
 
 /**
  * The deduplication token of one insert: topic, partition and the offset of its first message.
