@@ -36,11 +36,14 @@ afterAll(async () => {
   await ch?.client.close();
 });
 
-/** Flows of one test within its own hour, so that the rollups of the two tests can be told apart. */
+// Yesterday (UTC): within flows_raw's retention of 7 days, which drops older rows at insert.
+const YESTERDAY = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 86_400_000;
+
+/** Flows of one test within its own hour of yesterday, so that the rollups of the two tests can be told apart. */
 function flow(i: number, hour: number): FlowRecord {
   return {
     ...emptyFlow('IPFIX'),
-    time_received_ns: Date.UTC(2026, 10, 21, hour, i % 5, i % 60) * 1e6,
+    time_received_ns: (YESTERDAY + hour * 3_600_000 + (i % 5) * 60_000 + (i % 60) * 1000) * 1e6,
     src_addr: `10.12.${i % 7}.${i % 250}`,
     dst_addr: '10.200.1.53',
     src_port: 40_000 + (i % 1000),
@@ -210,7 +213,7 @@ async function rebalanceDuringSlowInsert(oldLandsLast: boolean, hour: number) {
   const raw = await stored(topic);
   const rollup = await one<{ flows: string }>(
     'SELECT sum(flows) AS flows FROM flows_1m WHERE ts >= {from:DateTime} AND ts < {from:DateTime} + INTERVAL 1 HOUR',
-    { from: Date.UTC(2026, 10, 21, hour) / 1000 },
+    { from: (YESTERDAY + hour * 3_600_000) / 1000 },
   );
   const overlaps = async (r: Registry) =>
     ((await r.getSingleMetric('flowwatch_aggregator_insert_overlaps_total')?.get())?.values ?? []).reduce((n, v) => n + v.value, 0);

@@ -32,11 +32,13 @@ const topics = { flows: uniqueName('flows'), dlq: uniqueName('flows.dlq') };
 let ch: Awaited<ReturnType<typeof openTestClickHouse>>;
 const N_MESSAGES = 60;
 const PER_MESSAGE = 50;
+// Received within the last hour: flows_raw keeps 7 days, and drops older rows at insert.
+const HOUR = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3_600_000;
 
 function flow(i: number): FlowRecord {
   return {
     ...emptyFlow('IPFIX'),
-    time_received_ns: Date.UTC(2026, 10, 21, 10, i % 5, i % 60) * 1e6,
+    time_received_ns: (HOUR + (i % 5) * 60_000 + (i % 60) * 1000) * 1e6,
     src_addr: i % 4 === 0 ? `2001:db8:12::${(i % 200).toString(16)}` : `10.12.${i % 7}.${i % 250}`,
     dst_addr: '10.200.1.53',
     src_port: 40_000 + (i % 1000),
@@ -70,7 +72,9 @@ beforeAll(async () => {
     {
       key: 'bad',
       value:
-        'this is not json\n{"src_addr":"not-an-ip","dst_addr":"10.0.0.1","bytes":1,"packets":1,"time_received_ns":1,"src_port":1,"dst_port":1,"proto":6,"supplier_id":"x","type":"JSON"}\n',
+        'this is not json\n{"src_addr":"not-an-ip","dst_addr":"10.0.0.1","bytes":1,"packets":1,"time_received_ns":1,"src_port":1,"dst_port":1,"proto":6,"supplier_id":"x","type":"JSON"}\n' +
+        // Valid, but received before flows_raw's retention: ClickHouse would drop it at insert.
+        `${JSON.stringify({ ...flow(0), time_received_ns: Date.UTC(2015, 5, 1) * 1e6 })}\n`,
     },
   ]);
   await producer.flush();
@@ -184,7 +188,7 @@ describe('aggregator (real Kafka, real ClickHouse)', () => {
       expect(await count(`SELECT (SELECT sum(bytes) FROM ${table}) - (SELECT sum(bytes) FROM flows_raw) AS n`)).toBe(0);
     }
 
-    const dlq = await readTopic(kafka, topics.dlq, { done: (m) => m.length >= 2 });
-    expect(dlq.map((m) => JSON.parse(String(m.value)).reason).sort()).toEqual(['invalid_message', 'invalid_record']);
+    const dlq = await readTopic(kafka, topics.dlq, { done: (m) => m.length >= 3 });
+    expect(dlq.map((m) => JSON.parse(String(m.value)).reason).sort()).toEqual(['invalid_message', 'invalid_record', 'older_than_retention']);
   });
 });

@@ -9,7 +9,7 @@ import { RateLimitedLog, type ReadinessCheck, type Registry, ServiceMetrics } fr
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { insertRuns, type MessageRows } from './insert-runs.js';
-import { RawBlock } from './raw-block.js';
+import { nsToMs, RawBlock } from './raw-block.js';
 
 export interface AggregatorDeps {
   logger: Logger;
@@ -28,6 +28,11 @@ export interface AggregatorConfig {
   /** A fetch waits for this many bytes or `maxWaitMs`: the size and time bounds of a batch. */
   minBytes: number;
   maxWaitMs: number;
+  /**
+   * flows_raw's retention (storage.rawTtlDays, 7 by default). ClickHouse drops a row already past
+   * its TTL at insert; such records are dead-lettered instead (see handle).
+   */
+  rawTtlDays?: number;
 }
 
 export interface Aggregator extends Service {
@@ -276,6 +281,11 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
   };
 
   const handle = async (batch: ConsumedBatch) => {
+    // A row whose time_received is past flows_raw's TTL never reaches the table (ClickHouse drops
+    // it at insert, and the views still take it), so the store could not see it stored and would
+    // retry its batch for ever. Such records (a replay of old exports with their export time, a
+    // backlog older than the retention, a time of 0) are dead-lettered, an hour before the limit.
+    const oldestMs = Date.now() - (config.rawTtlDays ?? 7) * DAY_MS + HOUR_MS;
     const stored = await lastStoredBatch(batch.topic, batch.partition, batch.firstOffset);
     const hw = stored?.last ?? -1n;
     // A first offset above the last one is the "unknown" of rows stored before migration 2.
@@ -296,6 +306,15 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
         const problem = checkRecord(record);
         if (problem) {
           deadLetter('invalid_record', `offset ${message.offset}: ${problem}`, batch, JSON.stringify(record));
+          continue;
+        }
+        if (nsToMs(record.time_received_ns) < oldestMs) {
+          deadLetter(
+            'older_than_retention',
+            `offset ${message.offset}: time_received ${new Date(nsToMs(record.time_received_ns)).toISOString()} is older than flows_raw keeps (${config.rawTtlDays ?? 7} days, storage.rawTtlDays); ClickHouse would drop it at insert`,
+            batch,
+            JSON.stringify(record),
+          );
           continue;
         }
         flows.push(enricher.enrich(record));
@@ -365,6 +384,9 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
     },
   };
 }
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
 
 /** How long an insert that stored nothing waits before looking again (another writer's part may be landing). */
 const SWALLOWED_RECHECK_MS = 500;

@@ -24,7 +24,8 @@ const enricher = new Enricher({
 });
 
 function flows(n: number): FlowRecord[] {
-  const t = Date.UTC(2026, 10, 21, 23, 59, 59, 0);
+  // The last second of yesterday (UTC): within flows_raw's retention, which drops older rows at insert.
+  const t = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 1000;
   return Array.from({ length: n }, (_, i) => ({
     ...emptyFlow(i % 2 ? 'IPFIX' : 'SFLOW_5'),
     // Across midnight: two daily partitions in one insert.

@@ -28,7 +28,12 @@ export const SERVICE_FACTORIES: Readonly<Record<string, (platform: Platform) => 
   aggregator: (p) =>
     lazyService<Aggregator>(
       'aggregator',
-      () => createAggregator({ ...pipelineDeps(p), clickhouse: p.clickhouse().client }, p.config.aggregator, p.config.registry),
+      () =>
+        createAggregator(
+          { ...pipelineDeps(p), clickhouse: p.clickhouse().client },
+          { ...p.config.aggregator, rawTtlDays: p.config.storage.rawTtlDays },
+          p.config.registry,
+        ),
       (aggregator, config) => aggregator.reload(config.registry),
     ),
   detector: (p) =>
