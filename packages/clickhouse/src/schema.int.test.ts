@@ -15,11 +15,14 @@ afterAll(async () => {
 
 const q = async <T>(query: string) => (await ch.client.query({ query, format: 'JSONEachRow' })).json<T>();
 
+// Yesterday (UTC): within flows_raw's retention of 7 days, which drops older rows at insert.
+const DAY = new Date(Math.floor(Date.now() / 86_400_000) * 86_400_000 - 86_400_000).toISOString().slice(0, 10);
+
 function row(i: number, minute: number, extra: Record<string, unknown> = {}) {
   return {
-    time_received: `2026-11-21 10:${String(minute).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}.000`,
-    time_flow_start: '2026-11-21 09:59:00.000',
-    time_flow_end: '2026-11-21 10:00:00.000',
+    time_received: `${DAY} 10:${String(minute).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}.000`,
+    time_flow_start: `${DAY} 09:59:00.000`,
+    time_flow_end: `${DAY} 10:00:00.000`,
     type: 'IPFIX',
     supplier_id: 'supplier-a',
     exporter_id: 'r1',
