@@ -189,6 +189,10 @@ describe('aggregator (real Kafka, real ClickHouse)', () => {
     }
 
     const dlq = await readTopic(kafka, topics.dlq, { done: (m) => m.length >= 3 });
-    expect(dlq.map((m) => JSON.parse(String(m.value)).reason).sort()).toEqual(['invalid_message', 'invalid_record', 'older_than_retention']);
+    expect(dlq.map((m) => JSON.parse(String(m.value)).reason).sort()).toEqual([
+      'invalid_message',
+      'invalid_record',
+      'older_than_retention',
+    ]);
   });
 });
