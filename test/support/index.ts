@@ -4,7 +4,7 @@ export { openTestClickHouse } from './clickhouse.js';
 export { enrichedFlowRows, random as seededRandom, rawRowTimeMs, TEST_ORGS } from './enriched-flows.js';
 export { type FlowStream, startFlowStream } from './flow-stream.js';
 export { consumerLag, type FlowwatchProcess, startFlowwatch } from './flowwatch-process.js';
-export { testKafka, testProducer, uniqueName } from './kafka.js';
+export { SERVICE_PRODUCER_OPTIONS, testKafka, testProducer, uniqueName } from './kafka.js';
 export { silentLogger } from './logger.js';
 export { ipv4Frame, type PcapPacket, udpDatagramFrame, writePcap } from './pcap-writer.js';
 export { freePort } from './ports.js';

@@ -17,6 +17,17 @@ export function testKafka(): { kafka: Kafka; brokers: string[] } {
   return { kafka, brokers };
 }
 
+/** The producer options of a service under test (its dead letters): small buffer, no compression. */
+export const SERVICE_PRODUCER_OPTIONS: ProducerOptions = {
+  maxBufferedMessages: 1000,
+  maxBufferedBytes: 8 << 20,
+  lingerMs: 5,
+  batchMaxMessages: 100,
+  compression: 'none',
+  acks: -1,
+  retryBackoffMs: 100,
+};
+
 /**
  * A started producer for tests to feed topics with: acks from all replicas, 5 ms linger, gzip,
  * 100 messages a batch and a 64 MB buffer unless `overrides` says otherwise.

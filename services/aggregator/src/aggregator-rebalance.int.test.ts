@@ -3,7 +3,7 @@ import type { RegistryConfig } from '@flowwatch/config';
 import { emptyFlow, encodeFlows, type FlowRecord } from '@flowwatch/flow-schema';
 import { ensureTopics } from '@flowwatch/kafka';
 import { createRegistry, type Registry } from '@flowwatch/observability';
-import { openTestClickHouse, silentLogger, testKafka, testProducer, uniqueName } from '@flowwatch/test-support';
+import { openTestClickHouse, SERVICE_PRODUCER_OPTIONS, silentLogger, testKafka, testProducer, uniqueName } from '@flowwatch/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Aggregator, createAggregator } from './aggregator.js';
 
@@ -119,15 +119,7 @@ function aggregator(client: ClickHouseClient, topic: string, groupId: string, me
       registry: metrics,
       kafka,
       clickhouse: client,
-      producerOptions: {
-        maxBufferedMessages: 1000,
-        maxBufferedBytes: 8 << 20,
-        lingerMs: 5,
-        batchMaxMessages: 100,
-        compression: 'none',
-        acks: -1,
-        retryBackoffMs: 100,
-      },
+      producerOptions: SERVICE_PRODUCER_OPTIONS,
       topics: { flows: topic, dlq: `${topic}.dlq` },
       readiness: [],
     },

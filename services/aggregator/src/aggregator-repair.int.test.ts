@@ -4,7 +4,7 @@ import { Enricher } from '@flowwatch/enrichment';
 import { decodeFlows, emptyFlow, encodeFlows, type FlowRecord } from '@flowwatch/flow-schema';
 import { ensureTopics } from '@flowwatch/kafka';
 import { createRegistry } from '@flowwatch/observability';
-import { openTestClickHouse, silentLogger, testKafka, testProducer, uniqueName } from '@flowwatch/test-support';
+import { openTestClickHouse, SERVICE_PRODUCER_OPTIONS, silentLogger, testKafka, testProducer, uniqueName } from '@flowwatch/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { batchToken, createAggregator } from './aggregator.js';
 import { RawBlock } from './raw-block.js';
@@ -109,15 +109,7 @@ async function aggregate(
       registry: metrics,
       kafka,
       clickhouse: ch.client,
-      producerOptions: {
-        maxBufferedMessages: 1000,
-        maxBufferedBytes: 8 << 20,
-        lingerMs: 5,
-        batchMaxMessages: 100,
-        compression: 'none',
-        acks: -1,
-        retryBackoffMs: 100,
-      },
+      producerOptions: SERVICE_PRODUCER_OPTIONS,
       topics: { flows: topic, dlq: `${topic}.dlq` },
       readiness: [],
     },

@@ -3,7 +3,15 @@ import type { RegistryConfig } from '@flowwatch/config';
 import { emptyFlow, encodeFlows, type FlowRecord } from '@flowwatch/flow-schema';
 import { ensureTopics } from '@flowwatch/kafka';
 import { createRegistry } from '@flowwatch/observability';
-import { openTestClickHouse, readTopic, silentLogger, testKafka, testProducer, uniqueName } from '@flowwatch/test-support';
+import {
+  openTestClickHouse,
+  readTopic,
+  SERVICE_PRODUCER_OPTIONS,
+  silentLogger,
+  testKafka,
+  testProducer,
+  uniqueName,
+} from '@flowwatch/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Aggregator, batchToken, createAggregator } from './aggregator.js';
 import { toRawRow } from './raw-row.js';
@@ -91,15 +99,7 @@ function aggregator(): Aggregator {
       registry: createRegistry(),
       kafka,
       clickhouse: ch.client,
-      producerOptions: {
-        maxBufferedMessages: 1000,
-        maxBufferedBytes: 8 << 20,
-        lingerMs: 5,
-        batchMaxMessages: 100,
-        compression: 'none',
-        acks: -1,
-        retryBackoffMs: 100,
-      },
+      producerOptions: SERVICE_PRODUCER_OPTIONS,
       topics,
       readiness: [],
     },
