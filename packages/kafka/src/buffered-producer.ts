@@ -128,7 +128,11 @@ export class BufferedProducer {
     return { ready: true };
   }
 
-  /** Whether `n` more messages would fit now (callers that answer "retry later" instead of losing data). */
+  /**
+   * Whether `n` more messages would fit now (callers that answer "retry later" instead of losing
+   * data). It does not know their size: near the byte bound send() can still refuse (and count)
+   * them, so callers check what send() returns.
+   */
   hasRoom(n = 1): boolean {
     return this.running && this.length + n <= this.options.maxBufferedMessages && this.bytes < this.options.maxBufferedBytes;
   }
