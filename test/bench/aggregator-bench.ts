@@ -10,6 +10,7 @@ import { LocalKafka } from '@flowwatch/local-kafka';
 import { createRegistry, ServiceMetrics } from '@flowwatch/observability';
 import { pino } from 'pino';
 import { freePort } from '../support/ports.js';
+import { hourStartAgo } from '../support/recent-time.js';
 
 /** 300 organisations of 8 suppliers, each with an IPv4 /18 and an IPv6 /48; a dozen services. */
 function benchRegistry(): RegistryConfig {
@@ -117,8 +118,8 @@ export async function aggregatorBench(print: (o: Record<string, unknown>) => voi
     };
     const producer = new BufferedProducer(kafka, producerOptions, new ServiceMetrics(createRegistry(), 'bench'), logger);
     await producer.start();
-    // Two hours ago: flows_raw drops rows past its retention (7 days) at insert, and the bench would wait for them.
-    const t0 = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 2 * 3_600_000;
+    // Two hours ago: flows_raw drops rows past its retention at insert, and the bench would wait for them.
+    const t0 = hourStartAgo(2);
     for (let m = 0; m < totalFlows / 100; m++) {
       const records = Array.from({ length: 100 }, (_, k) => benchFlow(m * 100 + k, t0));
       const message = { key: `supplier-${m % 8}/r${m % 32}`, value: encodeFlows(records) };

@@ -10,5 +10,6 @@ export { ipv4Frame, type PcapPacket, udpDatagramFrame, writePcap } from './pcap-
 export { freePort } from './ports.js';
 export { type PromSample, parsePrometheusText, sumOf } from './prometheus-text.js';
 export { readTopic } from './read-topic.js';
+export { dayStartAgo, hourStartAgo } from './recent-time.js';
 export { type EventStream, openEventStream } from './sse.js';
 export { type Conversation, syntheticTraffic } from './synthetic-traffic.js';

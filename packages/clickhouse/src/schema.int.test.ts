@@ -1,4 +1,4 @@
-import { openTestClickHouse, silentLogger } from '@flowwatch/test-support';
+import { dayStartAgo, openTestClickHouse, silentLogger } from '@flowwatch/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseHandle } from './client.js';
 import { migrate } from './migrations.js';
@@ -15,8 +15,8 @@ afterAll(async () => {
 
 const q = async <T>(query: string) => (await ch.client.query({ query, format: 'JSONEachRow' })).json<T>();
 
-// Yesterday (UTC): within flows_raw's retention of 7 days, which drops older rows at insert.
-const DAY = new Date(Math.floor(Date.now() / 86_400_000) * 86_400_000 - 86_400_000).toISOString().slice(0, 10);
+// Yesterday, UTC (flows_raw drops rows past its retention at insert).
+const DAY = new Date(dayStartAgo(1)).toISOString().slice(0, 10);
 
 function row(i: number, minute: number, extra: Record<string, unknown> = {}) {
   return {

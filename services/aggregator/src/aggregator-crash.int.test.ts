@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { openClickHouse } from '@flowwatch/clickhouse';
 import { emptyFlow, encodeFlows } from '@flowwatch/flow-schema';
 import { ensureTopics } from '@flowwatch/kafka';
-import { freePort, silentLogger, testKafka, testProducer, uniqueName } from '@flowwatch/test-support';
+import { freePort, hourStartAgo, silentLogger, testKafka, testProducer, uniqueName } from '@flowwatch/test-support';
 import { describe, expect, it } from 'vitest';
 
 /**
@@ -19,8 +19,8 @@ import { describe, expect, it } from 'vitest';
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const MESSAGES = 300;
 const PER_MESSAGE = 100;
-// The last full hour: within flows_raw's retention of 7 days, which drops older rows at insert.
-const HOUR = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3_600_000;
+// The last full hour (flows_raw drops rows past its retention at insert).
+const HOUR = hourStartAgo(1);
 
 describe('aggregator under SIGKILL', () => {
   it('leaves every flow stored exactly once after several kills at random moments', async () => {

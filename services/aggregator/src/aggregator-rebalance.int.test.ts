@@ -3,7 +3,15 @@ import type { RegistryConfig } from '@flowwatch/config';
 import { emptyFlow, encodeFlows, type FlowRecord } from '@flowwatch/flow-schema';
 import { ensureTopics } from '@flowwatch/kafka';
 import { createRegistry, type Registry } from '@flowwatch/observability';
-import { openTestClickHouse, SERVICE_PRODUCER_OPTIONS, silentLogger, testKafka, testProducer, uniqueName } from '@flowwatch/test-support';
+import {
+  dayStartAgo,
+  openTestClickHouse,
+  SERVICE_PRODUCER_OPTIONS,
+  silentLogger,
+  testKafka,
+  testProducer,
+  uniqueName,
+} from '@flowwatch/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Aggregator, createAggregator } from './aggregator.js';
 
@@ -36,8 +44,8 @@ afterAll(async () => {
   await ch?.client.close();
 });
 
-// Yesterday (UTC): within flows_raw's retention of 7 days, which drops older rows at insert.
-const YESTERDAY = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 86_400_000;
+// Yesterday, UTC (flows_raw drops rows past its retention at insert).
+const YESTERDAY = dayStartAgo(1);
 
 /** Flows of one test within its own hour of yesterday, so that the rollups of the two tests can be told apart. */
 function flow(i: number, hour: number): FlowRecord {

@@ -4,7 +4,15 @@ import { Enricher } from '@flowwatch/enrichment';
 import { decodeFlows, emptyFlow, encodeFlows, type FlowRecord } from '@flowwatch/flow-schema';
 import { ensureTopics } from '@flowwatch/kafka';
 import { createRegistry } from '@flowwatch/observability';
-import { openTestClickHouse, SERVICE_PRODUCER_OPTIONS, silentLogger, testKafka, testProducer, uniqueName } from '@flowwatch/test-support';
+import {
+  hourStartAgo,
+  openTestClickHouse,
+  SERVICE_PRODUCER_OPTIONS,
+  silentLogger,
+  testKafka,
+  testProducer,
+  uniqueName,
+} from '@flowwatch/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { batchToken, createAggregator } from './aggregator.js';
 import { RawBlock } from './raw-block.js';
@@ -25,8 +33,8 @@ const registry: RegistryConfig = {
 const MESSAGES = 320;
 const STORED = 300; // 30,000 rows, about 20 MB as JSONEachRow
 const PER_MESSAGE = 100;
-// The hour before the last: within flows_raw's retention of 7 days, which drops older rows at insert.
-const HOUR = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 2 * 3_600_000;
+// The hour before the last (flows_raw drops rows past its retention at insert).
+const HOUR = hourStartAgo(2);
 const { kafka } = testKafka();
 let ch: Awaited<ReturnType<typeof openTestClickHouse>>;
 

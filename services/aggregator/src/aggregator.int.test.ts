@@ -4,6 +4,7 @@ import { emptyFlow, encodeFlows, type FlowRecord } from '@flowwatch/flow-schema'
 import { ensureTopics } from '@flowwatch/kafka';
 import { createRegistry } from '@flowwatch/observability';
 import {
+  hourStartAgo,
   openTestClickHouse,
   readTopic,
   SERVICE_PRODUCER_OPTIONS,
@@ -40,8 +41,8 @@ const topics = { flows: uniqueName('flows'), dlq: uniqueName('flows.dlq') };
 let ch: Awaited<ReturnType<typeof openTestClickHouse>>;
 const N_MESSAGES = 60;
 const PER_MESSAGE = 50;
-// Received within the last hour: flows_raw keeps 7 days, and drops older rows at insert.
-const HOUR = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3_600_000;
+// Received in the last full hour (flows_raw drops rows past its retention at insert).
+const HOUR = hourStartAgo(1);
 
 function flow(i: number): FlowRecord {
   return {

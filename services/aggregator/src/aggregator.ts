@@ -87,6 +87,7 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
     ),
   };
   let enricher = new Enricher(registryConfig);
+  const rawTtlDays = config.rawTtlDays ?? 7;
   const producer = new BufferedProducer(deps.kafka, deps.producerOptions, metrics, logger);
   const warnOnce = new RateLimitedLog(logger);
   // Whether the last batch reached ClickHouse: every ClickHouse call of a batch counts (the read of
@@ -188,11 +189,12 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
     )[0]?.engine;
     if (engine !== 'MergeTree')
       throw new Error(`insert ${token} returned but none of its rows is stored, and flows_raw is ${engine ?? 'missing'}, not a MergeTree`);
-    const scratch = ident(`flows_raw_restore_${createHash('sha256').update(token).digest('hex').slice(0, 16)}`);
+    const name = `flows_raw_restore_${createHash('sha256').update(token).digest('hex').slice(0, 16)}`;
+    const scratch = ident(name);
     await deps.clickhouse.command({ query: `DROP TABLE IF EXISTS ${scratch} SYNC` });
     await deps.clickhouse.command({ query: `CREATE TABLE ${scratch} AS flows_raw` });
     try {
-      await insertNative(deps.clickhouse, { table: scratch.slice(1, -1), columns: rows.columns });
+      await insertNative(deps.clickhouse, { table: name, columns: rows.columns });
       const ids = await (
         await deps.clickhouse.query({ query: `SELECT DISTINCT _partition_id AS id FROM ${scratch}`, format: 'JSONEachRow' })
       ).json<{ id: string }>();
@@ -285,7 +287,7 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
     // it at insert, and the views still take it), so the store could not see it stored and would
     // retry its batch for ever. Such records (a replay of old exports with their export time, a
     // backlog older than the retention, a time of 0) are dead-lettered, an hour before the limit.
-    const oldestMs = Date.now() - (config.rawTtlDays ?? 7) * DAY_MS + HOUR_MS;
+    const oldestMs = Date.now() - rawTtlDays * DAY_MS + HOUR_MS;
     const stored = await lastStoredBatch(batch.topic, batch.partition, batch.firstOffset);
     const hw = stored?.last ?? -1n;
     // A first offset above the last one is the "unknown" of rows stored before migration 2.
@@ -311,7 +313,7 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
         if (nsToMs(record.time_received_ns) < oldestMs) {
           deadLetter(
             'older_than_retention',
-            `offset ${message.offset}: time_received ${new Date(nsToMs(record.time_received_ns)).toISOString()} is older than flows_raw keeps (${config.rawTtlDays ?? 7} days, storage.rawTtlDays); ClickHouse would drop it at insert`,
+            `offset ${message.offset}: time_received ${new Date(nsToMs(record.time_received_ns)).toISOString()} is older than flows_raw keeps (${rawTtlDays} days, storage.rawTtlDays); ClickHouse would drop it at insert`,
             batch,
             JSON.stringify(record),
           );

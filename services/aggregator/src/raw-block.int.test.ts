@@ -1,7 +1,7 @@
 import { dedupInsertSettings, insertNative, migrate, SCHEMA } from '@flowwatch/clickhouse';
 import { Enricher } from '@flowwatch/enrichment';
 import { emptyFlow, type FlowRecord } from '@flowwatch/flow-schema';
-import { openTestClickHouse, silentLogger } from '@flowwatch/test-support';
+import { dayStartAgo, openTestClickHouse, silentLogger } from '@flowwatch/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RawBlock } from './raw-block.js';
 import { toRawRow } from './raw-row.js';
@@ -24,8 +24,8 @@ const enricher = new Enricher({
 });
 
 function flows(n: number): FlowRecord[] {
-  // The last second of yesterday (UTC): within flows_raw's retention, which drops older rows at insert.
-  const t = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 1000;
+  // The last second of yesterday, UTC (flows_raw drops rows past its retention at insert).
+  const t = dayStartAgo(0) - 1000;
   return Array.from({ length: n }, (_, i) => ({
     ...emptyFlow(i % 2 ? 'IPFIX' : 'SFLOW_5'),
     // Across midnight: two daily partitions in one insert.
