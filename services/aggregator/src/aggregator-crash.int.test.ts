@@ -116,6 +116,9 @@ describe('aggregator under SIGKILL', () => {
     const outputs: (() => string)[] = [];
     for (let k = 0; k < 3; k++) {
       const before = await committed();
+      // Everything committed already (2 s batches can finish the topic between kills): a restart
+      // would have nothing to commit, so the kills end here.
+      if (before >= MESSAGES) break;
       const p = await run();
       outputs.push(p.output);
       const t0 = Date.now();
