@@ -2,7 +2,8 @@
  * The real pipeline in one process for the evaluation: simulator -> UDP (NetFlow v5/v9, IPFIX,
  * sFlow from 127.x exporters) and HTTPS-less push -> collector (timeReceivedFrom: export) -> Kafka
  * `flows` (a local broker) -> detector (detectedAt: event, no warm start) -> Kafka `alerts`, read
- * back by a consumer here. Embedded ClickHouse is started because the detector writes alerts to it;
+ * back by a consumer here; baselines warmed from the plan's simulated history as in the engine run.
+ * Embedded ClickHouse is started because the detector writes alerts to it;
  * the aggregator is not run. Each run gets its own ports and data directories.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,6 +16,7 @@ import {
   evaluationDetectorConfig,
   evaluationScenarios,
   type ScoredAlert,
+  simulatedHistory,
 } from '@flowwatch/evaluation';
 import type { AlertMessage } from '@flowwatch/flow-schema';
 import { createRunner, type Service } from '@flowwatch/lifecycle';
@@ -22,7 +24,7 @@ import { createLogger } from '@flowwatch/observability';
 import { generateNetwork, type Label, mergeRegistry, planSimulation } from '@flowwatch/simulator';
 import { collectorTarget, createSimulator } from '@flowwatch/simulator-service';
 import { createPlatform } from '../../services/cli/src/platform.js';
-import { SERVICE_FACTORIES } from '../../services/cli/src/services.js';
+import { detectorService as createDetectorService, SERVICE_FACTORIES } from '../../services/cli/src/services.js';
 import { freePort } from '../support/ports.js';
 
 interface Received {
@@ -53,7 +55,12 @@ export async function runPipelineEvaluation(plan: EvaluationPlan, speed: number,
       push: { port: push, rateLimitRecordsPerSecond: 200_000, rateLimitBurst: 1_000_000 },
       timeReceivedFrom: 'export',
     },
-    detector: { ...evaluationDetectorConfig(plan, network, blocklistPath), groupId: 'flowwatch-evaluation' },
+    detector: {
+      ...evaluationDetectorConfig(plan, network, blocklistPath),
+      groupId: 'flowwatch-evaluation',
+      // The history the engine run warms from, through the detector's warm start (see below).
+      warmStart: { enabled: plan.historyDays > 0 },
+    },
     simulator: {
       seed: plan.seed,
       speed,
@@ -79,7 +86,13 @@ export async function runPipelineEvaluation(plan: EvaluationPlan, speed: number,
   const logger = createLogger(config.log, { service: 'flowwatch-eval' });
   const platform = createPlatform(config, logger, say);
   const collector = SERVICE_FACTORIES.collector!(platform);
-  const detectorService = SERVICE_FACTORIES.detector!(platform);
+  // A warm start is read from the rollups up to the machine's clock; this network's clock is the
+  // plan's, so the detector gets the same simulated history the engine run warms from
+  // (simulatedHistory builds what readWarmStart would read from a week of these rollups).
+  const detectorService = createDetectorService(
+    platform,
+    plan.historyDays > 0 ? { warmStart: async () => simulatedHistory(network, plan) } : {},
+  );
   const simulator = createSimulator({ logger, registry: platform.registry }, config.simulator, simPlan, collectorTarget(config.collector));
 
   const received: Received[] = [];

@@ -1,4 +1,4 @@
-export { type AlertRecord, type EngineEvaluation, firstPublications, runEngineEvaluation } from './engine-evaluation.js';
+export { type AlertRecord, type EngineEvaluation, firstPublications, runEngineEvaluation, simulatedHistory } from './engine-evaluation.js';
 export {
   EVALUATION_START,
   type EvaluationPlan,

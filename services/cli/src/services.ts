@@ -2,7 +2,7 @@ import { type Aggregator, createAggregator } from '@flowwatch/aggregator';
 import { type Api, createApi, TokenStore } from '@flowwatch/api';
 import { type Collector, createCollector } from '@flowwatch/collector';
 import type { Config } from '@flowwatch/config';
-import { createDetector, type Detector } from '@flowwatch/detector';
+import { createDetector, type Detector, type DetectorDeps } from '@flowwatch/detector';
 import type { Service } from '@flowwatch/lifecycle';
 import { planSimulation } from '@flowwatch/simulator';
 import { collectorTarget, createSimulator, type Simulator } from '@flowwatch/simulator-service';
@@ -36,26 +36,7 @@ export const SERVICE_FACTORIES: Readonly<Record<string, (platform: Platform) => 
         ),
       (aggregator, config) => aggregator.reload(config.registry),
     ),
-  detector: (p) =>
-    lazyService<Detector>(
-      'detector',
-      () =>
-        createDetector(
-          {
-            ...pipelineDeps(p),
-            clickhouse: p.clickhouse().client,
-            topics: {
-              flows: p.config.kafka.topics.flows.name,
-              alerts: p.config.kafka.topics.alerts.name,
-              state: p.config.kafka.topics.detectorState.name,
-              byEntity: p.config.kafka.topics.flowsByEntity.name,
-            },
-          },
-          p.config.detector,
-          p.config.registry,
-        ),
-      (detector, config) => detector.reload(config.registry),
-    ),
+  detector: (p) => detectorService(p),
   // Sends to this process's collector; its registry must hold the simulated network's (start --demo merges it).
   simulator: (p) =>
     lazyService<Simulator>(
@@ -118,6 +99,30 @@ export const SERVICE_FACTORIES: Readonly<Record<string, (platform: Platform) => 
 };
 
 /** What every pipeline service takes from the platform (once it has started). */
+/** The detector over the platform; `extra` replaces where its warm start comes from (the evaluation's simulated history). */
+export function detectorService(p: Platform, extra: Pick<DetectorDeps, 'warmStart'> = {}): PipelineService {
+  return lazyService<Detector>(
+    'detector',
+    () =>
+      createDetector(
+        {
+          ...pipelineDeps(p),
+          clickhouse: p.clickhouse().client,
+          topics: {
+            flows: p.config.kafka.topics.flows.name,
+            alerts: p.config.kafka.topics.alerts.name,
+            state: p.config.kafka.topics.detectorState.name,
+            byEntity: p.config.kafka.topics.flowsByEntity.name,
+          },
+          ...extra,
+        },
+        p.config.detector,
+        p.config.registry,
+      ),
+    (detector, config) => detector.reload(config.registry),
+  );
+}
+
 function pipelineDeps(p: Platform) {
   return {
     logger: p.logger,

@@ -36,6 +36,12 @@ export interface DetectorDeps {
   /** `byEntity` is used only with `detector.repartition.enabled`. */
   topics: { flows: string; alerts: string; state: string; byEntity?: string };
   readiness: ReadinessCheck[];
+  /**
+   * Where baselines are warmed from when no checkpoint exists (with `warmStart.enabled`): by
+   * default `readWarmStart` over the ClickHouse rollups up to now. The evaluation replays a
+   * simulated week whose clock is not the machine's, and hands the same shape in here.
+   */
+  warmStart?: () => Promise<WarmStart>;
 }
 
 export interface Detector extends Service {
@@ -238,14 +244,17 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
 
   // ---- state per partition of flows.by-entity (repartition stage) ----
   const restoring = new Map<number, Promise<Shard>>();
-  let warmCache: Promise<WarmStart | undefined> | undefined;
-  const warmStart = () => {
-    if (!config.warmStart.enabled) return Promise.resolve(undefined);
-    warmCache ??= readWarmStart(deps.clickhouse, {
+  const readWarm = (): Promise<WarmStart> =>
+    deps.warmStart?.() ??
+    readWarmStart(deps.clickhouse, {
       nowMs: Date.now(),
       profileDays: config.warmStart.profileDays,
       recentMinutes: config.warmStart.recentMinutes,
-    }).catch((err: unknown) => {
+    });
+  let warmCache: Promise<WarmStart | undefined> | undefined;
+  const warmStart = () => {
+    if (!config.warmStart.enabled) return Promise.resolve(undefined);
+    warmCache ??= readWarm().catch((err: unknown) => {
       logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not read the rollups for a warm start');
       return undefined;
     });
@@ -454,13 +463,16 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
       logger.info({ entities: engine.stats().entities }, 'state restored from checkpoint');
     } else if (config.warmStart.enabled) {
       const t0 = Date.now();
-      const warm = await readWarmStart(deps.clickhouse, {
-        nowMs: Date.now(),
-        profileDays: config.warmStart.profileDays,
-        recentMinutes: config.warmStart.recentMinutes,
-      });
+      const warm = await readWarm();
       engine.warm(warm);
-      logger.info({ rows: warm.rows, ms: Date.now() - t0, entities: engine.stats().entities.volume }, 'baselines warmed from rollups');
+      logger.info(
+        {
+          rows: warm.hourly.length + warm.minutes.length + warm.internetHourly.length + warm.pairs.length,
+          ms: Date.now() - t0,
+          entities: engine.stats().entities.volume,
+        },
+        'baselines warmed from rollups',
+      );
     }
   };
 
