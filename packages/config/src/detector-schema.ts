@@ -116,6 +116,11 @@ const detectorObject = z.strictObject({
   allowedLatenessMs: ms
     .default(5_000)
     .describe('Watermark = latest event time seen minus this; flows later than that go into the oldest open interval (counted)'),
+  maxPartitionSkewMs: ms
+    .default(MINUTE)
+    .describe(
+      "How far the watermark waits for a partition of `flows` that is behind the others (a backlog after a restart, a flood's batch read ahead of the rest): it stays at the slowest active partition's reception time (minus the lateness) for at most this much event time; beyond it that partition's flows are late (counted). 0: the latest event time seen alone",
+    ),
   maxEntities: z
     .number()
     .int()

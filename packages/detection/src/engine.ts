@@ -140,7 +140,7 @@ export class DetectionEngine {
 
   constructor(private readonly options: EngineOptions) {
     const { config, registry } = options;
-    this.clock = new EventClock(config.intervalMs, config.allowedLatenessMs);
+    this.clock = new EventClock(config.intervalMs, config.allowedLatenessMs, undefined, config.maxPartitionSkewMs);
     this.#enricher = new Enricher(registry);
     const directory = new Directory(registry);
     const engine = this;
@@ -270,6 +270,19 @@ export class DetectionEngine {
     this.#tick();
   }
 
+  /**
+   * Holds the watermark at the event time the slowest input (a Kafka partition) has reached, for
+   * at most `maxPartitionSkewMs` (Infinity: no hold); closes what a raised hold lets through.
+   */
+  holdWatermark(eventTimeMs: number): void {
+    const before = this.clock.watermarkMs;
+    this.clock.holdMs = eventTimeMs;
+    if (!(this.clock.watermarkMs > before) || !Number.isFinite(this.clock.maxEventMs)) return;
+    this.clock.advance(this.clock.maxEventMs, this.#closeInterval);
+    if (this.clock.watermarkMs >= this.#nextStepMs) this.#closeSteps();
+    this.#tick();
+  }
+
   /** Judges drops on the steps the watermark has passed (only the latest boundary: the runs end there). */
   #closeSteps(): void {
     const stepMs = this.options.config.volume.dropStepMs;
@@ -285,7 +298,11 @@ export class DetectionEngine {
   #tick(): void {
     const watermark = this.clock.watermarkMs;
     this.#nextTickMs = this.clock.maxEventMs + TICK_MS;
-    if (Number.isFinite(this.#maxReceivedMs)) this.silence.check(this.#maxReceivedMs);
+    // Silence is judged at what every input has delivered: an exporter read from a partition held
+    // back by a backlog is not silent.
+    const received = this.#maxReceivedMs;
+    const hold = this.clock.holdMs;
+    if (Number.isFinite(received)) this.silence.check(hold < received ? Math.max(hold, received - this.clock.maxHoldMs) : received);
     this.tracker.sweep(watermark);
     if (watermark >= this.#nextExpireMs) {
       this.#nextExpireMs = watermark + EXPIRE_MS;

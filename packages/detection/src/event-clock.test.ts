@@ -52,7 +52,7 @@ describe('IntervalSums', () => {
   });
 
   it('keeps the three largest bytes and packets of an interval, and sums incident flows apart', () => {
-    const sums = new IntervalSums(12, 3, 60_000);
+    const sums = new IntervalSums(18, 3, 60_000);
     for (const [bytes, packets] of [
       [5, 50],
       [9, 10],
@@ -61,10 +61,40 @@ describe('IntervalSums', () => {
       [3, 60],
     ] as const)
       sums.add3max(0, bytes, packets, 1, bytes === 9);
-    const v = [...sums.take(0, new Float64Array(12))];
+    const v = [...sums.take(0, new Float64Array(18))];
     expect(v.slice(0, 3)).toEqual([25, 210, 5]);
     // Of the flows not the incident's: largest bytes, largest packets; the incident's bytes, packets,
     // flows; then the 2nd and 3rd largest bytes and packets.
-    expect(v.slice(3)).toEqual([7, 70, 9, 10, 1, 5, 3, 60, 50]);
+    expect(v.slice(3, 12)).toEqual([7, 70, 9, 10, 1, 5, 3, 60, 50]);
+  });
+
+  it("adds up one conversation's records (sFlow samples, active-timeout records) among the largest", () => {
+    const sums = new IntervalSums(18, 3, 60_000);
+    // Conversation 42: 130 samples of 1,400 bytes; 7 and 8: one record each; 0: unknown, each alone.
+    sums.add3max(0, 5_000, 5, 1, false, 7);
+    for (let i = 0; i < 130; i++) sums.add3max(0, 1_400, 1, 1, false, 42);
+    sums.add3max(0, 9_000, 9, 1, false, 8);
+    sums.add3max(0, 2_000, 2, 1, false, 0);
+    sums.add3max(0, 2_000, 2, 1, false, 0);
+    const v = sums.take(0, new Float64Array(18));
+    expect([v[3], v[8], v[9]]).toEqual([182_000, 9_000, 5_000]);
+    expect([v[12], v[13], v[14]]).toEqual([42, 8, 7]);
+    expect([v[4], v[10], v[11]]).toEqual([130, 9, 5]);
+  });
+
+  it('moves a conversation up as it grows from third or second place, and never counts more than it sent', () => {
+    const sums = new IntervalSums(18, 3, 60_000);
+    sums.add3max(0, 100, 1, 1, false, 1);
+    sums.add3max(0, 50, 1, 1, false, 2);
+    sums.add3max(0, 30, 1, 1, false, 3);
+    sums.add3max(0, 30, 1, 1, false, 3); // 60: second
+    sums.add3max(0, 50, 1, 1, false, 3); // 110: first
+    sums.add3max(0, 10, 1, 1, false, 4); // smaller than the third: not held
+    sums.add3max(0, 60, 1, 1, false, 2); // 110 against 110: stays second
+    const v = sums.take(0, new Float64Array(18));
+    expect([v[3], v[8], v[9]]).toEqual([110, 110, 100]);
+    expect([v[12], v[13], v[14]]).toEqual([3, 2, 1]);
+    // Never more than the interval's bytes.
+    expect(v[3]! + v[8]! + v[9]!).toBeLessThanOrEqual(v[0]!);
   });
 });

@@ -116,9 +116,22 @@ export class RecentFlows {
         s.packets += flow.packets_est;
       }
     }
-    picked.sort((a, b) => b.flow.bytes_est - a.flow.bytes_est);
+    // One row per conversation and exporter: an sFlow agent's samples of one transfer, or a long
+    // one's records per active timeout, are one transfer to the analyst.
+    const conversations = new Map<string, EvidenceFlow>();
+    for (const { flow: f, t } of picked) {
+      const key = `${f.src_addr}|${f.dst_addr}|${f.src_port}|${f.dst_port}|${f.proto}|${f.supplier_id}|${f.exporter_id}`;
+      const c = conversations.get(key);
+      if (c === undefined) conversations.set(key, toEvidenceFlow(f, t));
+      else {
+        c.bytes += f.bytes_est;
+        c.packets += f.packets_est;
+        c.records = (c.records ?? 1) + 1;
+        if (t > Date.parse(c.time)) c.time = new Date(Math.floor(t)).toISOString();
+      }
+    }
     return {
-      top_flows: picked.slice(0, TOP).map(({ flow, t }) => toEvidenceFlow(flow, t)),
+      top_flows: [...conversations.values()].sort((a, b) => b.bytes - a.bytes).slice(0, TOP),
       top_sources: [...sources.values()].sort((a, b) => b.bytes - a.bytes || b.flows - a.flows).slice(0, TOP),
       details,
     };

@@ -72,6 +72,26 @@ describe('scoreAlerts', () => {
     expect(s.falseAlerts).toBe(3);
   });
 
+  it("after the evaluated period an unexplained alert is not scored (the network stopped), an incident's late alert still counts", () => {
+    const end = options.toMs;
+    const labels = [
+      label({
+        id: 'port-scan-1',
+        type: 'port_scan',
+        start: new Date(end - 120_000).toISOString(),
+        end: new Date(end - 60_000).toISOString(),
+      }),
+    ];
+    const drop = alert({ type: 'volume_drop', entity: { kind: 'supplier', id: 'severn', name: '' } }, end + 10_000);
+    const before = alert({ type: 'volume_drop', entity: { kind: 'supplier', id: 'severn', name: '' } }, end - 10_000);
+    const late = alert({ type: 'port_scan' }, end + 30_000);
+    const s = scoreAlerts(labels, [drop, before, late], options);
+    expect(s.falseAlerts).toBe(1);
+    expect(s.false).toEqual([before]);
+    expect(s.types.find((x) => x.type === 'port_scan')).toMatchObject({ detected: 1, alerts: 1 });
+    expect(s.types.find((x) => x.type === 'volume_drop')).toMatchObject({ alerts: 1, falseAlerts: 1 });
+  });
+
   it('several alerts for one incident count once for recall and as true in precision (duplicates reported)', () => {
     const labels = [label({ id: 'worm-smb-1', type: 'lateral_movement', entity: { kind: 'organisation', id: 'RR8' } })];
     const pair = (id: string) => alert({ type: 'lateral_movement', entity: { kind: 'organisation_pair', id, name: '' } });

@@ -104,12 +104,16 @@ export function scoreAlerts(labels: readonly Label[], alerts: readonly ScoredAle
     }
   }
 
+  // After the evaluated period the simulated network stops sending: a drop or a silence then is
+  // right, and about traffic that was never simulated. Only incidents' late alerts count there.
+  const falseAlerts = scored.filter((a) => !explained.has(a) && Date.parse(a.first_seen) < options.toMs);
+  const counted = scored.filter((a) => explained.has(a) || Date.parse(a.first_seen) < options.toMs);
   const delayS = (l: Label, a: ScoredAlert) => Math.max(0, (Date.parse(a.detected_at) - Date.parse(l.start)) / 1000);
   const types: TypeScore[] = [];
   for (const type of ALERT_TYPES) {
     const mine = incidents.filter((l) => l.type === type);
     const found = mine.filter((l) => firstAlert.has(l));
-    const ofType = scored.filter((a) => a.type === type);
+    const ofType = counted.filter((a) => a.type === type);
     const tp = ofType.filter((a) => explained.has(a)).length;
     const delays = found.map((l) => delayS(l, firstAlert.get(l) as ScoredAlert)).sort((x, y) => x - y);
     const wall = found
@@ -134,7 +138,6 @@ export function scoreAlerts(labels: readonly Label[], alerts: readonly ScoredAle
       missed: mine.filter((l) => !firstAlert.has(l)).map((l) => l.id),
     });
   }
-  const falseAlerts = scored.filter((a) => !explained.has(a));
   const days = (options.toMs - options.fromMs) / 86_400_000;
   const during = (a: ScoredAlert) =>
     benign.some((l) => {
@@ -146,7 +149,7 @@ export function scoreAlerts(labels: readonly Label[], alerts: readonly ScoredAle
     types,
     incidents: incidents.length,
     detected: firstAlert.size,
-    alerts: scored.length,
+    alerts: counted.length,
     falseAlerts: falseAlerts.length,
     falseAlertsPerDay: days > 0 ? falseAlerts.length / days : Number.NaN,
     benignAlerts: falseAlerts.filter(during).length,

@@ -61,6 +61,14 @@ export const evidenceFlowSchema = z.strictObject({
   dst_org: z.string(),
   supplier_id: z.string().describe('Supplier whose exporter reported the flow'),
   exporter_id: z.string(),
+  records: z
+    .number()
+    .int()
+    .min(2)
+    .optional()
+    .describe(
+      'Flow records of this one conversation summed into the row (an sFlow agent samples, a long transfer exported per active timeout); absent: one',
+    ),
 });
 export type EvidenceFlow = z.infer<typeof evidenceFlowSchema>;
 

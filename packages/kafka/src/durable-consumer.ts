@@ -9,6 +9,8 @@ export interface ConsumedBatch {
   /** Offset of the first and last message, for idempotent writes keyed by offset range. */
   firstOffset: string;
   lastOffset: string;
+  /** The partition's high watermark when the batch was fetched: the offset after its last message then. */
+  highWatermark: string;
 }
 
 export interface DurableConsumerOptions {
@@ -103,6 +105,7 @@ export class DurableConsumer {
           messages: batch.messages,
           firstOffset: first.offset,
           lastOffset: last.offset,
+          highWatermark: batch.highWatermark,
         };
         let backoff = backoffStart;
         for (;;) {

@@ -21,6 +21,7 @@ import { AlertmanagerClient } from './alertmanager.js';
 import { blocklistSignature, loadBlocklists } from './blocklist-files.js';
 import { readCheckpoints, writeCheckpoint } from './checkpoint.js';
 import { EntityRouter } from './entity-router.js';
+import { behindHighWatermark, PartitionProgress } from './partition-progress.js';
 import { RepartitionStage } from './repartition-stage.js';
 import { readSuppressions } from './suppressions.js';
 import { usable } from './usable.js';
@@ -55,6 +56,8 @@ export interface Detector extends Service {
 const TICK_MS = 1000;
 /** Without flows for this long, event time moves on with the wall clock (idle progress). */
 const IDLE_MS = 2000;
+/** A partition with a backlog that has not been read for this long no longer holds the watermark (handed to another member). */
+const LAG_IDLE_MS = 30_000;
 /** The partition key of the single engine (no repartition stage). */
 const SINGLE = -1;
 
@@ -356,10 +359,32 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
     return (await restoring.get(partition)) ?? (shards.get(partition) as Shard);
   };
 
+  /**
+   * Single engine: how far each partition of `flows` has been read (the watermark hold), on a
+   * clock that stands still while a batch is handled: a partition is idle after 2 s of waiting for
+   * data without it, not because the detector spent 2 s on another partition's backlog.
+   */
+  const progress = new PartitionProgress(IDLE_MS, LAG_IDLE_MS);
+  let busyMs = 0;
+  let busySince = 0;
+  const waitingClock = () => {
+    const now = Date.now();
+    return now - busyMs - (busySince > 0 ? now - busySince : 0);
+  };
   const handle = async (batch: ConsumedBatch) => {
+    busySince = Date.now();
+    try {
+      await handleBatch(batch);
+    } finally {
+      busyMs += Date.now() - busySince;
+      busySince = 0;
+    }
+  };
+  const handleBatch = async (batch: ConsumedBatch) => {
     const shard = repartition ? await shardFor(batch.partition) : (shards.get(SINGLE) as Shard);
     const engine = shard.engine;
     let n = 0;
+    let receivedNs = 0;
     for (const message of batch.messages) {
       if (!message.value) continue;
       const families = repartition ? Number(message.headers?.families?.toString() ?? ALL_FAMILIES) : ALL_FAMILIES;
@@ -373,10 +398,17 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
         // Copies on flows.by-entity are enriched once by the repartition stage.
         if (repartition) engine.processEnriched(record as EnrichedFlow, families);
         else engine.process(record);
+        if (record.time_received_ns > receivedNs) receivedNs = record.time_received_ns;
         n++;
       }
     }
     if (n > 0) shard.lastFlowWallMs = Date.now();
+    if (!repartition) {
+      // The watermark waits for the partitions read behind this one (docs/detection.md, "Partitions read unevenly").
+      const clock = waitingClock();
+      if (n > 0) progress.update(batch.partition, receivedNs / 1e6, clock, behindHighWatermark(batch.lastOffset, batch.highWatermark));
+      engine.holdWatermark(progress.hold(clock));
+    }
     m.flows.inc(n);
     const changes = engine.drain();
     publish(changes);
@@ -409,6 +441,11 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
     // Idle progress: with no flows, event time moves on with the wall clock so that intervals
     // close, silence is noticed and quiet alerts resolve.
     const now = Date.now();
+    if (!repartition) {
+      const engine = (shards.get(SINGLE) as Shard).engine;
+      engine.holdWatermark(progress.hold(waitingClock()));
+      publish(engine.drain());
+    }
     for (const shard of shards.values()) {
       const engine = shard.engine;
       if (now - shard.lastFlowWallMs >= IDLE_MS && Number.isFinite(engine.maxEventMs)) {

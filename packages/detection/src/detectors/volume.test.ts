@@ -9,8 +9,18 @@ const volume = (changes: ReturnType<typeof run>) => changes.filter((c) => c.aler
 
 /** RR8 (Leeds) sends `factor` times its usual outbound traffic to partners between `from` and `to`. */
 function* surge(from: number, to: number, perSecond: number) {
+  let n = 0;
   for (let t = from; t < to; t += 1000 / perSecond)
-    yield flow({ t, src: '10.1.0.7', dst: '10.2.0.10', packets: 30, bytes: 30 * 700, supplier: 'supplier-b', exporter: 'core-1' });
+    yield flow({
+      t,
+      src: '10.1.0.7',
+      srcPort: 32_768 + (n++ % 28_000),
+      dst: '10.2.0.10',
+      packets: 30,
+      bytes: 30 * 700,
+      supplier: 'supplier-b',
+      exporter: 'core-1',
+    });
 }
 
 vi.setConfig({ testTimeout: 60_000 });
@@ -41,7 +51,7 @@ describe('volume detector', () => {
     expect(Date.parse(out.last_seen) - start).toBeLessThan(60_000 + 5_000 + 1000);
   });
 
-  it('does not call a few large transfers a volume spike, but does when the same bytes come in many flows', () => {
+  it('does not call a few large transfers a volume spike (whole, or as sampled records), but does when the same bytes come in many flows', () => {
     const start = T0 + 1.5 * 3_600_000;
     const background = (seed: number) => backgroundTraffic({ startMs: T0, seconds: 1.5 * 3600 + 300, peakPerSecond: 30, seed });
     // Three 80 MB flows (a backup, a study of images) from Leeds to O01 inside one minute.
@@ -57,12 +67,13 @@ describe('volume detector', () => {
           exporter: 'core-1',
         });
     }
-    // 80 MB as 40 flows of 2 MB.
+    // 80 MB as 40 flows of 2 MB (40 connections).
     function* many() {
       for (let i = 0; i < 40; i++)
         yield flow({
           t: start + 5_000 + i * 1000,
           src: '10.1.0.7',
+          srcPort: 40_000 + i,
           dst: '10.2.0.10',
           packets: 1500,
           bytes: 2e6,
@@ -74,7 +85,29 @@ describe('volume detector', () => {
       volume(changes).filter(
         (c) => c.alert.type === 'volume_spike' && c.alert.evidence.details.metric !== 'flows' && c.alert.src_org === 'RR8',
       );
+    // The same three transfers as an sFlow agent reports them at 1 in 1,024: a record per sampled
+    // packet (about 57 of 1.4 MB each), all of one conversation.
+    function* sampled() {
+      for (let i = 0; i < 3; i++)
+        for (let k = 0; k < 57; k++)
+          yield flow({
+            t: start + 20_000 + i * 5_000 + k * 50,
+            src: `10.1.0.${7 + i}`,
+            dst: '10.2.0.10',
+            packets: 1024,
+            bytes: 1_403_000,
+            supplier: 'supplier-b',
+            exporter: 'core-1',
+          });
+    }
     expect(bytesSpikes(run(testEngine({ volume: config }), merge(background(21), single())))).toEqual([]);
+    // Nor a spike of flows: the 171 records are three conversations.
+    const sampledSpikes = volume(run(testEngine({ volume: config }), merge(background(21), sampled()))).filter(
+      (c) =>
+        c.alert.type === 'volume_spike' &&
+        (c.alert.src_org === 'RR8' || c.alert.entity.kind === 'supplier' || c.alert.entity.kind === 'exporter'),
+    );
+    expect(sampledSpikes.map((c) => c.alert.summary)).toEqual([]);
     const spiked = bytesSpikes(run(testEngine({ volume: config }), merge(background(21), many())));
     expect(spiked.map((c) => c.alert.entity.kind)).toContain('organisation_out');
   });
@@ -136,7 +169,8 @@ describe('volume detector', () => {
   it("an ongoing incident's flows do not teach the baseline (no drop when the incident ends)", () => {
     // 10.6.0.5 in O05 sends O06 a flow a second for an hour: all of the pair's traffic.
     function* pair() {
-      for (let t = T0; t < T0 + 3_600_000; t += 1000) yield flow({ t, src: '10.6.0.5', dst: '10.7.0.5', packets: 20, bytes: 20 * 700 });
+      for (let t = T0; t < T0 + 3_600_000; t += 1000)
+        yield flow({ t, src: '10.6.0.5', srcPort: 32_768 + ((t / 1000) % 28_000), dst: '10.7.0.5', packets: 20, bytes: 20 * 700 });
     }
     const expectedFlows = (marked: boolean) => {
       const engine = testEngine({ volume: config });

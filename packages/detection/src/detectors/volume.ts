@@ -7,6 +7,8 @@ import { formatBytes, formatCount, formatDuration, suppliersOf } from '../direct
 import { DropSteps, DropWindow, type StepCriteria, type StepDrop } from '../drop-window.js';
 import { EntityTable } from '../entity-table.js';
 import { IntervalSums } from '../event-clock.js';
+import { fmix32, hashString } from '../hash.js';
+import { IntervalDistinct } from '../interval-distinct.js';
 import { KeyCache } from '../key-cache.js';
 
 export const VOLUME_KINDS = ['supplier', 'exporter', 'organisation_in', 'organisation_out', 'organisation_pair', 'service'] as const;
@@ -41,7 +43,16 @@ function learnEmpty(entity: VolumeEntity, flows: number): void {
   entity.emptyRate += EMPTY_ALPHA * ((flows > 0 ? 0 : 1) - entity.emptyRate);
 }
 
-/** Bytes (m 0) or packets (m 1) of the interval's three largest flows (not an incident's): IntervalSums.add3max's layout. */
+/**
+ * A non-zero hash of a flow's 5-tuple: the records of one transfer (an sFlow agent's samples of
+ * it, a NetFlow exporter's record per active timeout) are one conversation.
+ */
+export function conversationOf(f: { src_addr: string; dst_addr: string; src_port: number; dst_port: number; proto: number }): number {
+  const h = hashString(f.dst_addr, hashString(f.src_addr, f.src_port) ^ Math.imul(f.dst_port + 1, 0x9e3779b1));
+  return fmix32((h ^ f.proto) >>> 0) || 1;
+}
+
+/** Bytes (m 0) or packets (m 1) of the interval's three largest conversations (not an incident's): IntervalSums.add3max's layout. */
 function largestFlows(values: Float64Array, m: number): number {
   return m < 2 ? values[3 + m]! + values[8 + 2 * m]! + values[9 + 2 * m]! : 0;
 }
@@ -97,7 +108,16 @@ export class VolumeDetector implements DetectorFamily {
     const v = ctx.config.volume;
     this.#mins = [v.minBytes, v.minPackets, v.minFlows];
     this.#stepMs = v.dropStepMs;
+    this.#seen = new IntervalDistinct(ctx.clock.slots, ctx.clock.intervalMs);
   }
+
+  /**
+   * Conversations (per exporter) already counted in each open interval: the flows metric counts a
+   * conversation once per interval, however many records carry it (an sFlow agent's samples, a
+   * short active timeout's records), so it means the same for every export protocol and matches
+   * what the simulator's and the rollups' flow counts mean for NetFlow and IPFIX.
+   */
+  readonly #seen: IntervalDistinct;
 
   /** Length of a drop step, ms (0: no drops judged before an interval closes). */
   readonly #stepMs: number;
@@ -126,6 +146,8 @@ export class VolumeDetector implements DetectorFamily {
     const e = this.#enabled;
     const rx = f.time_received_ns;
     this.#explained = this.ctx.incidents.explains(f.src_addr, f.dst_addr, start);
+    this.#conversation = conversationOf(f);
+    this.#flows = this.#seen.firstIn(start, hashString(f.exporter_id, this.#conversation)) ? 1 : 0;
     if (this.#stepMs > 0) this.#step = Math.floor(t / this.#stepMs);
     if (e.supplier && f.supplier_id !== '') this.#add('supplier', f.supplier_id, start, b, p, rx);
     if (e.exporter && f.exporter_id !== '') this.#add('exporter', this.#exporterKey(f.supplier_id, f.exporter_id), start, b, p, rx);
@@ -154,6 +176,10 @@ export class VolumeDetector implements DetectorFamily {
     }
     return this.#lastKey;
   }
+  /** The current flow's conversation (hash of its 5-tuple), for the largest transfers. */
+  #conversation = 0;
+  /** 1 when the current flow's conversation is new in its interval (the flows metric), else 0. */
+  #flows = 1;
   readonly #exporterKeys = new KeyCache('/');
   readonly #pairKeys = new KeyCache('>');
 
@@ -164,7 +190,7 @@ export class VolumeDetector implements DetectorFamily {
       entity = this.#create(kind, id);
       table.set(id, entity);
     }
-    entity.sums.add3max(start, bytes, packets, 1, this.#explained);
+    entity.sums.add3max(start, bytes, packets, this.#flows, this.#explained, this.#conversation);
     // As in the drop window, an ongoing incident's flows are not the entity's own traffic.
     if (entity.dropSteps !== undefined && !this.#explained) entity.dropSteps.add(this.#step, bytes);
     if (receivedNs > entity.receivedNs) entity.receivedNs = receivedNs;
@@ -181,9 +207,10 @@ export class VolumeDetector implements DetectorFamily {
       kind,
       id,
       baseline: new SeasonalBaseline(3),
-      // bytes, packets, flows; the largest single flow's bytes and packets; bytes, packets, flows of
-      // incident flows; the second and third largest flow's bytes, then packets
-      sums: new IntervalSums(12, clock.slots, clock.intervalMs),
+      // bytes, packets, flows; the largest conversation's bytes and packets; bytes, packets, flows of
+      // incident flows; the second and third largest conversation's bytes, then packets; the
+      // conversations of the three largest by bytes, then by packets (IntervalSums.add3max)
+      sums: new IntervalSums(18, clock.slots, clock.intervalMs),
       spikeScale: overrides.scaleFor('volume_spike', kind, id, orgs, suppliers),
       dropScale: overrides.scaleFor('volume_drop', kind, id, orgs, suppliers),
       receivedNs: 0,
@@ -699,7 +726,7 @@ export class VolumeDetector implements DetectorFamily {
   }
 
   approximateBytes(): number {
-    let n = 0;
+    let n = this.#seen.approximateBytes;
     for (const e of this.#entities())
       n +=
         e.baseline.approximateBytes +
