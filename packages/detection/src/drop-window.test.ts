@@ -92,6 +92,20 @@ describe('DropSteps', () => {
     expect(d.judge(109, { ...steps, minExpectedFlows: 40 })).toBeUndefined();
   });
 
+  it('keeps the judged steps apart from steps counted ahead of the watermark (lateness, a held watermark)', () => {
+    // Steps 100-111 normal; flows of steps 112-140 were read while the watermark was held at 112.
+    const fill = (d: DropSteps) => {
+      for (let s = 100; s < 141; s++) for (let k = 0; k < 10; k++) d.add(s, 1e5);
+    };
+    const ahead = new DropSteps(12, 29);
+    fill(ahead);
+    expect(ahead.judge(112, steps)).toBeUndefined();
+    // A ring of only the judged steps had their slots taken by the later steps: read as empty.
+    const small = new DropSteps(12, 0);
+    fill(small);
+    expect(small.judge(112, steps)).toBeDefined();
+  });
+
   it('counts steps with no flows as empty, and forgets steps older than its size', () => {
     const d = new DropSteps(12);
     for (let k = 0; k < 10; k++) d.add(5, 1e5);

@@ -151,7 +151,8 @@ export interface StepCriteria {
  * Traffic within an interval is taken as even. The caller judges only continuously active
  * entities (as for DropWindow).
  *
- * State: 2 float32 and one step number per step (192 bytes for 12 steps).
+ * State: 2 float32 and one step number per step of the ring (the 12 judged, those ahead of the
+ * watermark, one spare: 352 bytes with the default lateness and hold).
  */
 export class DropSteps {
   /** [i * 2 + 0..1]: flows, bytes of the step held in slot i. */
@@ -159,9 +160,21 @@ export class DropSteps {
   /** The step number slot i holds (NaN: none). */
   readonly #ids: Float64Array;
 
-  constructor(readonly size: number) {
-    this.#v = new Float32Array(size * 2);
-    this.#ids = new Float64Array(size).fill(Number.NaN);
+  /** Slots in the ring: the steps judged and those ahead of the watermark. */
+  readonly #ring: number;
+
+  /**
+   * `size`: the steps a run may span (back from the watermark); `ahead`: how many steps past the
+   * watermark flows can already be counted in (allowed lateness and the watermark hold), which the
+   * ring must keep apart from the steps being judged.
+   */
+  constructor(
+    readonly size: number,
+    ahead = 0,
+  ) {
+    this.#ring = size + Math.max(0, Math.ceil(ahead)) + 1;
+    this.#v = new Float32Array(this.#ring * 2);
+    this.#ids = new Float64Array(this.#ring).fill(Number.NaN);
   }
 
   /** Counts one flow of `bytes` in step `step` (event time / step length, floored). */
@@ -209,7 +222,7 @@ export class DropSteps {
   }
 
   #slot(step: number): number {
-    return ((step % this.size) + this.size) % this.size;
+    return ((step % this.#ring) + this.#ring) % this.#ring;
   }
 
   get approximateBytes(): number {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EventClock, IntervalSums } from './event-clock.js';
+import { IntervalConversations } from './interval-conversations.js';
 
 describe('EventClock', () => {
   it('closes an interval once the watermark (max event time - lateness) passes its end', () => {
@@ -96,5 +97,25 @@ describe('IntervalSums', () => {
     expect([v[12], v[13], v[14]]).toEqual([3, 2, 1]);
     // Never more than the interval's bytes.
     expect(v[3]! + v[8]! + v[9]!).toBeLessThanOrEqual(v[0]!);
+  });
+
+  it('with running totals holds the three largest conversations even when every record is the same size (sFlow packets)', () => {
+    const sums = new IntervalSums(18, 3, 60_000);
+    const conversations = new IntervalConversations(3, 60_000);
+    const add = (id: number, bytes: number, packets: number) => {
+      conversations.add(0, id, bytes, packets);
+      sums.add3max(0, bytes, packets, 1, false, id, conversations.bytes, conversations.packets);
+    };
+    // Conversations 1-3 send a few samples first; then 100 samples of 9 alternate with 99 one-sample conversations.
+    for (const id of [1, 2, 3]) for (let i = 0; i < 3; i++) add(id, 1_400 * 1024, 1024);
+    for (let i = 0; i < 100; i++) {
+      add(9, 1_400 * 1024, 1024);
+      if (i < 99) add(100 + i, 1_400 * 1024, 1024);
+    }
+    const v = sums.take(0, new Float64Array(18));
+    expect(v[4]).toBe(100 * 1024);
+    expect(v[15]).toBe(9);
+    expect([v[10], v[11]]).toEqual([3 * 1024, 3 * 1024]);
+    expect(v[4]! + v[10]! + v[11]!).toBeLessThanOrEqual(v[1]!);
   });
 });

@@ -123,13 +123,24 @@ export class IntervalSums {
    * keeps the largest bytes and packets of the interval's *conversations* that are not an ongoing
    * incident's in metrics 3 and 4 (the second and third largest in 8-9 and 10-11, their
    * conversations in 12-14 and 15-17) and, for a flow of an ongoing incident (`explained`), sums it
-   * into metrics 5-7 instead (needs 18 metrics). Records of one conversation (`conversation`, a
-   * non-zero hash of its 5-tuple; 0: each record its own) add up while it is among the three: an
-   * sFlow agent reports one transfer as one record per sampled packet, a NetFlow exporter a long
-   * one as a record per active timeout. A conversation that enters late is counted from there on
-   * (never more than it sent).
+   * into metrics 5-7 instead (needs 18 metrics). `conversation` is a non-zero hash of the record's
+   * conversation (0: the record on its own) and `totalA`, `totalB` that conversation's bytes and
+   * packets in the interval so far, this record included (IntervalConversations): an sFlow agent
+   * reports one transfer as one record per sampled packet, a NetFlow exporter a long one as a
+   * record per active timeout. With running totals the three held are exactly the three largest
+   * conversations (a conversation's total only grows, so one of the three largest is held at its
+   * last record). Without them (NaN), a conversation's records add up from when it is held.
    */
-  add3max(start: number, a: number, b: number, c: number, explained = false, conversation = 0): void {
+  add3max(
+    start: number,
+    a: number,
+    b: number,
+    c: number,
+    explained = false,
+    conversation = 0,
+    totalA = Number.NaN,
+    totalB = Number.NaN,
+  ): void {
     const slot = Math.floor(start / this.intervalMs) % this.slots;
     const base = slot * this.metrics;
     if (this.#starts[slot] !== start) {
@@ -146,8 +157,8 @@ export class IntervalSums {
       s[base + 7]! += c;
       return;
     }
-    keepTop3(s, a, conversation, base + 3, base + 8, base + 9, base + 12);
-    keepTop3(s, b, conversation, base + 4, base + 10, base + 11, base + 15);
+    keepTop3(s, a, totalA, conversation, base + 3, base + 8, base + 9, base + 12);
+    keepTop3(s, b, totalB, conversation, base + 4, base + 10, base + 11, base + 15);
   }
 
   /** Copies the sums of interval `start` into `out` (zeros when nothing was added) and clears them. */
@@ -168,53 +179,34 @@ export class IntervalSums {
 }
 
 /**
- * Adds `x` of conversation `id` to the three largest held at value indices first >= second >=
- * third of `s`, their conversations at ids, ids + 1, ids + 2: to its own entry when it holds one,
- * else as a new entry when larger than the third.
+ * Keeps the three largest conversations at value indices first >= second >= third of `s`, their
+ * conversations at ids, ids + 1, ids + 2: conversation `id` now totals `total` (NaN: unknown, its
+ * held value plus `x`, or `x` when not held; id 0: the record `x` on its own). A held entry takes
+ * the new total, else the conversation replaces the third when larger; then it moves up past
+ * smaller ones.
  */
-function keepTop3(s: Float64Array, x: number, id: number, first: number, second: number, third: number, ids: number): void {
-  let v = x;
-  if (id !== 0 && s[ids] === id) {
-    s[first]! += x;
-    return;
+function keepTop3(s: Float64Array, x: number, total: number, id: number, first: number, second: number, third: number, ids: number): void {
+  let at = -1;
+  if (id !== 0) at = s[ids] === id ? first : s[ids + 1] === id ? second : s[ids + 2] === id ? third : -1;
+  const v = !Number.isNaN(total) ? total : at >= 0 ? s[at]! + x : x;
+  if (at < 0) {
+    if (v <= s[third]!) return;
+    at = third;
+    s[ids + 2] = id;
   }
-  if (id !== 0 && s[ids + 1] === id) v = s[second]! + x;
-  else if (id !== 0 && s[ids + 2] === id) {
-    v = s[third]! + x;
-    // Its own entry is the third: take it out, then place the sum as a newcomer.
-    s[third] = 0;
-    s[ids + 2] = 0;
-  } else if (x <= s[third]!) return;
-  else {
-    // A newcomer: the third falls out.
-    s[third] = 0;
-    s[ids + 2] = 0;
-  }
-  if (s[ids + 1] === id && id !== 0) {
-    // Its own entry is the second: it stays second or moves up.
-    if (v > s[first]!) {
-      s[second] = s[first]!;
-      s[ids + 1] = s[ids]!;
-      s[first] = v;
-      s[ids] = id;
-    } else s[second] = v;
-    return;
-  }
-  // A free third place: insert v among the three.
-  if (v > s[first]!) {
+  s[at] = v;
+  // Move up: third past second, second past first.
+  if (at === third && v > s[second]!) {
     s[third] = s[second]!;
     s[ids + 2] = s[ids + 1]!;
+    at = second;
+    s[second] = v;
+    s[ids + 1] = id;
+  }
+  if (at === second && v > s[first]!) {
     s[second] = s[first]!;
     s[ids + 1] = s[ids]!;
     s[first] = v;
     s[ids] = id;
-  } else if (v > s[second]!) {
-    s[third] = s[second]!;
-    s[ids + 2] = s[ids + 1]!;
-    s[second] = v;
-    s[ids + 1] = id;
-  } else {
-    s[third] = v;
-    s[ids + 2] = id;
   }
 }

@@ -87,11 +87,25 @@ describe('volume detector', () => {
       );
     // The same three transfers as an sFlow agent reports them at 1 in 1,024: a record per sampled
     // packet (about 57 of 1.4 MB each), all of one conversation.
+    // Every sample is 1,024 packets: on the same exporter, three other conversations' samples (of
+    // small packets) come first, and the transfers' samples interleave, so record by record no
+    // transfer's packets ever exceed the third held.
     function* sampled() {
       for (let i = 0; i < 3; i++)
-        for (let k = 0; k < 57; k++)
+        yield flow({
+          t: start + 1_000 + i * 100,
+          src: '10.3.0.20',
+          srcPort: 41_000 + i,
+          dst: '10.4.0.11',
+          packets: 1024,
+          bytes: 100_000,
+          supplier: 'supplier-b',
+          exporter: 'core-1',
+        });
+      for (let k = 0; k < 57; k++)
+        for (let i = 0; i < 3; i++)
           yield flow({
-            t: start + 20_000 + i * 5_000 + k * 50,
+            t: start + 20_000 + k * 150 + i * 50,
             src: `10.1.0.${7 + i}`,
             dst: '10.2.0.10',
             packets: 1024,

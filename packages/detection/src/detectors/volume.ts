@@ -8,7 +8,7 @@ import { DropSteps, DropWindow, type StepCriteria, type StepDrop } from '../drop
 import { EntityTable } from '../entity-table.js';
 import { IntervalSums } from '../event-clock.js';
 import { fmix32, hashString } from '../hash.js';
-import { IntervalDistinct } from '../interval-distinct.js';
+import { IntervalConversations } from '../interval-conversations.js';
 import { KeyCache } from '../key-cache.js';
 
 export const VOLUME_KINDS = ['supplier', 'exporter', 'organisation_in', 'organisation_out', 'organisation_pair', 'service'] as const;
@@ -108,16 +108,16 @@ export class VolumeDetector implements DetectorFamily {
     const v = ctx.config.volume;
     this.#mins = [v.minBytes, v.minPackets, v.minFlows];
     this.#stepMs = v.dropStepMs;
-    this.#seen = new IntervalDistinct(ctx.clock.slots, ctx.clock.intervalMs);
+    this.#seen = new IntervalConversations(ctx.clock.slots, ctx.clock.intervalMs);
   }
 
   /**
-   * Conversations (per exporter) already counted in each open interval: the flows metric counts a
-   * conversation once per interval, however many records carry it (an sFlow agent's samples, a
-   * short active timeout's records), so it means the same for every export protocol and matches
-   * what the simulator's and the rollups' flow counts mean for NetFlow and IPFIX.
+   * The conversations (per exporter) of each open interval with their bytes and packets so far:
+   * the flows metric counts a conversation once per interval, however many records carry it (an
+   * sFlow agent's samples, a short active timeout's records), so it means the same for every
+   * export protocol; the three largest are taken on conversations' totals.
    */
-  readonly #seen: IntervalDistinct;
+  readonly #seen: IntervalConversations;
 
   /** Length of a drop step, ms (0: no drops judged before an interval closes). */
   readonly #stepMs: number;
@@ -146,8 +146,9 @@ export class VolumeDetector implements DetectorFamily {
     const e = this.#enabled;
     const rx = f.time_received_ns;
     this.#explained = this.ctx.incidents.explains(f.src_addr, f.dst_addr, start);
-    this.#conversation = conversationOf(f);
-    this.#flows = this.#seen.firstIn(start, hashString(f.exporter_id, this.#conversation)) ? 1 : 0;
+    // One exporter's records of one 5-tuple: two exporters on its path each report it whole.
+    this.#conversation = hashString(f.exporter_id, conversationOf(f)) || 1;
+    this.#flows = this.#seen.add(start, this.#conversation, b, p) ? 1 : 0;
     if (this.#stepMs > 0) this.#step = Math.floor(t / this.#stepMs);
     if (e.supplier && f.supplier_id !== '') this.#add('supplier', f.supplier_id, start, b, p, rx);
     if (e.exporter && f.exporter_id !== '') this.#add('exporter', this.#exporterKey(f.supplier_id, f.exporter_id), start, b, p, rx);
@@ -176,7 +177,7 @@ export class VolumeDetector implements DetectorFamily {
     }
     return this.#lastKey;
   }
-  /** The current flow's conversation (hash of its 5-tuple), for the largest transfers. */
+  /** The current flow's conversation (hash of its exporter and 5-tuple), for the largest transfers. */
   #conversation = 0;
   /** 1 when the current flow's conversation is new in its interval (the flows metric), else 0. */
   #flows = 1;
@@ -190,7 +191,10 @@ export class VolumeDetector implements DetectorFamily {
       entity = this.#create(kind, id);
       table.set(id, entity);
     }
-    entity.sums.add3max(start, bytes, packets, this.#flows, this.#explained, this.#conversation);
+    const seen = this.#seen;
+    if (seen.tracked)
+      entity.sums.add3max(start, bytes, packets, this.#flows, this.#explained, this.#conversation, seen.bytes, seen.packets);
+    else entity.sums.add3max(start, bytes, packets, this.#flows, this.#explained, this.#conversation);
     // As in the drop window, an ongoing incident's flows are not the entity's own traffic.
     if (entity.dropSteps !== undefined && !this.#explained) entity.dropSteps.add(this.#step, bytes);
     if (receivedNs > entity.receivedNs) entity.receivedNs = receivedNs;
@@ -215,7 +219,10 @@ export class VolumeDetector implements DetectorFamily {
       dropScale: overrides.scaleFor('volume_drop', kind, id, orgs, suppliers),
       receivedNs: 0,
       dropWindow: withWindow ? new DropWindow(windowSize) : undefined,
-      dropSteps: withWindow && this.#stepMs > 0 ? new DropSteps((2 * clock.intervalMs) / this.#stepMs) : undefined,
+      dropSteps:
+        withWindow && this.#stepMs > 0
+          ? new DropSteps((2 * clock.intervalMs) / this.#stepMs, (clock.latenessMs + clock.maxHoldMs) / this.#stepMs)
+          : undefined,
       emptyRate: 1,
     };
   }
