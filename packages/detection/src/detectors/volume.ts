@@ -147,7 +147,11 @@ export class VolumeDetector implements DetectorFamily {
     const rx = f.time_received_ns;
     this.#explained = this.ctx.incidents.explains(f.src_addr, f.dst_addr, start);
     // One exporter's records of one 5-tuple: two exporters on its path each report it whole.
-    this.#conversation = hashString(f.exporter_id, conversationOf(f)) || 1;
+    if (f.exporter_id !== this.#hashedExporter) {
+      this.#hashedExporter = f.exporter_id;
+      this.#exporterHash = hashString(f.exporter_id);
+    }
+    this.#conversation = fmix32((conversationOf(f) ^ Math.imul(this.#exporterHash, 0x85ebca77)) >>> 0) || 1;
     this.#flows = this.#seen.add(start, this.#conversation, b, p) ? 1 : 0;
     if (this.#stepMs > 0) this.#step = Math.floor(t / this.#stepMs);
     if (e.supplier && f.supplier_id !== '') this.#add('supplier', f.supplier_id, start, b, p, rx);
@@ -179,6 +183,9 @@ export class VolumeDetector implements DetectorFamily {
   }
   /** The current flow's conversation (hash of its exporter and 5-tuple), for the largest transfers. */
   #conversation = 0;
+  /** The exporter whose hash is #exporterHash (batches come per exporter: hashed once a run). */
+  #hashedExporter = '';
+  #exporterHash = hashString('');
   /** 1 when the current flow's conversation is new in its interval (the flows metric), else 0. */
   #flows = 1;
   readonly #exporterKeys = new KeyCache('/');
