@@ -365,6 +365,8 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
    * data without it, not because the detector spent 2 s on another partition's backlog.
    */
   const progress = new PartitionProgress(IDLE_MS, LAG_IDLE_MS);
+  /** The latest reception time read from any partition (a partition read to its end has reached it). */
+  let streamReceivedMs = 0;
   let busyMs = 0;
   let busySince = 0;
   const waitingClock = () => {
@@ -406,7 +408,16 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
     if (!repartition) {
       // The watermark waits for the partitions read behind this one (docs/detection.md, "Partitions read unevenly").
       const clock = waitingClock();
-      if (n > 0) progress.update(batch.partition, receivedNs / 1e6, clock, behindHighWatermark(batch.lastOffset, batch.highWatermark));
+      if (n > 0) {
+        if (receivedNs / 1e6 > streamReceivedMs) streamReceivedMs = receivedNs / 1e6;
+        progress.update(
+          batch.partition,
+          receivedNs / 1e6,
+          clock,
+          behindHighWatermark(batch.lastOffset, batch.highWatermark),
+          streamReceivedMs,
+        );
+      }
       engine.holdWatermark(progress.hold(clock));
     }
     m.flows.inc(n);

@@ -30,6 +30,21 @@ describe('PartitionProgress', () => {
     expect(p.hold(41_500)).toBe(Number.POSITIVE_INFINITY);
   });
 
+  it("takes a partition read to its end as having reached the stream's reception time, not its own last flow's", () => {
+    const p = new PartitionProgress(2_000, 30_000);
+    // Partition 0 carries a busy exporter; partition 1 a sparse one whose last flow was received at 40 s.
+    p.update(0, 160_000, 0, false, 160_000);
+    p.update(1, 40_000, 100, false, 160_000);
+    expect(p.hold(100)).toBe(160_000);
+    // With a backlog its own flows are its progress.
+    p.update(1, 45_000, 200, true, 170_000);
+    expect(p.hold(200)).toBe(160_000);
+    const q = new PartitionProgress(2_000, 30_000);
+    q.update(0, 160_000, 0, false, 160_000);
+    q.update(1, 45_000, 200, true, 170_000);
+    expect(q.hold(200)).toBe(45_000);
+  });
+
   it('reads the high watermark as the offset after the last message', () => {
     expect(behindHighWatermark('41', '42')).toBe(false);
     expect(behindHighWatermark('41', '43')).toBe(true);

@@ -13,8 +13,15 @@ export class PartitionProgress {
     private readonly lagIdleMs: number,
   ) {}
 
-  /** After a batch of `partition`: the latest reception time in it, and whether the partition had more. */
-  update(partition: number, receivedMs: number, wallMs: number, behind: boolean): void {
+  /**
+   * After a batch of `partition`: the latest reception time in it, and whether the partition had
+   * more. `streamMs` is the latest reception time read from any partition so far: a partition read
+   * to its end has delivered everything received before that (batches are handled fetch by fetch,
+   * and the others' flows in hand were received before this fetch), so it has reached it, however
+   * long ago its own last flow was: a sparse partition's last flow is not its progress.
+   */
+  update(partition: number, receivedMs: number, wallMs: number, behind: boolean, streamMs = receivedMs): void {
+    if (!behind && streamMs > receivedMs) receivedMs = streamMs;
     const p = this.#parts.get(partition);
     if (p === undefined) {
       this.#parts.set(partition, { receivedMs, wallMs, behind });
