@@ -61,6 +61,10 @@ export async function runPipelineEvaluation(plan: EvaluationPlan, speed: number,
       // At 100x a partition read 0.5 s behind the others is 50 s of event time behind: the hold
       // must cover what is a fraction of a second at 1x (the default, a minute, covers a minute).
       maxPartitionSkewMs: 300_000,
+      // A partition that goes quiet (an exporter whose traffic stopped) holds the watermark for
+      // partitionIdleMs of wall time: 2 s, which is 2 s of event time at 1x but 200 s at 100x, long
+      // enough to hold every drop back by minutes. Kept at 40 s of event time (as at 20x).
+      partitionIdleMs: Math.max(50, Math.round(Math.min(2_000, 40_000 / speed))),
       // The history the engine run warms from, through the detector's warm start (see below).
       warmStart: { enabled: plan.historyDays > 0 },
     },
@@ -153,6 +157,14 @@ export async function runPipelineEvaluation(plan: EvaluationPlan, speed: number,
   const labels: Label[] = s.labels;
   const metrics = await platform.registry.getMetricsAsJSON();
   const metric = (name: string) => metrics.find((m) => m.name === name)?.values.reduce((sum, v) => sum + v.value, 0);
+  const byLabel = (name: string, label: string) => {
+    const out: Record<string, number> = {};
+    for (const v of metrics.find((m) => m.name === name)?.values ?? []) {
+      const key = String(v.labels[label] ?? '');
+      out[key] = (out[key] ?? 0) + v.value;
+    }
+    return out;
+  };
   await runner.stop('evaluation done');
   rmSync(dir, { recursive: true, force: true });
 
@@ -171,6 +183,9 @@ export async function runPipelineEvaluation(plan: EvaluationPlan, speed: number,
       records: s.records,
       datagrams: s.datagrams,
       pushes: s.pushes,
+      // Push answers the simulator got (2xx, 4xx: 429 over the rate, 5xx: 503 while Kafka is backlogged; retried after Retry-After).
+      push_status: byLabel('flowwatch_simulator_push_requests_total', 'status'),
+      send_errors: byLabel('flowwatch_simulator_send_errors_total', 'reason'),
       send_seconds: sendSeconds,
       wall_seconds: (Date.now() - t0) / 1000,
       speed,

@@ -121,6 +121,12 @@ const detectorObject = z.strictObject({
     .describe(
       "How far the watermark waits for a partition of `flows` that is behind the others (a backlog after a restart, a flood's batch read ahead of the rest): it stays at the slowest active partition's reception time (minus the lateness) for at most this much event time; beyond it that partition's flows are late (counted). 0: the latest event time seen alone",
     ),
+  partitionIdleMs: ms
+    .min(50)
+    .default(2_000)
+    .describe(
+      'Wall time a partition of `flows` read to its end may go without new flows, counted only while the detector waits for data, before it stops holding the watermark (a quiet exporter): a partition that goes quiet holds detection back this long',
+    ),
   maxEntities: z
     .number()
     .int()

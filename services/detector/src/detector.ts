@@ -361,10 +361,10 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
 
   /**
    * Single engine: how far each partition of `flows` has been read (the watermark hold), on a
-   * clock that stands still while a batch is handled: a partition is idle after 2 s of waiting for
-   * data without it, not because the detector spent 2 s on another partition's backlog.
+   * clock that stands still while a batch is handled: a partition is idle after `partitionIdleMs`
+   * (2 s) of waiting for data without it, not because the detector spent 2 s on another partition's backlog.
    */
-  const progress = new PartitionProgress(IDLE_MS, LAG_IDLE_MS);
+  const progress = new PartitionProgress(config.partitionIdleMs, LAG_IDLE_MS);
   /** The latest reception time read from any partition (a partition read to its end has reached it). */
   let streamReceivedMs = 0;
   let busyMs = 0;
