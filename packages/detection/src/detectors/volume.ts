@@ -7,7 +7,7 @@ import { formatBytes, formatCount, formatDuration, suppliersOf } from '../direct
 import { DropSteps, DropWindow, type StepCriteria, type StepDrop } from '../drop-window.js';
 import { EntityTable } from '../entity-table.js';
 import { IntervalSums } from '../event-clock.js';
-import { fmix32, hashString } from '../hash.js';
+import { fmix32, hashNumber, hashString } from '../hash.js';
 import { IntervalConversations } from '../interval-conversations.js';
 import { KeyCache } from '../key-cache.js';
 
@@ -151,7 +151,7 @@ export class VolumeDetector implements DetectorFamily {
       this.#hashedExporter = f.exporter_id;
       this.#exporterHash = hashString(f.exporter_id);
     }
-    this.#conversation = fmix32((conversationOf(f) ^ Math.imul(this.#exporterHash, 0x85ebca77)) >>> 0) || 1;
+    this.#conversation = hashNumber(conversationOf(f), this.#exporterHash) || 1;
     this.#flows = this.#seen.add(start, this.#conversation, b, p) ? 1 : 0;
     if (this.#stepMs > 0) this.#step = Math.floor(t / this.#stepMs);
     if (e.supplier && f.supplier_id !== '') this.#add('supplier', f.supplier_id, start, b, p, rx);
