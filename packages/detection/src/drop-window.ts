@@ -152,7 +152,8 @@ export interface StepCriteria {
  * entities (as for DropWindow).
  *
  * State: 2 float32 and one step number per step of the ring (the 12 judged, those ahead of the
- * watermark, one spare: 352 bytes with the default lateness and hold).
+ * watermark, those a run judged short of the watermark may reach back to, one spare: 26 steps,
+ * 416 bytes with the default lateness and hold).
  */
 export class DropSteps {
   /** [i * 2 + 0..1]: flows, bytes of the step held in slot i. */

@@ -49,6 +49,8 @@ export interface EngineStats {
   broadSpikes: number;
   /** Volume drops not raised because the telemetry that would show them is missing (a silent supplier or exporter). */
   blindDrops: number;
+  /** Volume drops not yet raised because the exporter carrying the entity had not delivered that far (its flows may still come). */
+  behindDrops: number;
   droppedAlerts: number;
 }
 
@@ -362,6 +364,7 @@ export class DetectionEngine {
       peerCommon: this.newPair.peerCommon,
       broadSpikes: this.volume.broadSpikes,
       blindDrops: this.volume.blindDrops,
+      behindDrops: this.volume.behindDrops,
       droppedAlerts: this.tracker.counters.dropped,
     };
   }

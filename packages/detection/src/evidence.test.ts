@@ -25,4 +25,25 @@ describe('RecentFlows evidence', () => {
       ['10.1.0.8', 1],
     ]);
   });
+
+  it("counts a conversation's records once in the flows metric of a share or a concentration (bytes and packets whole)", () => {
+    const enricher = new Enricher(testRegistry());
+    const recent = new RecentFlows(256);
+    const t = TUESDAY;
+    // RR8 (10.1.x): one transfer sampled 40 times by one exporter, and reported by a second one.
+    for (let i = 0; i < 40; i++)
+      recent.push(enricher.enrich(flow({ t: t + i * 10, src: '10.1.0.7', dst: '10.250.1.1', bytes: 1500, packets: 1 })), t + i * 10);
+    recent.push(
+      enricher.enrich(flow({ t: t + 5, src: '10.1.0.7', dst: '10.250.1.1', bytes: 1500, packets: 1, exporter: 'core-2' })),
+      t + 5,
+    );
+    // Ten other organisations, one conversation each.
+    for (let o = 2; o < 12; o++)
+      recent.push(enricher.enrich(flow({ t: t + o, src: `10.${o}.0.9`, dst: '10.250.1.1', bytes: 1500, packets: 1 })), t + o);
+    const all = () => true;
+    const org = (f: { src_org: string }) => f.src_org;
+    expect(recent.concentration(all, t, t + 1000, 2, org, 1)).toEqual({ total: 12, top: 2, keys: 11 });
+    expect(recent.concentration(all, t, t + 1000, 1, org, 1)).toEqual({ total: 51, top: 41, keys: 11 });
+    expect(recent.share(all, t, t + 1000, 2, (f) => f.src_org === 'RR8')).toEqual({ total: 12, part: 2 });
+  });
 });

@@ -1,5 +1,6 @@
 import { copyEnrichedFlow, type EnrichedFlow, emptyEnrichedFlow } from '@flowwatch/enrichment';
 import type { Evidence, EvidenceFlow, EvidenceSource } from '@flowwatch/flow-schema';
+import { conversationOf, hashNumber, hashString } from './hash.js';
 
 const TOP = 10;
 
@@ -60,12 +61,24 @@ export class RecentFlows {
     return { total, part: inPart };
   }
 
-  /** Calls `fn` with each recent flow of [fromMs, toMs) matching `match` and its value of `metric` (0 bytes, 1 packets, 2 flows). */
+  /**
+   * Calls `fn` with each recent flow of [fromMs, toMs) matching `match` and its value of `metric`
+   * (0 bytes, 1 packets, 2 flows). Flows are conversations, as the volume family counts them: the
+   * records of one exporter's conversation (an sFlow agent's samples of one transfer, a long one's
+   * records per active timeout) count once, at the first. Counted per record, an organisation
+   * behind sFlow agents weighed as many flows as its transfers had samples.
+   */
   #each(match: (f: EnrichedFlow) => boolean, fromMs: number, toMs: number, metric: number, fn: (f: EnrichedFlow, v: number) => void): void {
+    const seen = metric === 2 ? new Set<number>() : undefined;
     for (let i = 0; i < this.size; i++) {
       const f = this.#ring[i];
       const t = this.#times[i]!;
       if (f === undefined || t < fromMs || t >= toMs || !match(f)) continue;
+      if (seen !== undefined) {
+        const c = hashNumber(conversationOf(f), hashString(f.exporter_id));
+        if (seen.has(c)) continue;
+        seen.add(c);
+      }
       fn(f, metric === 0 ? f.bytes_est : metric === 1 ? f.packets_est : 1);
     }
   }

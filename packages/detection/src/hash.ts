@@ -26,6 +26,15 @@ export function fmix32(h: number): number {
   return h >>> 0;
 }
 
+/**
+ * A non-zero hash of a flow's 5-tuple: the records of one transfer (an sFlow agent's samples of
+ * it, a NetFlow exporter's record per active timeout) are one conversation.
+ */
+export function conversationOf(f: { src_addr: string; dst_addr: string; src_port: number; dst_port: number; proto: number }): number {
+  const h = hashString(f.dst_addr, hashString(f.src_addr, f.src_port) ^ Math.imul(f.dst_port + 1, 0x9e3779b1));
+  return fmix32((h ^ f.proto) >>> 0) || 1;
+}
+
 /** A seeded PRNG (mulberry32) for tests, benchmarks and simulated traffic: deterministic by seed. */
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;

@@ -70,7 +70,16 @@ interface Shard {
   lastFlowWallMs: number;
   slot: number;
   evictions: Record<string, number>;
-  counters: { late: number; suppressed: number; maintenance: number; explained: number; peerCommon: number; broad: number; blind: number };
+  counters: {
+    late: number;
+    suppressed: number;
+    maintenance: number;
+    explained: number;
+    peerCommon: number;
+    broad: number;
+    blind: number;
+    behind: number;
+  };
 }
 
 /**
@@ -99,7 +108,7 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
     changes: metrics.counter('alert_changes', 'Alert changes published, by event', ['event']),
     suppressed: metrics.counter(
       'alerts_suppressed',
-      'Detections dropped by suppressions, maintenance windows, an ongoing incident (reason incident) or peer groups (reason peer_group)',
+      'Detections dropped by suppressions, maintenance windows, an ongoing incident (reason incident), peer groups (reason peer_group), a broad rise (broad), a silent supplier (silence), or drop judgements deferred while the exporter carrying the entity had not delivered that far (undelivered)',
       ['reason'],
     ),
     latency: metrics.histogram(
@@ -156,7 +165,7 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
     lastFlowWallMs: Date.now(),
     slot: 0,
     evictions: {},
-    counters: { late: 0, suppressed: 0, maintenance: 0, explained: 0, peerCommon: 0, broad: 0, blind: 0 },
+    counters: { late: 0, suppressed: 0, maintenance: 0, explained: 0, peerCommon: 0, broad: 0, blind: 0, behind: 0 },
   });
   if (!repartition) shards.set(SINGLE, newShard(SINGLE, newEngine()));
 
@@ -216,6 +225,7 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
       if (s.peerCommon > c.peerCommon) m.suppressed.inc({ reason: 'peer_group' }, s.peerCommon - c.peerCommon);
       if (s.broadSpikes > c.broad) m.suppressed.inc({ reason: 'broad' }, s.broadSpikes - c.broad);
       if (s.blindDrops > c.blind) m.suppressed.inc({ reason: 'silence' }, s.blindDrops - c.blind);
+      if (s.behindDrops > c.behind) m.suppressed.inc({ reason: 'undelivered' }, s.behindDrops - c.behind);
       shard.counters = {
         late: s.lateFlows,
         suppressed: s.suppressed,
@@ -224,6 +234,7 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
         peerCommon: s.peerCommon,
         broad: s.broadSpikes,
         blind: s.blindDrops,
+        behind: s.behindDrops,
       };
       open += s.openAlerts;
       if (Number.isFinite(s.watermarkMs) && s.watermarkMs > watermark) watermark = s.watermarkMs;

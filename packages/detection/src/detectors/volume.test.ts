@@ -278,6 +278,53 @@ describe('volume detector', () => {
     expect(Date.parse(late!.detected_at) - cut).toBeGreaterThan(90_000);
   });
 
+  it('waits for an exporter whose flows arrive late (batches pushed 10-40 s after their time) instead of calling the gap a drop; an exporter that stops is still judged', () => {
+    const cut = T0 + 1.5 * 3_600_000;
+    const seconds = 1.5 * 3600 + 600;
+    // supplier-b's core-2 (organisations 1, 7, 13, 19, 25) from `cut` on: its flows of each 30 s
+    // reach the detector together, 10 s after that half minute ends, received then.
+    const lagging = (f: FlowRecord) => f.supplier_id === 'supplier-b' && f.exporter_id === 'core-2' && f.time_flow_end_ns / 1e6 >= cut;
+    const pushed = function* () {
+      const batch: FlowRecord[] = [];
+      let release = Number.POSITIVE_INFINITY;
+      for (const f of backgroundTraffic({ startMs: T0, seconds, peakPerSecond: 30, seed: 14 }) as Generator<FlowRecord>) {
+        const t = f.time_flow_end_ns / 1e6;
+        if (t >= release) {
+          for (const b of batch) yield { ...b, time_received_ns: release * 1e6 };
+          batch.length = 0;
+          release = Number.POSITIVE_INFINITY;
+        }
+        if (!lagging(f)) {
+          yield f;
+          continue;
+        }
+        if (batch.length === 0) release = cut + (Math.floor((t - cut) / 30_000) + 1) * 30_000 + 10_000;
+        batch.push(f);
+      }
+    };
+    const stopped = function* () {
+      for (const f of backgroundTraffic({ startMs: T0, seconds, peakPerSecond: 30, seed: 14 }) as Generator<FlowRecord>)
+        if (!lagging(f)) yield f;
+    };
+    const ofCore2 = (changes: ReturnType<typeof run>) =>
+      volume(changes).filter(
+        (c) =>
+          c.alert.type === 'volume_drop' &&
+          (c.alert.entity.id === 'supplier-b/core-2' || ['O01', 'O07', 'O13', 'O19', 'O25'].includes(c.alert.src_org ?? '')),
+      );
+    const floor = { ...config, minFlows: 25 };
+    const engine = testEngine({ volume: floor });
+    const late = ofCore2(run(engine, pushed()));
+    expect(late.map((c) => c.alert.summary)).toEqual([]);
+    expect(engine.stats().lateFlows).toBeGreaterThan(0);
+    expect(engine.stats().behindDrops).toBeGreaterThan(0);
+    // The same exporter stopping is a drop of the exporter, once it is the watermark hold (a minute) behind.
+    const gone = ofCore2(run(testEngine({ volume: floor }), stopped()));
+    const exporter = gone.find((c) => c.alert.entity.id === 'supplier-b/core-2');
+    expect(exporter, JSON.stringify(gone.map((c) => c.alert.summary))).toBeDefined();
+    expect(Date.parse(exporter!.alert.detected_at) - cut).toBeLessThanOrEqual(60_000 + 5_000 + 30_000);
+  });
+
   it("does not call a service's broad rise (every organisation x5) a spike, but does when one organisation makes the same rise", () => {
     const start = T0 + 1.5 * 3_600_000;
     // Each flow to the records service in the surge's five minutes comes with four more: from the

@@ -7,7 +7,7 @@ import { formatBytes, formatCount, formatDuration, suppliersOf } from '../direct
 import { DropSteps, DropWindow, type StepCriteria, type StepDrop } from '../drop-window.js';
 import { EntityTable } from '../entity-table.js';
 import { IntervalSums } from '../event-clock.js';
-import { fmix32, hashNumber, hashString } from '../hash.js';
+import { conversationOf, hashNumber, hashString } from '../hash.js';
 import { IntervalConversations } from '../interval-conversations.js';
 import { KeyCache } from '../key-cache.js';
 
@@ -32,7 +32,18 @@ export interface VolumeEntity {
   dropSteps: DropSteps | undefined;
   /** EWMA of intervals without flows (1 until learnt): whether its traffic is continuous. */
   emptyRate: number;
+  /** The exporter of its latest flow: its drops wait for that exporter's delivery (VolumeDetector.#behind). */
+  carrier: Carrier | undefined;
 }
+
+/** How far one exporter's flows have been delivered to this detector. */
+interface Carrier {
+  /** Latest event time of its flows read, ms. */
+  latestMs: number;
+}
+
+/** Exporters whose delivery is tracked at most (exporter ids of pushed records are the suppliers' own strings). */
+const MAX_CARRIERS = 65_536;
 
 /** Learning rate of `emptyRate`: about the last 20 intervals. */
 const EMPTY_ALPHA = 0.05;
@@ -41,15 +52,6 @@ const MAX_EMPTY_RATE = 0.02;
 
 function learnEmpty(entity: VolumeEntity, flows: number): void {
   entity.emptyRate += EMPTY_ALPHA * ((flows > 0 ? 0 : 1) - entity.emptyRate);
-}
-
-/**
- * A non-zero hash of a flow's 5-tuple: the records of one transfer (an sFlow agent's samples of
- * it, a NetFlow exporter's record per active timeout) are one conversation.
- */
-export function conversationOf(f: { src_addr: string; dst_addr: string; src_port: number; dst_port: number; proto: number }): number {
-  const h = hashString(f.dst_addr, hashString(f.src_addr, f.src_port) ^ Math.imul(f.dst_port + 1, 0x9e3779b1));
-  return fmix32((h ^ f.proto) >>> 0) || 1;
 }
 
 /** Bytes (m 0) or packets (m 1) of the interval's three largest conversations (not an incident's): IntervalSums.add3max's layout. */
@@ -146,16 +148,15 @@ export class VolumeDetector implements DetectorFamily {
     const e = this.#enabled;
     const rx = f.time_received_ns;
     this.#explained = this.ctx.incidents.explains(f.src_addr, f.dst_addr, start);
+    if (f.supplier_id !== this.#runSupplier || f.exporter_id !== this.#runExporter) this.#newRun(f.supplier_id, f.exporter_id);
+    const carrier = this.#carrier;
+    if (carrier !== undefined && t > carrier.latestMs) carrier.latestMs = t;
     // One exporter's records of one 5-tuple: two exporters on its path each report it whole.
-    if (f.exporter_id !== this.#hashedExporter) {
-      this.#hashedExporter = f.exporter_id;
-      this.#exporterHash = hashString(f.exporter_id);
-    }
     this.#conversation = hashNumber(conversationOf(f), this.#exporterHash) || 1;
     this.#flows = this.#seen.add(start, this.#conversation, b, p) ? 1 : 0;
     if (this.#stepMs > 0) this.#step = Math.floor(t / this.#stepMs);
     if (e.supplier && f.supplier_id !== '') this.#add('supplier', f.supplier_id, start, b, p, rx);
-    if (e.exporter && f.exporter_id !== '') this.#add('exporter', this.#exporterKey(f.supplier_id, f.exporter_id), start, b, p, rx);
+    if (e.exporter && f.exporter_id !== '') this.#add('exporter', this.#exporterKey, start, b, p, rx);
     const src = f.src_org;
     const dst = f.dst_org;
     if (src !== dst) {
@@ -168,24 +169,33 @@ export class VolumeDetector implements DetectorFamily {
 
   /** Whether the flow being added involves an ongoing incident's address. */
   #explained = false;
-  #lastSupplier = '';
-  #lastExporter = '';
-  #lastKey = '';
+  /**
+   * The supplier and exporter of the current run of flows (batches are per exporter): its key
+   * `supplier/exporter`, hash and delivery record are looked up once a run.
+   */
+  #runSupplier = '';
+  #runExporter = '';
+  #exporterKey = '';
+  #exporterHash = hashString('');
+  /** The delivery record of the current flow's exporter (undefined: none, or past MAX_CARRIERS). */
+  #carrier: Carrier | undefined;
+  readonly #carriers = new Map<string, Carrier>();
 
-  /** `supplier/exporter`, built once per run of flows from the same exporter (batches are per exporter), else from the cache. */
-  #exporterKey(supplier: string, exporter: string): string {
-    if (supplier !== this.#lastSupplier || exporter !== this.#lastExporter) {
-      this.#lastSupplier = supplier;
-      this.#lastExporter = exporter;
-      this.#lastKey = this.#exporterKeys.key(supplier, exporter);
+  #newRun(supplier: string, exporter: string): void {
+    this.#runSupplier = supplier;
+    this.#runExporter = exporter;
+    this.#exporterHash = hashString(exporter);
+    this.#exporterKey = exporter === '' ? '' : this.#exporterKeys.key(supplier, exporter);
+    let c = exporter === '' ? undefined : this.#carriers.get(this.#exporterKey);
+    if (c === undefined && exporter !== '' && this.#carriers.size < MAX_CARRIERS) {
+      c = { latestMs: Number.NEGATIVE_INFINITY };
+      this.#carriers.set(this.#exporterKey, c);
     }
-    return this.#lastKey;
+    this.#carrier = c;
   }
+
   /** The current flow's conversation (hash of its exporter and 5-tuple), for the largest transfers. */
   #conversation = 0;
-  /** The exporter whose hash is #exporterHash (batches come per exporter: hashed once a run). */
-  #hashedExporter = '';
-  #exporterHash = hashString('');
   /** 1 when the current flow's conversation is new in its interval (the flows metric), else 0. */
   #flows = 1;
   readonly #exporterKeys = new KeyCache('/');
@@ -205,6 +215,7 @@ export class VolumeDetector implements DetectorFamily {
     // As in the drop window, an ongoing incident's flows are not the entity's own traffic.
     if (entity.dropSteps !== undefined && !this.#explained) entity.dropSteps.add(this.#step, bytes);
     if (receivedNs > entity.receivedNs) entity.receivedNs = receivedNs;
+    entity.carrier = this.#carrier;
   }
 
   #create(kind: VolumeKind, id: string): VolumeEntity {
@@ -228,9 +239,12 @@ export class VolumeDetector implements DetectorFamily {
       dropWindow: withWindow ? new DropWindow(windowSize) : undefined,
       dropSteps:
         withWindow && this.#stepMs > 0
-          ? new DropSteps((2 * clock.intervalMs) / this.#stepMs, (clock.latenessMs + clock.maxHoldMs) / this.#stepMs)
+          ? // Steps ahead of the watermark (lateness and its hold), and a run judged up to a
+            // carrier behind it by up to the hold (#judgedStep).
+            new DropSteps((2 * clock.intervalMs) / this.#stepMs, (clock.latenessMs + 2 * clock.maxHoldMs) / this.#stepMs)
           : undefined,
       emptyRate: 1,
+      carrier: undefined,
     };
   }
 
@@ -395,6 +409,10 @@ export class VolumeDetector implements DetectorFamily {
       this.blindDrops++;
       return;
     }
+    if (!spike && this.#behind(entity, atMs)) {
+      this.behindDrops++;
+      return;
+    }
     let severity: Severity = entity.kind === 'supplier' && !spike ? 'high' : 'medium';
     if (Math.abs(z) >= 2 * this.ctx.config.volume.zThreshold * (spike ? entity.spikeScale : entity.dropScale))
       severity = escalate(severity);
@@ -427,6 +445,28 @@ export class VolumeDetector implements DetectorFamily {
     if ((entity.kind === 'supplier' || entity.kind === 'exporter') && this.isSilent(entity.kind, entity.id)) return true;
     if (entity.kind === 'service' && this.anySupplierSilent()) return true;
     return this.#suppliersOf(entity.kind, entity.id).some((s) => this.isSilent('supplier', s));
+  }
+
+  /** Drops not raised because the exporter carrying the entity had not delivered that far yet (see #behind and #judgedStep). */
+  behindDrops = 0;
+
+  /**
+   * Whether a drop of `entity` judged up to event time `atMs` may be flows not delivered yet: the
+   * exporter of its latest flow has delivered nothing at or after `atMs`, and is at most
+   * `maxPartitionSkewMs` behind. The watermark runs on the whole stream, so an exporter whose
+   * telemetry reaches us later than the rest (a supplier pushing its flows over HTTPS in batches,
+   * a collector or a partition falling behind) has its last steps judged before they arrive: they
+   * read as empty, and an exporter, its supplier and its organisations all "drop" together. Its
+   * flows, when they come, count in their own steps and interval (late flows are folded into the
+   * oldest open interval: the interval's drop is not raised, the next one holds them). Drops on
+   * steps are judged up to what the exporter has delivered instead (#judgedStep). An exporter
+   * that has really stopped is judged once it is that far behind (and the silence alert follows);
+   * an entity's drop while its exporter keeps delivering (an organisation cut off behind a working
+   * router) is judged as before.
+   */
+  #behind(entity: VolumeEntity, atMs: number): boolean {
+    const latest = entity.carrier?.latestMs;
+    return latest !== undefined && latest < atMs && atMs - latest <= this.ctx.clock.maxHoldMs;
   }
 
   /** Spikes of services, suppliers and exporters not raised because they were broad (see #broad). */
@@ -506,8 +546,10 @@ export class VolumeDetector implements DetectorFamily {
       if (entity.kind === 'organisation_in' || entity.kind === 'organisation_out') orgs.set(entity, c);
       // Two intervals of expected flows under the floor: no run of steps can reach it.
       if (entity.emptyRate > MAX_EMPTY_RATE || c.expectedFlows * perInterval * 2 < c.minExpectedFlows) continue;
-      const drop = entity.dropSteps?.judge(end, c);
-      if (drop !== undefined) this.#raiseStepDrop(entity, this.#describe(entity), endMs, drop);
+      const at = this.#judgedStep(entity, end);
+      const drop = entity.dropSteps?.judge(at, c);
+      if (drop !== undefined) this.#raiseStepDrop(entity, this.#describe(entity), at * this.#stepMs, drop);
+      else if (at < end && entity.dropSteps?.judge(end, c) !== undefined) this.behindDrops++;
     }
     // An organisation cut off loses both directions: judged together, its flows reach the floor in
     // half the time (an organisation entity of its own).
@@ -522,21 +564,22 @@ export class VolumeDetector implements DetectorFamily {
       if (co === undefined || ci === undefined) continue;
       const expectedFlows = co.expectedFlows + ci.expectedFlows;
       if (expectedFlows <= 0) continue;
-      const drop = out.dropSteps.judge(
-        end,
-        {
-          ...co,
-          minExpectedFlows: Math.max(co.minExpectedFlows, ci.minExpectedFlows),
-          zThreshold: Math.max(co.zThreshold, ci.zThreshold),
-          // The relative spread of a sum is at most the mean of its parts' weighted by their
-          // expectation (equal when the two move together).
-          spread: (co.spread * co.expectedFlows + ci.spread * ci.expectedFlows) / expectedFlows,
-          expectedFlows,
-          expectedBytes: co.expectedBytes + ci.expectedBytes,
-        },
-        inn.dropSteps,
-      );
-      if (drop === undefined) continue;
+      const at = Math.min(this.#judgedStep(out, end), this.#judgedStep(inn, end));
+      const both: StepCriteria = {
+        ...co,
+        minExpectedFlows: Math.max(co.minExpectedFlows, ci.minExpectedFlows),
+        zThreshold: Math.max(co.zThreshold, ci.zThreshold),
+        // The relative spread of a sum is at most the mean of its parts' weighted by their
+        // expectation (equal when the two move together).
+        spread: (co.spread * co.expectedFlows + ci.spread * ci.expectedFlows) / expectedFlows,
+        expectedFlows,
+        expectedBytes: co.expectedBytes + ci.expectedBytes,
+      };
+      const drop = out.dropSteps.judge(at, both, inn.dropSteps);
+      if (drop === undefined) {
+        if (at < end && out.dropSteps.judge(end, both, inn.dropSteps) !== undefined) this.behindDrops++;
+        continue;
+      }
       const d = this.ctx.directory;
       const id = out.id;
       const what: Described = {
@@ -545,8 +588,20 @@ export class VolumeDetector implements DetectorFamily {
         fields: { srcOrg: id },
         match: (f) => (f.src_org === id) !== (f.dst_org === id),
       };
-      this.#raiseStepDrop({ ...out, receivedNs: Math.max(out.receivedNs, inn.receivedNs) }, what, endMs, drop, 'organisation');
+      this.#raiseStepDrop({ ...out, receivedNs: Math.max(out.receivedNs, inn.receivedNs) }, what, at * this.#stepMs, drop, 'organisation');
     }
+  }
+
+  /**
+   * The step boundary up to which `entity`'s steps are judged at boundary `end`: `end`, or when the
+   * exporter of its latest flow has delivered less far (#behind), the start of the step that
+   * exporter's latest flow is in (the steps before it are as complete as that exporter's delivery
+   * shows), for at most the watermark hold behind `end`.
+   */
+  #judgedStep(entity: VolumeEntity, end: number): number {
+    const latest = entity.carrier?.latestMs;
+    if (latest === undefined || latest >= end * this.#stepMs || end * this.#stepMs - latest > this.ctx.clock.maxHoldMs) return end;
+    return Math.floor(latest / this.#stepMs);
   }
 
   /**
