@@ -3,6 +3,7 @@ import type { Evidence, EvidenceFlow, EvidenceSource } from '@flowwatch/flow-sch
 import { conversationOf, hashNumber, hashString } from './hash.js';
 
 const TOP = 10;
+const everything = () => true;
 
 /**
  * The most recent flows (a ring of records the ring owns, written in place: no allocation per
@@ -59,6 +60,11 @@ export class RecentFlows {
       if (part(f)) inPart += v;
     });
     return { total, part: inPart };
+  }
+
+  /** Calls `fn` with each recent flow of [fromMs, toMs), a conversation's records once (the first). */
+  eachConversation(fromMs: number, toMs: number, fn: (f: EnrichedFlow) => void): void {
+    this.#each(everything, fromMs, toMs, 2, fn);
   }
 
   /**

@@ -355,6 +355,45 @@ describe('volume detector', () => {
     expect(recordsSpikes(run(one, surged(true)())).map((c) => c.alert.entity.kind)).toContain('service');
   });
 
+  it('calls a rise of every organisation broad where three large organisations usually carry half the flows, but not a rise of one of them', () => {
+    const start = T0 + 1.5 * 3_600_000;
+    const large = ['10.1.0.', '10.2.0.', '10.3.0.'];
+    // RR8, O01 and O02 make an extra flow to the records service for each background one: about
+    // half its flows. In the five minutes: every flow comes with four more (broad), or RR8 makes
+    // the same excess alone.
+    const skewed = (concentrated: boolean) =>
+      function* () {
+        let n = 0;
+        for (const f of backgroundTraffic({
+          startMs: T0,
+          seconds: 1.5 * 3600 + 600,
+          peakPerSecond: 30,
+          seed: 15,
+        }) as Generator<FlowRecord>) {
+          const t = f.time_flow_end_ns / 1e6;
+          const records = f.dst_addr.startsWith('10.250.1.');
+          const batch = [f];
+          if (records) batch.push({ ...f, src_addr: `${large[n++ % 3]}${1 + (n % 50)}`, src_port: f.src_port + 7 });
+          for (const g of batch) {
+            yield g;
+            if (!records || t < start || t >= start + 300_000) continue;
+            for (let k = 1; k <= 4; k++)
+              yield concentrated
+                ? { ...g, src_addr: '10.1.0.7', supplier_id: 'supplier-b', exporter_id: 'core-1', src_port: g.src_port + 100 * k }
+                : { ...g, src_port: g.src_port + 100 * k };
+          }
+        }
+      };
+    const recordsSpikes = (changes: ReturnType<typeof run>) =>
+      volume(changes).filter(
+        (c) => c.alert.type === 'volume_spike' && c.alert.entity.kind === 'service' && c.alert.entity.id === 'records',
+      );
+    const broad = testEngine({ volume: config });
+    expect(recordsSpikes(run(broad, skewed(false)())).map((c) => c.alert.summary)).toEqual([]);
+    expect(broad.stats().broadSpikes).toBeGreaterThan(0);
+    expect(recordsSpikes(run(testEngine({ volume: config }), skewed(true)()))).not.toEqual([]);
+  });
+
   it('respects the minimum volume: a tenfold rise of a trickle is not an alert', () => {
     const engine = testEngine({ volume: { ...config, minBytes: 1e9, minPackets: 1e7, minFlows: 1e6 } });
     const start = T0 + 1.5 * 3_600_000;

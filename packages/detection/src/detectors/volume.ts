@@ -34,7 +34,12 @@ export interface VolumeEntity {
   emptyRate: number;
   /** The exporter of its latest flow: its drops wait for that exporter's delivery (VolumeDetector.#behind). */
   carrier: Carrier | undefined;
+  /** Usual share of its flows carried by its three largest organisations (services, suppliers, exporters; NaN until learnt): #broad. */
+  topShare: number;
 }
+
+/** Learning rate of `topShare`: about the last 10 intervals without a spike. */
+const TOP_SHARE_ALPHA = 0.1;
 
 /** How far one exporter's flows have been delivered to this detector. */
 interface Carrier {
@@ -245,6 +250,7 @@ export class VolumeDetector implements DetectorFamily {
           : undefined,
       emptyRate: 1,
       carrier: undefined,
+      topShare: Number.NaN,
     };
   }
 
@@ -272,6 +278,7 @@ export class VolumeDetector implements DetectorFamily {
     const slot = hourOfWeek(start);
     const v = this.ctx.config.volume;
     const out = this.#out;
+    this.#spiking.clear();
     for (const entity of this.#entities()) {
       const values = entity.sums.take(start, out);
       const b = entity.baseline;
@@ -293,6 +300,7 @@ export class VolumeDetector implements DetectorFamily {
       if (values[7]! > 0) for (let m = 0; m < 3; m++) values[m] = Math.max(0, values[m]! - values[5 + m]!);
       b.observe(slot, values);
     }
+    this.#learnTopShares(start);
   }
 
   #evaluate(entity: VolumeEntity, slot: number, start: number, values: Float64Array): void {
@@ -356,6 +364,7 @@ export class VolumeDetector implements DetectorFamily {
       best = -1;
       explained = true;
     }
+    if (best >= 0 && bestZ > 0) this.#spiking.add(entity);
     if (best >= 0 && bestZ > 0 && this.#broad(entity, start, best, values[best]!, bestExpected)) {
       this.broadSpikes++;
       return;
@@ -469,17 +478,59 @@ export class VolumeDetector implements DetectorFamily {
     return latest !== undefined && latest < atMs && atMs - latest <= this.ctx.clock.maxHoldMs;
   }
 
+  /** Aggregates (services, suppliers, exporters) whose interval being closed rose: their usual top share is not learnt from it. */
+  readonly #spiking = new Set<VolumeEntity>();
+
+  /**
+   * Learns, for each service, supplier and exporter with flows from at least 10 organisations in
+   * the ring of recent flows of interval `start` (one pass over the ring), the share of its flows
+   * (conversations) carried by its three largest organisations, unless the interval rose (a rise
+   * of one organisation must not become the usual).
+   */
+  #learnTopShares(start: number): void {
+    const e = this.#enabled;
+    if (!e.service && !e.supplier && !e.exporter) return;
+    const counts = new Map<VolumeEntity, Map<string, number>>();
+    const count = (entity: VolumeEntity | undefined, org: string) => {
+      if (entity === undefined || org === '' || this.#spiking.has(entity)) return;
+      let by = counts.get(entity);
+      if (by === undefined) counts.set(entity, (by = new Map()));
+      by.set(org, (by.get(org) ?? 0) + 1);
+    };
+    this.ctx.recent.eachConversation(start, start + this.ctx.clock.intervalMs, (f) => {
+      const org = f.src_org !== '' ? f.src_org : f.dst_org;
+      if (e.supplier && f.supplier_id !== '') count(this.tables.supplier.peek(f.supplier_id), org);
+      if (e.exporter && f.exporter_id !== '') count(this.tables.exporter.peek(this.#exporterKeys.key(f.supplier_id, f.exporter_id)), org);
+      if (e.service && f.service !== '')
+        count(this.tables.service.peek(f.service), this.ctx.serviceAtDestination(f) ? f.src_org : f.dst_org);
+    });
+    for (const [entity, by] of counts) {
+      if (by.size < 10) continue;
+      const values = [...by.values()].sort((a, b) => b - a);
+      let total = 0;
+      for (const x of values) total += x;
+      const share = (values[0]! + (values[1] ?? 0) + (values[2] ?? 0)) / total;
+      entity.topShare = Number.isNaN(entity.topShare) ? share : entity.topShare + TOP_SHARE_ALPHA * (share - entity.topShare);
+    }
+  }
+
   /** Spikes of services, suppliers and exporters not raised because they were broad (see #broad). */
   broadSpikes = 0;
 
   /**
    * Whether a spike of an aggregate (a service, a supplier, an exporter) is broad: the rise is
-   * spread over many organisations, so that even the three carrying most, taken whole, are under
-   * half of the excess over the expected. That is demand (everyone logging on after an outage, a
-   * national campaign), not a host or an organisation doing something new; what a host or an
-   * organisation does has its own entities (organisation in/out and pair volumes, floods, scans,
-   * exfiltration), which still alert. Judged on the ring of recent flows as a sample of the
-   * interval; a sample of fewer than 20 organisations is never called broad.
+   * spread over many organisations. The three organisations carrying most now, less what they
+   * usually carry (their usual share of the flows, `topShare`, of the expected; none for bytes
+   * and packets or before it is learnt), carry less of the excess over the expected than halfway
+   * from their usual share to all of it: with no usual share, under half of it. That is demand
+   * (everyone logging on after an outage, a national campaign), not a host or an organisation
+   * doing something new; what a host or an organisation does has its own entities (organisation
+   * in/out and pair volumes, floods, scans, exfiltration), which still alert. Without the usual
+   * share, a service whose three largest users carry a third of its flows (the identity service
+   * of the evaluation: 28-50 % a minute) could never rise broadly by three times: the three's
+   * part of a rise shared by everyone is their usual share of it. Judged on the ring of recent
+   * flows as a sample of the interval; a sample of fewer than 20 organisations is never called
+   * broad.
    */
   #broad(entity: VolumeEntity, start: number, m: number, observed: number, expected: number): boolean {
     const kind = entity.kind;
@@ -492,7 +543,9 @@ export class VolumeDetector implements DetectorFamily {
     const c = this.ctx.recent.concentration(match, start, start + this.ctx.clock.intervalMs, m, keyOf, 3);
     if (c.total <= 0 || c.keys < 20) return false;
     const topPart = (observed * c.top) / c.total;
-    return topPart < 0.5 * (observed - Math.max(0, expected));
+    const usual = m === 2 && !Number.isNaN(entity.topShare) ? Math.min(0.9, entity.topShare) : 0;
+    const exp = Math.max(0, expected);
+    return topPart - usual * exp < (usual + 0.5 * (1 - usual)) * (observed - exp);
   }
 
   /** A drop over the last few intervals (drop-window.ts), raised when no single interval is one. */
