@@ -5,6 +5,14 @@ import { conversationOf, hashNumber, hashString } from './hash.js';
 const TOP = 10;
 const everything = () => true;
 
+/** The sum of the `k` largest of `values`. */
+export function largestSum(values: Iterable<number>, k: number): number {
+  const sorted = [...values].sort((a, b) => b - a);
+  let sum = 0;
+  for (let i = 0; i < Math.min(k, sorted.length); i++) sum += sorted[i]!;
+  return sum;
+}
+
 /**
  * The most recent flows (a ring of records the ring owns, written in place: no allocation per
  * flow), from which an alert's evidence is drawn when it is published: the largest matching flows
@@ -108,10 +116,7 @@ export class RecentFlows {
       const key = keyOf(f);
       if (key !== '') by.set(key, (by.get(key) ?? 0) + v);
     });
-    const values = [...by.values()].sort((a, b) => b - a);
-    let sum = 0;
-    for (let i = 0; i < Math.min(top, values.length); i++) sum += values[i]!;
-    return { total, top: sum, keys: values.length };
+    return { total, top: largestSum(by.values(), top), keys: by.size };
   }
 
   /** Top flows and sources among recent flows matching `match`, plus the detector's own details. */

@@ -23,6 +23,14 @@ function* surge(from: number, to: number, perSecond: number) {
     });
 }
 
+/** Four more flows like `f` on other source ports (`portStep` apart): from the same host, or all from one Leeds host (`fromLeeds`). */
+function* fourMore(f: FlowRecord, fromLeeds: boolean, portStep: number) {
+  for (let k = 1; k <= 4; k++)
+    yield fromLeeds
+      ? { ...f, src_addr: '10.1.0.7', supplier_id: 'supplier-b', exporter_id: 'core-1', src_port: f.src_port + portStep * k }
+      : { ...f, src_port: f.src_port + portStep * k };
+}
+
 vi.setConfig({ testTimeout: 60_000 });
 
 describe('volume detector', () => {
@@ -340,10 +348,7 @@ describe('volume detector', () => {
           yield f;
           const t = f.time_flow_end_ns / 1e6;
           if (!f.dst_addr.startsWith('10.250.1.') || t < start || t >= start + 300_000) continue;
-          for (let k = 1; k <= 4; k++)
-            yield concentrated
-              ? { ...f, src_addr: '10.1.0.7', supplier_id: 'supplier-b', exporter_id: 'core-1', src_port: f.src_port + k }
-              : { ...f, src_port: f.src_port + k };
+          yield* fourMore(f, concentrated, 1);
         }
       };
     const recordsSpikes = (changes: ReturnType<typeof run>) =>
@@ -377,10 +382,7 @@ describe('volume detector', () => {
           for (const g of batch) {
             yield g;
             if (!records || t < start || t >= start + 300_000) continue;
-            for (let k = 1; k <= 4; k++)
-              yield concentrated
-                ? { ...g, src_addr: '10.1.0.7', supplier_id: 'supplier-b', exporter_id: 'core-1', src_port: g.src_port + 100 * k }
-                : { ...g, src_port: g.src_port + 100 * k };
+            yield* fourMore(g, concentrated, 100);
           }
         }
       };

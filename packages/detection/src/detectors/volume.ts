@@ -7,6 +7,7 @@ import { formatBytes, formatCount, formatDuration, suppliersOf } from '../direct
 import { DropSteps, DropWindow, type StepCriteria, type StepDrop } from '../drop-window.js';
 import { EntityTable } from '../entity-table.js';
 import { IntervalSums } from '../event-clock.js';
+import { largestSum } from '../evidence.js';
 import { conversationOf, hashNumber, hashString } from '../hash.js';
 import { IntervalConversations } from '../interval-conversations.js';
 import { KeyCache } from '../key-cache.js';
@@ -474,8 +475,17 @@ export class VolumeDetector implements DetectorFamily {
    * router) is judged as before.
    */
   #behind(entity: VolumeEntity, atMs: number): boolean {
+    return this.#deliveredShortOf(entity, atMs) !== undefined;
+  }
+
+  /**
+   * How far the exporter of `entity`'s latest flow has delivered (its latest event time), when
+   * that is short of `atMs` by at most `maxPartitionSkewMs`; else undefined (not behind, or
+   * behind for so long that it is judged as it stands).
+   */
+  #deliveredShortOf(entity: VolumeEntity, atMs: number): number | undefined {
     const latest = entity.carrier?.latestMs;
-    return latest !== undefined && latest < atMs && atMs - latest <= this.ctx.clock.maxHoldMs;
+    return latest !== undefined && latest < atMs && atMs - latest <= this.ctx.clock.maxHoldMs ? latest : undefined;
   }
 
   /** Aggregates (services, suppliers, exporters) whose interval being closed rose: their usual top share is not learnt from it. */
@@ -498,21 +508,24 @@ export class VolumeDetector implements DetectorFamily {
       by.set(org, (by.get(org) ?? 0) + 1);
     };
     this.ctx.recent.eachConversation(start, start + this.ctx.clock.intervalMs, (f) => {
-      const org = f.src_org !== '' ? f.src_org : f.dst_org;
+      const org = this.#carrierOrg(f);
       if (e.supplier && f.supplier_id !== '') count(this.tables.supplier.peek(f.supplier_id), org);
       if (e.exporter && f.exporter_id !== '') count(this.tables.exporter.peek(this.#exporterKeys.key(f.supplier_id, f.exporter_id)), org);
-      if (e.service && f.service !== '')
-        count(this.tables.service.peek(f.service), this.ctx.serviceAtDestination(f) ? f.src_org : f.dst_org);
+      if (e.service && f.service !== '') count(this.tables.service.peek(f.service), this.#userOrg(f));
     });
     for (const [entity, by] of counts) {
       if (by.size < 10) continue;
-      const values = [...by.values()].sort((a, b) => b - a);
       let total = 0;
-      for (const x of values) total += x;
-      const share = (values[0]! + (values[1] ?? 0) + (values[2] ?? 0)) / total;
+      for (const x of by.values()) total += x;
+      const share = largestSum(by.values(), 3) / total;
       entity.topShare = Number.isNaN(entity.topShare) ? share : entity.topShare + TOP_SHARE_ALPHA * (share - entity.topShare);
     }
   }
+
+  /** The organisation a flow of a service is from or to (the service's user), as #broad counts them. */
+  readonly #userOrg = (f: EnrichedFlow): string => (this.ctx.serviceAtDestination(f) ? f.src_org : f.dst_org);
+  /** The organisation a flow of a supplier or exporter is counted for, as #broad counts them: its source's, else its destination's. */
+  readonly #carrierOrg = (f: EnrichedFlow): string => (f.src_org !== '' ? f.src_org : f.dst_org);
 
   /** Spikes of services, suppliers and exporters not raised because they were broad (see #broad). */
   broadSpikes = 0;
@@ -536,11 +549,14 @@ export class VolumeDetector implements DetectorFamily {
     const kind = entity.kind;
     if (kind !== 'service' && kind !== 'supplier' && kind !== 'exporter') return false;
     const match = this.#describe(entity).match;
-    const keyOf =
-      kind === 'service'
-        ? (f: EnrichedFlow) => (this.ctx.serviceAtDestination(f) ? f.src_org : f.dst_org)
-        : (f: EnrichedFlow) => (f.src_org !== '' ? f.src_org : f.dst_org);
-    const c = this.ctx.recent.concentration(match, start, start + this.ctx.clock.intervalMs, m, keyOf, 3);
+    const c = this.ctx.recent.concentration(
+      match,
+      start,
+      start + this.ctx.clock.intervalMs,
+      m,
+      kind === 'service' ? this.#userOrg : this.#carrierOrg,
+      3,
+    );
     if (c.total <= 0 || c.keys < 20) return false;
     const topPart = (observed * c.top) / c.total;
     const usual = m === 2 && !Number.isNaN(entity.topShare) ? Math.min(0.9, entity.topShare) : 0;
@@ -652,9 +668,8 @@ export class VolumeDetector implements DetectorFamily {
    * shows), for at most the watermark hold behind `end`.
    */
   #judgedStep(entity: VolumeEntity, end: number): number {
-    const latest = entity.carrier?.latestMs;
-    if (latest === undefined || latest >= end * this.#stepMs || end * this.#stepMs - latest > this.ctx.clock.maxHoldMs) return end;
-    return Math.floor(latest / this.#stepMs);
+    const latest = this.#deliveredShortOf(entity, end * this.#stepMs);
+    return latest === undefined ? end : Math.floor(latest / this.#stepMs);
   }
 
   /**
