@@ -48,6 +48,11 @@ interface Carrier {
   latestMs: number;
 }
 
+/** A volume entity's object without its baseline, sums, windows and id (14 fields and the header). */
+const ENTITY_BYTES = 136;
+/** A carrier's object and its map entry, without the key. */
+const CARRIER_BYTES = 80;
+
 /** Exporters whose delivery is tracked at most (exporter ids of pushed records are the suppliers' own strings). */
 const MAX_CARRIERS = 65_536;
 
@@ -870,8 +875,9 @@ export class VolumeDetector implements DetectorFamily {
         e.sums.approximateBytes +
         (e.dropWindow?.approximateBytes ?? 0) +
         (e.dropSteps?.approximateBytes ?? 0) +
-        120 +
+        ENTITY_BYTES +
         2 * e.id.length;
+    for (const key of this.#carriers.keys()) n += CARRIER_BYTES + 2 * key.length;
     return n;
   }
 
