@@ -178,7 +178,7 @@ const detectorObject = z.strictObject({
         .min(0)
         .default(10_000)
         .describe(
-          'Drops are also judged every this many ms of event time on runs of steps of this length over the last two intervals, before an interval closes (0: off); must divide intervalMs',
+          'Drops are also judged every this many ms of event time on runs of steps of this length over the last two intervals, and spikes on the interval so far, before an interval closes (0: off); must divide intervalMs',
         ),
       kinds: z
         .array(z.enum(['supplier', 'exporter', 'organisation_in', 'organisation_out', 'organisation_pair', 'service']))

@@ -51,6 +51,8 @@ export interface EngineStats {
   blindDrops: number;
   /** Volume drops not yet raised because the exporter carrying the entity had not delivered that far (its flows may still come). */
   behindDrops: number;
+  /** Volume spikes raised before their interval closed (judged at a step boundary on the interval so far). */
+  earlySpikes: number;
   droppedAlerts: number;
 }
 
@@ -365,6 +367,7 @@ export class DetectionEngine {
       broadSpikes: this.volume.broadSpikes,
       blindDrops: this.volume.blindDrops,
       behindDrops: this.volume.behindDrops,
+      earlySpikes: this.volume.earlySpikes,
       droppedAlerts: this.tracker.counters.dropped,
     };
   }

@@ -161,6 +161,17 @@ export class IntervalSums {
     keepTop3(s, b, totalB, conversation, base + 4, base + 10, base + 11, base + 15);
   }
 
+  /** Copies the sums of interval `start` so far into `out` (zeros when nothing was added), keeping them. */
+  peek(start: number, out: Float64Array): Float64Array {
+    const slot = Math.floor(start / this.intervalMs) % this.slots;
+    if (this.#starts[slot] !== start) {
+      out.fill(0, 0, this.metrics);
+      return out;
+    }
+    for (let m = 0; m < this.metrics; m++) out[m] = this.#sums[slot * this.metrics + m]!;
+    return out;
+  }
+
   /** Copies the sums of interval `start` into `out` (zeros when nothing was added) and clears them. */
   take(start: number, out: Float64Array): Float64Array {
     const slot = Math.floor(start / this.intervalMs) % this.slots;

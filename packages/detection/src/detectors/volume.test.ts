@@ -53,10 +53,43 @@ describe('volume detector', () => {
     expect(kinds).toContain('volume_spike organisation_out:RR8');
     expect(kinds).toContain('volume_spike organisation_pair:RR8>O01');
     const out = spikes.find((c) => c.alert.entity.id === 'RR8')!.alert;
-    expect(out.summary).toMatch(/^Leeds Teaching Hospitals \(supplier-b\) outbound: .* in 1 min, \d+x the expected/);
+    expect(out.summary).toMatch(/^Leeds Teaching Hospitals \(supplier-b\) outbound: .* in (the first \d+ s of )?1 min, \d+x the expected/);
     expect(out.supplier_ids).toEqual(['supplier-b']);
-    // Detected when the first surging minute closed: within one interval + lateness + 1 s.
+    // Detected within one interval + lateness + 1 s (before the minute closed: the next test).
     expect(Date.parse(out.last_seen) - start).toBeLessThan(60_000 + 5_000 + 1000);
+  });
+
+  it('raises a spike before its interval closes, once, when what has come so far is already one; judged only at the close it waits for the next whole minute', () => {
+    // RR8 sends 3 flows a second (about 7x its usual) from 50 s into a minute: that minute holds
+    // 10 s of it (under three times the minute's expected), the next whole minute closes 75 s
+    // after the start; by 30 s into it, what has come is three times a whole minute's.
+    const start = T0 + 1.5 * 3_600_000 + 50_000;
+    const traffic = () =>
+      merge(backgroundTraffic({ startMs: T0, seconds: 1.5 * 3600 + 600, peakPerSecond: 30, seed: 9 }), surge(start, start + 300_000, 3));
+    const spikesOf = (stepMs: number) =>
+      run(testEngine({ volume: { ...config, dropStepMs: stepMs } }), traffic()).filter(
+        (c) => c.alert.fingerprint === 'volume_spike|organisation_out:RR8',
+      );
+    const changes = spikesOf(10_000);
+    const first = changes[0]!.alert;
+    expect(changes[0]!.event).toBe('opened');
+    expect(first.summary).toMatch(
+      /^Leeds Teaching Hospitals \(supplier-b\) outbound: .* in the first \d+ s of 1 min, [\d.]+x the expected .* for all of it$/,
+    );
+    expect(first.evidence.details.elapsed_ms).toBeLessThan(60_000);
+    const delay = Date.parse(first.detected_at) - start;
+    expect(delay).toBeGreaterThan(0);
+    expect(delay).toBeLessThanOrEqual(40_000);
+    // Raised once before the minute closed; the close judges the whole minute (an update).
+    const minuteEnd = start - 50_000 + 120_000;
+    const beforeClose = changes.filter((c) => Date.parse(c.alert.last_seen) < minuteEnd - 1);
+    expect(beforeClose).toHaveLength(1);
+    expect(changes.some((c) => c.alert.summary.includes(' in 1 min, '))).toBe(true);
+    // Without steps: the next whole minute.
+    const late = spikesOf(0)[0]!.alert;
+    expect(late.summary).toMatch(/ in 1 min, [\d.]+x the expected/);
+    expect(Date.parse(late.detected_at) - start).toBeGreaterThanOrEqual(70_000 - 1);
+    expect(Date.parse(late.detected_at) - start - delay).toBeGreaterThanOrEqual(20_000);
   });
 
   it('does not call a few large transfers a volume spike (whole, or as sampled records), but does when the same bytes come in many flows', () => {
@@ -137,11 +170,11 @@ describe('volume detector', () => {
   it("leaves a flood's collateral to the flood: exporters' and suppliers' spikes its flows explain are not raised", () => {
     const start = T0 + 1.5 * 3_600_000;
     // 60 internet sources, 400 flows a second of 100 UDP packets (40,000 packets/s) at the records
-    // service for two minutes, through both of supplier-a's exporters.
-    function* flood() {
+    // service for two minutes from `from`, through both of supplier-a's exporters.
+    function* flood(from = start) {
       for (let i = 0; i < 48_000; i++)
         yield flow({
-          t: start + i * 2.5,
+          t: from + i * 2.5,
           src: `198.51.100.${1 + (i % 60)}`,
           dst: '10.250.1.10',
           proto: 17,
@@ -161,6 +194,55 @@ describe('volume detector', () => {
     );
     expect(collateral.map((c) => c.alert.summary)).toEqual([]);
     expect(engine.stats().explained).toBeGreaterThan(0);
+
+    // A flood of many conversations (2,000 records a second, each its own source port) starting
+    // 4 s after a step boundary, delivered as exporters do, in batches (5 s here, the flood's
+    // records last): when the watermark passes the boundary, its first half second has been read
+    // (8x a minute's flows of supplier-a) but the flood detector has not seen enough to call it a
+    // flood. Spikes judged on the minute so far wait for the next step, by which the flood is an
+    // incident and its flows are left out (without that wait: supplier-a and both exporters).
+    const at = start + 20_000 + 4_000;
+    function* manyConversations() {
+      for (let i = 0; i < 120_000; i++)
+        yield flow({
+          t: at + i * 0.5,
+          src: `198.51.100.${1 + (i % 60)}`,
+          srcPort: 1024 + (i % 60_000),
+          dst: '10.250.1.10',
+          proto: 17,
+          dstPort: 443,
+          packets: 20,
+          bytes: 20 * 500,
+          supplier: 'supplier-a',
+          exporter: i % 2 === 0 ? 'core-1' : 'core-2',
+        });
+    }
+    function* batched(flows: Iterable<FlowRecord>) {
+      let slot = Number.NaN;
+      let others: FlowRecord[] = [];
+      let flood: FlowRecord[] = [];
+      for (const f of flows) {
+        const s = Math.floor(f.time_flow_end_ns / 5e9);
+        if (s !== slot) {
+          yield* others;
+          yield* flood;
+          [others, flood, slot] = [[], [], s];
+        }
+        (f.dst_addr === '10.250.1.10' ? flood : others).push(f);
+      }
+      yield* others;
+      yield* flood;
+    }
+    const batches = run(
+      testEngine({ volume: config }),
+      batched(merge(backgroundTraffic({ startMs: T0, seconds: 1.5 * 3600 + 300, peakPerSecond: 30, seed: 22 }), manyConversations())),
+    );
+    expect(batches.some((c) => c.event === 'opened' && c.alert.type === 'flood')).toBe(true);
+    expect(
+      volume(batches)
+        .filter((c) => c.alert.type === 'volume_spike' && ['supplier', 'exporter'].includes(c.alert.entity.kind))
+        .map((c) => c.alert.summary),
+    ).toEqual([]);
 
     // The same flood with three large downloads through core-1 at the end of its second minute (so
     // that the ring of recent flows holds them too): without the flood's flows, the rest is those

@@ -37,6 +37,10 @@ export interface VolumeEntity {
   carrier: Carrier | undefined;
   /** Usual share of its flows carried by its three largest organisations (services, suppliers, exporters; NaN until learnt): #broad. */
   topShare: number;
+  /** Start of the open interval whose sums so far were a spike at the latest step (NaN: none): raised at the next step if it holds. */
+  earlySeenStart: number;
+  /** Start of the open interval whose spike was raised before it closed (NaN: none): raised once, then judged at its close. */
+  earlySpikeStart: number;
 }
 
 /** Learning rate of `topShare`: about the last 10 intervals without a spike. */
@@ -48,8 +52,8 @@ interface Carrier {
   latestMs: number;
 }
 
-/** A volume entity's object without its baseline, sums, windows and id (14 fields and the header). */
-const ENTITY_BYTES = 136;
+/** A volume entity's object without its baseline, sums, windows and id (16 fields and the header). */
+const ENTITY_BYTES = 152;
 /** A carrier's object and its map entry, without the key. */
 const CARRIER_BYTES = 80;
 
@@ -257,6 +261,8 @@ export class VolumeDetector implements DetectorFamily {
       emptyRate: 1,
       carrier: undefined,
       topShare: Number.NaN,
+      earlySeenStart: Number.NaN,
+      earlySpikeStart: Number.NaN,
     };
   }
 
@@ -309,8 +315,17 @@ export class VolumeDetector implements DetectorFamily {
     this.#learnTopShares(start);
   }
 
-  #evaluate(entity: VolumeEntity, slot: number, start: number, values: Float64Array): void {
+  /**
+   * Judges `values`, the sums of interval `start`, of `entity`: a spike or a drop at its close, or
+   * (with `earlyEndMs`, the step boundary the watermark has just passed inside the interval) a
+   * spike of what it holds so far, before it closes (#earlySpikes).
+   */
+  #evaluate(entity: VolumeEntity, slot: number, start: number, values: Float64Array, earlyEndMs = Number.NaN): void {
     const v = this.ctx.config.volume;
+    const early = !Number.isNaN(earlyEndMs);
+    // The sums hold what has been read, up to the latest event time (ahead of the watermark by the lateness).
+    const intervalMs = this.ctx.clock.intervalMs;
+    const elapsedMs = early ? Math.min(intervalMs, Math.max(earlyEndMs, this.ctx.clock.maxEventMs + 1) - start) : intervalMs;
     let best = -1;
     let explained = false;
     let bestZ = 0;
@@ -347,7 +362,7 @@ export class VolumeDetector implements DetectorFamily {
         }
       }
       // A drop is judged against the lower of the expectation and the seasonal profile (baseline.ts).
-      const low = down > 0 && !spike ? entity.baseline.score(m, slot, observed, floor, true) : undefined;
+      const low = down > 0 && !spike && !early ? entity.baseline.score(m, slot, observed, floor, true) : undefined;
       const drop =
         low !== undefined &&
         low.z <= -v.zThreshold * down &&
@@ -370,9 +385,23 @@ export class VolumeDetector implements DetectorFamily {
       best = -1;
       explained = true;
     }
-    if (best >= 0 && bestZ > 0) this.#spiking.add(entity);
-    if (best >= 0 && bestZ > 0 && this.#broad(entity, start, best, values[best]!, bestExpected)) {
-      this.broadSpikes++;
+    if (best >= 0 && bestZ > 0 && !early) this.#spiking.add(entity);
+    // The broad rule compares the shares of what has come with the expected of the same time.
+    if (best >= 0 && bestZ > 0 && this.#broad(entity, start, best, values[best]!, (bestExpected * elapsedMs) / intervalMs)) {
+      // Counted once, at the close.
+      if (!early) this.broadSpikes++;
+      return;
+    }
+    if (early) {
+      // Raised when it holds at two steps in a row: at the first, a flow-level incident starting
+      // in the flows read ahead of the watermark (a flood) may not be known yet; by the next it
+      // is, and its share is left out (#sampleExplains).
+      const seen = entity.earlySeenStart === start;
+      entity.earlySeenStart = best < 0 ? Number.NaN : start;
+      if (best < 0 || !seen) return;
+      entity.earlySpikeStart = start;
+      this.earlySpikes++;
+      this.#raiseJudged(entity, earlyEndMs, elapsedMs, best, bestZ, values, bestExpected);
       return;
     }
     if (best < 0) {
@@ -380,23 +409,45 @@ export class VolumeDetector implements DetectorFamily {
       else this.#windowDrop(entity, slot, start, floor);
       return;
     }
-    const spike = bestZ > 0;
+    this.#raiseJudged(entity, start + intervalMs, intervalMs, best, bestZ, values, bestExpected);
+  }
+
+  /**
+   * Raises what #evaluate found in metric `best` of `values`: sums of `elapsedMs` of an interval
+   * (all of it at its close; so far, for a spike before it closes), decided when the watermark
+   * passed `endMs`.
+   */
+  #raiseJudged(
+    entity: VolumeEntity,
+    endMs: number,
+    elapsedMs: number,
+    best: number,
+    z: number,
+    values: Float64Array,
+    expectedValue: number,
+  ): void {
+    const spike = z > 0;
     const observed = values[best]!;
     const metric = METRICS[best]!;
     const intervalMs = this.ctx.clock.intervalMs;
     const fmt = (x: number) => (metric === 'bytes' ? formatBytes(x) : `${formatCount(x)} ${metric}`);
     const what = this.#describe(entity);
-    bestExpected = Math.max(0, bestExpected);
-    const ratio = bestExpected > 0 ? observed / bestExpected : Number.POSITIVE_INFINITY;
+    const expected = Math.max(0, expectedValue);
+    const ratio = expected > 0 ? observed / expected : Number.POSITIVE_INFINITY;
+    const during =
+      elapsedMs < intervalMs
+        ? `in the first ${formatDuration(elapsedMs)} of ${formatDuration(intervalMs)}`
+        : `in ${formatDuration(intervalMs)}`;
     const summary = spike
-      ? bestExpected < 1
-        ? `${what.label}: ${fmt(observed)} in ${formatDuration(intervalMs)}, where almost none is expected`
-        : `${what.label}: ${fmt(observed)} in ${formatDuration(intervalMs)}, ${ratio >= 10 ? Math.round(ratio) : ratio.toFixed(1)}x the expected ${fmt(bestExpected)}`
-      : `${what.label}: only ${fmt(observed)} in ${formatDuration(intervalMs)}, ${Math.round(ratio * 100)}% of the expected ${fmt(bestExpected)}`;
-    this.#raise(entity, what, start + intervalMs - 1, bestZ, observed, bestExpected, summary, {
+      ? expected < 1
+        ? `${what.label}: ${fmt(observed)} ${during}, where almost none is expected`
+        : `${what.label}: ${fmt(observed)} ${during}, ${ratio >= 10 ? Math.round(ratio) : ratio.toFixed(1)}x the expected ${fmt(expected)}${elapsedMs < intervalMs ? ` for all of it` : ''}`
+      : `${what.label}: only ${fmt(observed)} ${during}, ${Math.round(ratio * 100)}% of the expected ${fmt(expected)}`;
+    this.#raise(entity, what, endMs - 1, z, observed, expected, summary, {
       metric,
       interval_ms: intervalMs,
-      z: Number(bestZ.toFixed(2)),
+      ...(elapsedMs < intervalMs ? { elapsed_ms: elapsedMs } : {}),
+      z: Number(z.toFixed(2)),
       ...(Number.isFinite(ratio) ? { ratio: Number(ratio.toFixed(3)) } : {}),
       unit: metric,
       ...(best < 2 ? { largest_flow: values[3 + best]! } : {}),
@@ -609,6 +660,7 @@ export class VolumeDetector implements DetectorFamily {
    */
   onStep(endMs: number): void {
     if (this.#stepMs <= 0) return;
+    this.#earlySpikes(endMs);
     const perInterval = this.ctx.clock.intervalMs / this.#stepMs;
     const slot = hourOfWeek(endMs - 1);
     const end = Math.round(endMs / this.#stepMs);
@@ -663,6 +715,49 @@ export class VolumeDetector implements DetectorFamily {
         match: (f) => (f.src_org === id) !== (f.dst_org === id),
       };
       this.#raiseStepDrop({ ...out, receivedNs: Math.max(out.receivedNs, inn.receivedNs) }, what, at * this.#stepMs, drop, 'organisation');
+    }
+  }
+
+  /** Spikes raised before their interval closed (#earlySpikes). */
+  earlySpikes = 0;
+
+  /**
+   * Spikes seen before their interval closes: when the watermark passes `endMs`, a step boundary
+   * inside an interval, each entity's sums of that interval so far are judged as a whole
+   * interval's would be, against the whole interval's expectation. Everything a spike is judged
+   * by only grows as the interval's flows come in (the sums, their z-score and ratio, the sums
+   * less the three largest conversations, less an ongoing incident's flows), so what is a spike
+   * with part of the interval is one with all of it: a transfer of 25 MB/s starting in the last
+   * seconds of a minute is raised 10-30 s after its first records, not when the next whole
+   * minute closes (74 s in the pipeline evaluation). Only the broad rule and an incident's share
+   * read the ring of recent flows, a sample of the interval so far. Raised when it holds at two
+   * steps in a row (a flood starting in the flows read ahead of the watermark is not known as an
+   * incident at the first), once an interval; its close judges it again as always (an update of
+   * the same alert, or nothing).
+   */
+  #earlySpikes(endMs: number): void {
+    const intervalMs = this.ctx.clock.intervalMs;
+    // At an interval's end the interval has just been judged whole (onIntervalClose).
+    if (endMs % intervalMs === 0) return;
+    const start = endMs - (endMs % intervalMs);
+    const v = this.ctx.config.volume;
+    const slot = hourOfWeek(start);
+    const out = this.#out;
+    for (const entity of this.#entities()) {
+      if (entity.spikeScale <= 0 || entity.earlySpikeStart === start) continue;
+      const b = entity.baseline;
+      if (b.history < v.minHistoryIntervals || b.residuals < 16) continue;
+      const values = entity.sums.peek(start, out);
+      // Under every metric's minimum: not a spike whatever the baseline (#isSpike).
+      if (
+        values[0]! < this.#mins[0]! * entity.spikeScale &&
+        values[1]! < this.#mins[1]! * entity.spikeScale &&
+        values[2]! < this.#mins[2]! * entity.spikeScale
+      ) {
+        entity.earlySeenStart = Number.NaN;
+        continue;
+      }
+      this.#evaluate(entity, slot, start, values, endMs);
     }
   }
 
