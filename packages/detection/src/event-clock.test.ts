@@ -45,8 +45,11 @@ describe('IntervalSums', () => {
     sums.add3(60_000, 10, 20, 30);
     sums.add3(0, 1, 1, 1);
     const out = new Float64Array(3);
+    // peek reads an open interval so far and keeps it; take reads and clears it.
+    expect([...sums.peek(0, out)]).toEqual([2, 3, 4]);
     expect([...sums.take(0, out)]).toEqual([2, 3, 4]);
     expect([...sums.take(0, out)]).toEqual([0, 0, 0]);
+    expect([...sums.peek(0, out)]).toEqual([0, 0, 0]);
     expect([...sums.take(60_000, out)]).toEqual([10, 20, 30]);
     sums.add3(180_000, 5, 5, 5); // same slot as 0: replaces the stale one
     expect([...sums.take(180_000, out)]).toEqual([5, 5, 5]);

@@ -174,13 +174,9 @@ export class IntervalSums {
 
   /** Copies the sums of interval `start` into `out` (zeros when nothing was added) and clears them. */
   take(start: number, out: Float64Array): Float64Array {
+    this.peek(start, out);
     const slot = Math.floor(start / this.intervalMs) % this.slots;
-    if (this.#starts[slot] !== start) {
-      out.fill(0, 0, this.metrics);
-      return out;
-    }
-    for (let m = 0; m < this.metrics; m++) out[m] = this.#sums[slot * this.metrics + m]!;
-    this.#starts[slot] = Number.NaN;
+    if (this.#starts[slot] === start) this.#starts[slot] = Number.NaN;
     return out;
   }
 
