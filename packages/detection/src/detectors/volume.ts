@@ -37,8 +37,10 @@ export interface VolumeEntity {
   carrier: Carrier | undefined;
   /** Usual share of its flows carried by its three largest organisations (services, suppliers, exporters; NaN until learnt): #broad. */
   topShare: number;
-  /** Start of the open interval whose sums so far were a spike at the latest step (NaN: none): raised at the next step if it holds. */
+  /** Start of the open interval whose sums so far were a spike at the latest step (NaN: none): raised at a later step if it holds. */
   earlySeenStart: number;
+  /** The latest event time read when that was first seen: raised once the watermark has passed it (#earlySpikes). */
+  earlySeenMs: number;
   /** Start of the open interval whose spike was raised before it closed (NaN: none): raised once, then judged at its close. */
   earlySpikeStart: number;
 }
@@ -52,8 +54,8 @@ interface Carrier {
   latestMs: number;
 }
 
-/** A volume entity's object without its baseline, sums, windows and id (16 fields and the header). */
-const ENTITY_BYTES = 152;
+/** A volume entity's object without its baseline, sums, windows and id (17 fields and the header). */
+const ENTITY_BYTES = 160;
 /** A carrier's object and its map entry, without the key. */
 const CARRIER_BYTES = 80;
 
@@ -262,6 +264,7 @@ export class VolumeDetector implements DetectorFamily {
       carrier: undefined,
       topShare: Number.NaN,
       earlySeenStart: Number.NaN,
+      earlySeenMs: Number.NaN,
       earlySpikeStart: Number.NaN,
     };
   }
@@ -393,12 +396,21 @@ export class VolumeDetector implements DetectorFamily {
       return;
     }
     if (early) {
-      // Raised when it holds at two steps in a row: at the first, a flow-level incident starting
-      // in the flows read ahead of the watermark (a flood) may not be known yet; by the next it
-      // is, and its share is left out (#sampleExplains).
-      const seen = entity.earlySeenStart === start;
-      entity.earlySeenStart = best < 0 ? Number.NaN : start;
-      if (best < 0 || !seen) return;
+      // Raised when it still holds once the watermark has passed every flow it was first seen
+      // on: those include flows read ahead of the watermark (its lateness, partitions read
+      // unevenly), and a flow-level incident starting there (a flood) may not be known yet when
+      // the first step is judged; once the watermark has passed them it is, and its share is left
+      // out (#sampleExplains).
+      if (best < 0) {
+        entity.earlySeenStart = Number.NaN;
+        return;
+      }
+      if (entity.earlySeenStart !== start) {
+        entity.earlySeenStart = start;
+        entity.earlySeenMs = this.ctx.clock.maxEventMs;
+        return;
+      }
+      if (earlyEndMs < entity.earlySeenMs) return;
       entity.earlySpikeStart = start;
       this.earlySpikes++;
       this.#raiseJudged(entity, earlyEndMs, elapsedMs, best, bestZ, values, bestExpected);
@@ -730,10 +742,10 @@ export class VolumeDetector implements DetectorFamily {
    * with part of the interval is one with all of it: a transfer of 25 MB/s starting in the last
    * seconds of a minute is raised 10-30 s after its first records, not when the next whole
    * minute closes (74 s in the pipeline evaluation). Only the broad rule and an incident's share
-   * read the ring of recent flows, a sample of the interval so far. Raised when it holds at two
-   * steps in a row (a flood starting in the flows read ahead of the watermark is not known as an
-   * incident at the first), once an interval; its close judges it again as always (an update of
-   * the same alert, or nothing).
+   * read the ring of recent flows, a sample of the interval so far. Raised when it still holds
+   * once the watermark has passed every flow it was first seen on (a flood starting in the flows
+   * read ahead of the watermark is not known as an incident at first), once an interval; its
+   * close judges it again as always (an update of the same alert, or nothing).
    */
   #earlySpikes(endMs: number): void {
     const intervalMs = this.ctx.clock.intervalMs;
