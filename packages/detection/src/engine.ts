@@ -5,7 +5,7 @@ import { type AlertChange, AlertTracker, type TrackerSnapshot } from './alert-tr
 import type { DetectorContext, DetectorFamily } from './context.js';
 import type { Detection } from './detection.js';
 import { BlocklistDetector, type BlocklistTable } from './detectors/blocklist.js';
-import { ExfiltrationDetector } from './detectors/exfiltration.js';
+import { ExfiltrationDetector, type UploadSnapshot } from './detectors/exfiltration.js';
 import { FloodDetector } from './detectors/flood.js';
 import { LateralDetector } from './detectors/lateral.js';
 import { NewPairDetector } from './detectors/new-pair.js';
@@ -65,6 +65,8 @@ export interface EngineSnapshot {
   learningStartMs: number;
   volume: ReturnType<VolumeDetector['snapshot']>;
   exfiltration: ReturnType<ExfiltrationDetector['snapshot']>;
+  /** Hosts' learnt upload peaks and surge levels (absent in checkpoints written before 2026-11-23). */
+  uploads?: UploadSnapshot[];
   silence: ReturnType<SilenceDetector['snapshot']>;
   lateral: string[];
   newPairs: string[];
@@ -381,6 +383,7 @@ export class DetectionEngine {
       learningStartMs: this.#learningStartMs,
       volume: this.volume.snapshot(),
       exfiltration: this.exfiltration.snapshot(),
+      uploads: this.exfiltration.snapshotUploads(),
       silence: this.silence.snapshot(),
       lateral: this.lateral.snapshot(),
       newPairs: this.newPair.snapshot(),
@@ -400,6 +403,7 @@ export class DetectionEngine {
       this.#learningStartMs = learning;
     this.volume.restore(s.volume);
     this.exfiltration.restore(s.exfiltration);
+    if (s.uploads !== undefined) this.exfiltration.restoreUploads(s.uploads);
     this.silence.restore(s.silence);
     this.lateral.restore(s.lateral);
     this.newPair.restore(s.newPairs);

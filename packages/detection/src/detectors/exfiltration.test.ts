@@ -186,5 +186,37 @@ describe('exfiltration detector', () => {
       );
       expect(changes).toEqual([]);
     });
+
+    it('a checkpoint keeps what hosts uploaded while learning: the gateway stays quiet after a restart, a new leak does not', () => {
+      const split = T0 + LEARN + 10 * 60_000;
+      const end = split + 3_600_000;
+      const before = testEngine(slow);
+      run(
+        before,
+        merge(
+          backgroundTraffic({ startMs: T0, seconds: (split - T0) / 1000, peakPerSecond: 8, seed: 16 }),
+          leak('10.6.0.30', T0, split, 60_000),
+        ),
+      );
+      const snapshot = JSON.parse(JSON.stringify(before.snapshot()));
+      const after = (s: typeof snapshot) => {
+        const engine = testEngine(slow);
+        engine.restore(s);
+        return exfil(
+          run(
+            engine,
+            merge(
+              backgroundTraffic({ startMs: split, seconds: 3600, peakPerSecond: 8, seed: 18 }),
+              leak('10.6.0.30', split, end, 60_000),
+              leak('10.4.0.77', split + 10 * 60_000, end, 50_000),
+            ),
+          ),
+        ).map((c) => `${c.alert.entity.kind}:${c.alert.entity.id}`);
+      };
+      expect(after(snapshot)).toEqual(['host:10.4.0.77']);
+      // A checkpoint without the hosts' upload state (as written before it was kept): the gateway is
+      // held to the bare minimums and reported.
+      expect(after({ ...snapshot, uploads: undefined })).toContain('host:10.6.0.30');
+    });
   });
 });

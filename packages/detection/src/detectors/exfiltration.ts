@@ -52,6 +52,18 @@ interface Uploads {
   lastRaiseMs: number;
   receivedNs: number;
 }
+/** A host's upload state in a checkpoint (see `snapshotUploads`). */
+export interface UploadSnapshot {
+  addr: string;
+  org: string;
+  orgSupplier: string;
+  learntPeak: number;
+  level: number;
+  levelBucket: number;
+  latest: number;
+  lastSurgeMs?: number;
+}
+
 /** The upload-surge conditions must hold this long (event time) before it is reported. */
 const SURGE_HOLD_MS = 20_000;
 /** The upload-surge level halves over this much event time. */
@@ -398,6 +410,39 @@ export class ExfiltrationDetector implements DetectorFamily {
       ...(e.seasonal ? { seasonal: e.seasonal.toJSON() } : {}),
       ...(e.level ? { level: { mean: e.level.mean, deviation: e.level.deviation, history: e.level.history } } : {}),
     }));
+  }
+
+  /**
+   * The sustained-upload and upload-surge rules' long-lived state per host: the peak learnt while
+   * learning and the surge level (with the bucket it was learnt at, so it keeps halving). Without
+   * it a host that uploads by design (a backup gateway) is held to the bare minimums after a
+   * restart and reported. The window's buckets are not kept (as the volumes' open intervals).
+   */
+  snapshotUploads(): UploadSnapshot[] {
+    const out: UploadSnapshot[] = [];
+    for (const [addr, u] of this.uploads.entries())
+      if (u.learntPeak > 0 || u.level > 0)
+        out.push({
+          addr,
+          org: u.org,
+          orgSupplier: u.orgSupplier,
+          learntPeak: u.learntPeak,
+          level: u.level,
+          levelBucket: u.levelBucket,
+          latest: u.latest,
+          ...(Number.isFinite(u.lastSurgeMs) ? { lastSurgeMs: u.lastSurgeMs } : {}),
+        });
+    return out;
+  }
+
+  restoreUploads(items: readonly UploadSnapshot[]): void {
+    for (const s of items) {
+      const u = this.#uploadsOf(s.addr, s.org, s.orgSupplier, s.latest);
+      u.learntPeak = s.learntPeak;
+      u.level = s.level;
+      u.levelBucket = s.levelBucket;
+      if (s.lastSurgeMs !== undefined) u.lastSurgeMs = s.lastSurgeMs;
+    }
   }
 
   restore(items: ReturnType<ExfiltrationDetector['snapshot']>): void {

@@ -988,8 +988,14 @@ export class VolumeDetector implements DetectorFamily {
     return n;
   }
 
-  snapshot(): { kind: VolumeKind; id: string; baseline: ReturnType<SeasonalBaseline['toJSON']>; emptyRate?: number }[] {
-    return [...this.#entities()].map((e) => ({ kind: e.kind, id: e.id, baseline: e.baseline.toJSON(), emptyRate: e.emptyRate }));
+  snapshot(): { kind: VolumeKind; id: string; baseline: ReturnType<SeasonalBaseline['toJSON']>; emptyRate?: number; topShare?: number }[] {
+    return [...this.#entities()].map((e) => ({
+      kind: e.kind,
+      id: e.id,
+      baseline: e.baseline.toJSON(),
+      emptyRate: e.emptyRate,
+      ...(Number.isNaN(e.topShare) ? {} : { topShare: e.topShare }),
+    }));
   }
 
   restore(items: ReturnType<VolumeDetector['snapshot']>): void {
@@ -997,6 +1003,7 @@ export class VolumeDetector implements DetectorFamily {
       const entity = this.#create(item.kind, item.id);
       entity.baseline = SeasonalBaseline.fromJSON(item.baseline);
       if (typeof item.emptyRate === 'number') entity.emptyRate = item.emptyRate;
+      if (typeof item.topShare === 'number') entity.topShare = item.topShare;
       this.tables[item.kind]?.set(item.id, entity);
     }
   }
