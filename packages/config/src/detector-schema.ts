@@ -358,6 +358,10 @@ const detectorObject = z.strictObject({
     .min(1000)
     .default(15_000)
     .describe("How often the API's suppressions (ClickHouse table suppressions) are re-read"),
+  analystChangesReloadMs: ms
+    .min(1000)
+    .default(5000)
+    .describe("How often analysts' acknowledgements and resolutions of the alerts held (ClickHouse alert_events) are read"),
   maintenance: z.array(maintenanceSchema).default([]).describe('Windows during which matching alerts are not raised'),
   severity: z
     .array(z.strictObject({ ...selector, severity }))

@@ -96,4 +96,75 @@ describe('AlertTracker', () => {
     expect(b.drain()).toEqual([]);
     expect(b.open()).toHaveLength(1);
   });
+
+  describe("analysts' changes (the API's acknowledge and resolve)", () => {
+    const WALL = Date.UTC(2026, 10, 3, 12);
+    const opened = () => {
+      const t = tracker();
+      t.raise(detection(T0));
+      const [c] = t.drain();
+      return { t, id: c!.alert.id, version: c!.alert.version };
+    };
+
+    it("keeps an acknowledgement through updates, published above the analyst's version, until the alert resolves", () => {
+      const { t, id, version } = opened();
+      t.applyAnalyst([{ id, status: 'acknowledged', atMs: WALL, version: version + 1 }]);
+      let changes = t.drain();
+      expect(changes.map((c) => [c.event, c.alert.status, c.alert.version, c.analyst])).toEqual([
+        ['acknowledged', 'acknowledged', version + 2, true],
+      ]);
+      t.raise(detection(T0 + 2 * MIN, { score: 2 }));
+      t.raise(detection(T0 + 2 * MIN + 1000, { severity: 'high', score: 3 }));
+      changes = t.drain();
+      expect(changes.map((c) => [c.event, c.alert.status, c.alert.version])).toEqual([
+        ['updated', 'acknowledged', version + 3],
+        ['escalated', 'acknowledged', version + 4],
+      ]);
+      expect(t.open()).toHaveLength(1);
+      t.sweep(T0 + 2 * MIN + 1000 + 5 * MIN);
+      changes = t.drain();
+      expect(changes.map((c) => [c.event, c.alert.status])).toEqual([['resolved', 'resolved']]);
+      // Applied once: the same change read again does nothing.
+      t.applyAnalyst([{ id, status: 'acknowledged', atMs: WALL, version: version + 1 }]);
+      expect(t.drain()).toEqual([]);
+    });
+
+    it("goes above an update of its own that raced the analyst's write, and keeps an alert it had resolved meanwhile resolved", () => {
+      const { t, id, version } = opened();
+      t.raise(detection(T0 + 2 * MIN, { score: 2 }));
+      const [update] = t.drain();
+      expect(update!.alert.version).toBe(version + 1);
+      // The analyst wrote version + 1 from the row before the update: the same version, either may be kept.
+      t.applyAnalyst([{ id, status: 'acknowledged', atMs: WALL, version: version + 1 }]);
+      let changes = t.drain();
+      expect(changes.map((c) => [c.event, c.alert.status, c.alert.version])).toEqual([['acknowledged', 'acknowledged', version + 2]]);
+
+      const other = opened();
+      other.t.sweep(T0 + 5 * MIN);
+      expect(other.t.drain().map((c) => c.alert.status)).toEqual(['resolved']);
+      other.t.applyAnalyst([{ id: other.id, status: 'acknowledged', atMs: WALL, version: other.version + 1 }]);
+      changes = other.t.drain();
+      expect(changes.map((c) => [c.event, c.alert.status, c.alert.version, c.analyst])).toEqual([
+        ['updated', 'resolved', other.version + 2, undefined],
+      ]);
+    });
+
+    it('resolves when an analyst resolves; a later sighting re-opens it; a checkpoint remembers what was applied', () => {
+      const { t, id, version } = opened();
+      t.applyAnalyst([{ id, status: 'resolved', atMs: WALL, version: version + 1 }]);
+      expect(t.drain().map((c) => [c.event, c.alert.status, c.alert.version])).toEqual([['resolved', 'resolved', version + 2]]);
+      expect(t.open()).toEqual([]);
+      const restored = tracker();
+      restored.restore(JSON.parse(JSON.stringify(t.snapshot())));
+      restored.applyAnalyst([{ id, status: 'resolved', atMs: WALL, version: version + 1 }]);
+      expect(restored.drain()).toEqual([]);
+      restored.raise(detection(T0 + MIN));
+      const changes = restored.drain();
+      expect(changes.map((c) => [c.event, c.alert.id, c.alert.status, c.alert.version])).toEqual([['reopened', id, 'open', version + 3]]);
+      // Unknown alerts are ignored.
+      restored.applyAnalyst([{ id: 'nope', status: 'resolved', atMs: WALL + 1, version: 9 }]);
+      expect(restored.drain()).toEqual([]);
+      expect(restored.ids()).toEqual([id]);
+    });
+  });
 });

@@ -11,6 +11,11 @@ export interface AlertChange {
   alert: Alert;
   /** Collector reception time of the flow behind this change (ns; 0 when none, e.g. a resolve). */
   receivedNs: number;
+  /**
+   * An analyst's change taken up (see `applyAnalyst`): published like any change, but its entry in
+   * the alert's history is the analyst's own, already written by the API.
+   */
+  analyst?: true;
 }
 
 export type AlertTrackerConfig = Pick<DetectorConfig, 'alerts' | 'suppressions' | 'maintenance' | 'severity'>;
@@ -24,6 +29,20 @@ interface Tracked {
   /** The strongest detection since the last publication (its evidence is drawn when publishing). */
   pending: Detection | undefined;
   resolvedMs: number;
+  /** Wall-clock time of the latest analyst's change applied (ms; 0: none). */
+  analystAtMs: number;
+}
+
+/**
+ * An analyst's change of an alert through the API (docs/api.md): acknowledged or resolved at
+ * `atMs` (wall clock), after which the alert's row in ClickHouse was at `version` (the highest
+ * stored, whoever wrote it).
+ */
+export interface AnalystChange {
+  id: string;
+  status: 'acknowledged' | 'resolved';
+  atMs: number;
+  version: number;
 }
 
 export interface TrackerCounters {
@@ -33,7 +52,7 @@ export interface TrackerCounters {
 }
 
 export interface TrackerSnapshot {
-  alerts: { alert: Alert; lastSeenMs: number; publishedMs: number; resolvedMs: number }[];
+  alerts: { alert: Alert; lastSeenMs: number; publishedMs: number; resolvedMs: number; analystAtMs?: number }[];
 }
 
 const SEVERITY_RANK: Record<Severity, number> = { low: 0, medium: 1, high: 2, critical: 3 };
@@ -95,7 +114,7 @@ export class AlertTracker implements DetectionSink {
         return;
       }
       const alert = this.#newAlert(fingerprint, d);
-      const t: Tracked = { alert, lastSeenMs: d.atMs, publishedMs: d.atMs, pending: undefined, resolvedMs: 0 };
+      const t: Tracked = { alert, lastSeenMs: d.atMs, publishedMs: d.atMs, pending: undefined, resolvedMs: 0, analystAtMs: 0 };
       this.#alerts.set(fingerprint, t);
       alert.evidence = this.evidence(d);
       this.#emit('opened', t, d.receivedNs);
@@ -148,6 +167,49 @@ export class AlertTracker implements DetectionSink {
     }
   }
 
+  /** Ids of the alerts held: open, acknowledged, or resolved and still able to re-open. */
+  ids(): string[] {
+    const out: string[] = [];
+    for (const t of this.#alerts.values()) out.push(t.alert.id);
+    return out;
+  }
+
+  /**
+   * Applies analysts' changes: an acknowledgement holds while the alert is open (later updates keep
+   * `acknowledged`; it still escalates, and resolves after the quiet period); a resolution resolves
+   * it now (a later sighting re-opens it, as a recurrence). Each change is applied once (newer
+   * than the last applied) and published as the alert's next version, above the analyst's, so
+   * webhooks and Alertmanager hear of it, and so that an update of the detector's that raced the
+   * analyst's write (the same version: ClickHouse may keep either) does not leave the row `open`.
+   * An acknowledgement of an alert the detector had resolved meanwhile is published as an update
+   * of the resolved alert (the row must not stay acknowledged). Returns how many were applied.
+   */
+  applyAnalyst(changes: readonly AnalystChange[]): number {
+    let applied = 0;
+    if (changes.length === 0) return applied;
+    const byId = new Map<string, Tracked>();
+    for (const t of this.#alerts.values()) byId.set(t.alert.id, t);
+    for (const c of changes) {
+      const t = byId.get(c.id);
+      if (t === undefined || c.atMs <= t.analystAtMs) continue;
+      t.analystAtMs = c.atMs;
+      applied++;
+      const alert = t.alert;
+      if (c.status === 'acknowledged') {
+        if (alert.status === 'open') alert.status = 'acknowledged';
+      } else if (alert.status !== 'resolved') {
+        if (t.pending !== undefined) this.#apply(alert, t.pending);
+        t.pending = undefined;
+        alert.status = 'resolved';
+        t.resolvedMs = t.lastSeenMs;
+      }
+      alert.version = Math.max(alert.version, c.version);
+      if (alert.status === c.status) this.#emit(c.status, t, 0, true);
+      else this.#emit('updated', t, 0);
+    }
+    return applied;
+  }
+
   /** Takes the changes to publish, oldest first. */
   drain(): AlertChange[] {
     return this.#changes.splice(0, this.#changes.length);
@@ -171,6 +233,7 @@ export class AlertTracker implements DetectionSink {
         lastSeenMs: t.lastSeenMs,
         publishedMs: t.publishedMs,
         resolvedMs: t.resolvedMs,
+        analystAtMs: t.analystAtMs,
       })),
     };
   }
@@ -179,7 +242,7 @@ export class AlertTracker implements DetectionSink {
     for (const a of s.alerts) {
       const existing = this.#alerts.get(a.alert.fingerprint);
       if (existing !== undefined && existing.alert.version >= a.alert.version) continue;
-      this.#alerts.set(a.alert.fingerprint, { ...a, alert: structuredClone(a.alert), pending: undefined });
+      this.#alerts.set(a.alert.fingerprint, { ...a, alert: structuredClone(a.alert), pending: undefined, analystAtMs: a.analystAtMs ?? 0 });
     }
   }
 
@@ -205,11 +268,11 @@ export class AlertTracker implements DetectionSink {
     alert.last_seen = iso(Math.max(Date.parse(alert.last_seen), d.atMs));
   }
 
-  #emit(event: AlertEvent, t: Tracked, receivedNs: number): void {
+  #emit(event: AlertEvent, t: Tracked, receivedNs: number, analyst = false): void {
     const alert = t.alert;
     alert.version++;
     alert.detected_at = iso(this.now?.(t.lastSeenMs) ?? t.lastSeenMs);
-    this.#changes.push({ event, alert: structuredClone(alert), receivedNs });
+    this.#changes.push({ event, alert: structuredClone(alert), receivedNs, ...(analyst ? { analyst: true as const } : {}) });
   }
 
   #newAlert(fingerprint: string, d: Detection): Alert {

@@ -1,4 +1,4 @@
-export { type AlertChange, AlertTracker, fingerprintOf } from './alert-tracker.js';
+export { type AlertChange, AlertTracker, type AnalystChange, fingerprintOf } from './alert-tracker.js';
 export { hourOfWeek, LevelBaseline, SeasonalBaseline } from './baseline.js';
 export type { Detection } from './detection.js';
 export { BlocklistTable, parseBlocklist } from './detectors/blocklist.js';

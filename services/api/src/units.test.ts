@@ -40,6 +40,7 @@ describe('tokens', () => {
       /^supplier: only the supplier role/,
     );
     expect(checkNewToken({ name: '', role: 'viewer', createdBy: 'x' }, s)).toMatch(/^name:/);
+    expect(checkNewToken({ name: 'Detector', role: 'analyst', createdBy: 'x' }, s)).toMatch(/^name: 'detector' is reserved/);
   });
 });
 

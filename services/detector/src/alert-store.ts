@@ -2,6 +2,7 @@ import type { ClickHouseClient } from '@flowwatch/clickhouse';
 import type { AlertMessage } from '@flowwatch/flow-schema';
 import type { ServiceMetrics } from '@flowwatch/observability';
 import type { Logger } from 'pino';
+import { DETECTOR_ACTOR } from './analyst-changes.js';
 
 /** ClickHouse DateTime64(3) text from ISO-8601 (the 'basic' input format). */
 export function chTime(iso: string): string {
@@ -50,7 +51,7 @@ function finite(x: number): number {
  * written in batches every `flushMs`, retried on failure. Versions make a replayed write harmless.
  */
 export class AlertStore {
-  readonly #queue: AlertMessage[] = [];
+  readonly #queue: { message: AlertMessage; history: boolean }[] = [];
   #timer: NodeJS.Timeout | undefined;
   #writing: Promise<void> | undefined;
   readonly #m;
@@ -69,12 +70,16 @@ export class AlertStore {
     };
   }
 
-  add(message: AlertMessage): void {
+  /**
+   * Queues a change: its row in `alerts` and, with `history`, its entry in `alert_events` (not
+   * for an analyst's change taken up, whose entry the API wrote with the analyst's name).
+   */
+  add(message: AlertMessage, history = true): void {
     if (this.#queue.length >= this.options.maxQueue) {
       this.#queue.shift();
       this.#m.dropped.inc();
     }
-    this.#queue.push(message);
+    this.#queue.push({ message, history });
   }
 
   start(): void {
@@ -98,25 +103,27 @@ export class AlertStore {
     return this.#writing;
   }
 
-  async #write(batch: AlertMessage[]): Promise<void> {
+  async #write(batch: { message: AlertMessage; history: boolean }[]): Promise<void> {
     try {
-      await this.clickhouse.insert({ table: 'alerts', values: batch.map(alertRow), format: 'JSONEachRow' });
-      await this.clickhouse.insert({
-        table: 'alert_events',
-        values: batch.map((m) => ({
-          alert_id: m.alert.id,
-          at: chTime(m.alert.detected_at),
-          event: m.event,
-          actor: 'detector',
-          detail: JSON.stringify({
-            version: m.alert.version,
-            severity: m.alert.severity,
-            status: m.alert.status,
-            summary: m.alert.summary,
-          }),
-        })),
-        format: 'JSONEachRow',
-      });
+      await this.clickhouse.insert({ table: 'alerts', values: batch.map((b) => alertRow(b.message)), format: 'JSONEachRow' });
+      const history = batch.filter((b) => b.history).map((b) => b.message);
+      if (history.length > 0)
+        await this.clickhouse.insert({
+          table: 'alert_events',
+          values: history.map((m) => ({
+            alert_id: m.alert.id,
+            at: chTime(m.alert.detected_at),
+            event: m.event,
+            actor: DETECTOR_ACTOR,
+            detail: JSON.stringify({
+              version: m.alert.version,
+              severity: m.alert.severity,
+              status: m.alert.status,
+              summary: m.alert.summary,
+            }),
+          })),
+          format: 'JSONEachRow',
+        });
       this.#m.written.inc(batch.length);
       this.ok = true;
     } catch (err) {

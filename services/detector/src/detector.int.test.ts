@@ -8,7 +8,7 @@ import { detectorSchema, type RegistryConfig } from '@flowwatch/config';
 import { type AlertMessage, alertMessageSchema, emptyFlow, encodeFlows, type FlowRecord } from '@flowwatch/flow-schema';
 import { type BufferedProducer, ensureTopics } from '@flowwatch/kafka';
 import { createRegistry } from '@flowwatch/observability';
-import { openTestClickHouse, readTopic, silentLogger, testKafka, testProducer, uniqueName } from '@flowwatch/test-support';
+import { openTestClickHouse, readTopic, silentLogger, startTestApi, testKafka, testProducer, uniqueName } from '@flowwatch/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDetector, type Detector } from './detector.js';
 import { signature } from './webhooks.js';
@@ -104,6 +104,8 @@ function detector(): Detector {
     lateral: { allow: [{ from: '*', to: '*' }] },
     blocklists: [{ name: 'c2-feed', path: join(dir, 'c2.txt') }],
     checkpointIntervalMs: 1000,
+    analystChangesReloadMs: 1000,
+    alerts: { updateIntervalMs: 2000 },
     webhooks: [
       { name: 'supplier-b', url: `${webhookBase}/b`, secret: secretB, suppliers: ['supplier-b'] },
       { name: 'supplier-c', url: `${webhookBase}/c`, secret: secretC, suppliers: ['supplier-c'] },
@@ -241,5 +243,93 @@ describe('detector (real Kafka, real ClickHouse, a local webhook receiver)', () 
         .sort(),
     ).toEqual(['blocklist', 'host_sweep', 'lateral_movement']);
     await d2.stop();
+  }, 120_000);
+
+  it("keeps an analyst's acknowledgement through its updates, and re-opens what an analyst resolved when it recurs", async () => {
+    // The API beside it on the same ClickHouse, as deployed: analysts act through HTTP.
+    const api = await startTestApi({ clickhouse: ch });
+    const app = api.api.app();
+    const act = async (id: string, action: 'ack' | 'resolve') => {
+      const r = await app.inject({
+        method: 'POST',
+        url: `/api/v1/alerts/${id}/${action}`,
+        headers: { authorization: `Bearer ${api.tokens.analyst}` },
+        payload: { comment: `${action} in the test` },
+      });
+      expect(r.statusCode).toBe(200);
+      return (JSON.parse(r.body) as { alert: { version: number; status: string } }).alert;
+    };
+    const row = async (id: string) =>
+      (
+        await (
+          await ch.client.query({
+            query: 'SELECT status, version FROM alerts FINAL WHERE id = {id:String}',
+            query_params: { id },
+            format: 'JSONEachRow',
+          })
+        ).json<{ status: string; version: string | number }>()
+      )[0];
+    const until = async (what: string, ok: () => boolean | Promise<boolean>, ms = 30_000) => {
+      const end = Date.now() + ms;
+      while (!(await ok())) {
+        if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    };
+    const d = detector();
+    await d.start();
+    try {
+      const t0 = Date.now() - 5000;
+      await produce(incident(t0, 200, 400));
+      const held = () => d.engine.tracker.open();
+      await until('the sweep and the block-list hit', () => ['host_sweep', 'blocklist'].every((t) => held().some((a) => a.type === t)));
+      const sweep = held().find((a) => a.type === 'host_sweep')!;
+      const hit = held().find((a) => a.type === 'blocklist')!;
+      // The rows the analyst acts on are the detector's.
+      await until('the rows in ClickHouse', async () => (await row(sweep.id)) !== undefined && (await row(hit.id)) !== undefined);
+
+      const acked = await act(sweep.id, 'ack');
+      expect(acked.status).toBe('acknowledged');
+      await act(hit.id, 'resolve');
+      await until("the analysts' changes applied", () => {
+        const now = d.engine.tracker.open();
+        return now.find((a) => a.id === sweep.id)?.status === 'acknowledged' && !now.some((a) => a.id === hit.id);
+      });
+
+      // The sweep goes on; the host beacons to the listed address again, past the block-list
+      // detector's refresh (10 s of event time).
+      await new Promise((r) => setTimeout(r, Math.max(0, t0 + 13_000 - Date.now())));
+      const from = (await readTopic(kafka, topics.alerts, { done: () => true, timeoutMs: 5000, quietMs: 500 })).length;
+      await produce(incident(Date.now() - 2000, 200, 600));
+      await new Promise((r) => setTimeout(r, 2500));
+      await produce(incident(Date.now() - 1000, 200, 800));
+      const after = () =>
+        readTopic(kafka, topics.alerts, { done: () => true, timeoutMs: 10_000, quietMs: 1500 }).then((ms) => parse(ms.slice(from)));
+      let later: AlertMessage[] = [];
+      await until('an update of the sweep and the block-list hit re-opened', async () => {
+        later = await after();
+        return later.some((m) => m.alert.id === sweep.id) && later.some((m) => m.alert.id === hit.id && m.event === 'reopened');
+      });
+      const sweepLater = later.filter((m) => m.alert.id === sweep.id);
+      expect(sweepLater.every((m) => m.alert.status === 'acknowledged' && m.alert.version > acked.version)).toBe(true);
+      expect(later.filter((m) => m.alert.id === hit.id).at(-1)!.alert.status).toBe('open');
+      // ClickHouse keeps the acknowledgement above the analyst's version, and the history has the
+      // analyst's acknowledgement once (the detector's relay of it adds none).
+      await until('the acknowledged row above the analyst', async () => {
+        const r = await row(sweep.id);
+        return r !== undefined && r.status === 'acknowledged' && Number(r.version) > acked.version;
+      });
+      const history = await (
+        await ch.client.query({
+          query: "SELECT actor FROM alert_events WHERE alert_id = {id:String} AND event = 'acknowledged'",
+          query_params: { id: sweep.id },
+          format: 'JSONEachRow',
+        })
+      ).json<{ actor: string }>();
+      expect(history.map((h) => h.actor)).toEqual(['anna analyst']);
+    } finally {
+      await d.stop();
+      await api.api.stop();
+    }
   }, 120_000);
 });

@@ -18,6 +18,7 @@ import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { AlertStore } from './alert-store.js';
 import { AlertmanagerClient } from './alertmanager.js';
+import { readAnalystChanges } from './analyst-changes.js';
 import { blocklistSignature, loadBlocklists } from './blocklist-files.js';
 import { readCheckpoints, writeCheckpoint } from './checkpoint.js';
 import { EntityRouter } from './entity-router.js';
@@ -121,6 +122,9 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
     watermarkLag: metrics.gauge('watermark_lag', 'seconds', 'Wall clock minus the event-time watermark'),
     open: metrics.gauge('open_alerts', 'count', 'Alerts open now'),
     checkpoints: metrics.counter('checkpoints', 'State checkpoints written'),
+    analyst: metrics.counter('analyst_changes', "Analysts' acknowledgements and resolutions (through the API) applied to the alerts held", [
+      'status',
+    ]),
     checkpointBytes: metrics.gauge('checkpoint', 'bytes', 'Size of the last checkpoint (gzipped)'),
   };
   const repartition = config.repartition.enabled;
@@ -194,7 +198,7 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
     for (const c of changes) {
       const message: AlertMessage = { schema: ALERTS_SCHEMA, event: c.event, alert: c.alert };
       messages.push({ key: c.alert.fingerprint, value: JSON.stringify(message), headers: { schema: ALERTS_SCHEMA } });
-      store.add(message);
+      store.add(message, c.analyst !== true);
       webhooks.enqueue(message);
       m.changes.inc({ event: c.event });
       if (c.event === 'opened' || c.event === 'reopened') m.alerts.inc({ type: c.alert.type, severity: c.alert.severity });
@@ -509,6 +513,33 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
     }
   };
 
+  /** Analysts' acknowledgements and resolutions (through the API) of the alerts the engines hold. */
+  let readingAnalysts = false;
+  const applyAnalystChanges = async () => {
+    if (readingAnalysts) return;
+    readingAnalysts = true;
+    try {
+      const ids = [...shards.values()].flatMap((s) => s.engine.tracker.ids());
+      if (ids.length === 0) return;
+      const changes = await readAnalystChanges(deps.clickhouse, ids);
+      for (const shard of shards.values()) {
+        for (const status of ['acknowledged', 'resolved'] as const) {
+          const n = shard.engine.tracker.applyAnalyst(changes.filter((c) => c.status === status));
+          if (n > 0) m.analyst.inc({ status }, n);
+        }
+        publish(shard.engine.drain());
+      }
+    } catch (err) {
+      warn.warn(
+        'detector-analyst-changes',
+        { err: err instanceof Error ? err.message : String(err) },
+        "could not read analysts' alert changes",
+      );
+    } finally {
+      readingAnalysts = false;
+    }
+  };
+
   const startSingle = async () => {
     const engine = (shards.get(SINGLE) as Shard).engine;
     const snapshot = (
@@ -583,6 +614,7 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
       timers.push(setInterval(checkpointAll, config.checkpointIntervalMs));
       timers.push(setInterval(() => void reloadBlocklists(false).catch(() => {}), config.blocklistReloadMs));
       timers.push(setInterval(() => void reloadSuppressions(), config.suppressionsReloadMs));
+      timers.push(setInterval(() => void applyAnalystChanges(), config.analystChangesReloadMs));
       if (alertmanager)
         timers.push(
           setInterval(() => alertmanager.send([...shards.values()].flatMap((s) => s.engine.tracker.open())), config.alertmanager.resendMs),

@@ -53,6 +53,9 @@ export function generateToken(): { id: string; token: string; secretSha256: stri
 /** A problem with a new token's fields, or undefined. */
 export function checkNewToken(t: NewToken, suppliers: readonly string[]): string | undefined {
   if (!TOKEN_NAME_PATTERN.test(t.name)) return 'name: 1 to 64 letters, digits, spaces and . _ @ - (starting with a letter or digit)';
+  // The detector's own entries in an alert's history carry the actor `detector`; an analyst's
+  // token of that name would be taken for it (and its acknowledgements ignored by the detector).
+  if (t.name.toLowerCase() === 'detector') return "name: 'detector' is reserved for the detector's own entries in alert histories";
   if (!ROLES.includes(t.role)) return `role: one of ${ROLES.join(', ')}`;
   if (t.role === 'supplier') {
     if (!t.supplierId) return 'supplier: a supplier token needs its supplier id';
