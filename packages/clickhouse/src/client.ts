@@ -99,6 +99,10 @@ export const PER_QUERY_SETTINGS: Readonly<Record<string, string | number>> = {
   date_time_input_format: 'basic',
   input_format_parallel_parsing: 1,
   materialize_ttl_after_modify: 1,
+  // The API's per-role query budget (api.queryBudgets); 0 is no limit.
+  max_execution_time: 0,
+  max_rows_to_read: 0,
+  max_memory_usage: 0,
 };
 
 type Settings = Record<string, unknown> | undefined;

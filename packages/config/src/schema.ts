@@ -553,6 +553,17 @@ export const simulatorSchema = z.strictObject({
   pushBatchRecords: z.number().int().min(1).max(100_000).default(5000).describe('Records per push request at most'),
 });
 export type SimulatorConfig = z.infer<typeof simulatorSchema>;
+const GIB = 1024 ** 3;
+/** One role's limits on a traffic question (ClickHouse settings of its queries; 0: none). */
+const queryBudget = (seconds: number, rows: number, memoryBytes: number) =>
+  z
+    .strictObject({
+      maxSeconds: z.number().min(0).default(seconds).describe('Time one query may run (ClickHouse max_execution_time)'),
+      maxRowsRead: z.number().int().min(0).default(rows).describe('Rows one query may read (max_rows_to_read)'),
+      maxMemoryBytes: z.number().int().min(0).default(memoryBytes).describe('Memory one query may use (max_memory_usage)'),
+    })
+    .prefault({});
+
 export const apiSchema = z.strictObject({
   host: z
     .string()
@@ -625,6 +636,17 @@ export const apiSchema = z.strictObject({
         .describe('Prefix of the Kafka consumer group reading `alerts` (each API process has its own group, from the latest offset)'),
     })
     .prefault({}),
+  queryBudgets: z
+    .strictObject({
+      admin: queryBudget(60, 10_000_000_000, 8 * GIB),
+      analyst: queryBudget(30, 5_000_000_000, 4 * GIB),
+      viewer: queryBudget(30, 5_000_000_000, 4 * GIB),
+      supplier: queryBudget(15, 1_000_000_000, 2 * GIB),
+    })
+    .prefault({})
+    .describe(
+      "Limits of one traffic question (series, top-N, matrix, flows search) per role: beyond them it gets 422 query_budget, so that one caller's question cannot hold the ClickHouse every service shares",
+    ),
   exporterSilenceMs: durationMs
     .min(10_000)
     .default(120_000)

@@ -6,6 +6,19 @@ export interface QueryContext {
   retention: Retention;
   /** Defaults to the current time. */
   now?: Date;
+  /** Limits for ClickHouse (the API's per-role budget): see QuerySettings. */
+  settings?: QuerySettings;
+}
+
+/**
+ * ClickHouse settings that bound one question: seconds, rows read, memory (0: no limit). Each must
+ * be in @flowwatch/clickhouse's PER_QUERY_SETTINGS, so that in embedded mode it never outlives
+ * the query it was given to.
+ */
+export interface QuerySettings {
+  max_execution_time?: number;
+  max_rows_to_read?: number;
+  max_memory_usage?: number;
 }
 
 /** Which table answered, why, and anything the reader should know (incomplete data at the start). */

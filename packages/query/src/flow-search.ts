@@ -124,7 +124,7 @@ export async function flowSearch(client: ClickHouseClient, q: FlowsQuery, ctx: Q
     { retention: ctx.retention, now: ctx.now ?? new Date() },
   );
   if (!choice.ok) return { ok: false, reason: 'unanswerable', message: choice.message };
-  const rows = await selectRows<Record<string, unknown>>(client, flowsSql(q));
+  const rows = await selectRows<Record<string, unknown>>(client, flowsSql(q), ctx.settings);
   const flows = rows.slice(0, q.limit).map((r) => {
     const out: Record<string, string | number> = {};
     for (const [name, kind] of COLUMNS) {

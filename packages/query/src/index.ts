@@ -1,4 +1,4 @@
-export type { Answer, AnswerMeta, QueryContext } from './answer.js';
+export type { Answer, AnswerMeta, QueryContext, QuerySettings } from './answer.js';
 export {
   DIMENSIONS,
   type Dimension,

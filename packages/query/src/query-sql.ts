@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from '@flowwatch/clickhouse';
+import type { QuerySettings } from './answer.js';
 import {
   DIMENSIONS,
   type Dimension,
@@ -111,7 +112,16 @@ export function zeroMetrics(metrics: readonly Metric[] = METRICS): MetricValues 
   return Object.fromEntries(metrics.map((k) => [k, 0]));
 }
 
-export async function selectRows<T>(client: ClickHouseClient, q: SqlQuery): Promise<T[]> {
-  const rs = await client.query({ query: q.sql, query_params: q.params, format: 'JSONEachRow' });
+type ClickHouseSettings = NonNullable<Parameters<ClickHouseClient['query']>[0]['clickhouse_settings']>;
+
+/** Runs a query; `settings` are the caller's limits (QueryContext.settings), if any. */
+export async function selectRows<T>(client: ClickHouseClient, q: SqlQuery, settings?: QuerySettings): Promise<T[]> {
+  const rs = await client.query({
+    query: q.sql,
+    query_params: q.params,
+    format: 'JSONEachRow',
+    // Numbers, though the client types the 64-bit ones as strings: both engines take either.
+    ...(settings ? { clickhouse_settings: settings as unknown as ClickHouseSettings } : {}),
+  });
   return rs.json<T>();
 }

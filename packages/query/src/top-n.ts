@@ -108,8 +108,8 @@ export async function ranked(client: ClickHouseClient, q: RankedQuery, ctx: Quer
   const metrics = askedMetrics(q);
   const fused = totalsFromRows(q);
   const [rows, totalRows] = await Promise.all([
-    selectRows<Record<string, unknown>>(client, topSql(table, q)),
-    fused ? undefined : selectRows<Record<string, unknown>>(client, totalsSql(table, q)),
+    selectRows<Record<string, unknown>>(client, topSql(table, q), ctx.settings),
+    fused ? undefined : selectRows<Record<string, unknown>>(client, totalsSql(table, q), ctx.settings),
   ]);
   // Fused: every row carries the totals; no row means nothing matched, so zeros.
   const totals = fused

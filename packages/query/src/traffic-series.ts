@@ -149,6 +149,7 @@ export async function trafficSeries(client: ClickHouseClient, q: TrafficQuery, c
     rows = await selectRows<Record<string, unknown> & { bucket: number | string; place: number | string; keys: number | string }>(
       client,
       trafficRankedSeriesSql(table, q),
+      ctx.settings,
     );
     const places = new Map<number, unknown>();
     for (const row of rows) if (Number(row.place) > 0) places.set(Number(row.place), row.k0);
@@ -156,14 +157,18 @@ export async function trafficSeries(client: ClickHouseClient, q: TrafficQuery, c
     keys = Number(rows[0]?.keys ?? 0);
   } else {
     if (q.by) {
-      const ranked = await selectRows<{ k0: unknown; keys: number | string }>(client, trafficRankSql(table, q));
+      const ranked = await selectRows<{ k0: unknown; keys: number | string }>(client, trafficRankSql(table, q), ctx.settings);
       topKeys = ranked.map((r) => r.k0);
       keys = Number(ranked[0]?.keys ?? 0);
     }
     rows =
       q.by && topKeys.length === 0
         ? []
-        : await selectRows<Record<string, unknown> & { bucket: number | string }>(client, trafficSeriesSql(table, q, topKeys));
+        : await selectRows<Record<string, unknown> & { bucket: number | string }>(
+            client,
+            trafficSeriesSql(table, q, topKeys),
+            ctx.settings,
+          );
   }
 
   const step = q.interval.seconds * 1000;

@@ -16,6 +16,11 @@ export const ERROR_CODES = {
   payload_too_large: { status: 413, meaning: 'The body is larger than api.bodyLimitBytes' },
   unsupported_media_type: { status: 415, meaning: 'Bodies must be application/json' },
   unanswerable: { status: 422, meaning: 'No table can answer this traffic question (retention); the message says why' },
+  query_budget: {
+    status: 422,
+    meaning:
+      "The traffic question needs more time, rows or memory than the caller's role may use (api.queryBudgets); narrow its range or filters",
+  },
   rate_limited: { status: 429, meaning: 'Over the per-token rate (or too many failed logins from one address); see Retry-After' },
   internal: { status: 500, meaning: 'A bug or an unexpected failure; logged on the server with its details' },
   unavailable: { status: 503, meaning: 'ClickHouse or Kafka does not answer, or too many open event streams' },

@@ -139,3 +139,31 @@ describe('a supplier sees its own flows only', () => {
     expect(all.groups).toEqual([{ id: 'acute', name: 'Acute trusts', organisations: ['RR8', 'RTH'] }]);
   });
 });
+
+describe("each role's query budget", () => {
+  it('refuses a question over the budget with 422 query_budget, and the limit does not outlive it', async () => {
+    // A second API on the same ClickHouse, with a supplier budget of 100 rows read.
+    const tight = await startTestApi({ clickhouse: t.clickhouse, config: { queryBudgets: { supplier: { maxRowsRead: 100 } } } });
+    try {
+      const ask = (token: string, url: string) => tight.api.app().inject({ url, headers: { authorization: `Bearer ${token}` } });
+      for (const url of [
+        `/api/v1/flows?from=${FROM}&to=${TO}&limit=10000`,
+        `/api/v1/traffic/top?from=${FROM}&to=${TO}&of=src_org&table=flows_raw`,
+      ]) {
+        const over = await ask(tight.tokens.supplierB, url);
+        expect(over.statusCode, over.body).toBe(422);
+        expect(over.json()).toMatchObject({
+          error: 'query_budget',
+          message: expect.stringMatching(/reads more than 100 rows, the supplier role's limit \(api\.queryBudgets\.supplier\)/),
+        });
+      }
+      // The next questions, of roles with room (on the same embedded engine), are answered whole.
+      const flows = await ask(tight.tokens.analyst, `/api/v1/flows?from=${FROM}&to=${TO}&limit=10000`);
+      expect(flows.statusCode, flows.body).toBe(200);
+      expect(flows.json().flows).toHaveLength(inRange.length);
+      expect((await get(t.tokens.supplierB, `/api/v1/flows?from=${FROM}&to=${TO}&limit=10000`)).flows.length).toBeGreaterThan(100);
+    } finally {
+      await tight.stop();
+    }
+  });
+});

@@ -15,7 +15,7 @@ import { csrfMatches, SessionStore } from './auth/sessions.js';
 import { checkNewToken, generateToken, TOKEN_PATTERN } from './auth/tokens.js';
 import { RateLimiter } from './rate-limit.js';
 import { decodeCursor, encodeCursor } from './routes/alert-routes.js';
-import { scopeFilters } from './routes/traffic-routes.js';
+import { overBudget, scopeFilters } from './routes/traffic-routes.js';
 
 describe('query strings', () => {
   it('makes list parameters arrays (repeated or comma-separated), keeps others scalar, ignores __proto__', () => {
@@ -184,5 +184,27 @@ describe('the alert mapping', () => {
     expect(parseEvidence('{not json')).toEqual({ top_flows: [], top_sources: [], details: {} });
     expect(parseEvidence('{"top_flows": 3}')).toEqual({ top_flows: [], top_sources: [], details: {} });
     expect(parseEvidence('')).toEqual({ top_flows: [], top_sources: [], details: {} });
+  });
+});
+
+describe('query budgets', () => {
+  const b = { maxSeconds: 15, maxRowsRead: 1_000_000_000, maxMemoryBytes: 2 ** 31 };
+  it("turns ClickHouse's over-limit errors (HTTP code or the embedded engine's message) into 422 query_budget, nothing else", () => {
+    const http = Object.assign(new Error('Timeout exceeded: elapsed 15.2 seconds, maximum: 15'), { code: '159' });
+    expect(overBudget(http, 'supplier', b)).toMatchObject({
+      code: 'query_budget',
+      message: expect.stringMatching(/longer than 15 s, the supplier role's limit/),
+    });
+    const embedded = new Error(
+      'Code: 158. DB::Exception: Limit for rows (controlled by max_rows_to_read setting) exceeded. (TOO_MANY_ROWS)',
+    );
+    expect(overBudget(embedded, 'viewer', b)?.message).toMatch(
+      /reads more than 1,000,000,000 rows, the viewer role's limit \(api\.queryBudgets\.viewer\)/,
+    );
+    expect(overBudget(new Error('Code: 241. DB::Exception: Memory limit (for query) exceeded'), 'admin', b)?.message).toMatch(
+      /more memory/,
+    );
+    expect(overBudget(new Error('Code: 210. DB::NetException: Connection refused'), 'admin', b)).toBeUndefined();
+    expect(overBudget('not an error', 'admin', b)).toBeUndefined();
   });
 });

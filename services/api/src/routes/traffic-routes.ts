@@ -1,3 +1,4 @@
+import type { ApiConfig } from '@flowwatch/config';
 import {
   type Answer,
   DIMENSIONS,
@@ -8,16 +9,17 @@ import {
   matrixQuerySchema,
   orgMatrix,
   type QueryContext,
+  type QuerySettings,
   topN,
   topQuerySchema,
   trafficQuerySchema,
   trafficSeries,
 } from '@flowwatch/query';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { principal } from '../auth/authenticate.js';
-import { scopeOf } from '../auth/roles.js';
+import { type Role, scopeOf } from '../auth/roles.js';
 import { iso, msOf } from '../ch-time.js';
 import type { ApiContext } from '../context.js';
 import { ApiError, errorResponses } from '../errors.js';
@@ -44,6 +46,34 @@ export function scopeFilters<T extends { where: Filter[] }>(q: T, scope: string 
 function answered<T>(a: Answer<T>): T {
   if (a.ok) return a.result;
   throw new ApiError('unanswerable', a.message);
+}
+
+type Budget = ApiConfig['queryBudgets'][Role];
+
+/** A role's budget as the settings of its queries. */
+export function budgetSettings(b: Budget): QuerySettings {
+  return { max_execution_time: b.maxSeconds, max_rows_to_read: b.maxRowsRead, max_memory_usage: b.maxMemoryBytes };
+}
+
+/**
+ * The API's answer to a ClickHouse error that says a query went over its budget (TIMEOUT_EXCEEDED,
+ * TOO_MANY_ROWS, TOO_MANY_ROWS_OR_BYTES, MEMORY_LIMIT_EXCEEDED), or undefined for any other error.
+ * Over HTTP the error carries its code; the embedded engine's says `Code: N.` in its message.
+ */
+export function overBudget(err: unknown, role: Role, b: Budget): ApiError | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const code = Number((err as { code?: unknown }).code ?? /\bCode: (\d+)\b/.exec(err.message)?.[1]);
+  const narrow = 'narrow its time range or add filters';
+  const limit = `the ${role} role's limit (api.queryBudgets.${role})`;
+  if (code === 159) return new ApiError('query_budget', `the question ran longer than ${b.maxSeconds} s, ${limit}: ${narrow}`);
+  if (code === 158 || code === 396)
+    return new ApiError('query_budget', `the question reads more than ${b.maxRowsRead.toLocaleString('en-GB')} rows, ${limit}: ${narrow}`);
+  if (code === 241)
+    return new ApiError(
+      'query_budget',
+      `the question needs more memory than ClickHouse allows it (${limit}: ${b.maxMemoryBytes} bytes): ${narrow}`,
+    );
+  return undefined;
 }
 
 /** The metrics asked for (`metrics`; every one by default): a metric not asked for is absent, never 0. */
@@ -166,7 +196,16 @@ const failures = errorResponses(400, 401, 403, 422, 429, 500, 503);
 
 export function trafficRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
-  const qctx = (): QueryContext => ({ retention: ctx.retention, now: new Date(ctx.now()) });
+  /** Runs a traffic question for the caller: its supplier scope, its role's budget. */
+  const ask = async <T>(req: FastifyRequest, run: (scope: string | undefined, q: QueryContext) => Promise<Answer<T>>): Promise<T> => {
+    const p = principal(req);
+    const budget = ctx.config.queryBudgets[p.role];
+    try {
+      return answered(await run(scopeOf(p), { retention: ctx.retention, now: new Date(ctx.now()), settings: budgetSettings(budget) }));
+    } catch (err) {
+      throw overBudget(err, p.role, budget) ?? err;
+    }
+  };
 
   r.get(
     '/api/v1/traffic/series',
@@ -179,7 +218,7 @@ export function trafficRoutes(app: FastifyInstance, ctx: ApiContext): void {
         response: { 200: seriesResult, ...failures },
       },
     },
-    async (req) => answered(await trafficSeries(ctx.clickhouse, scopeFilters(req.query, scopeOf(principal(req))), qctx())),
+    (req) => ask(req, (scope, q) => trafficSeries(ctx.clickhouse, scopeFilters(req.query, scope), q)),
   );
 
   r.get(
@@ -193,7 +232,7 @@ export function trafficRoutes(app: FastifyInstance, ctx: ApiContext): void {
         response: { 200: topResult, ...failures },
       },
     },
-    async (req) => answered(await topN(ctx.clickhouse, scopeFilters(req.query, scopeOf(principal(req))), qctx())),
+    (req) => ask(req, (scope, q) => topN(ctx.clickhouse, scopeFilters(req.query, scope), q)),
   );
 
   r.get(
@@ -207,7 +246,7 @@ export function trafficRoutes(app: FastifyInstance, ctx: ApiContext): void {
         response: { 200: matrixResult, ...failures },
       },
     },
-    async (req) => answered(await orgMatrix(ctx.clickhouse, scopeFilters(req.query, scopeOf(principal(req))), qctx())),
+    (req) => ask(req, (scope, q) => orgMatrix(ctx.clickhouse, scopeFilters(req.query, scope), q)),
   );
 
   r.get(
@@ -221,7 +260,7 @@ export function trafficRoutes(app: FastifyInstance, ctx: ApiContext): void {
         response: { 200: flowsResult, ...failures },
       },
     },
-    async (req) => answered(await flowSearch(ctx.clickhouse, scopeFilters(req.query, scopeOf(principal(req))), qctx())),
+    (req) => ask(req, (scope, q) => flowSearch(ctx.clickhouse, scopeFilters(req.query, scope), q)),
   );
 
   r.get(
