@@ -2,9 +2,13 @@
 export interface EventStream {
   status: number;
   headers: Headers;
-  events: { event: string; data: unknown }[];
+  /** Each event with its `id:` field when it had one. */
+  events: { event: string; data: unknown; id?: string }[];
   /** Resolves with the first event (already received or arriving) for which `pred` holds. */
-  waitFor(pred: (e: { event: string; data: unknown }) => boolean, timeoutMs?: number): Promise<{ event: string; data: unknown }>;
+  waitFor(
+    pred: (e: { event: string; data: unknown; id?: string }) => boolean,
+    timeoutMs?: number,
+  ): Promise<{ event: string; data: unknown; id?: string }>;
   /** Resolves when the server closes the stream. */
   closed: Promise<void>;
   close(): void;
@@ -13,7 +17,7 @@ export interface EventStream {
 export async function openEventStream(url: string, headers: Record<string, string> = {}): Promise<EventStream> {
   const abort = new AbortController();
   const res = await fetch(url, { headers: { accept: 'text/event-stream', ...headers }, signal: abort.signal });
-  const events: { event: string; data: unknown }[] = [];
+  const events: { event: string; data: unknown; id?: string }[] = [];
   const waiters = new Set<() => void>();
   let done: () => void = () => {};
   const closed = new Promise<void>((r) => {
@@ -33,13 +37,15 @@ export async function openEventStream(url: string, headers: Record<string, strin
             const block = buffer.slice(0, i);
             buffer = buffer.slice(i + 2);
             let event = 'message';
+            let id: string | undefined;
             const data: string[] = [];
             for (const line of block.split('\n')) {
               if (line.startsWith('event: ')) event = line.slice(7);
               else if (line.startsWith('data: ')) data.push(line.slice(6));
+              else if (line.startsWith('id: ')) id = line.slice(4);
             }
             if (data.length === 0) continue;
-            events.push({ event, data: JSON.parse(data.join('\n')) });
+            events.push({ event, data: JSON.parse(data.join('\n')), ...(id !== undefined ? { id } : {}) });
             for (const w of waiters) w();
           }
         }

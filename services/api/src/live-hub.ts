@@ -49,6 +49,8 @@ interface Client {
 const MAX_BUFFERED = 1 << 20;
 const SEEN_MAX = 100_000;
 const POLL_OVERLAP_MS = 60_000;
+/** How far back a resumed stream (Last-Event-ID) is sent what it missed; a longer gap reloads. */
+const RESUME_MAX_MS = 3_600_000;
 
 /**
  * Server-sent events for the dashboard: `alert` (a new or changed alert, without evidence) and
@@ -122,8 +124,18 @@ export class LiveHub {
     this.#consumer = undefined;
   }
 
-  /** Takes over a response as an event stream. 503 beyond maxClients. */
-  add(principal: Principal, res: ServerResponse, headers: Record<string, string>, stillValid: () => Promise<boolean>): void {
+  /**
+   * Takes over a response as an event stream. 503 beyond maxClients. `lastEventId` is the browser's
+   * Last-Event-ID on a reconnection: the id of the last `alert` event it had (its `updated_at` in
+   * ms); the alerts changed since then (up to an hour back) are sent to it first.
+   */
+  add(
+    principal: Principal,
+    res: ServerResponse,
+    headers: Record<string, string>,
+    stillValid: () => Promise<boolean>,
+    lastEventId?: string,
+  ): void {
     if (this.#stopped) throw new ApiError('unavailable', 'the server is stopping');
     if (this.#clients.size >= this.config.maxClients) {
       throw new ApiError('unavailable', `too many open event streams (${this.config.maxClients}); retry later`, undefined, {
@@ -143,6 +155,26 @@ export class LiveHub {
     this.deps.metrics.streamClients.set(this.#clients.size);
     this.#write(client, `retry: 3000\n\n`);
     this.#send(client, 'hello', { at: iso(this.now()), role: principal.role, supplier: client.scope ?? null });
+    const since = Number(lastEventId);
+    if (lastEventId !== undefined && /^\d{1,15}$/.test(lastEventId) && this.now() - since <= RESUME_MAX_MS)
+      void this.#resume(client, since);
+  }
+
+  /** Sends one client the alerts changed since `sinceMs` (a minute of overlap: versions are idempotent for the page). */
+  async #resume(c: Client, sinceMs: number): Promise<void> {
+    try {
+      const rows = await this.deps.alerts.changedSince(sinceMs - POLL_OVERLAP_MS);
+      let n = 0;
+      for (const a of rows) {
+        if (c.scope !== undefined && !a.supplier_ids.includes(c.scope)) continue;
+        const { evidence: _, ...summary } = a as AlertSummary & { evidence?: unknown };
+        this.#sendAlert(c, a.version <= 1 ? 'opened' : a.status === 'open' ? 'updated' : a.status, summary);
+        n++;
+      }
+      this.deps.metrics.streamEvents.inc({ event: 'resumed' }, n);
+    } catch (err) {
+      this.deps.logger.warn({ err: (err as Error).message }, 'resuming an event stream failed');
+    }
   }
 
   /** A new or changed alert: sent to every client allowed to see it, once per (id, version). */
@@ -155,7 +187,7 @@ export class LiveHub {
     if (this.#seen.size > SEEN_MAX) this.#seen.delete(this.#seen.keys().next().value as string);
     this.deps.metrics.streamEvents.inc({ event: 'alert' });
     for (const c of this.#clients) {
-      if (c.scope === undefined || alert.supplier_ids.includes(c.scope)) this.#send(c, 'alert', { event, alert: summary });
+      if (c.scope === undefined || alert.supplier_ids.includes(c.scope)) this.#sendAlert(c, event, summary);
     }
   }
 
@@ -267,6 +299,13 @@ export class LiveHub {
 
   #send(c: Client, event: string, data: unknown): void {
     this.#write(c, `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  }
+
+  /** An `alert` event, with its `updated_at` (ms) as the event id, which a reconnecting browser sends back as Last-Event-ID. */
+  #sendAlert(c: Client, event: string, alert: Omit<AlertSummary, 'evidence'>): void {
+    const id = Date.parse(alert.updated_at);
+    const line = Number.isFinite(id) ? `id: ${id}\n` : '';
+    this.#write(c, `${line}event: alert\ndata: ${JSON.stringify({ event, alert })}\n\n`);
   }
 
   #write(c: Client, text: string): void {

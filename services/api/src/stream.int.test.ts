@@ -114,6 +114,27 @@ describe('the live stream', () => {
     supplierB.close();
   });
 
+  it('resumes from Last-Event-ID: a reconnecting page first gets the alerts changed since its last one, within its scope', async () => {
+    // Stored ten minutes ago (before the API's polls look), while this page was away.
+    const missed = testAlert({ supplier_ids: ['sup-a'] });
+    const changedAt = Date.now() - 10 * 60_000;
+    await t.storeAlerts([missed], changedAt);
+    const isMissed = (e: { event: string; data: unknown }) =>
+      e.event === 'alert' && (e.data as { alert: { id: string } }).alert.id === missed.id;
+    const lastSeen = String(changedAt - 5 * 60_000);
+    const resumed = await openEventStream(`${base}/api/v1/stream`, { ...bearer(t.tokens.viewer), 'last-event-id': lastSeen });
+    const got = await resumed.waitFor(isMissed, 5000);
+    expect(got.id).toBe(String(changedAt));
+    const fresh = await openEventStream(`${base}/api/v1/stream`, bearer(t.tokens.viewer));
+    const otherSupplier = await openEventStream(`${base}/api/v1/stream`, { ...bearer(t.tokens.supplierB), 'last-event-id': lastSeen });
+    await fresh.waitFor((e) => e.event === 'hello');
+    await otherSupplier.waitFor((e) => e.event === 'hello');
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(fresh.events.some(isMissed)).toBe(false);
+    expect(otherSupplier.events.some(isMissed)).toBe(false);
+    for (const x of [resumed, fresh, otherSupplier]) x.close();
+  });
+
   it('sends live traffic per supplier every interval, a supplier its own only', async () => {
     const now = Date.now();
     const rows = enrichedFlowRows(300, now - 50_000, 40_000, 5);

@@ -10,7 +10,9 @@ import { securityHeaders } from '../security-headers.js';
  * for), `alert` ({event, alert}: a new or changed alert, without evidence), `alert_event`
  * ({id, event}: a comment), `traffic` (per-supplier minute counters every
  * api.stream.trafficIntervalMs), `end` ({reason}) before the server closes it; `: ping`
- * comments keep it open. A supplier's stream carries only its own alerts and traffic. The
+ * comments keep it open. `alert` events carry an id (the alert's `updated_at`, ms): a browser
+ * reconnecting with Last-Event-ID first gets the alerts changed since then (up to an hour back).
+ * A supplier's stream carries only its own alerts and traffic. The
  * credentials are checked again at every heartbeat: a revoked token or an ended session closes it.
  */
 export function streamRoute(app: FastifyInstance, ctx: ApiContext): void {
@@ -36,7 +38,14 @@ export function streamRoute(app: FastifyInstance, ctx: ApiContext): void {
       // An open stream counts as activity: a wall display stays logged in until the session's maxAge.
       const stillValid = async () =>
         (sessionId === undefined || ctx.sessions.get(sessionId) !== undefined) && (await ctx.tokens.check(p.tokenId)).ok;
-      ctx.hub.add(p, reply.raw, { ...securityHeaders(req.protocol === 'https') }, stillValid);
+      const lastEventId = req.headers['last-event-id'];
+      ctx.hub.add(
+        p,
+        reply.raw,
+        { ...securityHeaders(req.protocol === 'https') },
+        stillValid,
+        typeof lastEventId === 'string' ? lastEventId : undefined,
+      );
       reply.hijack();
     },
   );
