@@ -126,6 +126,12 @@ export function handlerFor(f: FieldSpec, present: Set<number>): number {
     case 24:
     case 298:
       return int && pick(present, f.id, [2, 86, 24, 298]) ? H.PACKETS : H.SKIP;
+    // NSEL responderOctets and responderPackets (Cisco ASA/FTD): the reply direction of the
+    // connection the record describes, read as RFC 5103's reverse counters (a second record).
+    case 232:
+      return int ? H.REV_BYTES : H.SKIP;
+    case 299:
+      return int ? H.REV_PACKETS : H.SKIP;
     case 4:
       return int ? H.PROTO : H.SKIP;
     case 5:
