@@ -1,5 +1,13 @@
-import { openClickHouse } from '@flowwatch/clickhouse';
-import { consumerLag, sleep, startChaosStage, startFlowStream, startFlowwatch, waitFor } from '@flowwatch/test-support';
+import {
+  type ChaosStage,
+  consumerLag,
+  sleep,
+  startChaosStage,
+  startFlowStream,
+  startFlowwatch,
+  storedTotals,
+  waitFor,
+} from '@flowwatch/test-support';
 import { describe, expect, it } from 'vitest';
 
 /**
@@ -11,8 +19,14 @@ import { describe, expect, it } from 'vitest';
  * its batch), reports not ready, its memory stays bounded while Kafka lag grows; after the front
  * returns every flow is stored exactly once and the rollups equal the raw sums.
  *
+ * Second fault, the same expectations: the front **stalls** (SIGSTOP, as a store whose disk stops
+ * answering: connections are accepted, nothing is answered), then resumes (SIGCONT) and completes
+ * what it had been sent. The aggregator's requests time out after 3 s
+ * (`clickhouse.requestTimeoutMs`): each timed-out insert has an unknown outcome, and its retry
+ * carries the same deduplication token.
+ *
  * The outage lasts FLOWWATCH_CHAOS_CLICKHOUSE_OUTAGE_S seconds: 15 by default (in CI, about 70 s
- * in all), 60 in the chaos run.
+ * for each fault), 60 in the chaos run.
  */
 const OUTAGE_MS = Number(process.env.FLOWWATCH_CHAOS_CLICKHOUSE_OUTAGE_S ?? 15) * 1000;
 const MESSAGES_PER_S = 10;
@@ -20,17 +34,32 @@ const FLOWS_PER_MESSAGE = 100; // 1,000 flows/s
 const BEFORE_MS = 6_000;
 const AFTER_MS = 6_000;
 
-describe(`ClickHouse unavailable for ${OUTAGE_MS / 1000} s under a steady stream`, () => {
+const FAULTS = {
+  killed: {
+    begin: (front: ChaosStage['front']) => front.kill(),
+    end: (front: ChaosStage['front']) => front.start(),
+  },
+  stalled: {
+    begin: async (front: ChaosStage['front']) => {
+      process.kill(front.pid as number, 'SIGSTOP');
+    },
+    end: async (front: ChaosStage['front']) => {
+      process.kill(front.pid as number, 'SIGCONT');
+    },
+  },
+} as const;
+
+describe.each(Object.keys(FAULTS) as (keyof typeof FAULTS)[])(`ClickHouse %s for ${OUTAGE_MS / 1000} s under a steady stream`, (fault) => {
   it('pauses consumption with bounded memory, reports not ready, and stores every flow exactly once afterwards', async () => {
-    const stage = await startChaosStage('ch-outage', { partitions: 3, database: 'fw_outage' });
+    const stage = await startChaosStage(`ch-${fault}`, { partitions: 3, database: 'fw_outage' });
     const { kafka, flows, front } = stage;
     const group = `${flows}-aggregators`;
     const aggregator = await startFlowwatch('aggregator', {
       ...stage.env,
       FLOWWATCH__AGGREGATOR__GROUP_ID: group,
       FLOWWATCH__AGGREGATOR__MAX_BYTES_PER_PARTITION: String(256 << 10),
+      FLOWWATCH__CLICKHOUSE__REQUEST_TIMEOUT_MS: '3000',
     });
-    let reader: Awaited<ReturnType<typeof openClickHouse>> | undefined;
     try {
       await waitFor('the aggregator ready', aggregator, async () => (await aggregator.readiness()).status === 200);
       const stream = await startFlowStream(kafka, flows, { messagesPerS: MESSAGES_PER_S, flowsPerMessage: FLOWS_PER_MESSAGE });
@@ -77,10 +106,10 @@ describe(`ClickHouse unavailable for ${OUTAGE_MS / 1000} s under a steady stream
       };
 
       await sampleUntil('before', streamStart + BEFORE_MS);
-      await front.kill();
+      await FAULTS[fault].begin(front);
       const outageStart = Date.now();
       await sampleUntil('outage', outageStart + OUTAGE_MS);
-      await front.start();
+      await FAULTS[fault].end(front);
       await sampleUntil('after', Date.now() + AFTER_MS);
       const { sent, bytes } = await stream.stop();
       // Catching up: the lag back to zero and the aggregator ready again.
@@ -110,29 +139,11 @@ describe(`ClickHouse unavailable for ${OUTAGE_MS / 1000} s under a steady stream
       expect(rssGrowth).toBeLessThan(64);
 
       expect(await aggregator.stop()).toBe(0);
-      reader = await openClickHouse({
-        url: front.url,
-        username: 'default',
-        password: '',
-        database: 'fw_outage',
-        path: '',
-        requestTimeoutMs: 60_000,
-      });
-      const client = reader.client;
-      const one = async (query: string) =>
-        Number(((await (await client.query({ query, format: 'JSONEachRow' })).json<{ n: string }>())[0] as { n: string }).n);
-      const stored = {
-        rows: await one('SELECT count() AS n FROM flows_raw'),
-        distinct: await one('SELECT uniqExact(kafka_partition, kafka_offset, src_addr, src_port) AS n FROM flows_raw'),
-        bytes: await one('SELECT sum(bytes) AS n FROM flows_raw'),
-        flows1m: await one('SELECT sum(flows) AS n FROM flows_1m'),
-        bytes1m: await one('SELECT sum(bytes) AS n FROM flows_1m'),
-        bytes1h: await one('SELECT sum(bytes) AS n FROM flows_1h'),
-      };
+      const { partitions: _, ...stored } = await storedTotals(front.url, 'fw_outage');
       expect(stored).toEqual({ rows: sent, distinct: sent, bytes, flows1m: sent, bytes1m: bytes, bytes1h: bytes });
       const maxLag = Math.max(...samples.map((s) => s.lag));
       console.info(
-        `ClickHouse outage ${OUTAGE_MS / 1000} s: ${sent} flows sent, all stored once; max lag ${maxLag} messages (${
+        `ClickHouse ${fault} ${OUTAGE_MS / 1000} s: ${sent} flows sent, all stored once; max lag ${maxLag} messages (${
           (maxLag * FLOWS_PER_MESSAGE) / 1000
         }k flows); aggregator RSS ${lastBefore.rssMb} MB before, max ${Math.max(...outage.map((s) => s.rssMb))} MB during (heap max ${Math.max(
           ...outage.map((s) => s.heapMb),
@@ -140,8 +151,9 @@ describe(`ClickHouse unavailable for ${OUTAGE_MS / 1000} s under a steady stream
           samples.map((s) => JSON.stringify(s)).join('\n'),
       );
     } finally {
+      // A stalled front stopped half-way must run again to be stopped.
+      if (fault === 'stalled' && front.running) process.kill(front.pid as number, 'SIGCONT');
       await aggregator.stop(5000);
-      await reader?.client.close();
       await stage.stop();
     }
   }, 300_000);

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { openClickHouse } from '@flowwatch/clickhouse';
 import { ensureTopics } from '@flowwatch/kafka';
 import { LocalClickHouse } from '@flowwatch/local-clickhouse';
 import type { Kafka } from 'kafkajs';
@@ -28,7 +29,13 @@ export interface ChaosStage {
  */
 export async function startChaosStage(
   name: string,
-  options: { partitions: number; database: string; extraTopics?: (flows: string) => string[] },
+  options: {
+    partitions: number;
+    database: string;
+    extraTopics?: (flows: string) => string[];
+    /** Where the ClickHouse front keeps its data (default: a fresh directory under the system's tmpdir). */
+    clickhousePath?: string;
+  },
 ): Promise<ChaosStage> {
   const { kafka, brokers } = testKafka();
   const flows = uniqueName(name);
@@ -41,7 +48,7 @@ export async function startChaosStage(
   });
   await ensureTopics(kafka, [flows, ...(options.extraTopics?.(flows) ?? [])].map(topic), silentLogger);
   const dir = mkdtempSync(join(tmpdir(), `fw-chaos-${name}-`));
-  const front = new LocalClickHouse({ path: join(dir, 'ch') });
+  const front = new LocalClickHouse({ path: options.clickhousePath ?? join(dir, 'ch') });
   await front.start();
   return {
     kafka,
@@ -74,5 +81,38 @@ export async function waitFor(what: string, p: FlowwatchProcess, ok: () => Promi
   for (const t0 = Date.now(); !(await ok()); ) {
     if (Date.now() - t0 > timeoutMs) throw new Error(`${what} not within ${timeoutMs} ms:\n${p.output().slice(-3000)}`);
     await sleep(250);
+  }
+}
+
+/** What the store holds after a fault test, to compare with what was sent: each flow once, rollups equal to the raw sums. */
+export interface StoredTotals {
+  rows: number;
+  /** Distinct (partition, offset, source address, port): equal to `rows` when nothing is stored twice. */
+  distinct: number;
+  bytes: number;
+  flows1m: number;
+  bytes1m: number;
+  bytes1h: number;
+  /** Kafka partitions the rows came from. */
+  partitions: number;
+}
+
+/** Reads the totals of `database` on the stage's ClickHouse front. */
+export async function storedTotals(url: string, database: string): Promise<StoredTotals> {
+  const ch = await openClickHouse({ url, username: 'default', password: '', database, path: '', requestTimeoutMs: 60_000 });
+  const one = async (query: string) =>
+    Number(((await (await ch.client.query({ query, format: 'JSONEachRow' })).json<{ n: string }>())[0] as { n: string }).n);
+  try {
+    return {
+      rows: await one('SELECT count() AS n FROM flows_raw'),
+      distinct: await one('SELECT uniqExact(kafka_partition, kafka_offset, src_addr, src_port) AS n FROM flows_raw'),
+      bytes: await one('SELECT sum(bytes) AS n FROM flows_raw'),
+      flows1m: await one('SELECT sum(flows) AS n FROM flows_1m'),
+      bytes1m: await one('SELECT sum(bytes) AS n FROM flows_1m'),
+      bytes1h: await one('SELECT sum(bytes) AS n FROM flows_1h'),
+      partitions: await one('SELECT uniqExact(kafka_partition) AS n FROM flows_raw'),
+    };
+  } finally {
+    await ch.client.close();
   }
 }
