@@ -1,6 +1,7 @@
 import {
+  type AggregatorSample,
   type ChaosStage,
-  consumerLag,
+  sampleAggregator,
   sleep,
   startChaosStage,
   startFlowStream,
@@ -65,38 +66,10 @@ describe.each(Object.keys(FAULTS) as (keyof typeof FAULTS)[])(`ClickHouse %s for
       const stream = await startFlowStream(kafka, flows, { messagesPerS: MESSAGES_PER_S, flowsPerMessage: FLOWS_PER_MESSAGE });
       const streamStart = Date.now();
 
-      type Sample = {
-        t: number;
-        phase: string;
-        rssMb: number;
-        heapMb: number;
-        lag: number;
-        rows: number;
-        retries: number;
-        ready: number;
-        notReady: string[];
-      };
+      type Sample = AggregatorSample & { t: number; phase: string };
       const samples: Sample[] = [];
       const sample = async (phase: string) => {
-        const [rss, heap, lag, rows, retries, ready] = await Promise.all([
-          aggregator.metric('flowwatch_process_resident_memory_bytes'),
-          aggregator.metric('flowwatch_nodejs_heap_size_used_bytes'),
-          consumerLag(kafka, group, flows),
-          aggregator.metric('flowwatch_aggregator_rows_written_total'),
-          aggregator.metric('flowwatch_aggregator_kafka_handler_retries_total'),
-          aggregator.readiness(),
-        ]);
-        samples.push({
-          t: Date.now() - streamStart,
-          phase,
-          rssMb: Math.round((rss ?? 0) / 2 ** 20),
-          heapMb: Math.round((heap ?? 0) / 2 ** 20),
-          lag,
-          rows: rows ?? -1,
-          retries: retries ?? -1,
-          ready: ready.status,
-          notReady: ready.notReady,
-        });
+        samples.push({ t: Date.now() - streamStart, phase, ...(await sampleAggregator(aggregator, kafka, group, flows)) });
       };
       const sampleUntil = async (phase: string, until: number) => {
         while (Date.now() < until) {

@@ -2,7 +2,16 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statfsSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { consumerLag, sleep, startChaosStage, startFlowStream, startFlowwatch, storedTotals, waitFor } from '@flowwatch/test-support';
+import {
+  type AggregatorSample,
+  sampleAggregator,
+  sleep,
+  startChaosStage,
+  startFlowStream,
+  startFlowwatch,
+  storedTotals,
+  waitFor,
+} from '@flowwatch/test-support';
 import { describe, expect, it } from 'vitest';
 
 /**
@@ -69,26 +78,11 @@ describe.skipIf(cannotMount !== undefined)("the store's disk full under a steady
 
       const stream = await startFlowStream(kafka, flows, { messagesPerS: MESSAGES_PER_S, flowsPerMessage: FLOWS_PER_MESSAGE });
       const streamStart = Date.now();
-      type Sample = { t: number; phase: string; freeKb: number; rssMb: number; lag: number; rows: number; retries: number; ready: number };
+      type Sample = AggregatorSample & { t: number; phase: string; freeKb: number };
       const samples: Sample[] = [];
       const sample = async (phase: string) => {
-        const [rss, lag, rows, retries, ready] = await Promise.all([
-          agg.metric('flowwatch_process_resident_memory_bytes'),
-          consumerLag(kafka, group, flows),
-          agg.metric('flowwatch_aggregator_rows_written_total'),
-          agg.metric('flowwatch_aggregator_kafka_handler_retries_total'),
-          agg.readiness(),
-        ]);
-        samples.push({
-          t: Date.now() - streamStart,
-          phase,
-          freeKb: Math.round(free() / 1024),
-          rssMb: Math.round((rss ?? 0) / 2 ** 20),
-          lag,
-          rows: rows ?? -1,
-          retries: retries ?? -1,
-          ready: ready.status,
-        });
+        const seen = await sampleAggregator(agg, kafka, group, flows);
+        samples.push({ t: Date.now() - streamStart, phase, freeKb: Math.round(free() / 1024), ...seen });
       };
       // Until the disk is full and the writes stop (retries begin), then FULL_MS more.
       let fullAt = 0;

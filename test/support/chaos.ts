@@ -5,7 +5,7 @@ import { openClickHouse } from '@flowwatch/clickhouse';
 import { ensureTopics } from '@flowwatch/kafka';
 import { LocalClickHouse } from '@flowwatch/local-clickhouse';
 import type { Kafka } from 'kafkajs';
-import type { FlowwatchProcess } from './flowwatch-process.js';
+import { consumerLag, type FlowwatchProcess } from './flowwatch-process.js';
 import { testKafka, uniqueName } from './kafka.js';
 import { silentLogger } from './logger.js';
 
@@ -115,4 +115,36 @@ export async function storedTotals(url: string, database: string): Promise<Store
   } finally {
     await ch.client.close();
   }
+}
+
+/** One look at an aggregator under a fault: its memory, its group's lag, rows written, batch retries, readiness. */
+export interface AggregatorSample {
+  rssMb: number;
+  heapMb: number;
+  lag: number;
+  /** rows_written_total; -1 when /metrics did not answer. */
+  rows: number;
+  retries: number;
+  ready: number;
+  notReady: string[];
+}
+
+export async function sampleAggregator(p: FlowwatchProcess, kafka: Kafka, group: string, topic: string): Promise<AggregatorSample> {
+  const [rss, heap, lag, rows, retries, ready] = await Promise.all([
+    p.metric('flowwatch_process_resident_memory_bytes'),
+    p.metric('flowwatch_nodejs_heap_size_used_bytes'),
+    consumerLag(kafka, group, topic),
+    p.metric('flowwatch_aggregator_rows_written_total'),
+    p.metric('flowwatch_aggregator_kafka_handler_retries_total'),
+    p.readiness(),
+  ]);
+  return {
+    rssMb: Math.round((rss ?? 0) / 2 ** 20),
+    heapMb: Math.round((heap ?? 0) / 2 ** 20),
+    lag,
+    rows: rows ?? -1,
+    retries: retries ?? -1,
+    ready: ready.status,
+    notReady: ready.notReady,
+  };
 }

@@ -1,5 +1,14 @@
 export { startTestApi, type TestApi, testAlert, testRegistry } from './api.js';
-export { type ChaosStage, type StoredTotals, sleep, startChaosStage, storedTotals, waitFor } from './chaos.js';
+export {
+  type AggregatorSample,
+  type ChaosStage,
+  type StoredTotals,
+  sampleAggregator,
+  sleep,
+  startChaosStage,
+  storedTotals,
+  waitFor,
+} from './chaos.js';
 export { openTestClickHouse } from './clickhouse.js';
 export { enrichedFlowRows, random as seededRandom, rawRowTimeMs, TEST_ORGS } from './enriched-flows.js';
 export { type FlowStream, startFlowStream } from './flow-stream.js';
