@@ -121,6 +121,7 @@ export async function collectorBench(print: (o: Record<string, unknown>) => void
           sflowPort: 0,
           receiveBufferBytes: 32 << 20,
           flowsPerMessage: options.flowsPerMessage,
+          heartbeatMs: 10_000,
           timeReceivedFrom: 'clock',
           workers: options.workers,
           workerQueueDatagrams: options.workerQueueDatagrams,

@@ -90,6 +90,7 @@ describe('Kafka broker down for 30 s under steady load', () => {
         sflowPort: 0,
         receiveBufferBytes: 8 << 20,
         flowsPerMessage: 10,
+        heartbeatMs: 10_000,
         timeReceivedFrom: 'clock',
         workers: 1,
         workerQueueDatagrams: 4096,

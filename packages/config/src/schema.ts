@@ -332,6 +332,14 @@ export const collectorSchema = z.strictObject({
     .max(10_000)
     .default(100)
     .describe('Flow records per Kafka message at most (about 700 bytes of JSON each; keep messages well under 1 MiB)'),
+  heartbeatMs: z
+    .number()
+    .int()
+    .min(0)
+    .default(10_000)
+    .describe(
+      'How often an exporter that sent telemetry without flow records (sFlow counter samples, template refreshes) is reported alive on `flows` (an empty message with a heartbeat header), so a quiet sampled link is not taken for a silent exporter; 0: never',
+    ),
   workers: z
     .number()
     .int()

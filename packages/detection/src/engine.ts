@@ -264,6 +264,15 @@ export class DetectionEngine {
   }
 
   /**
+   * An exporter's telemetry without flow records, received up to `receivedMs` (a heartbeat on
+   * `flows`, see @flowwatch/flow-schema): it is not silent. Reception time moves on as with a flow.
+   */
+  seeTelemetry(supplierId: string, exporterId: string, receivedMs: number): void {
+    this.silence.onTelemetry(supplierId, exporterId, receivedMs);
+    if (receivedMs > this.#maxReceivedMs) this.#maxReceivedMs = receivedMs;
+  }
+
+  /**
    * Moves time on while no flows arrive (the service calls it when idle, with the event time the
    * stream would have reached): closes intervals, checks silence, resolves quiet alerts.
    */

@@ -20,4 +20,14 @@ export {
   type Severity,
 } from './alert.js';
 export { emptyFlow, FLOW_TYPES, type FlowRecord, type FlowType, type PushedFlow, pushedFlowSchema } from './flow-record.js';
-export { type DeadLetter, DLQ_SCHEMA, decodeFlows, encodeFlows, FLOWS_SCHEMA } from './messages.js';
+export {
+  type DeadLetter,
+  DLQ_SCHEMA,
+  decodeFlows,
+  encodeFlows,
+  FLOWS_SCHEMA,
+  heartbeatHeaders,
+  heartbeatOf,
+  TELEMETRY_HEADER,
+  type TelemetryHeartbeat,
+} from './messages.js';

@@ -9,6 +9,11 @@ import type { FlowRecord } from './flow-record.js';
  * per-message cost); key = `<supplier_id>/<exporter_id>`, so one exporter's records stay in order
  * in one partition.
  *
+ * A `flows` message with the header `telemetry: heartbeat` and an empty value says that the exporter
+ * of its key (headers `supplier`, `exporter`) sent telemetry without flow records (an sFlow agent's
+ * counter samples, a NetFlow v9/IPFIX template refresh or options data) up to reception time `at`
+ * (ms): it is alive. Consumers that read records find none in it.
+ *
  * `flows.dlq`: value = one JSON DeadLetter; key = the source.
  */
 export const FLOWS_SCHEMA = 'flowwatch.flows.v1';
@@ -54,4 +59,34 @@ export interface DeadLetter {
   received_at: string;
   /** The bytes as received (a datagram, a set, a JSON record), base64. */
   raw_base64: string;
+}
+
+export const TELEMETRY_HEADER = 'telemetry';
+
+export interface TelemetryHeartbeat {
+  supplierId: string;
+  exporterId: string;
+  /** Reception time (ms) of the exporter's latest datagram. */
+  atMs: number;
+}
+
+/** The headers of a heartbeat message on `flows` (its value is empty). */
+export function heartbeatHeaders(h: TelemetryHeartbeat): Record<string, string> {
+  return {
+    schema: FLOWS_SCHEMA,
+    [TELEMETRY_HEADER]: 'heartbeat',
+    supplier: h.supplierId,
+    exporter: h.exporterId,
+    at: String(Math.round(h.atMs)),
+  };
+}
+
+/** The heartbeat a `flows` message carries, or undefined for a message of records. */
+export function heartbeatOf(headers: Record<string, unknown> | undefined): TelemetryHeartbeat | undefined {
+  if (headers === undefined || String(headers[TELEMETRY_HEADER] ?? '') !== 'heartbeat') return undefined;
+  const supplierId = String(headers.supplier ?? '');
+  const exporterId = String(headers.exporter ?? '');
+  const atMs = Number(String(headers.at ?? ''));
+  if (supplierId === '' || exporterId === '' || !Number.isFinite(atMs) || atMs <= 0) return undefined;
+  return { supplierId, exporterId, atMs };
 }

@@ -36,6 +36,11 @@ export function createCollectorMetrics(registry: Registry) {
     ),
     pushRequests: m.counter('push_requests', 'HTTPS push requests by status code class and supplier', ['status', 'supplier']),
     deadLetters: m.counter('dead_letters', 'Messages sent to the dead-letter topic, by reason', ['reason']),
+    heartbeats: m.counter(
+      'heartbeats',
+      'Heartbeats on `flows` for exporters alive without flow records (counter samples, template refreshes)',
+      ['supplier'],
+    ),
   };
 }
 export type CollectorMetrics = ReturnType<typeof createCollectorMetrics>;

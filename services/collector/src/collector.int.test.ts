@@ -2,7 +2,7 @@ import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import type { CollectorConfig, RegistryConfig } from '@flowwatch/config';
 import { encodeNetflowV5, encodeSflowV5 } from '@flowwatch/decoders';
-import { type DeadLetter, decodeFlows, type FlowRecord } from '@flowwatch/flow-schema';
+import { type DeadLetter, decodeFlows, type FlowRecord, heartbeatOf } from '@flowwatch/flow-schema';
 import { ensureTopics } from '@flowwatch/kafka';
 import { createRegistry } from '@flowwatch/observability';
 import { readTopic, silentLogger, testKafka, uniqueName } from '@flowwatch/test-support';
@@ -43,6 +43,7 @@ const collectorConfig = (workers = 2): CollectorConfig => ({
   sflowPort: 0,
   receiveBufferBytes: 4 * 1024 * 1024,
   flowsPerMessage: 4,
+  heartbeatMs: 10_000,
   timeReceivedFrom: 'clock',
   workers,
   workerQueueDatagrams: 256,
@@ -72,8 +73,13 @@ const producerOptions = {
   acks: -1,
   retryBackoffMs: 100,
 } as const;
+/** A consumed message's headers as strings. */
+function headersOf(m: KafkaMessage): Record<string, string> {
+  return Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, String(v ?? '')]));
+}
+
 function flowsOf(messages: KafkaMessage[]): FlowRecord[] {
-  return messages.flatMap((m) => decodeFlows(m.value as Buffer).records);
+  return messages.flatMap((m) => (m.value ? decodeFlows(m.value).records : []));
 }
 
 const pushed = (i: number, extra: Record<string, unknown> = {}) => ({
@@ -261,6 +267,75 @@ describe('collector.timeReceivedFrom = export (time-compressed simulations, repl
       expect(json[1]).toBe((future + 60) * 1e9);
       // A pushed record without a time still gets the clock's.
       expect(Math.abs((json[0] as number) / 1e6 - Date.now())).toBeLessThan(60_000);
+    } finally {
+      await c.stop();
+    }
+  });
+});
+
+describe('telemetry without flows', () => {
+  it('reports an sFlow agent sending only counter samples alive on `flows` (a heartbeat, no records), not one that sends flows', async () => {
+    const t = { flows: uniqueName('flows-heartbeat'), dlq: uniqueName('flows-heartbeat.dlq') };
+    await ensureTopics(
+      kafka,
+      [
+        { name: t.flows, partitions: 1, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' },
+        { name: t.dlq, partitions: 1, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' },
+      ],
+      silentLogger,
+    );
+    const registry = createRegistry();
+    const c = createCollector(
+      { logger: silentLogger, registry, kafka, producerOptions: { ...producerOptions }, topics: t, readiness: [] },
+      { ...collectorConfig(), heartbeatMs: 500 },
+      registryConfig,
+    );
+    await c.start();
+    try {
+      const counters = (sequence: number) =>
+        Buffer.from(
+          encodeSflowV5({
+            agentAddress: '127.0.0.3',
+            sequence,
+            uptimeMs: sequence * 20_000,
+            counterSamples: [
+              { counters: { sampleSequenceNum: sequence, sourceIdType: 0, sourceIdIndex: 1, ifIndex: 1, ifInOctets: 1000 * sequence } },
+            ],
+          }),
+        );
+      const v5 = Buffer.from(
+        encodeNetflowV5({ sysUptimeMs: 10_000, unixSecs: Math.floor(Date.now() / 1000), unixNsecs: 0, flowSequence: 0 }, [
+          { src_addr: '10.1.0.1', dst_addr: '10.2.0.1', bytes: 100, packets: 1 },
+        ]),
+      );
+      const before = Date.now();
+      for (let i = 1; i <= 3; i++) {
+        c.handleDatagram(counters(i), { address: '127.0.0.3', port: 6343 });
+        c.handleDatagram(v5, { address: '127.0.0.2', port: 2055 });
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      await new Promise((r) => setTimeout(r, 700));
+      await c.flush();
+      const messages = await readTopic(kafka, t.flows, {
+        done: (m) => m.some((x) => heartbeatOf(headersOf(x)) !== undefined),
+        quietMs: 1000,
+      });
+      const beats = messages.map((m) => heartbeatOf(headersOf(m))).filter((b) => b !== undefined);
+      expect(beats.length).toBeGreaterThanOrEqual(1);
+      // Only the agent that sent no flows; its key keeps it in its exporter's partition order.
+      expect(new Set(beats.map((b) => `${b.supplierId}/${b.exporterId}`))).toEqual(new Set(['supplier-b/router-2']));
+      for (const b of beats) {
+        expect(b.atMs).toBeGreaterThanOrEqual(before - 1);
+        expect(b.atMs).toBeLessThanOrEqual(Date.now());
+      }
+      const heartbeatMessage = messages.find((m) => heartbeatOf(headersOf(m)) !== undefined)!;
+      expect(String(heartbeatMessage.key)).toBe('supplier-b/router-2');
+      expect(String(heartbeatMessage.value ?? '')).toBe('');
+      // Records are unchanged: the v5 exporter's three flows, no record from the counter samples.
+      expect(flowsOf(messages)).toHaveLength(3);
+      expect(await registry.getSingleMetricAsString('flowwatch_collector_heartbeats_total')).toMatch(
+        /flowwatch_collector_heartbeats_total\{supplier="[^"]+"\} [1-9]/,
+      );
     } finally {
       await c.stop();
     }

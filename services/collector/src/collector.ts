@@ -102,7 +102,7 @@ export function createCollector(deps: CollectorDeps, config: CollectorConfig, re
       if (exported !== undefined && exported > lastExportNs) lastExportNs = exported;
       stampNs = exported ?? (lastExportNs || receivedNs);
     }
-    const received: Received = { exporter, address, port: rinfo.port };
+    const received: Received = { exporter, address, port: rinfo.port, atMs: (stampNs ?? receivedNs) / 1e6 };
     if (stage) {
       const ctx: DecodeContext = {
         exporter: address,
@@ -126,11 +126,36 @@ export function createCollector(deps: CollectorDeps, config: CollectorConfig, re
     }
   };
 
+  /**
+   * Telemetry without flows (docs/collector.md, "Telemetry liveness"): exporters whose datagrams
+   * since the last heartbeat all decoded without records or errors (an sFlow agent's counter
+   * samples, a template refresh), with the latest reception time; and those that sent records.
+   */
+  const quiet = new Map<string, { supplierId: string; exporterId: string; atMs: number }>();
+  const withRecords = new Set<string>();
+  const heartbeat = () => {
+    for (const [key, h] of quiet) {
+      if (withRecords.has(key)) continue;
+      if (output.writeHeartbeat(h) === 'queued') metrics.heartbeats.inc({ supplier: h.supplierId });
+    }
+    quiet.clear();
+    withRecords.clear();
+  };
+
   /** A decoded datagram's records to `flows`, its errors to `flows.dlq`. */
   const deliver = (r: Received, d: DecodedDatagram, datagram?: Uint8Array) => {
     metrics.decodeSeconds.observe(d.decodeSeconds);
     const protocol = d.protocol ?? 'unknown';
     const { supplierId, exporterId } = r.exporter;
+    if (config.heartbeatMs > 0) {
+      const key = `${supplierId}/${exporterId}`;
+      if (d.records > 0) withRecords.add(key);
+      else if (d.errors.length === 0) {
+        const held = quiet.get(key);
+        if (held === undefined) quiet.set(key, { supplierId, exporterId, atMs: r.atMs });
+        else if (r.atMs > held.atMs) held.atMs = r.atMs;
+      }
+    }
     if (d.messages.length > 0) {
       if (output.writeValues(supplierId, exporterId, d.messages) === 'queued') {
         metrics.records.inc({ protocol, supplier: supplierId }, d.records);
@@ -195,6 +220,7 @@ export function createCollector(deps: CollectorDeps, config: CollectorConfig, re
     : undefined;
   let pushPort = 0;
   let timer: NodeJS.Timeout | undefined;
+  let heartbeatTimer: NodeJS.Timeout | undefined;
   let started = false;
 
   const expire = () => {
@@ -247,6 +273,10 @@ export function createCollector(deps: CollectorDeps, config: CollectorConfig, re
       }
       timer = setInterval(expire, EXPIRE_INTERVAL_MS);
       timer.unref();
+      if (config.heartbeatMs > 0) {
+        heartbeatTimer = setInterval(heartbeat, config.heartbeatMs);
+        heartbeatTimer.unref();
+      }
       started = true;
       deps.readiness.push({
         name: 'collector',
@@ -271,6 +301,7 @@ export function createCollector(deps: CollectorDeps, config: CollectorConfig, re
     async stop() {
       started = false;
       if (timer) clearInterval(timer);
+      if (heartbeatTimer) clearInterval(heartbeatTimer);
       // Stop receiving first, then let the producer drain what was received.
       for (const l of listeners) await l.stop();
       await push?.close();

@@ -57,11 +57,13 @@ describe('DecodeWorkers', () => {
     await p.start();
     const exporters = 12;
     for (let i = 1; i <= exporters; i++) {
-      expect(p.submit(templateDatagram(i), { exporter: exporterOf(i), address: addressOf(i), port: 4739 }, 1, undefined)).toBe('queued');
+      expect(p.submit(templateDatagram(i), { exporter: exporterOf(i), address: addressOf(i), port: 4739, atMs: 1 }, 1, undefined)).toBe(
+        'queued',
+      );
     }
     for (let seq = 1; seq <= 20; seq++) {
       for (let i = 1; i <= exporters; i++) {
-        p.submit(dataDatagram(i, seq), { exporter: exporterOf(i), address: addressOf(i), port: 4739 }, 1, undefined);
+        p.submit(dataDatagram(i, seq), { exporter: exporterOf(i), address: addressOf(i), port: 4739, atMs: 1 }, 1, undefined);
       }
       // Spread over event-loop turns so that batches interleave.
       if (seq % 5 === 0) await new Promise((r) => setImmediate(r));
@@ -87,7 +89,9 @@ describe('DecodeWorkers', () => {
     await p.start();
     let accepted = 0;
     for (let k = 0; k < 100; k++) {
-      if (p.submit(Buffer.from('not a flow'), { exporter: exporterOf(1), address: addressOf(1), port: 1 }, 1, undefined) === 'queued')
+      if (
+        p.submit(Buffer.from('not a flow'), { exporter: exporterOf(1), address: addressOf(1), port: 1, atMs: 1 }, 1, undefined) === 'queued'
+      )
         accepted++;
     }
     expect(accepted).toBe(16);
@@ -103,13 +107,17 @@ describe('DecodeWorkers', () => {
   it('stop hands over everything submitted before it ends the workers', async () => {
     const { p, decoded, lost } = start({ workers: 2, queueDatagrams: 1000 });
     await p.start();
-    for (let i = 1; i <= 4; i++) p.submit(templateDatagram(i), { exporter: exporterOf(i), address: addressOf(i), port: 1 }, 1, undefined);
-    for (let i = 1; i <= 4; i++) p.submit(dataDatagram(i, 1), { exporter: exporterOf(i), address: addressOf(i), port: 1 }, 1, undefined);
+    for (let i = 1; i <= 4; i++)
+      p.submit(templateDatagram(i), { exporter: exporterOf(i), address: addressOf(i), port: 1, atMs: 1 }, 1, undefined);
+    for (let i = 1; i <= 4; i++)
+      p.submit(dataDatagram(i, 1), { exporter: exporterOf(i), address: addressOf(i), port: 1, atMs: 1 }, 1, undefined);
     await p.stop();
     expect(decoded).toHaveLength(8);
     expect(decoded.reduce((a, x) => a + x.d.records, 0)).toBe(4);
     expect(lost).toEqual([]);
-    expect(p.submit(dataDatagram(1, 2), { exporter: exporterOf(1), address: addressOf(1), port: 1 }, 1, undefined)).toBe('stopped');
+    expect(p.submit(dataDatagram(1, 2), { exporter: exporterOf(1), address: addressOf(1), port: 1, atMs: 1 }, 1, undefined)).toBe(
+      'stopped',
+    );
   });
 });
 

@@ -12,6 +12,8 @@ export interface Received {
   exporter: { supplierId: string; exporterId: string; defaultSamplingRate: number };
   address: string;
   port: number;
+  /** Reception time the datagram's records get (ms): the clock, or its export time (collector.timeReceivedFrom). */
+  atMs: number;
 }
 
 export interface DecodeWorkersOptions {

@@ -1,4 +1,12 @@
-import { type DeadLetter, DLQ_SCHEMA, encodeFlows, FLOWS_SCHEMA, type FlowRecord } from '@flowwatch/flow-schema';
+import {
+  type DeadLetter,
+  DLQ_SCHEMA,
+  encodeFlows,
+  FLOWS_SCHEMA,
+  type FlowRecord,
+  heartbeatHeaders,
+  type TelemetryHeartbeat,
+} from '@flowwatch/flow-schema';
 import type { BufferedProducer } from '@flowwatch/kafka';
 import type { CollectorMetrics } from './collector-metrics.js';
 
@@ -39,6 +47,12 @@ export class FlowOutput {
     const key = `${supplierId}/${exporterId}`;
     const messages = values.map((value) => ({ key, value, headers: FLOWS_HEADERS }));
     return this.producer.send(this.topics.flows, messages) === 'queued' ? 'queued' : 'refused';
+  }
+
+  /** An exporter alive without flow records (see TELEMETRY_HEADER): an empty message on its key. */
+  writeHeartbeat(h: TelemetryHeartbeat): 'queued' | 'refused' {
+    const message = { key: `${h.supplierId}/${h.exporterId}`, value: '', headers: heartbeatHeaders(h) };
+    return this.producer.send(this.topics.flows, [message]) === 'queued' ? 'queued' : 'refused';
   }
 
   deadLetter(letter: Omit<DeadLetter, 'schema' | 'raw_base64'> & { raw: Uint8Array | string }): void {

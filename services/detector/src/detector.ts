@@ -10,7 +10,7 @@ import {
   type WarmStart,
 } from '@flowwatch/detection';
 import type { EnrichedFlow } from '@flowwatch/enrichment';
-import { ALERTS_SCHEMA, type AlertMessage, decodeFlows } from '@flowwatch/flow-schema';
+import { ALERTS_SCHEMA, type AlertMessage, decodeFlows, heartbeatOf } from '@flowwatch/flow-schema';
 import { BufferedProducer, type ConsumedBatch, DurableConsumer, type ProducerOptions } from '@flowwatch/kafka';
 import type { Service } from '@flowwatch/lifecycle';
 import { RateLimitedLog, type ReadinessCheck, type Registry, ServiceMetrics } from '@flowwatch/observability';
@@ -403,6 +403,13 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
     let n = 0;
     let receivedNs = 0;
     for (const message of batch.messages) {
+      const beat = heartbeatOf(message.headers);
+      if (beat !== undefined) {
+        // An exporter alive without flows (counter samples, template refreshes): telemetry, not records.
+        engine.seeTelemetry(beat.supplierId, beat.exporterId, beat.atMs);
+        if (beat.atMs > receivedNs / 1e6) receivedNs = beat.atMs * 1e6;
+        continue;
+      }
       if (!message.value) continue;
       const families = repartition ? Number(message.headers?.families?.toString() ?? ALL_FAMILIES) : ALL_FAMILIES;
       const { records, badLines } = decodeFlows(message.value);

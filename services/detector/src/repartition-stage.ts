@@ -1,6 +1,7 @@
 import type { RegistryConfig } from '@flowwatch/config';
+import { FAMILY } from '@flowwatch/detection';
 import { Enricher } from '@flowwatch/enrichment';
-import { decodeFlows } from '@flowwatch/flow-schema';
+import { decodeFlows, heartbeatHeaders, heartbeatOf } from '@flowwatch/flow-schema';
 import { BufferedProducer, type ConsumedBatch, DurableConsumer, type ProducerOptions } from '@flowwatch/kafka';
 import { type Registry, ServiceMetrics } from '@flowwatch/observability';
 import type { Kafka } from 'kafkajs';
@@ -82,7 +83,18 @@ export class RepartitionStage {
   async #handle(batch: ConsumedBatch): Promise<void> {
     const t0 = process.hrtime.bigint();
     let n = 0;
+    const beats = [];
     for (const message of batch.messages) {
+      const beat = heartbeatOf(message.headers);
+      if (beat !== undefined) {
+        // Telemetry without flows goes to the partition that keeps silence (the network lane).
+        beats.push({
+          partition: this.router.networkPartition,
+          value: '',
+          headers: { ...heartbeatHeaders(beat), families: String(FAMILY.silence) },
+        });
+        continue;
+      }
       if (!message.value) continue;
       const { records, badLines } = decodeFlows(message.value);
       if (badLines > 0) this.#m.bad.inc({ reason: 'invalid_json' }, badLines);
@@ -95,7 +107,8 @@ export class RepartitionStage {
         n++;
       }
     }
-    const { messages, copies } = this.#batcher.take();
+    const { messages: copied, copies } = this.#batcher.take();
+    const messages = beats.length > 0 ? [...copied, ...beats] : copied;
     if (messages.length > 0) {
       // Backpressure: wait for room rather than refuse (a refused copy would be a lost flow).
       await this.#producer.whenWritable();

@@ -171,3 +171,50 @@ describe('telemetry silence and a sparse cadence', () => {
     expect(alerts.length).toBeGreaterThan(0);
   });
 });
+
+describe('telemetry silence and an sFlow agent on a quiet link (heartbeats)', () => {
+  // supplier-a/core-1 samples a flow every 20 minutes on its quiet link, and 6,000 in the 5 minutes
+  // of a flood through it; its counter samples (every 20 s) reach the detector as heartbeats.
+  // supplier-b/core-1 reports every 5 s and moves time on.
+  const floodFrom = T0 + 2 * 3_600_000;
+  function run2(heartbeatsUntil: number) {
+    const engine = testEngine();
+    const changes = [];
+    const end = T0 + 4 * 3_600_000;
+    let nextSample = T0;
+    let nextBeat = T0;
+    for (let t = T0; t < end; t += 5000) {
+      const batch = [flow({ t, src: '10.1.0.9', dst: '10.250.1.1', supplier: 'supplier-b', exporter: 'core-1' })];
+      if (t >= nextSample) {
+        batch.push(flow({ t, src: '10.2.0.9', dst: '10.250.1.1', supplier: 'supplier-a', exporter: 'core-1' }));
+        nextSample = t + 20 * 60_000;
+      }
+      if (t >= floodFrom && t < floodFrom + 300_000)
+        for (let i = 0; i < 100; i++)
+          batch.push(flow({ t, src: `10.2.1.${i}`, dst: '10.250.1.1', supplier: 'supplier-a', exporter: 'core-1' }));
+      for (const f of batch) engine.process(f);
+      if (t >= nextBeat && t < heartbeatsUntil) {
+        engine.seeTelemetry('supplier-a', 'core-1', t + 1000);
+        nextBeat = t + 20_000;
+      }
+      changes.push(...engine.drain());
+    }
+    return silence(changes)
+      .filter((x) => x.event === 'opened')
+      .map((x) => ({ id: x.alert.entity.id, atMs: Date.parse(x.alert.first_seen) }));
+  }
+
+  it('is not silent while its counter samples come, flood or not, and is reported when they stop', () => {
+    expect(run2(Number.POSITIVE_INFINITY)).toEqual([]);
+    const stop = T0 + 3 * 3_600_000;
+    const alerts = run2(stop);
+    expect(alerts.map((a) => a.id)).toEqual(['supplier-a']);
+    // Its cadence is the heartbeats' (20 s): the 3-minute floor, not an hour of sparse samples.
+    expect(alerts[0]!.atMs - stop).toBeGreaterThanOrEqual(150_000);
+    expect(alerts[0]!.atMs - stop).toBeLessThan(200_000);
+  });
+
+  it('without heartbeats (flows only), the flood establishes a cadence its quiet link does not have: false silences', () => {
+    expect(run2(T0).length).toBeGreaterThan(0);
+  });
+});

@@ -83,6 +83,16 @@ export class SilenceDetector implements DetectorFamily {
     }
   }
 
+  /**
+   * Telemetry without flows (a heartbeat on `flows`: an sFlow agent's counter samples, a template
+   * refresh) received up to `ms`: the exporter and its supplier are alive, as with a flow.
+   */
+  onTelemetry(supplier: string, exporter: string, ms: number): void {
+    if (ms <= 0 || supplier === '' || exporter === '') return;
+    this.#see('supplier', supplier, '', ms, supplier);
+    this.#see('exporter', supplier, exporter, ms, this.#exporterKeys.key(supplier, exporter));
+  }
+
   #lastSupplier = '';
   #lastExporter = '';
   #lastKey = '';
