@@ -92,6 +92,20 @@ describe('DropSteps', () => {
     expect(d.judge(109, { ...steps, minExpectedFlows: 40 })).toBeUndefined();
   });
 
+  it('does not count a step older than the ring over the later step that holds its slot', () => {
+    // 13 slots: step 87 shares step 100's slot. Steps 100-108 at one flow in ten, judged a drop.
+    const d = new DropSteps(12);
+    for (let s = 100; s < 109; s++) d.add(s, 1e5);
+    // A floor of 90 expected flows: the run is steps 100-108.
+    const long = { ...steps, minExpectedFlows: 90 };
+    const before = d.judge(109, long);
+    expect(before).toMatchObject({ steps: 9, observedFlows: 9 });
+    // An exporter's flows of step 87 delivered now (minutes late): not counted in step 100, nor do
+    // they clear what step 100 holds.
+    for (let k = 0; k < 50; k++) d.add(87, 1e5);
+    expect(d.judge(109, long)).toEqual(before);
+  });
+
   it('keeps the judged steps apart from steps counted ahead of the watermark (lateness, a held watermark)', () => {
     // Steps 100-111 normal; flows of steps 112-140 were read while the watermark was held at 112.
     const fill = (d: DropSteps) => {

@@ -178,11 +178,16 @@ export class DropSteps {
     this.#ids = new Float64Array(this.#ring).fill(Number.NaN);
   }
 
-  /** Counts one flow of `bytes` in step `step` (event time / step length, floored). */
+  /**
+   * Counts one flow of `bytes` in step `step` (event time / step length, floored). A step older than
+   * the ring (an exporter delivering minutes late) is not counted: its slot holds a later step.
+   */
   add(step: number, bytes: number): void {
     const i = this.#slot(step);
     const v = this.#v;
-    if (this.#ids[i] !== step) {
+    const held = this.#ids[i]!;
+    if (held > step) return;
+    if (held !== step) {
       this.#ids[i] = step;
       v[2 * i] = 0;
       v[2 * i + 1] = 0;

@@ -265,10 +265,13 @@ export class DetectionEngine {
 
   /**
    * An exporter's telemetry without flow records, received up to `receivedMs` (a heartbeat on
-   * `flows`, see @flowwatch/flow-schema): it is not silent. Reception time moves on as with a flow.
+   * `flows`, see @flowwatch/flow-schema): it is not silent, and has delivered up to there (the
+   * volume drops of what it carries are judged up to it). Reception time moves on as with a flow.
+   * `families`: as for a flow, the families this instance keeps for it (silence, volume).
    */
-  seeTelemetry(supplierId: string, exporterId: string, receivedMs: number): void {
-    this.silence.onTelemetry(supplierId, exporterId, receivedMs);
+  seeTelemetry(supplierId: string, exporterId: string, receivedMs: number, families: number = ALL_FAMILIES): void {
+    if (families & FAMILY.silence) this.silence.onTelemetry(supplierId, exporterId, receivedMs);
+    if (families & FAMILY.volume) this.volume.onTelemetry(supplierId, exporterId, receivedMs);
     if (receivedMs > this.#maxReceivedMs) this.#maxReceivedMs = receivedMs;
   }
 

@@ -403,15 +403,15 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
     let n = 0;
     let receivedNs = 0;
     for (const message of batch.messages) {
+      const families = repartition ? Number(message.headers?.families?.toString() ?? ALL_FAMILIES) : ALL_FAMILIES;
       const beat = heartbeatOf(message.headers);
       if (beat !== undefined) {
         // An exporter alive without flows (counter samples, template refreshes): telemetry, not records.
-        engine.seeTelemetry(beat.supplierId, beat.exporterId, beat.atMs);
+        engine.seeTelemetry(beat.supplierId, beat.exporterId, beat.atMs, families);
         if (beat.atMs > receivedNs / 1e6) receivedNs = beat.atMs * 1e6;
         continue;
       }
       if (!message.value) continue;
-      const families = repartition ? Number(message.headers?.families?.toString() ?? ALL_FAMILIES) : ALL_FAMILIES;
       const { records, badLines } = decodeFlows(message.value);
       if (badLines > 0) m.bad.inc({ reason: 'invalid_json' }, badLines);
       for (const record of records) {

@@ -87,11 +87,12 @@ export class RepartitionStage {
     for (const message of batch.messages) {
       const beat = heartbeatOf(message.headers);
       if (beat !== undefined) {
-        // Telemetry without flows goes to the partition that keeps silence (the network lane).
+        // Telemetry without flows goes to the network lane, which keeps silence and the volume
+        // entities the exporter carries (their drops wait for its delivery).
         beats.push({
           partition: this.router.networkPartition,
           value: '',
-          headers: { ...heartbeatHeaders(beat), families: String(FAMILY.silence) },
+          headers: { ...heartbeatHeaders(beat), families: String(FAMILY.silence | FAMILY.volume) },
         });
         continue;
       }

@@ -368,51 +368,86 @@ describe('volume detector', () => {
     expect(Date.parse(late!.detected_at) - cut).toBeGreaterThan(90_000);
   });
 
-  it('waits for an exporter whose flows arrive late (batches pushed 10-40 s after their time) instead of calling the gap a drop; an exporter that stops is still judged', () => {
+  describe('drops wait for the exporter carrying them', () => {
     const cut = T0 + 1.5 * 3_600_000;
     const seconds = 1.5 * 3600 + 600;
-    // supplier-b's core-2 (organisations 1, 7, 13, 19, 25) from `cut` on: its flows of each 30 s
-    // reach the detector together, 10 s after that half minute ends, received then.
-    const lagging = (f: FlowRecord) => f.supplier_id === 'supplier-b' && f.exporter_id === 'core-2' && f.time_flow_end_ns / 1e6 >= cut;
-    const pushed = function* () {
+    // supplier-b's core-2 carries organisations 1, 7, 13, 19, 25.
+    const ofCore2 = (f: FlowRecord) => f.supplier_id === 'supplier-b' && f.exporter_id === 'core-2';
+    const background = () => backgroundTraffic({ startMs: T0, seconds, peakPerSecond: 30, seed: 14 }) as Generator<FlowRecord>;
+    /** core-2's flows from `cut` on reach the detector in batches of `batchMs`, `delayMs` after each batch ends. */
+    const pushed = function* (batchMs: number, delayMs: number) {
       const batch: FlowRecord[] = [];
       let release = Number.POSITIVE_INFINITY;
-      for (const f of backgroundTraffic({ startMs: T0, seconds, peakPerSecond: 30, seed: 14 }) as Generator<FlowRecord>) {
+      for (const f of background()) {
         const t = f.time_flow_end_ns / 1e6;
         if (t >= release) {
           for (const b of batch) yield { ...b, time_received_ns: release * 1e6 };
           batch.length = 0;
           release = Number.POSITIVE_INFINITY;
         }
-        if (!lagging(f)) {
+        if (!ofCore2(f) || t < cut) {
           yield f;
           continue;
         }
-        if (batch.length === 0) release = cut + (Math.floor((t - cut) / 30_000) + 1) * 30_000 + 10_000;
+        if (batch.length === 0) release = cut + (Math.floor((t - cut) / batchMs) + 1) * batchMs + delayMs;
         batch.push(f);
       }
     };
-    const stopped = function* () {
-      for (const f of backgroundTraffic({ startMs: T0, seconds, peakPerSecond: 30, seed: 14 }) as Generator<FlowRecord>)
-        if (!lagging(f)) yield f;
+    /** core-2 sends nothing from `cut` on; with `beats`, its telemetry without flows every 10 s (a heartbeat). */
+    const stopped = (engine: ReturnType<typeof testEngine>, beats: boolean) => {
+      const changes = [];
+      let nextBeat = cut;
+      for (const f of background()) {
+        const t = f.time_flow_end_ns / 1e6;
+        if (beats && t >= nextBeat) {
+          engine.seeTelemetry('supplier-b', 'core-2', nextBeat);
+          nextBeat += 10_000;
+        }
+        if (ofCore2(f) && t >= cut) continue;
+        engine.process(f);
+        changes.push(...engine.drain());
+      }
+      return changes;
     };
-    const ofCore2 = (changes: ReturnType<typeof run>) =>
+    const dropsOfCore2 = (changes: ReturnType<typeof run>) =>
       volume(changes).filter(
         (c) =>
           c.alert.type === 'volume_drop' &&
           (c.alert.entity.id === 'supplier-b/core-2' || ['O01', 'O07', 'O13', 'O19', 'O25'].includes(c.alert.src_org ?? '')),
       );
+    const silenceOfCore2 = (changes: ReturnType<typeof run>) =>
+      changes.filter((c) => c.event === 'opened' && c.alert.type === 'telemetry_silence' && c.alert.entity.id === 'supplier-b/core-2');
     const floor = { ...config, minFlows: 25 };
-    const engine = testEngine({ volume: floor });
-    const late = ofCore2(run(engine, pushed()));
-    expect(late.map((c) => c.alert.summary)).toEqual([]);
-    expect(engine.stats().lateFlows).toBeGreaterThan(0);
-    expect(engine.stats().behindDrops).toBeGreaterThan(0);
-    // The same exporter stopping is a drop of the exporter, once it is the watermark hold (a minute) behind.
-    const gone = ofCore2(run(testEngine({ volume: floor }), stopped()));
-    const exporter = gone.find((c) => c.alert.entity.id === 'supplier-b/core-2');
-    expect(exporter, JSON.stringify(gone.map((c) => c.alert.summary))).toBeDefined();
-    expect(Date.parse(exporter!.alert.detected_at) - cut).toBeLessThanOrEqual(60_000 + 5_000 + 30_000);
+
+    it('does not call batches pushed 10-40 s after their time a drop', () => {
+      const engine = testEngine({ volume: floor });
+      const late = dropsOfCore2(run(engine, pushed(30_000, 10_000)));
+      expect(late.map((c) => c.alert.summary)).toEqual([]);
+      expect(engine.stats().lateFlows).toBeGreaterThan(0);
+      expect(engine.stats().behindDrops).toBeGreaterThan(0);
+    });
+
+    it('does not call an exporter delivering minutes late (further behind than the watermark hold) a drop', () => {
+      // Batches of a minute, delivered 2 min after they end: 2-3 min behind, the hold is 1 min.
+      const engine = testEngine({ volume: floor });
+      const changes = run(engine, pushed(60_000, 120_000));
+      expect(dropsOfCore2(changes).map((c) => c.alert.summary)).toEqual([]);
+      expect(engine.stats().behindDrops).toBeGreaterThan(0);
+    });
+
+    it('leaves an exporter that stops to the silence alert: no drop of what it carried', () => {
+      const changes = stopped(testEngine({ volume: floor }), false);
+      expect(silenceOfCore2(changes)).toHaveLength(1);
+      expect(dropsOfCore2(changes).map((c) => c.alert.summary)).toEqual([]);
+    });
+
+    it('judges the drop of an exporter alive without flows (heartbeats): its traffic stopped, not its telemetry', () => {
+      const changes = stopped(testEngine({ volume: floor }), true);
+      expect(silenceOfCore2(changes)).toEqual([]);
+      const exporter = dropsOfCore2(changes).find((c) => c.alert.entity.id === 'supplier-b/core-2');
+      expect(exporter, JSON.stringify(dropsOfCore2(changes).map((c) => c.alert.summary))).toBeDefined();
+      expect(Date.parse(exporter!.alert.detected_at) - cut).toBeLessThanOrEqual(60_000 + 5_000 + 10_000);
+    });
   });
 
   it("does not call a service's broad rise (every organisation x5) a spike, but does when one organisation makes the same rise", () => {

@@ -52,6 +52,8 @@ const TOP_SHARE_ALPHA = 0.1;
 interface Carrier {
   /** Latest event time of its flows read, ms. */
   latestMs: number;
+  /** Latest reception time of its telemetry without flows (a heartbeat: alive, nothing to report), ms. */
+  aliveMs: number;
 }
 
 /** A volume entity's object without its baseline, sums, windows and id (17 fields and the header). */
@@ -204,11 +206,26 @@ export class VolumeDetector implements DetectorFamily {
     this.#exporterHash = hashString(exporter);
     this.#exporterKey = exporter === '' ? '' : this.#exporterKeys.key(supplier, exporter);
     let c = exporter === '' ? undefined : this.#carriers.get(this.#exporterKey);
-    if (c === undefined && exporter !== '' && this.#carriers.size < MAX_CARRIERS) {
-      c = { latestMs: Number.NEGATIVE_INFINITY };
-      this.#carriers.set(this.#exporterKey, c);
-    }
+    if (c === undefined && exporter !== '') c = this.#newCarrier(this.#exporterKey);
     this.#carrier = c;
+  }
+
+  #newCarrier(key: string): Carrier | undefined {
+    if (this.#carriers.size >= MAX_CARRIERS) return undefined;
+    const c = { latestMs: Number.NEGATIVE_INFINITY, aliveMs: Number.NEGATIVE_INFINITY };
+    this.#carriers.set(key, c);
+    return c;
+  }
+
+  /**
+   * Telemetry of an exporter without flow records up to reception time `atMs` (a heartbeat): it
+   * is alive and has nothing to report, so the steps up to there are as complete as they look.
+   */
+  onTelemetry(supplier: string, exporter: string, atMs: number): void {
+    if (supplier === '' || exporter === '' || !(atMs > 0)) return;
+    const key = this.#exporterKeys.key(supplier, exporter);
+    const c = this.#carriers.get(key) ?? this.#newCarrier(key);
+    if (c !== undefined && atMs > c.aliveMs) c.aliveMs = atMs;
   }
 
   /** The current flow's conversation (hash of its exporter and 5-tuple), for the largest transfers. */
@@ -530,30 +547,38 @@ export class VolumeDetector implements DetectorFamily {
 
   /**
    * Whether a drop of `entity` judged up to event time `atMs` may be flows not delivered yet: the
-   * exporter of its latest flow has delivered nothing at or after `atMs`, and is at most
-   * `maxPartitionSkewMs` behind. The watermark runs on the whole stream, so an exporter whose
-   * telemetry reaches us later than the rest (a supplier pushing its flows over HTTPS in batches,
-   * a collector or a partition falling behind) has its last steps judged before they arrive: they
-   * read as empty, and an exporter, its supplier and its organisations all "drop" together. Its
-   * flows, when they come, count in their own steps and interval (late flows are folded into the
-   * oldest open interval: the interval's drop is not raised, the next one holds them). Drops on
-   * steps are judged up to what the exporter has delivered instead (#judgedStep). An exporter
-   * that has really stopped is judged once it is that far behind (and the silence alert follows);
-   * an entity's drop while its exporter keeps delivering (an organisation cut off behind a working
-   * router) is judged as before.
+   * exporter of its latest flow has delivered nothing at or after `atMs` (no flow, no heartbeat).
+   * The watermark runs on the whole stream, so an exporter whose telemetry reaches us later than
+   * the rest (a supplier pushing its flows over HTTPS in batches, a collector or a partition
+   * falling behind, a machine overloaded by a flood's records) has its last steps judged before
+   * they arrive: they read as empty, and an exporter, its supplier and its organisations all
+   * "drop" together. Its flows, when they come, count in their own steps and interval (late flows
+   * are folded into the oldest open interval: the interval's drop is not raised, the next one
+   * holds them). Drops on steps are judged up to what the exporter has delivered instead, while
+   * that is within the watermark hold (#judgedStep); an exporter further behind is not judged at
+   * all until it delivers again: it is either late (judging it is judging the delay, the false
+   * drops of the 20x pipeline runs after a flood) or gone, and then the silence alert follows and
+   * names the blind spot, whose drops are left to it (#blind). An exporter alive without flows
+   * (an sFlow agent's counter samples, a template refresh: the collector's heartbeats) has
+   * delivered up to its heartbeat; an entity's drop while its exporter keeps delivering (an
+   * organisation cut off behind a working router) is judged as before.
    */
   #behind(entity: VolumeEntity, atMs: number): boolean {
-    return this.#deliveredShortOf(entity, atMs) !== undefined;
+    return !(this.#deliveredTo(entity, atMs) >= atMs);
   }
 
   /**
-   * How far the exporter of `entity`'s latest flow has delivered (its latest event time), when
-   * that is short of `atMs` by at most `maxPartitionSkewMs`; else undefined (not behind, or
-   * behind for so long that it is judged as it stands).
+   * How far (event time, ms) the exporter of `entity`'s latest flow has delivered, as far as a
+   * drop judged up to `atMs` is concerned: `atMs` when it has reached it (or the entity has no
+   * tracked exporter), its latest flow or heartbeat when that is short of `atMs` by at most the
+   * watermark hold, else NaN (too far behind to be judged).
    */
-  #deliveredShortOf(entity: VolumeEntity, atMs: number): number | undefined {
-    const latest = entity.carrier?.latestMs;
-    return latest !== undefined && latest < atMs && atMs - latest <= this.ctx.clock.maxHoldMs ? latest : undefined;
+  #deliveredTo(entity: VolumeEntity, atMs: number): number {
+    const c = entity.carrier;
+    if (c === undefined) return atMs;
+    const latest = Math.max(c.latestMs, c.aliveMs);
+    if (latest >= atMs) return atMs;
+    return atMs - latest <= this.ctx.clock.maxHoldMs ? latest : Number.NaN;
   }
 
   /** Aggregates (services, suppliers, exporters) whose interval being closed rose: their usual top share is not learnt from it. */
@@ -685,9 +710,10 @@ export class VolumeDetector implements DetectorFamily {
       // Two intervals of expected flows under the floor: no run of steps can reach it.
       if (entity.emptyRate > MAX_EMPTY_RATE || c.expectedFlows * perInterval * 2 < c.minExpectedFlows) continue;
       const at = this.#judgedStep(entity, end);
-      const drop = entity.dropSteps?.judge(at, c);
+      // Not judged while its exporter is too far behind (NaN), judged up to its delivery within the hold.
+      const drop = Number.isNaN(at) ? undefined : entity.dropSteps?.judge(at, c);
       if (drop !== undefined) this.#raiseStepDrop(entity, this.#describe(entity), at * this.#stepMs, drop);
-      else if (at < end && entity.dropSteps?.judge(end, c) !== undefined) this.behindDrops++;
+      else if (!(at >= end) && entity.dropSteps?.judge(end, c) !== undefined) this.behindDrops++;
     }
     // An organisation cut off loses both directions: judged together, its flows reach the floor in
     // half the time (an organisation entity of its own).
@@ -713,9 +739,9 @@ export class VolumeDetector implements DetectorFamily {
         expectedFlows,
         expectedBytes: co.expectedBytes + ci.expectedBytes,
       };
-      const drop = out.dropSteps.judge(at, both, inn.dropSteps);
+      const drop = Number.isNaN(at) ? undefined : out.dropSteps.judge(at, both, inn.dropSteps);
       if (drop === undefined) {
-        if (at < end && out.dropSteps.judge(end, both, inn.dropSteps) !== undefined) this.behindDrops++;
+        if (!(at >= end) && out.dropSteps.judge(end, both, inn.dropSteps) !== undefined) this.behindDrops++;
         continue;
       }
       const d = this.ctx.directory;
@@ -776,12 +802,13 @@ export class VolumeDetector implements DetectorFamily {
   /**
    * The step boundary up to which `entity`'s steps are judged at boundary `end`: `end`, or when the
    * exporter of its latest flow has delivered less far (#behind), the start of the step that
-   * exporter's latest flow is in (the steps before it are as complete as that exporter's delivery
-   * shows), for at most the watermark hold behind `end`.
+   * exporter's delivery is in (the steps before it are as complete as that exporter's delivery
+   * shows), for at most the watermark hold behind `end`; NaN beyond it (not judged).
    */
   #judgedStep(entity: VolumeEntity, end: number): number {
-    const latest = this.#deliveredShortOf(entity, end * this.#stepMs);
-    return latest === undefined ? end : Math.floor(latest / this.#stepMs);
+    const endMs = end * this.#stepMs;
+    const to = this.#deliveredTo(entity, endMs);
+    return to === endMs ? end : Math.floor(to / this.#stepMs);
   }
 
   /**
