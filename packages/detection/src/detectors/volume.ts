@@ -33,8 +33,20 @@ export interface VolumeEntity {
   dropSteps: DropSteps | undefined;
   /** EWMA of intervals without flows (1 until learnt): whether its traffic is continuous. */
   emptyRate: number;
-  /** The exporter of its latest flow: its drops wait for that exporter's delivery (VolumeDetector.#behind). */
+  /** The exporter of its latest flow (the fast path of `carriers`). */
   carrier: Carrier | undefined;
+  /**
+   * The exporters that carried its flows (undefined: not tracked, an entity without drops), each
+   * with the start of the latest interval it carried one in: its drops wait for the delivery of
+   * those of the last two intervals (VolumeDetector.#behind). At most MAX_ENTITY_CARRIERS; an
+   * entity carried by more (a national service, a supplier of many routers) waits for every
+   * exporter's delivery instead, until `wideUntil` (the network's floor, #networkDelivered).
+   */
+  carriers: Carrier[] | undefined;
+  carriersAt: number[] | undefined;
+  /** The interval `carrier` was last noted for (the fast path). */
+  carrierStart: number;
+  wideUntil: number;
   /** Usual share of its flows carried by its three largest organisations (services, suppliers, exporters; NaN until learnt): #broad. */
   topShare: number;
   /** Start of the open interval whose sums so far were a spike at the latest step (NaN: none): raised at a later step if it holds. */
@@ -56,18 +68,29 @@ interface Carrier {
   aliveMs: number;
 }
 
-/** A volume entity's object without its baseline, sums, windows and id (17 fields and the header). */
-const ENTITY_BYTES = 160;
+/** A volume entity's object without its baseline, sums, windows, carriers and id (21 fields and the header). */
+const ENTITY_BYTES = 192;
 /** A carrier's object and its map entry, without the key. */
 const CARRIER_BYTES = 80;
 
 /** Exporters whose delivery is tracked at most (exporter ids of pushed records are the suppliers' own strings). */
 const MAX_CARRIERS = 65_536;
+/** Exporters an entity's drops wait for each of; carried by more, it waits for the network's delivery. */
+const MAX_ENTITY_CARRIERS = 8;
+/** Slot 0 of an entity's carriers: delivered everywhere (its time is the latest interval seen). */
+const NO_CARRIER: Carrier = { latestMs: Number.POSITIVE_INFINITY, aliveMs: Number.POSITIVE_INFINITY };
 
 /** Learning rate of `emptyRate`: about the last 20 intervals. */
 const EMPTY_ALPHA = 0.05;
 /** Drops over several intervals are judged for entities whose intervals are this rarely empty: none of about the last 20. */
 const MAX_EMPTY_RATE = 0.02;
+
+/** How far `c` has delivered for a drop judged up to `atMs`: `atMs`, its delivery within `holdMs` short of it, else NaN. */
+function deliveredOf(c: Carrier, atMs: number, holdMs: number): number {
+  const d = Math.max(c.latestMs, c.aliveMs);
+  if (d >= atMs) return atMs;
+  return atMs - d <= holdMs ? d : Number.NaN;
+}
 
 function learnEmpty(entity: VolumeEntity, flows: number): void {
   entity.emptyRate += EMPTY_ALPHA * ((flows > 0 ? 0 : 1) - entity.emptyRate);
@@ -169,7 +192,10 @@ export class VolumeDetector implements DetectorFamily {
     this.#explained = this.ctx.incidents.explains(f.src_addr, f.dst_addr, start);
     if (f.supplier_id !== this.#runSupplier || f.exporter_id !== this.#runExporter) this.#newRun(f.supplier_id, f.exporter_id);
     const carrier = this.#carrier;
-    if (carrier !== undefined && t > carrier.latestMs) carrier.latestMs = t;
+    if (carrier !== undefined && t > carrier.latestMs) {
+      carrier.latestMs = t;
+      this.#networkAtMs = Number.NaN;
+    }
     // One exporter's records of one 5-tuple: two exporters on its path each report it whole.
     this.#conversation = hashNumber(conversationOf(f), this.#exporterHash) || 1;
     this.#flows = this.#seen.add(start, this.#conversation, b, p) ? 1 : 0;
@@ -225,7 +251,10 @@ export class VolumeDetector implements DetectorFamily {
     if (supplier === '' || exporter === '' || !(atMs > 0)) return;
     const key = this.#exporterKeys.key(supplier, exporter);
     const c = this.#carriers.get(key) ?? this.#newCarrier(key);
-    if (c !== undefined && atMs > c.aliveMs) c.aliveMs = atMs;
+    if (c !== undefined && atMs > c.aliveMs) {
+      c.aliveMs = atMs;
+      this.#networkAtMs = Number.NaN;
+    }
   }
 
   /** The current flow's conversation (hash of its exporter and 5-tuple), for the largest transfers. */
@@ -249,7 +278,40 @@ export class VolumeDetector implements DetectorFamily {
     // As in the drop window, an ongoing incident's flows are not the entity's own traffic.
     if (entity.dropSteps !== undefined && !this.#explained) entity.dropSteps.add(this.#step, bytes);
     if (receivedNs > entity.receivedNs) entity.receivedNs = receivedNs;
-    entity.carrier = this.#carrier;
+    const carrier = this.#carrier;
+    if (carrier !== undefined && entity.carriers !== undefined && (entity.carrier !== carrier || entity.carrierStart < start)) {
+      this.#carriedBy(entity, carrier, start);
+      entity.carrierStart = start;
+    }
+    entity.carrier = carrier;
+  }
+
+  /** Notes that `carrier` carried a flow of `entity` in interval `start`. */
+  #carriedBy(entity: VolumeEntity, carrier: Carrier, start: number): void {
+    const carriers = entity.carriers!;
+    const at = entity.carriersAt!;
+    // Slot 0 holds the latest interval seen (the fast path's test above).
+    if (start > at[0]!) at[0] = start;
+    const i = carriers.indexOf(carrier);
+    if (i >= 0) {
+      if (start > at[i]!) at[i] = start;
+      return;
+    }
+    const recent = start - this.ctx.clock.intervalMs;
+    if (carriers.length < MAX_ENTITY_CARRIERS) {
+      carriers.push(carrier);
+      at.push(start);
+      return;
+    }
+    // Full: the slot of one no longer recent, else carried by too many to wait for each.
+    for (let k = 1; k < carriers.length; k++) {
+      if (at[k]! < recent) {
+        carriers[k] = carrier;
+        at[k] = start;
+        return;
+      }
+    }
+    entity.wideUntil = start + 2 * this.ctx.clock.intervalMs;
   }
 
   #create(kind: VolumeKind, id: string): VolumeEntity {
@@ -279,6 +341,11 @@ export class VolumeDetector implements DetectorFamily {
           : undefined,
       emptyRate: 1,
       carrier: undefined,
+      // Slot 0 is not a carrier but the latest interval any carried a flow in (a sentinel).
+      carriers: withWindow ? [NO_CARRIER] : undefined,
+      carriersAt: withWindow ? [Number.NEGATIVE_INFINITY] : undefined,
+      carrierStart: Number.NEGATIVE_INFINITY,
+      wideUntil: Number.NEGATIVE_INFINITY,
       topShare: Number.NaN,
       earlySeenStart: Number.NaN,
       earlySeenMs: Number.NaN,
@@ -568,17 +635,54 @@ export class VolumeDetector implements DetectorFamily {
   }
 
   /**
-   * How far (event time, ms) the exporter of `entity`'s latest flow has delivered, as far as a
-   * drop judged up to `atMs` is concerned: `atMs` when it has reached it (or the entity has no
-   * tracked exporter), its latest flow or heartbeat when that is short of `atMs` by at most the
-   * watermark hold, else NaN (too far behind to be judged).
+   * How far (event time, ms) the exporters that carried `entity`'s flows in the last two intervals
+   * have delivered, as far as a drop judged up to `atMs` is concerned: `atMs` when all have
+   * reached it (or none is tracked), else the least delivered (its latest flow or heartbeat) when
+   * that is short of `atMs` by at most the watermark hold, else NaN (one is too far behind to be
+   * judged). Only the exporter of its latest flow when its carriers are not tracked; the network's
+   * delivery when it is carried by too many (#networkDelivered).
    */
   #deliveredTo(entity: VolumeEntity, atMs: number): number {
-    const c = entity.carrier;
-    if (c === undefined) return atMs;
-    const latest = Math.max(c.latestMs, c.aliveMs);
-    if (latest >= atMs) return atMs;
-    return atMs - latest <= this.ctx.clock.maxHoldMs ? latest : Number.NaN;
+    const hold = this.ctx.clock.maxHoldMs;
+    const carriers = entity.carriers;
+    if (carriers === undefined) {
+      const c = entity.carrier;
+      if (c === undefined) return atMs;
+      return deliveredOf(c, atMs, hold);
+    }
+    if (entity.wideUntil >= atMs - this.ctx.clock.intervalMs) return this.#networkDelivered(atMs);
+    const at = entity.carriersAt!;
+    const recent = at[0]! - this.ctx.clock.intervalMs;
+    let to = atMs;
+    for (let i = 1; i < carriers.length; i++) {
+      if (at[i]! < recent) continue;
+      const d = deliveredOf(carriers[i]!, atMs, hold);
+      if (!(d >= to)) to = d;
+      if (Number.isNaN(to)) return to;
+    }
+    return to;
+  }
+
+  /** The network's delivery for drops judged up to `atMs`, computed once per time: see #deliveredTo. */
+  #networkAtMs = Number.NaN;
+  #networkTo = Number.NaN;
+
+  /**
+   * How far every exporter that is not far behind has delivered, for drops judged up to `atMs`:
+   * the least delivery within the watermark hold of `atMs`; exporters further behind are late or
+   * gone (the silence alert), and an entity carried by the whole network is judged without them.
+   */
+  #networkDelivered(atMs: number): number {
+    if (this.#networkAtMs === atMs) return this.#networkTo;
+    const hold = this.ctx.clock.maxHoldMs;
+    let to = atMs;
+    for (const c of this.#carriers.values()) {
+      const d = Math.max(c.latestMs, c.aliveMs);
+      if (d < to && atMs - d <= hold) to = d;
+    }
+    this.#networkAtMs = atMs;
+    this.#networkTo = to;
+    return to;
   }
 
   /** Aggregates (services, suppliers, exporters) whose interval being closed rose: their usual top share is not learnt from it. */
@@ -1009,6 +1113,8 @@ export class VolumeDetector implements DetectorFamily {
         e.sums.approximateBytes +
         (e.dropWindow?.approximateBytes ?? 0) +
         (e.dropSteps?.approximateBytes ?? 0) +
+        // Two arrays of up to MAX_ENTITY_CARRIERS + 1 (pointers and doubles, with headers).
+        (e.carriers === undefined ? 0 : 64 + 16 * e.carriers.length) +
         ENTITY_BYTES +
         2 * e.id.length;
     for (const key of this.#carriers.keys()) n += CARRIER_BYTES + 2 * key.length;
