@@ -5,7 +5,7 @@ import { openClickHouse } from '@flowwatch/clickhouse';
 import { ensureTopics } from '@flowwatch/kafka';
 import { LocalClickHouse } from '@flowwatch/local-clickhouse';
 import type { Kafka } from 'kafkajs';
-import { consumerLag, type FlowwatchProcess } from './flowwatch-process.js';
+import { consumerLag, type FlowwatchProcess, startFlowwatch } from './flowwatch-process.js';
 import { testKafka, uniqueName } from './kafka.js';
 import { silentLogger } from './logger.js';
 
@@ -147,4 +147,71 @@ export async function sampleAggregator(p: FlowwatchProcess, kafka: Kafka, group:
     ready: ready.status,
     notReady: ready.notReady,
   };
+}
+
+/**
+ * Starts `flowwatch start --services aggregator` on the stage in the consumer group
+ * `<flows>-aggregators` (or `env`'s), fetching at most `maxBytesPerPartition`, and waits until it
+ * is ready.
+ */
+export async function startStageAggregator(
+  stage: ChaosStage,
+  options: { maxBytesPerPartition: number; env?: Record<string, string>; name?: string },
+): Promise<{ aggregator: FlowwatchProcess; group: string }> {
+  const group = `${stage.flows}-aggregators`;
+  const aggregator = await startFlowwatch('aggregator', {
+    ...stage.env,
+    FLOWWATCH__AGGREGATOR__GROUP_ID: group,
+    FLOWWATCH__AGGREGATOR__MAX_BYTES_PER_PARTITION: String(options.maxBytesPerPartition),
+    ...options.env,
+  });
+  try {
+    await waitFor(`${options.name ?? 'the aggregator'} ready`, aggregator, async () => (await aggregator.readiness()).status === 200);
+  } catch (err) {
+    await aggregator.stop(5000);
+    throw err;
+  }
+  return { aggregator, group };
+}
+
+/** A phase-labelled series of `sampleAggregator` looks, `t` ms after `start`. */
+export interface AggregatorSamples<Extra extends object> {
+  readonly samples: (AggregatorSample & Extra & { t: number; phase: string })[];
+  sample(phase: string, extra: Extra): Promise<AggregatorSample & Extra & { t: number; phase: string }>;
+  /** Samples every second in `phase` until the group's lag is zero and the aggregator ready; fails after `timeoutMs`. */
+  catchUp(phase: string, extra: () => Extra, timeoutMs: number): Promise<number>;
+}
+
+export function aggregatorSamples<Extra extends object = Record<never, never>>(
+  p: FlowwatchProcess,
+  kafka: Kafka,
+  group: string,
+  topic: string,
+  start: number,
+): AggregatorSamples<Extra> {
+  const samples: (AggregatorSample & Extra & { t: number; phase: string })[] = [];
+  const sample = async (phase: string, extra: Extra) => {
+    const seen = await sampleAggregator(p, kafka, group, topic);
+    const s = { t: Date.now() - start, phase, ...extra, ...seen };
+    samples.push(s);
+    return s;
+  };
+  return {
+    samples,
+    sample,
+    async catchUp(phase, extra, timeoutMs) {
+      const t0 = Date.now();
+      for (;;) {
+        const last = await sample(phase, extra());
+        if (last.lag === 0 && last.ready === 200) return Date.now() - t0;
+        if (Date.now() - t0 > timeoutMs) throw new Error(`no catch-up in ${timeoutMs / 1000} s: ${JSON.stringify(samples.slice(-5))}`);
+        await sleep(1000);
+      }
+    },
+  };
+}
+
+/** The totals of a store holding `sent` flows of `bytes` in all exactly once (partitions aside). */
+export function storedExactly(sent: number, bytes: number): Omit<StoredTotals, 'partitions'> {
+  return { rows: sent, distinct: sent, bytes, flows1m: sent, bytes1m: bytes, bytes1h: bytes };
 }

@@ -1,11 +1,15 @@
 export { startTestApi, type TestApi, testAlert, testRegistry } from './api.js';
 export {
   type AggregatorSample,
+  type AggregatorSamples,
+  aggregatorSamples,
   type ChaosStage,
   type StoredTotals,
   sampleAggregator,
   sleep,
   startChaosStage,
+  startStageAggregator,
+  storedExactly,
   storedTotals,
   waitFor,
 } from './chaos.js';

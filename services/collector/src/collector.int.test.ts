@@ -73,6 +73,20 @@ const producerOptions = {
   acks: -1,
   retryBackoffMs: 100,
 } as const;
+/** A fresh flows topic with `flowPartitions` partitions and its dead-letter topic, named after `prefix`. */
+async function freshTopics(prefix: string, flowPartitions: number): Promise<{ flows: string; dlq: string }> {
+  const topics = { flows: uniqueName(prefix), dlq: uniqueName(`${prefix}.dlq`) };
+  const topic = (name: string, partitions: number) => ({
+    name,
+    partitions,
+    replicationFactor: 1,
+    retentionMs: 3_600_000,
+    cleanupPolicy: 'delete' as const,
+  });
+  await ensureTopics(kafka, [topic(topics.flows, flowPartitions), topic(topics.dlq, 1)], silentLogger);
+  return topics;
+}
+
 /** A consumed message's headers as strings. */
 function headersOf(m: KafkaMessage): Record<string, string> {
   return Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, String(v ?? '')]));
@@ -95,20 +109,13 @@ const pushed = (i: number, extra: Record<string, unknown> = {}) => ({
 
 // With decode workers (the default) and in the main thread (collector.workers = 0).
 describe.each([2, 0])('collector end to end (real Kafka), %i decode workers', (workers) => {
-  const topics = { flows: uniqueName(`flows-w${workers}`), dlq: uniqueName(`flows-w${workers}.dlq`) };
+  let topics: { flows: string; dlq: string };
   const metricsRegistry = createRegistry();
   let collector: Collector;
   let pushUrl: string;
 
   beforeAll(async () => {
-    await ensureTopics(
-      kafka,
-      [
-        { name: topics.flows, partitions: 3, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' },
-        { name: topics.dlq, partitions: 1, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' },
-      ],
-      silentLogger,
-    );
+    topics = await freshTopics(`flows-w${workers}`, 3);
     collector = createCollector(
       {
         logger: silentLogger,
@@ -223,15 +230,7 @@ describe.each([2, 0])('collector end to end (real Kafka), %i decode workers', (w
 
 describe('collector.timeReceivedFrom = export (time-compressed simulations, replays)', () => {
   it("stamps records with their datagram's export time, sFlow with the latest seen, pushes with their own", async () => {
-    const t = { flows: uniqueName('flows-export'), dlq: uniqueName('flows-export.dlq') };
-    await ensureTopics(
-      kafka,
-      [
-        { name: t.flows, partitions: 1, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' },
-        { name: t.dlq, partitions: 1, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' },
-      ],
-      silentLogger,
-    );
+    const t = await freshTopics('flows-export', 1);
     const c = createCollector(
       { logger: silentLogger, registry: createRegistry(), kafka, producerOptions: { ...producerOptions }, topics: t, readiness: [] },
       { ...collectorConfig(), timeReceivedFrom: 'export', push: { ...collectorConfig().push, rateLimitRecordsPerSecond: 1000 } },
@@ -275,15 +274,7 @@ describe('collector.timeReceivedFrom = export (time-compressed simulations, repl
 
 describe('telemetry without flows', () => {
   it('reports an sFlow agent sending only counter samples alive on `flows` (a heartbeat, no records), not one that sends flows', async () => {
-    const t = { flows: uniqueName('flows-heartbeat'), dlq: uniqueName('flows-heartbeat.dlq') };
-    await ensureTopics(
-      kafka,
-      [
-        { name: t.flows, partitions: 1, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' },
-        { name: t.dlq, partitions: 1, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' },
-      ],
-      silentLogger,
-    );
+    const t = await freshTopics('flows-heartbeat', 1);
     const registry = createRegistry();
     const c = createCollector(
       { logger: silentLogger, registry, kafka, producerOptions: { ...producerOptions }, topics: t, readiness: [] },
