@@ -66,19 +66,44 @@ interface Carrier {
   latestMs: number;
   /** Latest reception time of its telemetry without flows (a heartbeat: alive, nothing to report), ms. */
   aliveMs: number;
+  /**
+   * How far behind its latest flow its flows still arrive (ms, at most the watermark hold): the
+   * largest such lag of this reordering window and the last. An exporter's records are not in
+   * event-time order (a flow is exported when it ends or times out; a push gateway with several
+   * requests in flight lands a later batch first), so its latest flow is no proof that all
+   * before it has arrived: it has delivered up to its latest flow less this.
+   */
+  reorderMs: number;
+  /** The largest lag of the current reordering window. */
+  reorderNowMs: number;
+  /** End (event time of its latest flow) of the current reordering window. */
+  reorderUntilMs: number;
 }
 
 /** A volume entity's object without its baseline, sums, windows, carriers and id (21 fields and the header). */
 const ENTITY_BYTES = 192;
 /** A carrier's object and its map entry, without the key. */
-const CARRIER_BYTES = 80;
+const CARRIER_BYTES = 104;
+/** An exporter's reordering is the largest of this window of its event time and the last. */
+const REORDER_WINDOW_MS = 5 * 60_000;
 
 /** Exporters whose delivery is tracked at most (exporter ids of pushed records are the suppliers' own strings). */
 const MAX_CARRIERS = 65_536;
 /** Exporters an entity's drops wait for each of; carried by more, it waits for the network's delivery. */
 const MAX_ENTITY_CARRIERS = 8;
 /** Slot 0 of an entity's carriers: delivered everywhere (its time is the latest interval seen). */
-const NO_CARRIER: Carrier = { latestMs: Number.POSITIVE_INFINITY, aliveMs: Number.POSITIVE_INFINITY };
+const NO_CARRIER: Carrier = {
+  latestMs: Number.POSITIVE_INFINITY,
+  aliveMs: Number.POSITIVE_INFINITY,
+  reorderMs: 0,
+  reorderNowMs: 0,
+  reorderUntilMs: Number.POSITIVE_INFINITY,
+};
+
+/** How far exporter `c` has delivered (event time, ms): its latest flow less its reordering, or its latest heartbeat. */
+function deliveryOf(c: Carrier): number {
+  return Math.max(c.latestMs - c.reorderMs, c.aliveMs);
+}
 
 /** Learning rate of `emptyRate`: about the last 20 intervals. */
 const EMPTY_ALPHA = 0.05;
@@ -87,9 +112,16 @@ const MAX_EMPTY_RATE = 0.02;
 
 /** How far `c` has delivered for a drop judged up to `atMs`: `atMs`, its delivery within `holdMs` short of it, else NaN. */
 function deliveredOf(c: Carrier, atMs: number, holdMs: number): number {
-  const d = Math.max(c.latestMs, c.aliveMs);
+  const d = deliveryOf(c);
   if (d >= atMs) return atMs;
   return atMs - d <= holdMs ? d : Number.NaN;
+}
+
+/** Starts the reordering window of `c` that its latest flow, at `t`, falls in; the last one's lag stays counted. */
+function nextReorderWindow(c: Carrier, t: number): void {
+  c.reorderMs = t < c.reorderUntilMs + REORDER_WINDOW_MS ? c.reorderNowMs : 0;
+  c.reorderNowMs = 0;
+  c.reorderUntilMs = t - (t % REORDER_WINDOW_MS) + REORDER_WINDOW_MS;
 }
 
 function learnEmpty(entity: VolumeEntity, flows: number): void {
@@ -192,9 +224,12 @@ export class VolumeDetector implements DetectorFamily {
     this.#explained = this.ctx.incidents.explains(f.src_addr, f.dst_addr, start);
     if (f.supplier_id !== this.#runSupplier || f.exporter_id !== this.#runExporter) this.#newRun(f.supplier_id, f.exporter_id);
     const carrier = this.#carrier;
-    if (carrier !== undefined && t > carrier.latestMs) {
-      carrier.latestMs = t;
-      this.#networkAtMs = Number.NaN;
+    if (carrier !== undefined) {
+      if (t > carrier.latestMs) {
+        carrier.latestMs = t;
+        if (t >= carrier.reorderUntilMs) nextReorderWindow(carrier, t);
+        this.#networkAtMs = Number.NaN;
+      } else if (carrier.latestMs - t > carrier.reorderNowMs) this.#reordered(carrier, carrier.latestMs - t);
     }
     // One exporter's records of one 5-tuple: two exporters on its path each report it whole.
     this.#conversation = hashNumber(conversationOf(f), this.#exporterHash) || 1;
@@ -238,9 +273,24 @@ export class VolumeDetector implements DetectorFamily {
 
   #newCarrier(key: string): Carrier | undefined {
     if (this.#carriers.size >= MAX_CARRIERS) return undefined;
-    const c = { latestMs: Number.NEGATIVE_INFINITY, aliveMs: Number.NEGATIVE_INFINITY };
+    const c: Carrier = {
+      latestMs: Number.NEGATIVE_INFINITY,
+      aliveMs: Number.NEGATIVE_INFINITY,
+      reorderMs: 0,
+      reorderNowMs: 0,
+      reorderUntilMs: Number.NEGATIVE_INFINITY,
+    };
     this.#carriers.set(key, c);
     return c;
+  }
+
+  /** A flow of `c` arrived `lagMs` behind its latest: its reordering is at least that, up to the hold. */
+  #reordered(c: Carrier, lagMs: number): void {
+    c.reorderNowMs = Math.min(lagMs, this.ctx.clock.maxHoldMs);
+    if (c.reorderNowMs > c.reorderMs) {
+      c.reorderMs = c.reorderNowMs;
+      this.#networkAtMs = Number.NaN;
+    }
   }
 
   /**
@@ -637,9 +687,9 @@ export class VolumeDetector implements DetectorFamily {
   /**
    * How far (event time, ms) the exporters that carried `entity`'s flows in the last two intervals
    * have delivered, as far as a drop judged up to `atMs` is concerned: `atMs` when all have
-   * reached it (or none is tracked), else the least delivered (its latest flow or heartbeat) when
-   * that is short of `atMs` by at most the watermark hold, else NaN (one is too far behind to be
-   * judged). Only the exporter of its latest flow when its carriers are not tracked; the network's
+   * reached it (or none is tracked), else the least delivered (its latest flow less its
+   * reordering, or its latest heartbeat) when that is short of `atMs` by at most the watermark
+   * hold, else NaN (one is too far behind to be judged). Only the exporter of its latest flow when its carriers are not tracked; the network's
    * delivery when it is carried by too many (#networkDelivered).
    */
   #deliveredTo(entity: VolumeEntity, atMs: number): number {
@@ -677,7 +727,7 @@ export class VolumeDetector implements DetectorFamily {
     const hold = this.ctx.clock.maxHoldMs;
     let to = atMs;
     for (const c of this.#carriers.values()) {
-      const d = Math.max(c.latestMs, c.aliveMs);
+      const d = deliveryOf(c);
       if (d < to && atMs - d <= hold) to = d;
     }
     this.#networkAtMs = atMs;
