@@ -148,6 +148,27 @@ describe('DropSteps', () => {
     expect(out.judge(12, { ...steps, expectedFlows: 20, expectedBytes: 2e6 }, inn)).toBeUndefined();
   });
 
+  it("leaves the run's largest flow out of its bytes: one transfer among the few flows left does not hide a drop, two do", () => {
+    const run = (large: number[], other?: DropSteps) => {
+      const d = new DropSteps(12);
+      for (let s = 100; s < 106; s++) for (let k = 0; k < 10; k++) d.add(s, 1e5);
+      // Steps 106-108 at one flow in ten; those of `large` carry 2 MB, twice the expected bytes.
+      for (let s = 106; s < 109; s++) d.add(s, large.includes(s) ? 2e6 : 1e5);
+      return d.judge(109, other === undefined ? steps : { ...steps, expectedFlows: 20, expectedBytes: 2e6 }, other);
+    };
+    // 2.2 MB of the expected 3 MB, 0.2 MB without the 2 MB flow: a drop (in the latest step too).
+    expect(run([107])).toMatchObject({ steps: 3, observedFlows: 3, observedBytes: 2.2e6 });
+    expect(run([108])).toMatchObject({ steps: 3, observedFlows: 3 });
+    // Two of them: 2.1 MB without the larger, over a quarter of 3 MB.
+    expect(run([106, 107])).toBeUndefined();
+    // The two directions together: the largest of either is left out once.
+    const inn = new DropSteps(12);
+    for (let s = 100; s < 106; s++) for (let k = 0; k < 10; k++) inn.add(s, 1e5);
+    inn.add(107, 3e6);
+    expect(run([], inn)).toMatchObject({ steps: 2, observedFlows: 3, observedBytes: 3.2e6 });
+    expect(run([108], inn)).toBeUndefined();
+  });
+
   it('is no drop when the latest step is back, when bytes did not fall, or when the spread explains it', () => {
     const d = new DropSteps(12);
     for (let s = 0; s < 4; s++) d.add(s, 1e5);
@@ -155,6 +176,7 @@ describe('DropSteps', () => {
     expect(d.judge(4, steps)?.steps).toBe(3);
     expect(d.judge(5, steps)).toBeUndefined();
     const bytes = new DropSteps(12);
+    for (let s = -8; s < 0; s++) for (let k = 0; k < 10; k++) bytes.add(s, 1e5);
     for (let s = 0; s < 4; s++) bytes.add(s, 1e6);
     expect(bytes.judge(4, steps)).toBeUndefined();
     // A spread of 3 per interval is 4.2 over three steps: ln(4 / 31) / 4.2 is only -0.5.
