@@ -321,6 +321,7 @@ export class DetectionEngine {
     const received = this.#maxReceivedMs;
     const hold = this.clock.holdMs;
     if (Number.isFinite(received)) this.silence.check(hold < received ? Math.max(hold, received - this.clock.maxHoldMs) : received);
+    this.volume.retryWaiting();
     this.tracker.sweep(watermark);
     if (watermark >= this.#nextExpireMs) {
       this.#nextExpireMs = watermark + EXPIRE_MS;

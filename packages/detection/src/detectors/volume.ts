@@ -60,6 +60,14 @@ export interface VolumeEntity {
 /** Learning rate of `topShare`: about the last 10 intervals without a spike. */
 const TOP_SHARE_ALPHA = 0.1;
 
+/** A run of drop steps to judge at boundary `end` (a step number): an entity's, or an organisation's two directions. */
+interface StepJudgement {
+  end: number;
+  entity: VolumeEntity;
+  inbound?: VolumeEntity;
+  criteria: StepCriteria;
+}
+
 /** How far one exporter's flows have been delivered to this detector. */
 interface Carrier {
   /** Latest event time of its flows read, ms. */
@@ -855,6 +863,9 @@ export class VolumeDetector implements DetectorFamily {
     const perInterval = this.ctx.clock.intervalMs / this.#stepMs;
     const slot = hourOfWeek(endMs - 1);
     const end = Math.round(endMs / this.#stepMs);
+    // What waited for the last boundary and is still short of it is judged at this one instead.
+    this.behindDrops += this.#waiting.length;
+    this.#waiting.length = 0;
     // Organisations' criteria, kept for judging their two directions together below.
     const orgs = new Map<VolumeEntity, StepCriteria>();
     for (const entity of this.#entities()) {
@@ -863,11 +874,7 @@ export class VolumeDetector implements DetectorFamily {
       if (entity.kind === 'organisation_in' || entity.kind === 'organisation_out') orgs.set(entity, c);
       // Two intervals of expected flows under the floor: no run of steps can reach it.
       if (entity.emptyRate > MAX_EMPTY_RATE || c.expectedFlows * perInterval * 2 < c.minExpectedFlows) continue;
-      const at = this.#judgedStep(entity, end);
-      // Not judged while its exporter is too far behind (NaN), judged up to its delivery within the hold.
-      const drop = Number.isNaN(at) ? undefined : entity.dropSteps?.judge(at, c);
-      if (drop !== undefined) this.#raiseStepDrop(entity, this.#describe(entity), at * this.#stepMs, drop);
-      else if (!(at >= end) && entity.dropSteps?.judge(end, c) !== undefined) this.behindDrops++;
+      if (entity.dropSteps !== undefined) this.#judgeSteps({ end, entity, criteria: c });
     }
     // An organisation cut off loses both directions: judged together, its flows reach the floor in
     // half the time (an organisation entity of its own).
@@ -882,8 +889,7 @@ export class VolumeDetector implements DetectorFamily {
       if (co === undefined || ci === undefined) continue;
       const expectedFlows = co.expectedFlows + ci.expectedFlows;
       if (expectedFlows <= 0) continue;
-      const at = Math.min(this.#judgedStep(out, end), this.#judgedStep(inn, end));
-      const both: StepCriteria = {
+      const criteria: StepCriteria = {
         ...co,
         minExpectedFlows: Math.max(co.minExpectedFlows, ci.minExpectedFlows),
         zThreshold: Math.max(co.zThreshold, ci.zThreshold),
@@ -893,21 +899,81 @@ export class VolumeDetector implements DetectorFamily {
         expectedFlows,
         expectedBytes: co.expectedBytes + ci.expectedBytes,
       };
-      const drop = Number.isNaN(at) ? undefined : out.dropSteps.judge(at, both, inn.dropSteps);
-      if (drop === undefined) {
-        if (!(at >= end) && out.dropSteps.judge(end, both, inn.dropSteps) !== undefined) this.behindDrops++;
+      this.#judgeSteps({ end, entity: out, inbound: inn, criteria });
+    }
+  }
+
+  /**
+   * Drops on steps that would be raised at the latest boundary but whose carriers had not
+   * delivered that far when it was passed (judged then up to their delivery, and no drop there):
+   * judged again as their carriers catch up (#retryWaiting), until the next boundary.
+   */
+  readonly #waiting: StepJudgement[] = [];
+
+  /**
+   * Judges the steps ending at boundary `j.end` of an entity (of an organisation's two directions,
+   * with `inbound`): up to what its carriers have delivered (#judgedStep), raised when that is a
+   * drop; when it is not, but the whole run to `end` would be, it waits for them (#waiting).
+   */
+  #judgeSteps(j: StepJudgement): void {
+    const at = this.#deliveredStep(j);
+    // Not judged while a carrier is too far behind (NaN), judged up to its delivery within the hold.
+    const drop = Number.isNaN(at) ? undefined : j.entity.dropSteps!.judge(at, j.criteria, j.inbound?.dropSteps);
+    if (drop !== undefined) this.#raiseStepsJudged(j, at, drop);
+    else if (!(at >= j.end) && j.entity.dropSteps!.judge(j.end, j.criteria, j.inbound?.dropSteps) !== undefined) this.#waiting.push(j);
+  }
+
+  /** The step up to which `j` can be judged now: its boundary, or less as far as its carriers have delivered (NaN: not at all). */
+  #deliveredStep(j: StepJudgement): number {
+    const at = this.#judgedStep(j.entity, j.end);
+    return j.inbound === undefined ? at : Math.min(at, this.#judgedStep(j.inbound, j.end));
+  }
+
+  #raiseStepsJudged(j: StepJudgement, at: number, drop: StepDrop): void {
+    const { entity, inbound } = j;
+    if (inbound === undefined) {
+      this.#raiseStepDrop(entity, this.#describe(entity), at * this.#stepMs, drop);
+      return;
+    }
+    const d = this.ctx.directory;
+    const id = entity.id;
+    const what: Described = {
+      name: d.orgName(id),
+      label: `${d.orgLabel(id)} in and out`,
+      fields: { srcOrg: id },
+      match: (f) => (f.src_org === id) !== (f.dst_org === id),
+    };
+    this.#raiseStepDrop(
+      { ...entity, receivedNs: Math.max(entity.receivedNs, inbound.receivedNs) },
+      what,
+      at * this.#stepMs,
+      drop,
+      'organisation',
+    );
+  }
+
+  /**
+   * Judges again the drops waiting for their carriers (#waiting), as event time moves on (once a
+   * second of it): one whose carriers have since delivered up to its boundary is judged there and
+   * raised if it is still a drop (usually the flows it lacked have come: not raised, counted as
+   * `behindDrops`). Without this, a drop a little short of its boundary when the watermark passed
+   * it waited for the next boundary, a step (10 s) later: every time an exporter's latest flow
+   * less its reordering was a little short of the watermark.
+   */
+  retryWaiting(): void {
+    const waiting = this.#waiting;
+    if (waiting.length === 0) return;
+    let kept = 0;
+    for (const j of waiting) {
+      if (!(this.#deliveredStep(j) >= j.end)) {
+        waiting[kept++] = j;
         continue;
       }
-      const d = this.ctx.directory;
-      const id = out.id;
-      const what: Described = {
-        name: d.orgName(id),
-        label: `${d.orgLabel(id)} in and out`,
-        fields: { srcOrg: id },
-        match: (f) => (f.src_org === id) !== (f.dst_org === id),
-      };
-      this.#raiseStepDrop({ ...out, receivedNs: Math.max(out.receivedNs, inn.receivedNs) }, what, at * this.#stepMs, drop, 'organisation');
+      const drop = j.entity.dropSteps!.judge(j.end, j.criteria, j.inbound?.dropSteps);
+      if (drop === undefined) this.behindDrops++;
+      else this.#raiseStepsJudged(j, j.end, drop);
     }
+    waiting.length = kept;
   }
 
   /** Spikes raised before their interval closed (#earlySpikes). */
