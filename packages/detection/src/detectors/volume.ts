@@ -64,7 +64,7 @@ const TOP_SHARE_ALPHA = 0.1;
 interface StepJudgement {
   end: number;
   entity: VolumeEntity;
-  inbound?: VolumeEntity;
+  inbound: VolumeEntity | undefined;
   criteria: StepCriteria;
 }
 
@@ -697,8 +697,9 @@ export class VolumeDetector implements DetectorFamily {
    * have delivered, as far as a drop judged up to `atMs` is concerned: `atMs` when all have
    * reached it (or none is tracked), else the least delivered (its latest flow less its
    * reordering, or its latest heartbeat) when that is short of `atMs` by at most the watermark
-   * hold, else NaN (one is too far behind to be judged). Only the exporter of its latest flow when its carriers are not tracked; the network's
-   * delivery when it is carried by too many (#networkDelivered).
+   * hold, else NaN (one is too far behind to be judged). Only the exporter of its latest flow
+   * when its carriers are not tracked; the network's delivery when it is carried by too many
+   * (#networkDelivered).
    */
   #deliveredTo(entity: VolumeEntity, atMs: number): number {
     const hold = this.ctx.clock.maxHoldMs;
@@ -874,7 +875,7 @@ export class VolumeDetector implements DetectorFamily {
       if (entity.kind === 'organisation_in' || entity.kind === 'organisation_out') orgs.set(entity, c);
       // Two intervals of expected flows under the floor: no run of steps can reach it.
       if (entity.emptyRate > MAX_EMPTY_RATE || c.expectedFlows * perInterval * 2 < c.minExpectedFlows) continue;
-      if (entity.dropSteps !== undefined) this.#judgeSteps({ end, entity, criteria: c });
+      if (entity.dropSteps !== undefined) this.#judgeSteps(end, c, entity);
     }
     // An organisation cut off loses both directions: judged together, its flows reach the floor in
     // half the time (an organisation entity of its own).
@@ -899,7 +900,7 @@ export class VolumeDetector implements DetectorFamily {
         expectedFlows,
         expectedBytes: co.expectedBytes + ci.expectedBytes,
       };
-      this.#judgeSteps({ end, entity: out, inbound: inn, criteria });
+      this.#judgeSteps(end, criteria, out, inn);
     }
   }
 
@@ -911,26 +912,28 @@ export class VolumeDetector implements DetectorFamily {
   readonly #waiting: StepJudgement[] = [];
 
   /**
-   * Judges the steps ending at boundary `j.end` of an entity (of an organisation's two directions,
-   * with `inbound`): up to what its carriers have delivered (#judgedStep), raised when that is a
-   * drop; when it is not, but the whole run to `end` would be, it waits for them (#waiting).
+   * Judges the steps ending at boundary `end` of `entity` (of an organisation's two directions,
+   * with `inbound`) by `criteria`: up to what its carriers have delivered (#judgedStep), raised
+   * when that is a drop; when it is not, but the whole run to `end` would be, it waits for them
+   * (#waiting). Called for every entity that can drop at every boundary: allocates only to wait.
    */
-  #judgeSteps(j: StepJudgement): void {
-    const at = this.#deliveredStep(j);
+  #judgeSteps(end: number, criteria: StepCriteria, entity: VolumeEntity, inbound?: VolumeEntity): void {
+    const steps = entity.dropSteps!;
+    const at = this.#deliveredStep(end, entity, inbound);
     // Not judged while a carrier is too far behind (NaN), judged up to its delivery within the hold.
-    const drop = Number.isNaN(at) ? undefined : j.entity.dropSteps!.judge(at, j.criteria, j.inbound?.dropSteps);
-    if (drop !== undefined) this.#raiseStepsJudged(j, at, drop);
-    else if (!(at >= j.end) && j.entity.dropSteps!.judge(j.end, j.criteria, j.inbound?.dropSteps) !== undefined) this.#waiting.push(j);
+    const drop = Number.isNaN(at) ? undefined : steps.judge(at, criteria, inbound?.dropSteps);
+    if (drop !== undefined) this.#raiseStepsJudged(entity, inbound, at, drop);
+    else if (!(at >= end) && steps.judge(end, criteria, inbound?.dropSteps) !== undefined)
+      this.#waiting.push({ end, entity, inbound, criteria });
   }
 
-  /** The step up to which `j` can be judged now: its boundary, or less as far as its carriers have delivered (NaN: not at all). */
-  #deliveredStep(j: StepJudgement): number {
-    const at = this.#judgedStep(j.entity, j.end);
-    return j.inbound === undefined ? at : Math.min(at, this.#judgedStep(j.inbound, j.end));
+  /** The step up to which the steps ending at `end` can be judged now: `end`, or less as far as the carriers have delivered (NaN: not at all). */
+  #deliveredStep(end: number, entity: VolumeEntity, inbound: VolumeEntity | undefined): number {
+    const at = this.#judgedStep(entity, end);
+    return inbound === undefined ? at : Math.min(at, this.#judgedStep(inbound, end));
   }
 
-  #raiseStepsJudged(j: StepJudgement, at: number, drop: StepDrop): void {
-    const { entity, inbound } = j;
+  #raiseStepsJudged(entity: VolumeEntity, inbound: VolumeEntity | undefined, at: number, drop: StepDrop): void {
     if (inbound === undefined) {
       this.#raiseStepDrop(entity, this.#describe(entity), at * this.#stepMs, drop);
       return;
@@ -965,13 +968,13 @@ export class VolumeDetector implements DetectorFamily {
     if (waiting.length === 0) return;
     let kept = 0;
     for (const j of waiting) {
-      if (!(this.#deliveredStep(j) >= j.end)) {
+      if (!(this.#deliveredStep(j.end, j.entity, j.inbound) >= j.end)) {
         waiting[kept++] = j;
         continue;
       }
       const drop = j.entity.dropSteps!.judge(j.end, j.criteria, j.inbound?.dropSteps);
       if (drop === undefined) this.behindDrops++;
-      else this.#raiseStepsJudged(j, j.end, drop);
+      else this.#raiseStepsJudged(j.entity, j.inbound, j.end, drop);
     }
     waiting.length = kept;
   }
