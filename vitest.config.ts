@@ -2,6 +2,8 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 const support = fileURLToPath(new URL('./test/support/index.ts', import.meta.url));
+/** Every test file: one turn of the event loop after each test (see the file). */
+const setupFiles = ['test/setup/yield-between-tests.ts'];
 // Workspace packages resolve to their TypeScript sources (the `flowwatch-src` export condition),
 // never to a stale dist/. Tests run server-side, so the condition must reach the SSR resolver.
 const shared = {
@@ -23,6 +25,7 @@ export default defineConfig({
         ...shared,
         test: {
           name: 'unit',
+          setupFiles,
           include: ['packages/*/src/**/*.test.ts', 'services/*/src/**/*.test.ts', 'test/**/*.test.ts'],
           exclude: ['**/*.int.test.ts', '**/node_modules/**'],
         },
@@ -31,6 +34,7 @@ export default defineConfig({
         ...shared,
         test: {
           name: 'integration',
+          setupFiles,
           include: ['packages/*/src/**/*.int.test.ts', 'services/*/src/**/*.int.test.ts', 'test/**/*.int.test.ts'],
           globalSetup: ['test/setup/kafka.ts'],
           testTimeout: 60_000,
