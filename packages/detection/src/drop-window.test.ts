@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DropSteps, DropWindow } from './drop-window.js';
+import { DropSteps, DropWindow, dropZ } from './drop-window.js';
 
 const criteria = { minExpectedFlows: 100, ratio: 0.25, zThreshold: 6, spread: 0.5, maxEmptyRate: 0.02 };
 
@@ -64,13 +64,47 @@ describe('DropWindow', () => {
   });
 });
 
+describe('dropZ', () => {
+  const poisson = (lambda: number, k: number) => {
+    let p = Math.exp(-lambda);
+    for (let i = 1; i <= k; i++) p *= lambda / i;
+    return p;
+  };
+  /** P(z <= -6) for the flows of Poisson(lambda) conversations reported as two records each. */
+  const falseRate = (z: (flows: number) => number, lambda: number) => {
+    let p = 0;
+    for (let k = 0; k < 4 * lambda; k++) if (z(2 * k) <= -6) p += poisson(lambda, k);
+    return p;
+  };
+
+  it('judges a dip of a few dozen flows as a count: what chance makes at 40 flows a minute is no drop', () => {
+    // Engine run seed 5: an exporter's 8 flows in a minute against 41, spread 0.23 (learnt).
+    const logZ = Math.log(9 / 42) / 0.23;
+    expect(logZ).toBeLessThan(-6);
+    expect(dropZ(8, 41, 0.23)).toBeGreaterThan(-6);
+    expect(dropZ(2, 41, 0.23)).toBeLessThan(-6);
+    expect(dropZ(0, 41, 0.23)).toBeLessThan(-8);
+    // 20 conversations a minute, 40 flows: the log scale alone calls 1 minute in 60,000 a drop.
+    const spread = Math.sqrt(2 / 41);
+    expect(falseRate((f) => (Math.log1p(f) - Math.log(41)) / spread, 20)).toBeGreaterThan(1e-5);
+    expect(falseRate((f) => dropZ(f, 40, spread), 20)).toBeLessThan(1e-6);
+  });
+
+  it("leaves large counts to the log scale (their spread is the traffic's own)", () => {
+    expect(dropZ(2_000, 10_000, 0.1)).toBeCloseTo(Math.log(2_001 / 10_001) / 0.1, 10);
+    // A quiet entity's count spread no wider than Poisson's: judged as a Poisson count.
+    expect(dropZ(3, 30, 1 / Math.sqrt(31))).toBeCloseTo(2 * (Math.sqrt(3.375) - Math.sqrt(30.375)) * Math.sqrt(30 / 31), 10);
+  });
+});
+
 describe('DropSteps', () => {
-  // An interval of 6 steps expecting 60 flows and 6 MB: 10 flows and 1 MB a step.
+  // An interval of 6 steps expecting 60 flows and 6 MB: 10 flows and 1 MB a step; a quiet
+  // entity, whose count varies as a Poisson count's (the floor, 1 / sqrt(1 + expected), judges).
   const steps = {
     minExpectedFlows: 25,
     ratio: 0.25,
     zThreshold: 6,
-    spread: 0.2,
+    spread: 0.1,
     expectedFlows: 10,
     expectedBytes: 1e6,
     stepsPerInterval: 6,
@@ -85,9 +119,14 @@ describe('DropSteps', () => {
     expect(d.judge(108, steps)).toBeUndefined();
     const drop = d.judge(109, steps);
     expect(drop).toMatchObject({ steps: 3, observedFlows: 3, expectedFlows: 30, observedBytes: 3e5, expectedBytes: 3e6 });
-    // spread max(0.2 x sqrt(6 / 3), 1 / sqrt(31)) = 0.283: z = -7.2 (at 0.3 it would be -4.8: no drop)
-    expect(drop!.z).toBeCloseTo(Math.log(4 / 31) / (0.2 * Math.sqrt(2)), 5);
+    // spread max(0.1 x sqrt(6 / 3), 1 / sqrt(31)) = 0.180: -11.4 on the log scale, -7.2 as a
+    // count (dropZ); at 0.3 (0.42) it would be -4.8 on the log scale: no drop.
+    expect(drop!.z).toBeCloseTo(dropZ(3, 30, 1 / Math.sqrt(31)), 10);
+    expect(drop!.z).toBeCloseTo(-7.2, 1);
     expect(d.judge(109, { ...steps, spread: 0.3 })).toBeUndefined();
+    // 3 flows against 30 from an entity whose flows come in pairs (a spread of 0.2: 0.283 over
+    // three steps) are 1.5 conversations against 15: not rare enough (-5.2 as a count).
+    expect(d.judge(109, { ...steps, spread: 0.2 })).toBeUndefined();
     // A run reaching back into the normal steps is no drop: 13 of 40.
     expect(d.judge(109, { ...steps, minExpectedFlows: 40 })).toBeUndefined();
   });

@@ -44,12 +44,39 @@ export interface DropCriteria {
 const MIN_SPREAD = 0.05;
 
 /**
+ * A flow count's variance, as a multiple of a Poisson count's, at most: a conversation is
+ * reported as two records, one per direction, by the uniflow exporters (NetFlow, most IPFIX), so
+ * its records come and go in pairs; more spread than that is the traffic's own (a busier minute),
+ * multiplicative, which the log scale judges.
+ */
+const MAX_COUNT_DISPERSION = 2;
+
+/**
+ * How far under `expected` an `observed` count of flows is, for a drop: the less extreme of two
+ * z-scores.
+ * - On the log scale with `spread` (already floored by the caller), where the baseline learns.
+ * - On the square-root scale (Anscombe: 2 sqrt(x + 3/8) has unit variance for a Poisson count),
+ *   with the variance the spread implies at the expectation (`spread`^2 (1 + expected)^2 as a
+ *   multiple of a Poisson count's), between 1 and MAX_COUNT_DISPERSION.
+ * A low count's log is skewed to the left: at a few dozen flows a minute the log-scale z of a
+ * dip is far beyond what chance makes rare. 8 flows against 41 expected with a spread of 0.23 is
+ * -6.6 on the log scale, a Poisson tail near 2e-5 for 4 conversations against 20 (-4.1), and
+ * -5.0 here; none of 41 is -8.2. At large counts the log scale is the less extreme and judges alone.
+ */
+export function dropZ(observed: number, expected: number, spread: number): number {
+  const logZ = (Math.log1p(observed) - Math.log1p(expected)) / spread;
+  const dispersion = Math.min(MAX_COUNT_DISPERSION, Math.max(1, (spread * (1 + expected)) ** 2 / Math.max(1, expected)));
+  const countZ = (2 * (Math.sqrt(observed + 0.375) - Math.sqrt(expected + 0.375))) / Math.sqrt(dispersion);
+  return Math.max(logZ, countZ);
+}
+
+/**
  * Robust z-score of `observed` flows against `expected` over a run of `intervals` intervals (a
- * fraction for a run of steps), log scale: one interval's `spread` / sqrt(intervals), never under
- * the Poisson noise of the expected count or MIN_SPREAD.
+ * fraction for a run of steps): with one interval's `spread` / sqrt(intervals), never under the
+ * Poisson noise of the expected count or MIN_SPREAD (dropZ).
  */
 function runZ(observed: number, expected: number, spread: number, intervals: number): number {
-  return (Math.log1p(observed) - Math.log1p(expected)) / Math.max(spread / Math.sqrt(intervals), 1 / Math.sqrt(1 + expected), MIN_SPREAD);
+  return dropZ(observed, expected, Math.max(spread / Math.sqrt(intervals), 1 / Math.sqrt(1 + expected), MIN_SPREAD));
 }
 
 export class DropWindow {

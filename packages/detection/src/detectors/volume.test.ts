@@ -332,9 +332,12 @@ describe('volume detector', () => {
     expect(o05(run(testEngine({ volume: { ...sparse, dropWindowIntervals: 0 } }), failover()))).toEqual([]);
   });
 
-  it('sees a drop before its interval closes: within one interval and 10 s of its start, on steps of 10 s', () => {
+  it('sees a drop before its interval closes: within one interval and 20 s of its start, on steps of 10 s', () => {
     // O05 fails over 25 s into a minute: that minute is still 60 % of the usual, the next whole
-    // minute is judged 100 s after the cut (its end plus the lateness).
+    // minute is judged 100 s after the cut (its end plus the lateness). At its 30 flows a minute,
+    // 5 % is a flow or two: judged as a count (dropZ), the run must expect about 30 flows with
+    // one seen (3 of 26, seen at 55 s on the log scale alone, is what chance makes of flows that
+    // come in pairs once in 30,000): 65 s in and out, 75 s outbound.
     const cut = T0 + 1.5 * 3_600_000 + 25_000;
     const failover = function* () {
       let i = 0;
@@ -361,7 +364,7 @@ describe('volume detector', () => {
     expect(early!.summary).toMatch(/outbound: only \d+ flows in the last \d+ (s|min), \d+% of the expected/);
     const delay = Date.parse(early!.detected_at) - cut;
     expect(delay).toBeGreaterThan(0);
-    expect(delay).toBeLessThanOrEqual(70_000);
+    expect(delay).toBeLessThanOrEqual(80_000);
     // Judged only when intervals close, the same drop is seen later.
     const late = firstDrop(0);
     expect(late, 'no drop of O05 outbound without steps').toBeDefined();

@@ -4,7 +4,7 @@ import { hourOfWeek, SeasonalBaseline } from '../baseline.js';
 import type { DetectorContext, DetectorFamily } from '../context.js';
 import { escalate } from '../detection.js';
 import { formatBytes, formatCount, formatDuration, suppliersOf } from '../directory.js';
-import { DropSteps, DropWindow, type StepCriteria, type StepDrop } from '../drop-window.js';
+import { DropSteps, DropWindow, dropZ, type StepCriteria, type StepDrop } from '../drop-window.js';
 import { EntityTable } from '../entity-table.js';
 import { IntervalSums } from '../event-clock.js';
 import { largestSum } from '../evidence.js';
@@ -507,7 +507,10 @@ export class VolumeDetector implements DetectorFamily {
         }
       }
       // A drop is judged against the lower of the expectation and the seasonal profile (baseline.ts).
+      // Of flows, a count: its z is also judged on the square-root scale (dropZ).
       const low = down > 0 && !spike && !early ? entity.baseline.score(m, slot, observed, floor, true) : undefined;
+      if (low !== undefined && m === 2 && !Number.isNaN(low.expected))
+        low.z = dropZ(observed, low.expected, entity.baseline.spread(m, Math.log1p(low.expected), floor));
       const drop =
         low !== undefined &&
         low.z <= -v.zThreshold * down &&
