@@ -40,6 +40,8 @@ export interface Expectation {
   expected: number;
   /** Robust z-score of the observed value on the log scale. */
   z: number;
+  /** The spread it was scored with (log scale). */
+  spread: number;
 }
 
 export interface BaselineSnapshot {
@@ -141,9 +143,10 @@ export class SeasonalBaseline {
   /** The expectation for `metric` in `slot` (for a drop: `dropExpectedLog`), and how far `observed` is from it. */
   score(metric: number, slot: number, observed: number, floor = 0, forDrop = false): Expectation {
     const yHat = forDrop ? this.dropExpectedLog(metric, slot) : this.expectedLog(metric, slot);
-    if (Number.isNaN(yHat)) return { expected: Number.NaN, z: 0 };
+    if (Number.isNaN(yHat)) return { expected: Number.NaN, z: 0, spread: Number.NaN };
     const y = Math.log1p(observed);
-    return { expected: Math.expm1(yHat), z: (y - yHat) / this.spread(metric, yHat, floor) };
+    const spread = this.spread(metric, yHat, floor);
+    return { expected: Math.expm1(yHat), z: (y - yHat) / spread, spread };
   }
 
   /**

@@ -509,8 +509,7 @@ export class VolumeDetector implements DetectorFamily {
       // A drop is judged against the lower of the expectation and the seasonal profile (baseline.ts).
       // Of flows, a count: its z is also judged on the square-root scale (dropZ).
       const low = down > 0 && !spike && !early ? entity.baseline.score(m, slot, observed, floor, true) : undefined;
-      if (low !== undefined && m === 2 && !Number.isNaN(low.expected))
-        low.z = dropZ(observed, low.expected, entity.baseline.spread(m, Math.log1p(low.expected), floor));
+      if (low !== undefined && m === 2 && !Number.isNaN(low.expected)) low.z = dropZ(observed, low.expected, low.spread);
       const drop =
         low !== undefined &&
         low.z <= -v.zThreshold * down &&
