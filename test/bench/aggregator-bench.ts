@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createAggregator } from '@flowwatch/aggregator';
 import { migrate, openClickHouse, SCHEMA } from '@flowwatch/clickhouse';
 import type { RegistryConfig } from '@flowwatch/config';
-import { emptyFlow, encodeFlows, type FlowRecord } from '@flowwatch/flow-schema';
+import { emptyFlow, encodeFlows, type FlowRecord, type FlowsEncoding } from '@flowwatch/flow-schema';
 import { BufferedProducer, createKafka, ensureTopics } from '@flowwatch/kafka';
 import { LocalKafka } from '@flowwatch/local-kafka';
 import { createRegistry, ServiceMetrics } from '@flowwatch/observability';
@@ -74,7 +74,11 @@ function benchFlow(i: number, t0: number): FlowRecord {
  * consumes it into embedded ClickHouse (raw table and both rollups). Reports flows/s from the
  * first to the last commit, CPU, and bytes per flow on disk once parts are merged.
  */
-export async function aggregatorBench(print: (o: Record<string, unknown>) => void, totalFlows = 1_000_000) {
+export async function aggregatorBench(
+  print: (o: Record<string, unknown>) => void,
+  totalFlows = 1_000_000,
+  encoding: FlowsEncoding = 'ndjson',
+) {
   const logger = pino({ level: 'warn' });
   const dir = mkdtempSync(join(tmpdir(), 'fw-bench-aggr-'));
   const broker = new LocalKafka({
@@ -122,7 +126,7 @@ export async function aggregatorBench(print: (o: Record<string, unknown>) => voi
     const t0 = hourStartAgo(2);
     for (let m = 0; m < totalFlows / 100; m++) {
       const records = Array.from({ length: 100 }, (_, k) => benchFlow(m * 100 + k, t0));
-      const message = { key: `supplier-${m % 8}/r${m % 32}`, value: encodeFlows(records) };
+      const message = { key: `supplier-${m % 8}/r${m % 32}`, value: encodeFlows(records, 0, records.length, encoding) };
       // hasRoom() counts messages, not this one's bytes: a send can still be refused (and counted)
       // near the byte bound, so wait and send again until it is queued.
       while (producer.send(topic, [message]) !== 'queued') await producer.whenWritable();
@@ -169,6 +173,7 @@ export async function aggregatorBench(print: (o: Record<string, unknown>) => voi
     const seconds = (end - start) / 1000;
     print({
       bench: 'aggregator',
+      flows_encoding: encoding,
       flows: written,
       seconds: +seconds.toFixed(2),
       flows_per_second: Math.round(written / seconds),

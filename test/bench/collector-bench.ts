@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createCollector } from '@flowwatch/collector';
+import type { FlowsEncoding } from '@flowwatch/flow-schema';
 import { createKafka, ensureTopics, type ProducerOptions } from '@flowwatch/kafka';
 import { LocalKafka } from '@flowwatch/local-kafka';
 import { createRegistry } from '@flowwatch/observability';
@@ -54,6 +55,8 @@ export interface CollectorBenchOptions {
   /** collector.workers: decode threads (0 = in the main thread). */
   workers: number;
   workerQueueDatagrams: number;
+  /** collector.flowsEncoding: each is run at every rate (NDJSON, the default, and binary). */
+  flowsEncodings: FlowsEncoding[];
 }
 
 /** Defaults, each overridable from the environment (FLOWWATCH_BENCH_COLLECTOR_*). */
@@ -67,6 +70,7 @@ export function collectorBenchOptions(env = process.env): CollectorBenchOptions 
     lingerMs: Number(env.FLOWWATCH_BENCH_COLLECTOR_LINGER_MS ?? 20),
     workers: Number(env.FLOWWATCH_BENCH_COLLECTOR_WORKERS ?? 1),
     workerQueueDatagrams: Number(env.FLOWWATCH_BENCH_COLLECTOR_WORKER_QUEUE ?? 4096),
+    flowsEncodings: (env.FLOWWATCH_BENCH_COLLECTOR_ENCODINGS ?? 'ndjson,binary').split(',') as FlowsEncoding[],
   };
 }
 
@@ -88,8 +92,8 @@ export async function collectorBench(print: (o: Record<string, unknown>) => void
   const broker_pid = brokerPid(dataDir);
   try {
     const kafka = createKafka({ brokers: broker.brokers, clientId: 'bench', ssl: false, connectionTimeoutMs: 3000 }, logger);
-    for (const rate of rates) {
-      const topic = `flows-bench-${rate}`;
+    for (const [encoding, rate] of options.flowsEncodings.flatMap((e) => rates.map((r) => [e, r] as const))) {
+      const topic = `flows-bench-${encoding}-${rate}`;
       await ensureTopics(
         kafka,
         [{ name: topic, partitions: 8, replicationFactor: 1, retentionMs: 600_000, cleanupPolicy: 'delete' }],
@@ -121,6 +125,7 @@ export async function collectorBench(print: (o: Record<string, unknown>) => void
           sflowPort: 0,
           receiveBufferBytes: 32 << 20,
           flowsPerMessage: options.flowsPerMessage,
+          flowsEncoding: encoding,
           heartbeatMs: 10_000,
           timeReceivedFrom: 'clock',
           workers: options.workers,
@@ -212,6 +217,7 @@ export async function collectorBench(print: (o: Record<string, unknown>) => void
         bench: 'collector',
         compression: options.compression,
         flows_per_message: options.flowsPerMessage,
+        flows_encoding: encoding,
         batch_max_bytes: options.batchMaxBytes,
         linger_ms: options.lingerMs,
         workers: options.workers,

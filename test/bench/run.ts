@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type DecodeContext, FlowDecoder } from '@flowwatch/decoders';
+import type { FlowsEncoding } from '@flowwatch/flow-schema';
 import { udpDatagramFrame, writePcap } from '../support/pcap-writer.js';
 import { ipfixDatagrams, netflowV5Datagrams, netflowV9Datagrams, sflowDatagrams } from './datagrams.js';
 
@@ -135,7 +136,8 @@ if (want('collector')) {
 }
 if (want('aggregator')) {
   const { aggregatorBench } = await import('./aggregator-bench.js');
-  await aggregatorBench(print, Number(process.env.FLOWWATCH_BENCH_AGGREGATOR_FLOWS ?? 1_000_000));
+  for (const encoding of (process.env.FLOWWATCH_BENCH_AGGREGATOR_ENCODINGS ?? 'ndjson,binary').split(','))
+    await aggregatorBench(print, Number(process.env.FLOWWATCH_BENCH_AGGREGATOR_FLOWS ?? 1_000_000), encoding as FlowsEncoding);
 }
 if (want('detector')) {
   const { detectorBench } = await import('./detector-bench.js');

@@ -22,10 +22,15 @@ export {
 export { emptyFlow, FLOW_TYPES, type FlowRecord, type FlowType, type PushedFlow, pushedFlowSchema } from './flow-record.js';
 export {
   type DeadLetter,
+  type DecodedFlows,
   DLQ_SCHEMA,
   decodeFlows,
   encodeFlows,
+  FLOWS_BINARY_SCHEMA,
+  FLOWS_ENCODINGS,
   FLOWS_SCHEMA,
+  type FlowsEncoding,
+  flowsSchema,
   heartbeatHeaders,
   heartbeatOf,
   TELEMETRY_HEADER,

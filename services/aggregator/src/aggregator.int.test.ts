@@ -61,6 +61,12 @@ function flow(i: number): FlowRecord {
   };
 }
 
+/** A binary message cut short: none of its records can be trusted. */
+function cutShort(): Buffer {
+  const whole = encodeFlows([flow(0), flow(1)], 0, 2, 'binary');
+  return whole.subarray(0, whole.length - 3);
+}
+
 beforeAll(async () => {
   ch = await openTestClickHouse();
   await migrate(ch.client, SCHEMA, silentLogger);
@@ -75,8 +81,11 @@ beforeAll(async () => {
   const producer = await testProducer(kafka);
   for (let m = 0; m < N_MESSAGES; m++) {
     const records = Array.from({ length: PER_MESSAGE }, (_, k) => flow(m * PER_MESSAGE + k));
-    producer.send(topics.flows, [{ key: `supplier-b/r${m % 5}`, value: encodeFlows(records) }]);
+    // Both encodings of `flows`, as collectors of either setting write them.
+    const value = encodeFlows(records, 0, records.length, m % 2 ? 'binary' : 'ndjson');
+    producer.send(topics.flows, [{ key: `supplier-b/r${m % 5}`, value }]);
   }
+  producer.send(topics.flows, [{ key: 'bad', value: cutShort() }]);
   producer.send(topics.flows, [
     {
       key: 'bad',
@@ -137,9 +146,9 @@ describe('aggregator (real Kafka, real ClickHouse)', () => {
       },
     });
     const end = Date.now() + 20_000;
-    while (seen.length < N_MESSAGES + 1 && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+    while (seen.length < N_MESSAGES + 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
     await consumer.disconnect();
-    expect(seen.length).toBe(N_MESSAGES + 1);
+    expect(seen.length).toBe(N_MESSAGES + 2); // and the two bad messages
     const byPartition = new Map<number, typeof seen>();
     for (const m of seen) byPartition.set(m.partition, [...(byPartition.get(m.partition) ?? []), m]);
     const [partition, messages] = [...byPartition].sort((x, y) => y[1].length - x[1].length)[0] as [number, typeof seen];
@@ -189,11 +198,10 @@ describe('aggregator (real Kafka, real ClickHouse)', () => {
       expect(await count(`SELECT (SELECT sum(bytes) FROM ${table}) - (SELECT sum(bytes) FROM flows_raw) AS n`)).toBe(0);
     }
 
-    const dlq = await readTopic(kafka, topics.dlq, { done: (m) => m.length >= 3 });
-    expect(dlq.map((m) => JSON.parse(String(m.value)).reason).sort()).toEqual([
-      'invalid_message',
-      'invalid_record',
-      'older_than_retention',
-    ]);
+    const dlq = (await readTopic(kafka, topics.dlq, { done: (m) => m.length >= 4 })).map((m) => JSON.parse(String(m.value)));
+    expect(dlq.map((d) => d.reason).sort()).toEqual(['invalid_message', 'invalid_message', 'invalid_record', 'older_than_retention']);
+    const binary = dlq.find((d) => /binary/.test(d.detail));
+    expect(binary).toMatchObject({ reason: 'invalid_message', detail: expect.stringMatching(/truncated/) });
+    expect(Buffer.from(binary.raw_base64, 'base64')).toEqual(cutShort());
   });
 });

@@ -300,7 +300,14 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
         continue;
       }
       if (!message.value) continue;
-      const { records, badLines } = decodeFlows(message.value);
+      const { records, badLines, problem: unreadable } = decodeFlows(message.value);
+      if (unreadable !== undefined)
+        deadLetter(
+          'invalid_message',
+          `offset ${message.offset} is not a readable binary flows message: ${unreadable}`,
+          batch,
+          message.value,
+        );
       if (badLines > 0)
         deadLetter('invalid_message', `${badLines} lines of offset ${message.offset} are not JSON records`, batch, message.value);
       const flows = [];

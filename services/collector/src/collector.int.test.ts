@@ -2,7 +2,7 @@ import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import type { CollectorConfig, RegistryConfig } from '@flowwatch/config';
 import { encodeNetflowV5, encodeSflowV5 } from '@flowwatch/decoders';
-import { type DeadLetter, decodeFlows, type FlowRecord, heartbeatOf } from '@flowwatch/flow-schema';
+import { type DeadLetter, decodeFlows, type FlowRecord, type FlowsEncoding, flowsSchema, heartbeatOf } from '@flowwatch/flow-schema';
 import { ensureTopics } from '@flowwatch/kafka';
 import { createRegistry } from '@flowwatch/observability';
 import { readTopic, silentLogger, testKafka, uniqueName } from '@flowwatch/test-support';
@@ -36,13 +36,14 @@ const registryConfig: RegistryConfig = {
   ],
 };
 
-const collectorConfig = (workers = 2): CollectorConfig => ({
+const collectorConfig = (workers = 2, flowsEncoding: FlowsEncoding = 'ndjson'): CollectorConfig => ({
   host: '127.0.0.1',
   netflowPort: 0,
   ipfixPort: 0,
   sflowPort: 0,
   receiveBufferBytes: 4 * 1024 * 1024,
   flowsPerMessage: 4,
+  flowsEncoding,
   heartbeatMs: 10_000,
   timeReceivedFrom: 'clock',
   workers,
@@ -107,8 +108,12 @@ const pushed = (i: number, extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
-// With decode workers (the default) and in the main thread (collector.workers = 0).
-describe.each([2, 0])('collector end to end (real Kafka), %i decode workers', (workers) => {
+// With decode workers (the default) writing binary messages, and in the main thread
+// (collector.workers = 0) writing NDJSON (the default encoding).
+describe.each([
+  [2, 'binary'],
+  [0, 'ndjson'],
+] as const)('collector end to end (real Kafka), %i decode workers, %s messages', (workers, encoding) => {
   let topics: { flows: string; dlq: string };
   const metricsRegistry = createRegistry();
   let collector: Collector;
@@ -125,7 +130,7 @@ describe.each([2, 0])('collector end to end (real Kafka), %i decode workers', (w
         topics,
         readiness: [],
       },
-      collectorConfig(workers),
+      collectorConfig(workers, encoding),
       registryConfig,
     );
     await collector.start();
@@ -172,7 +177,11 @@ describe.each([2, 0])('collector end to end (real Kafka), %i decode workers', (w
     expect(await nd.json()).toMatchObject({ accepted: 2, rejected: 1, reasons: { invalid_json: 1 } });
 
     await collector.flush();
-    const flows = flowsOf(await readTopic(kafka, topics.flows, { done: (m) => flowsOf(m).length >= 6 * 2 + 5, quietMs: 1500 }));
+    const messages = await readTopic(kafka, topics.flows, { done: (m) => flowsOf(m).length >= 6 * 2 + 5, quietMs: 1500 });
+    // Datagrams (decode stage) and pushes (main thread) alike, in the configured encoding.
+    expect(new Set(messages.map((m) => headersOf(m).schema))).toEqual(new Set([flowsSchema(encoding)]));
+    expect(messages.every((m) => (m.value?.[0] === 0x7b) === (encoding === 'ndjson'))).toBe(true);
+    const flows = flowsOf(messages);
     expect(flows).toHaveLength(6 * 2 + 5);
     const v5 = flows.filter((f) => f.type === 'NETFLOW_V5');
     expect(v5).toHaveLength(12);

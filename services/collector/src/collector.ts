@@ -55,11 +55,11 @@ export function createCollector(deps: CollectorDeps, config: CollectorConfig, re
   const logger = deps.logger.child({ component: 'collector' });
   const metrics: CollectorMetrics = createCollectorMetrics(deps.registry);
   const producer = new BufferedProducer(deps.kafka, deps.producerOptions, new ServiceMetrics(deps.registry, 'collector'), logger);
-  const output = new FlowOutput(producer, deps.topics, config.flowsPerMessage, metrics);
+  const output = new FlowOutput(producer, deps.topics, config.flowsPerMessage, metrics, config.flowsEncoding);
   const warnOnce = new RateLimitedLog(logger);
   // collector.workers = 0: decode here; otherwise in worker threads, one exporter always in the same one.
   const limits = { ...DEFAULT_TEMPLATE_LIMITS, ...config.templates };
-  const stage = config.workers === 0 ? new DecodeStage(limits, config.flowsPerMessage) : undefined;
+  const stage = config.workers === 0 ? new DecodeStage(limits, config.flowsPerMessage, config.flowsEncoding) : undefined;
   let exporters = new ExporterRegistry(registryConfig);
   const unknown = new Map<string, { datagrams: number; lastSeen: number }>();
   const now = deps.now ?? Date.now;
@@ -175,6 +175,7 @@ export function createCollector(deps: CollectorDeps, config: CollectorConfig, re
           queueDatagrams: config.workerQueueDatagrams,
           limits,
           flowsPerMessage: config.flowsPerMessage,
+          flowsEncoding: config.flowsEncoding,
           logger,
           onDecoded: (r, d) => deliver(r, d),
           onExpired: (errors) => expired(errors),

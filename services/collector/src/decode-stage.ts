@@ -1,12 +1,12 @@
 import { type DecodeContext, type DecodeError, FlowDecoder, type FlowProtocol, type TemplateLimits } from '@flowwatch/decoders';
-import { encodeFlows } from '@flowwatch/flow-schema';
+import { encodeFlows, type FlowsEncoding } from '@flowwatch/flow-schema';
 
 /** One datagram decoded and its records encoded as `flows` message values, ready to produce. */
 export interface DecodedDatagram {
   protocol: FlowProtocol | undefined;
   /** Records in `messages`. */
   records: number;
-  /** NDJSON values of at most `flowsPerMessage` records each, in the records' order. */
+  /** `flows` values (collector.flowsEncoding) of at most `flowsPerMessage` records each, in the records' order. */
   messages: Buffer[];
   errors: DecodeError[];
   decodeSeconds: number;
@@ -24,6 +24,7 @@ export class DecodeStage {
   constructor(
     limits: Partial<TemplateLimits>,
     private readonly flowsPerMessage: number,
+    private readonly encoding: FlowsEncoding = 'ndjson',
   ) {
     this.decoder = new FlowDecoder(limits);
   }
@@ -37,7 +38,7 @@ export class DecodeStage {
     if (stampNs !== undefined) for (const f of flows) f.time_received_ns = stampNs;
     const messages: Buffer[] = [];
     for (let i = 0; i < flows.length; i += this.flowsPerMessage) {
-      messages.push(encodeFlows(flows, i, Math.min(flows.length, i + this.flowsPerMessage)));
+      messages.push(encodeFlows(flows, i, Math.min(flows.length, i + this.flowsPerMessage), this.encoding));
     }
     return { protocol: out.protocol, records: flows.length, messages, errors: out.errors, decodeSeconds };
   }

@@ -1,4 +1,5 @@
 import type { DecodeReason, FlowProtocol, TemplateLimits } from '@flowwatch/decoders';
+import type { FlowsEncoding } from '@flowwatch/flow-schema';
 
 /** What the main thread and a decode worker say to each other (decode-workers.ts, decode-worker.ts). */
 
@@ -7,6 +8,7 @@ export const PROTOCOL_CODES: readonly (FlowProtocol | '')[] = ['', 'NETFLOW_V5',
 export interface WorkerInit {
   limits: TemplateLimits;
   flowsPerMessage: number;
+  flowsEncoding: FlowsEncoding;
 }
 
 /** The exporter a datagram came from, as the main thread's registry knew it at reception. */

@@ -9,7 +9,7 @@ import { DecodeStage } from './decode-stage.js';
 import { type DecodedBatch, PROTOCOL_CODES, type ToWorker, type WireError, type WorkerInit } from './decode-wire.js';
 
 const init = workerData as WorkerInit;
-const stage = new DecodeStage(init.limits, init.flowsPerMessage);
+const stage = new DecodeStage(init.limits, init.flowsPerMessage, init.flowsEncoding);
 const port = parentPort;
 if (!port) throw new Error('decode-worker.ts runs only as a worker thread');
 

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { DecodeError, TemplateLimits } from '@flowwatch/decoders';
+import type { FlowsEncoding } from '@flowwatch/flow-schema';
 import type { Logger } from 'pino';
 import type { DecodedDatagram } from './decode-stage.js';
 import { limitsPerStage } from './decode-stage.js';
@@ -22,6 +23,7 @@ export interface DecodeWorkersOptions {
   queueDatagrams: number;
   limits: TemplateLimits;
   flowsPerMessage: number;
+  flowsEncoding?: FlowsEncoding;
   logger: Logger;
   /** Each datagram's result, in the order its exporter's datagrams were received. */
   onDecoded: (r: Received, d: DecodedDatagram) => void;
@@ -66,7 +68,11 @@ export class DecodeWorkers {
   private readonly init: WorkerInit;
 
   constructor(private readonly options: DecodeWorkersOptions) {
-    this.init = { limits: limitsPerStage(options.limits, options.workers), flowsPerMessage: options.flowsPerMessage };
+    this.init = {
+      limits: limitsPerStage(options.limits, options.workers),
+      flowsPerMessage: options.flowsPerMessage,
+      flowsEncoding: options.flowsEncoding ?? 'ndjson',
+    };
   }
 
   async start(): Promise<void> {

@@ -2,15 +2,14 @@ import {
   type DeadLetter,
   DLQ_SCHEMA,
   encodeFlows,
-  FLOWS_SCHEMA,
   type FlowRecord,
+  type FlowsEncoding,
+  flowsSchema,
   heartbeatHeaders,
   type TelemetryHeartbeat,
 } from '@flowwatch/flow-schema';
 import type { BufferedProducer } from '@flowwatch/kafka';
 import type { CollectorMetrics } from './collector-metrics.js';
-
-const FLOWS_HEADERS = { schema: FLOWS_SCHEMA };
 
 export interface OutputTopics {
   flows: string;
@@ -18,7 +17,7 @@ export interface OutputTopics {
 }
 
 /**
- * Writes decoded records to `flows` (NDJSON, at most `flowsPerMessage` per message, keyed by
+ * Writes decoded records to `flows` (in `encoding`, at most `flowsPerMessage` per message, keyed by
  * supplier/exporter) and rejected input to `flows.dlq`. Returns how many records the producer
  * refused (buffer full or stopped): they are counted there, and the caller reports them.
  */
@@ -28,15 +27,20 @@ export class FlowOutput {
     private readonly topics: OutputTopics,
     private readonly flowsPerMessage: number,
     private readonly metrics: CollectorMetrics,
-  ) {}
+    private readonly encoding: FlowsEncoding = 'ndjson',
+  ) {
+    this.headers = { schema: flowsSchema(encoding) };
+  }
+
+  private readonly headers: { schema: string };
 
   writeFlows(supplierId: string, exporterId: string, records: readonly FlowRecord[]): 'queued' | 'refused' {
     if (records.length === 0) return 'queued';
     const key = `${supplierId}/${exporterId}`;
-    const headers = { schema: FLOWS_SCHEMA };
+    const headers = this.headers;
     const messages = [];
     for (let i = 0; i < records.length; i += this.flowsPerMessage) {
-      messages.push({ key, value: encodeFlows(records, i, Math.min(records.length, i + this.flowsPerMessage)), headers });
+      messages.push({ key, value: encodeFlows(records, i, Math.min(records.length, i + this.flowsPerMessage), this.encoding), headers });
     }
     return this.producer.send(this.topics.flows, messages) === 'queued' ? 'queued' : 'refused';
   }
@@ -45,7 +49,7 @@ export class FlowOutput {
   writeValues(supplierId: string, exporterId: string, values: readonly Buffer[]): 'queued' | 'refused' {
     if (values.length === 0) return 'queued';
     const key = `${supplierId}/${exporterId}`;
-    const messages = values.map((value) => ({ key, value, headers: FLOWS_HEADERS }));
+    const messages = values.map((value) => ({ key, value, headers: this.headers }));
     return this.producer.send(this.topics.flows, messages) === 'queued' ? 'queued' : 'refused';
   }
 

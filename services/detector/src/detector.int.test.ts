@@ -157,9 +157,12 @@ afterAll(async () => {
   server.close();
 });
 
+/** Messages of 100 records, alternately NDJSON and binary (the detector reads both encodings of `flows`). */
 async function produce(records: FlowRecord[]): Promise<void> {
-  for (let i = 0; i < records.length; i += 100)
-    producer.send(topics.flows, [{ key: 'supplier-b/core-1', value: encodeFlows(records.slice(i, i + 100)) }]);
+  for (let i = 0; i < records.length; i += 100) {
+    const value = encodeFlows(records, i, Math.min(records.length, i + 100), (i / 100) % 2 ? 'binary' : 'ndjson');
+    producer.send(topics.flows, [{ key: 'supplier-b/core-1', value }]);
+  }
   await producer.flush();
 }
 

@@ -412,8 +412,9 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
         continue;
       }
       if (!message.value) continue;
-      const { records, badLines } = decodeFlows(message.value);
+      const { records, badLines, problem } = decodeFlows(message.value);
       if (badLines > 0) m.bad.inc({ reason: 'invalid_json' }, badLines);
+      if (problem !== undefined) m.bad.inc({ reason: 'invalid_binary' });
       for (const record of records) {
         if (!usable(record)) {
           m.bad.inc({ reason: 'invalid_record' });

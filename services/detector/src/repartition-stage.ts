@@ -97,8 +97,9 @@ export class RepartitionStage {
         continue;
       }
       if (!message.value) continue;
-      const { records, badLines } = decodeFlows(message.value);
+      const { records, badLines, problem } = decodeFlows(message.value);
       if (badLines > 0) this.#m.bad.inc({ reason: 'invalid_json' }, badLines);
+      if (problem !== undefined) this.#m.bad.inc({ reason: 'invalid_binary' });
       for (const record of records) {
         if (!usable(record)) {
           this.#m.bad.inc({ reason: 'invalid_record' });
