@@ -158,9 +158,9 @@ export function createCollector(deps: CollectorDeps, config: CollectorConfig, re
     }
     if (d.messages.length > 0) {
       if (output.writeValues(supplierId, exporterId, d.messages) === 'queued') {
-        metrics.records.inc({ protocol, supplier: supplierId }, d.records);
+        metrics.records.inc({ protocol, supplier: supplierId }, d.messageRecords);
       } else {
-        metrics.rejected.inc({ protocol, supplier: supplierId, reason: 'kafka_buffer_full' }, d.records);
+        metrics.rejected.inc({ protocol, supplier: supplierId, reason: 'kafka_buffer_full' }, d.messageRecords);
         warnOnce.warn('kafka-buffer-full', { supplier: supplierId }, 'kafka buffer full: records refused and counted');
       }
     }

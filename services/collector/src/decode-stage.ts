@@ -1,15 +1,29 @@
 import { type DecodeContext, type DecodeError, FlowDecoder, type FlowProtocol, type TemplateLimits } from '@flowwatch/decoders';
-import { encodeFlows, type FlowsEncoding } from '@flowwatch/flow-schema';
+import { encodeFlows, type FlowRecord, type FlowsEncoding } from '@flowwatch/flow-schema';
 
 /** One datagram decoded and its records encoded as `flows` message values, ready to produce. */
 export interface DecodedDatagram {
   protocol: FlowProtocol | undefined;
-  /** Records in `messages`. */
+  /** Records decoded from this datagram. */
   records: number;
+  /**
+   * Records in `messages`: within a batch, the records of consecutive datagrams of one exporter
+   * share messages (processBatch), which go out with the datagram that completed them or with the
+   * exporter's last datagram of the batch; so this is not `records` datagram by datagram.
+   */
+  messageRecords: number;
   /** `flows` values (collector.flowsEncoding) of at most `flowsPerMessage` records each, in the records' order. */
   messages: Buffer[];
   errors: DecodeError[];
   decodeSeconds: number;
+}
+
+/** One datagram of a batch, with what it is decoded with. */
+export interface BatchDatagram {
+  buf: Uint8Array;
+  ctx: DecodeContext;
+  /** Replaces every record's time_received_ns (collector.timeReceivedFrom = export). */
+  stampNs?: number;
 }
 
 /**
@@ -40,7 +54,61 @@ export class DecodeStage {
     for (let i = 0; i < flows.length; i += this.flowsPerMessage) {
       messages.push(encodeFlows(flows, i, Math.min(flows.length, i + this.flowsPerMessage), this.encoding));
     }
-    return { protocol: out.protocol, records: flows.length, messages, errors: out.errors, decodeSeconds };
+    return { protocol: out.protocol, records: flows.length, messageRecords: flows.length, messages, errors: out.errors, decodeSeconds };
+  }
+
+  /**
+   * Datagrams received together (one turn of the collector's event loop), decoded in order, with
+   * the records of one exporter's datagrams packed into messages of up to `flowsPerMessage`
+   * across datagram boundaries: a router exporting 30 flows a datagram then costs Kafka a third
+   * of the messages (each has a fixed cost in the producer, the broker and every consumer).
+   * Messages of one exporter keep its records' order, and go out after its earlier ones.
+   */
+  processBatch(datagrams: readonly BatchDatagram[]): DecodedDatagram[] {
+    const results: DecodedDatagram[] = new Array(datagrams.length);
+    const pending = new Map<string, { flows: FlowRecord[]; last: number }>();
+    for (let i = 0; i < datagrams.length; i++) {
+      const { buf, ctx, stampNs } = datagrams[i] as BatchDatagram;
+      const t0 = performance.now();
+      const out = this.decoder.decode(buf, ctx);
+      const decodeSeconds = (performance.now() - t0) / 1000;
+      const flows = out.flows;
+      if (stampNs !== undefined) for (const f of flows) f.time_received_ns = stampNs;
+      const result: DecodedDatagram = {
+        protocol: out.protocol,
+        records: flows.length,
+        messageRecords: 0,
+        messages: [],
+        errors: out.errors,
+        decodeSeconds,
+      };
+      results[i] = result;
+      if (flows.length === 0) continue;
+      const key = `${ctx.supplierId}/${ctx.exporterId}`;
+      let held = pending.get(key);
+      if (held === undefined) {
+        held = { flows: [], last: i };
+        pending.set(key, held);
+      }
+      for (const f of flows) held.flows.push(f);
+      held.last = i;
+      if (held.flows.length >= this.flowsPerMessage) {
+        const whole = held.flows.length - (held.flows.length % this.flowsPerMessage);
+        this.#pack(result, held.flows, whole);
+        held.flows = held.flows.slice(whole);
+      }
+    }
+    for (const held of pending.values()) {
+      if (held.flows.length > 0) this.#pack(results[held.last] as DecodedDatagram, held.flows, held.flows.length);
+    }
+    return results;
+  }
+
+  #pack(result: DecodedDatagram, flows: readonly FlowRecord[], count: number): void {
+    for (let i = 0; i < count; i += this.flowsPerMessage) {
+      result.messages.push(encodeFlows(flows, i, Math.min(count, i + this.flowsPerMessage), this.encoding));
+    }
+    result.messageRecords += count;
   }
 
   /** Held data sets that waited too long for their template, as errors to dead-letter. */

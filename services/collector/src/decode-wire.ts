@@ -44,12 +44,15 @@ export interface WireError {
 }
 
 /** The answer to one DatagramBatch, in its order. */
+/** Numbers per datagram in DecodedBatch.info. */
+export const DATAGRAM_INFO = 4;
+
 export interface DecodedBatch {
   type: 'decoded';
   /** Every `flows` message value of the batch, back to back. */
   payload: ArrayBuffer;
   valueLengths: Uint32Array;
-  /** Per datagram: protocol code (PROTOCOL_CODES), records, message values. */
+  /** Per datagram, DATAGRAM_INFO numbers: protocol code (PROTOCOL_CODES), records, message values, records in them. */
   info: Int32Array;
   decodeSeconds: Float64Array;
   errors: WireError[];

@@ -5,8 +5,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { DecodeContext } from '@flowwatch/decoders';
-import { DecodeStage } from './decode-stage.js';
-import { type DecodedBatch, PROTOCOL_CODES, type ToWorker, type WireError, type WorkerInit } from './decode-wire.js';
+import { type BatchDatagram, type DecodedDatagram, DecodeStage } from './decode-stage.js';
+import { DATAGRAM_INFO, type DecodedBatch, PROTOCOL_CODES, type ToWorker, type WireError, type WorkerInit } from './decode-wire.js';
 
 const init = workerData as WorkerInit;
 const stage = new DecodeStage(init.limits, init.flowsPerMessage, init.flowsEncoding);
@@ -17,10 +17,12 @@ port.on('message', (m: ToWorker) => {
   if (m.type === 'batch') {
     const data = new Uint8Array(m.data);
     const n = m.lengths.length;
-    const info = new Int32Array(n * 3);
+    const info = new Int32Array(n * DATAGRAM_INFO);
     const decodeSeconds = new Float64Array(n);
     const values: Buffer[] = [];
     const errors: WireError[] = [];
+    const batch: BatchDatagram[] = [];
+    const index: number[] = [];
     let total = 0;
     let offset = 0;
     for (let i = 0; i < n; i++) {
@@ -36,16 +38,24 @@ port.on('message', (m: ToWorker) => {
         exporterId: e.exporterId,
         defaultSamplingRate: e.defaultSamplingRate,
       };
-      const out = stage.process(buf, ctx, m.stampNs ? m.stampNs[i] : undefined);
-      info[i * 3] = out.protocol ? PROTOCOL_CODES.indexOf(out.protocol) : 0;
-      info[i * 3 + 1] = out.records;
-      info[i * 3 + 2] = out.messages.length;
+      batch.push({ buf, ctx, stampNs: m.stampNs ? m.stampNs[i] : undefined });
+      index.push(i);
+    }
+    const decoded = stage.processBatch(batch);
+    for (let k = 0; k < decoded.length; k++) {
+      const out = decoded[k] as DecodedDatagram;
+      const i = index[k] as number;
+      info[i * DATAGRAM_INFO] = out.protocol ? PROTOCOL_CODES.indexOf(out.protocol) : 0;
+      info[i * DATAGRAM_INFO + 1] = out.records;
+      info[i * DATAGRAM_INFO + 2] = out.messages.length;
+      info[i * DATAGRAM_INFO + 3] = out.messageRecords;
       decodeSeconds[i] = out.decodeSeconds;
       for (const v of out.messages) {
         values.push(v);
         total += v.length;
       }
       // The bytes that failed, copied: a view would drag the whole batch buffer along.
+      const buf = (batch[k] as BatchDatagram).buf;
       for (const err of out.errors) {
         errors.push({ index: i, reason: err.reason, detail: err.detail, count: err.count, raw: (err.raw ?? buf).slice() });
       }

@@ -6,7 +6,15 @@ import type { FlowsEncoding } from '@flowwatch/flow-schema';
 import type { Logger } from 'pino';
 import type { DecodedDatagram } from './decode-stage.js';
 import { limitsPerStage } from './decode-stage.js';
-import { type DatagramBatch, type FromWorker, PROTOCOL_CODES, type WireError, type WireExporter, type WorkerInit } from './decode-wire.js';
+import {
+  DATAGRAM_INFO,
+  type DatagramBatch,
+  type FromWorker,
+  PROTOCOL_CODES,
+  type WireError,
+  type WireExporter,
+  type WorkerInit,
+} from './decode-wire.js';
 
 /** What the main thread remembers of a datagram until its worker answers. */
 export interface Received {
@@ -252,17 +260,18 @@ export class DecodeWorkers {
     let value = 0;
     let offset = 0;
     for (let i = 0; i < metas.length; i++) {
-      const count = m.info[i * 3 + 2] as number;
+      const count = m.info[i * DATAGRAM_INFO + 2] as number;
       const messages: Buffer[] = new Array(count);
       for (let k = 0; k < count; k++) {
         const length = m.valueLengths[value++] as number;
         messages[k] = Buffer.from(m.payload, offset, length);
         offset += length;
       }
-      const protocol = PROTOCOL_CODES[m.info[i * 3] as number] || undefined;
+      const protocol = PROTOCOL_CODES[m.info[i * DATAGRAM_INFO] as number] || undefined;
       this.options.onDecoded(metas[i] as Received, {
         protocol,
-        records: m.info[i * 3 + 1] as number,
+        records: m.info[i * DATAGRAM_INFO + 1] as number,
+        messageRecords: m.info[i * DATAGRAM_INFO + 3] as number,
         messages,
         errors: errorsByIndex.get(i) ?? [],
         decodeSeconds: m.decodeSeconds[i] as number,
