@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { createCollector } from '@flowwatch/collector';
 import type { FlowsEncoding } from '@flowwatch/flow-schema';
@@ -171,6 +172,9 @@ export async function collectorBench(print: (o: Record<string, unknown>) => void
       await collector.start();
       const workerTids = new Set(readdirSync('/proc/self/task').filter((t) => !tidsBefore.has(t)));
       const cpu0 = process.cpuUsage();
+      // The main thread's stalls: longer than the socket buffer lasts, they are kernel drops.
+      const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+      loopDelay.enable();
       const threads0 = threadCpuSeconds(workerTids);
       const brokerCpu0 = processCpuSeconds(broker_pid);
       const load0 = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
@@ -198,6 +202,7 @@ export async function collectorBench(print: (o: Record<string, unknown>) => void
       await Promise.race([collector.flush(), new Promise((r) => setTimeout(r, 30_000))]);
       const elapsed = (Date.now() - t0) / 1000;
       const cpu = process.cpuUsage(cpu0);
+      loopDelay.disable();
       const threads = Object.fromEntries(
         Object.entries(threadCpuSeconds(workerTids))
           .map(([k, v]) => [k, +(v - (threads0[k] ?? 0)).toFixed(2)] as const)
@@ -242,6 +247,7 @@ export async function collectorBench(print: (o: Record<string, unknown>) => void
         broker_cpu_us_per_flow: +((brokerCpu / records) * 1e6).toFixed(2),
         wall_seconds: +elapsed.toFixed(1),
         load_average: `${load0} -> ${load1}`,
+        main_loop_delay_ms: { p99: +(loopDelay.percentile(99) / 1e6).toFixed(1), max: +(loopDelay.max / 1e6).toFixed(1) },
       });
     }
   } finally {
