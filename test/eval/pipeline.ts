@@ -34,7 +34,12 @@ interface Received {
   wallMs: number;
 }
 
-export async function runPipelineEvaluation(plan: EvaluationPlan, speed: number, say: (line: string) => void) {
+export async function runPipelineEvaluation(
+  plan: EvaluationPlan,
+  speed: number,
+  say: (line: string) => void,
+  flowsEncoding: 'ndjson' | 'binary' = 'ndjson',
+) {
   const dir = mkdtempSync(join(tmpdir(), 'flowwatch-eval-'));
   const network = generateNetwork({ seed: plan.seed });
   const blocklistPath = join(dir, 'blocklist.txt');
@@ -54,6 +59,7 @@ export async function runPipelineEvaluation(plan: EvaluationPlan, speed: number,
       sflowPort: sflow,
       push: { port: push, rateLimitRecordsPerSecond: 200_000, rateLimitBurst: 1_000_000 },
       timeReceivedFrom: 'export',
+      flowsEncoding,
     },
     detector: {
       ...evaluationDetectorConfig(plan, network, blocklistPath),

@@ -9,7 +9,8 @@
  * Options: --seed N (1), --learning 1d, --days 1 (scored period), --density 100 (records per
  * simulated second at the weekly peak), --incidents N (2 of each kind), --speed X (pipeline: 500),
  * --history 7d (background history warming the baselines; 0 for a cold start), --history-sample 4,
- * --out DIR (labels.jsonl, alerts.jsonl, score.json, table.md; default eval-out/<mode>-<seed>).
+ * --out DIR (labels.jsonl, alerts.jsonl, score.json, table.md; default eval-out/<mode>-<seed>),
+ * --flows-encoding ndjson|binary (pipeline: collector.flowsEncoding).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -34,6 +35,7 @@ const { values } = parseArgs({
     density: { type: 'string', default: '100' },
     incidents: { type: 'string' },
     speed: { type: 'string', default: '500' },
+    'flows-encoding': { type: 'string', default: 'ndjson' },
     out: { type: 'string' },
     history: { type: 'string', default: '7d' },
     'history-sample': { type: 'string', default: '4' },
@@ -74,7 +76,7 @@ async function main(): Promise<void> {
     outcome = { labels: r.labels, alerts: r.alerts, changes: r.changes, facts: { records: r.records, wall_seconds: r.wallSeconds } };
   } else {
     const { runPipelineEvaluation } = await import('./pipeline.js');
-    outcome = await runPipelineEvaluation(plan, Number(values.speed), say);
+    outcome = await runPipelineEvaluation(plan, Number(values.speed), say, values['flows-encoding'] === 'binary' ? 'binary' : 'ndjson');
   }
   const score = scoreAlerts(outcome.labels, outcome.alerts, {
     fromMs: plan.startMs + plan.learningMs,
