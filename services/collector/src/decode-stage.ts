@@ -43,18 +43,9 @@ export class DecodeStage {
     this.decoder = new FlowDecoder(limits);
   }
 
-  /** `stampNs` replaces every record's time_received_ns (collector.timeReceivedFrom = export). */
+  /** One datagram on its own (the main-thread mode); `stampNs` replaces every record's time_received_ns (collector.timeReceivedFrom = export). */
   process(buf: Uint8Array, ctx: DecodeContext, stampNs?: number): DecodedDatagram {
-    const t0 = performance.now();
-    const out = this.decoder.decode(buf, ctx);
-    const decodeSeconds = (performance.now() - t0) / 1000;
-    const flows = out.flows;
-    if (stampNs !== undefined) for (const f of flows) f.time_received_ns = stampNs;
-    const messages: Buffer[] = [];
-    for (let i = 0; i < flows.length; i += this.flowsPerMessage) {
-      messages.push(encodeFlows(flows, i, Math.min(flows.length, i + this.flowsPerMessage), this.encoding));
-    }
-    return { protocol: out.protocol, records: flows.length, messageRecords: flows.length, messages, errors: out.errors, decodeSeconds };
+    return this.processBatch([{ buf, ctx, stampNs }])[0] as DecodedDatagram;
   }
 
   /**
