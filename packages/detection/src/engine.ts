@@ -16,7 +16,7 @@ import { VolumeDetector, type VolumeKind, type VolumeRow } from './detectors/vol
 import { Directory } from './directory.js';
 import { EventClock } from './event-clock.js';
 import { eventMs, RecentFlows } from './evidence.js';
-import { IncidentAddresses } from './incident-addresses.js';
+import { INCIDENT_HOLD_MS, IncidentAddresses, incidentAddress } from './incident-addresses.js';
 import { Overrides } from './rules.js';
 
 export interface EngineOptions {
@@ -161,7 +161,14 @@ export class DetectionEngine {
       overrides: new Overrides(config.overrides, directory),
       sink: {
         raise(d) {
-          incidents.note(d);
+          // The flows of a flow-level incident read before it was known (its first seconds) were
+          // counted as its carriers' own traffic: those still in the ring become the incident's.
+          const addr = incidentAddress(d);
+          if (addr !== undefined) {
+            const heldUntil = incidents.heldUntil(addr);
+            if (heldUntil < engine.clock.maxEventMs) engine.volume.explainRecent(addr, heldUntil);
+            incidents.mark(addr, d.atMs + INCIDENT_HOLD_MS);
+          }
           tracker.raise(d);
         },
       },
@@ -209,7 +216,7 @@ export class DetectionEngine {
     const start = this.#arrive(t, flow.time_received_ns);
     // Enriched straight into the ring of recent flows: no record allocated per flow.
     const enricher = this.#enricher;
-    const f = enricher.enrichInto(flow, this.recent.claim(t));
+    const f = enricher.enrichInto(flow, this.recent.claim(t, start));
     this.#detect(f, start, t, ALL_FAMILIES);
     // The ring's record is rewritten later by another flow.
     enricher.lastEnriched = undefined;
@@ -221,7 +228,7 @@ export class DetectionEngine {
     if (!(t > 0)) return;
     const start = this.#arrive(t, f.time_received_ns);
     this.#enricher.lastEnriched = undefined;
-    this.recent.push(f, t);
+    this.recent.push(f, t, families & FAMILY.volume ? start : Number.NaN);
     this.#detect(f, start, t, families);
   }
 

@@ -72,6 +72,22 @@ describe('IntervalSums', () => {
     expect(v.slice(3, 12)).toEqual([7, 70, 9, 10, 1, 5, 3, 60, 50]);
   });
 
+  it("moves flows already summed into the incident's part, never past the sums, and not into a closed interval", () => {
+    const sums = new IntervalSums(18, 3, 60_000);
+    sums.add3max(0, 100, 10, 1);
+    sums.add3max(0, 50, 5, 1, true);
+    sums.explain3(0, 30, 3, 1);
+    expect([...sums.peek(0, new Float64Array(18))].slice(5, 8)).toEqual([80, 8, 2]);
+    // More than was summed (a record counted before the interval's slot was reused): capped.
+    sums.explain3(0, 500, 50, 5);
+    expect([...sums.peek(0, new Float64Array(18))].slice(5, 8)).toEqual([150, 15, 2]);
+    sums.take(0, new Float64Array(18));
+    sums.explain3(0, 10, 1, 1);
+    sums.add3max(180_000, 7, 1, 1);
+    sums.explain3(0, 10, 1, 1);
+    expect([...sums.peek(180_000, new Float64Array(18))].slice(5, 8)).toEqual([0, 0, 0]);
+  });
+
   it("adds up one conversation's records (sFlow samples, active-timeout records) among the largest", () => {
     const sums = new IntervalSums(18, 3, 60_000);
     // Conversation 42: 130 samples of 1,400 bytes; 7 and 8: one record each; 0: unknown, each alone.

@@ -161,6 +161,21 @@ export class IntervalSums {
     keepTop3(s, b, totalB, conversation, base + 4, base + 10, base + 11, base + 15);
   }
 
+  /**
+   * Moves bytes, packets and flows already summed in interval `start` (add3max) into the part of an
+   * ongoing incident (metrics 5-7), never past the sums themselves; nothing when the interval is
+   * no longer open.
+   */
+  explain3(start: number, a: number, b: number, c: number): void {
+    const slot = Math.floor(start / this.intervalMs) % this.slots;
+    if (this.#starts[slot] !== start) return;
+    const s = this.#sums;
+    const base = slot * this.metrics;
+    s[base + 5] = Math.min(s[base]!, s[base + 5]! + a);
+    s[base + 6] = Math.min(s[base + 1]!, s[base + 6]! + b);
+    s[base + 7] = Math.min(s[base + 2]!, s[base + 7]! + c);
+  }
+
   /** Copies the sums of interval `start` so far into `out` (zeros when nothing was added), keeping them. */
   peek(start: number, out: Float64Array): Float64Array {
     const slot = Math.floor(start / this.intervalMs) % this.slots;

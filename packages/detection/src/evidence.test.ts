@@ -26,6 +26,29 @@ describe('RecentFlows evidence', () => {
     ]);
   });
 
+  it('finds the flows of an address that the volume family counted, oldest first, with their interval', () => {
+    const enricher = new Enricher(testRegistry());
+    const recent = new RecentFlows(4);
+    const t = TUESDAY;
+    const at = (i: number, dst: string, counted: number) =>
+      recent.push(enricher.enrich(flow({ t: t + i, src: `10.1.0.${i}`, dst, bytes: 100, packets: 1 })), t + i, counted);
+    at(1, '10.2.0.10', t);
+    at(2, '10.2.0.10', t);
+    at(3, '10.2.0.11', t);
+    at(4, '10.2.0.10', Number.NaN);
+    at(5, '10.2.0.10', t + 60_000);
+    const seen: [string, number][] = [];
+    recent.eachCountedWith('10.2.0.10', (f, start) => seen.push([f.src_addr, start - t]));
+    // The first flow has left the ring; the fourth was not counted by volume.
+    expect(seen).toEqual([
+      ['10.1.0.2', 0],
+      ['10.1.0.5', 60_000],
+    ]);
+    const bySource: string[] = [];
+    recent.eachCountedWith('10.1.0.3', (f) => bySource.push(f.dst_addr));
+    expect(bySource).toEqual(['10.2.0.11']);
+  });
+
   it("counts a conversation's records once in the flows metric of a share or a concentration (bytes and packets whole)", () => {
     const enricher = new Enricher(testRegistry());
     const recent = new RecentFlows(256);

@@ -23,30 +23,48 @@ export function largestSum(values: Iterable<number>, k: number): number {
 export class RecentFlows {
   readonly #ring: (EnrichedFlow | undefined)[];
   readonly #times: Float64Array;
+  readonly #counted: Float64Array;
   #pos = 0;
 
   constructor(readonly size = 16_384) {
     this.#ring = new Array(size).fill(undefined);
     this.#times = new Float64Array(size);
+    this.#counted = new Float64Array(size).fill(Number.NaN);
   }
 
-  /** Keeps a copy of `flow` (the caller may reuse its record). */
-  push(flow: EnrichedFlow, eventMs: number): void {
-    copyEnrichedFlow(flow, this.claim(eventMs));
+  /** Keeps a copy of `flow` (the caller may reuse its record); `countedIn` as for `claim`. */
+  push(flow: EnrichedFlow, eventMs: number, countedIn = Number.NaN): void {
+    copyEnrichedFlow(flow, this.claim(eventMs, countedIn));
   }
 
   /**
    * The ring's next record, for a flow of event time `eventMs` that the caller writes into it before
    * anything else reads the ring (the engine enriches straight into it). It is the ring's: it is
    * overwritten `size` flows later, so nothing may keep it beyond the flow's processing.
+   * `countedIn`: the start of the interval the volume family counted it in (NaN: not counted).
    */
-  claim(eventMs: number): EnrichedFlow {
+  claim(eventMs: number, countedIn = Number.NaN): EnrichedFlow {
     const pos = this.#pos;
     let slot = this.#ring[pos];
     if (slot === undefined) this.#ring[pos] = slot = emptyEnrichedFlow();
     this.#times[pos] = eventMs;
+    this.#counted[pos] = countedIn;
     this.#pos = pos + 1 === this.size ? 0 : pos + 1;
     return slot;
+  }
+
+  /**
+   * Calls `fn` with each recent flow from or to `addr` that the volume family counted, and the
+   * start of the interval it counted in, oldest first.
+   */
+  eachCountedWith(addr: string, fn: (f: EnrichedFlow, countedIn: number) => void): void {
+    for (let k = 0; k < this.size; k++) {
+      const i = (this.#pos + k) % this.size;
+      const f = this.#ring[i];
+      const start = this.#counted[i]!;
+      if (f === undefined || Number.isNaN(start) || (f.src_addr !== addr && f.dst_addr !== addr)) continue;
+      fn(f, start);
+    }
   }
 
   /**

@@ -30,27 +30,9 @@ export class IncidentAddresses {
     this.#explainedSpikes++;
   }
 
-  /** Notes the address(es) of a detection that is about a flow-level incident. */
-  note(d: Detection): void {
-    const until = d.atMs + INCIDENT_HOLD_MS;
-    switch (d.type) {
-      case 'flood':
-      case 'syn_flood':
-      case 'amplification':
-        if (d.dstAddr) this.mark(d.dstAddr, until);
-        break;
-      case 'port_scan':
-      case 'host_sweep':
-      case 'lateral_movement':
-      // The violating host of a policy breach (a care home pulling images from PACS), a host's
-      // upload to the internet: their transfers raise every exporter and organisation they cross.
-      case 'policy':
-      case 'exfiltration':
-        if (d.srcAddr) this.mark(d.srcAddr, until);
-        break;
-      default:
-        break;
-    }
+  /** Until when `addr` is held as an incident's (-Infinity: it is not). */
+  heldUntil(addr: string): number {
+    return this.#until.get(addr) ?? Number.NEGATIVE_INFINITY;
   }
 
   mark(addr: string, untilMs: number): void {
@@ -78,5 +60,25 @@ export class IncidentAddresses {
   /** Forgets addresses whose hold ended before `t`. */
   expire(t: number): void {
     for (const [addr, until] of this.#until) if (until < t) this.#until.delete(addr);
+  }
+}
+
+/** The address at the heart of a detection about a flow-level incident (undefined: not one). */
+export function incidentAddress(d: Detection): string | undefined {
+  switch (d.type) {
+    case 'flood':
+    case 'syn_flood':
+    case 'amplification':
+      return d.dstAddr || undefined;
+    case 'port_scan':
+    case 'host_sweep':
+    case 'lateral_movement':
+    // The violating host of a policy breach (a care home pulling images from PACS), a host's
+    // upload to the internet: their transfers raise every exporter and organisation they cross.
+    case 'policy':
+    case 'exfiltration':
+      return d.srcAddr || undefined;
+    default:
+      return undefined;
   }
 }

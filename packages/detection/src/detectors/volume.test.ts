@@ -270,6 +270,45 @@ describe('volume detector', () => {
     ).toEqual([]);
   });
 
+  it("counts a flood's flows from before it was known as the flood's (a flood starting near an interval's end)", () => {
+    // A SYN flood of many conversations (3,000 records a second, one to three SYNs each, from 3,000
+    // sources) at the records service, starting 50 s into a minute, through both of supplier-a's
+    // exporters. The flood detector needs a few seconds to call it; the flows it read before then
+    // were counted as the exporters' and the supplier's own traffic, and the interval closes long
+    // after the ring of recent flows has moved past them: they must still be the flood's.
+    const start = T0 + 1.5 * 3_600_000;
+    const at = start + 50_000;
+    function* flood() {
+      for (let i = 0; i < 360_000; i++)
+        yield flow({
+          t: at + i / 3,
+          src: `198.51.${100 + (i % 12)}.${1 + (i % 250)}`,
+          srcPort: 1024 + (i % 60_000),
+          dst: '10.250.1.10',
+          proto: 6,
+          dstPort: 443,
+          packets: 1 + (i % 3),
+          bytes: 50 * (1 + (i % 3)),
+          flags: 0x02,
+          supplier: 'supplier-a',
+          exporter: i % 2 === 0 ? 'core-1' : 'core-2',
+        });
+    }
+    // The watermark 20 s behind (a partition read behind the others holds it so, up to minutes).
+    const engine = testEngine({ volume: config, allowedLatenessMs: 20_000 });
+    const changes = run(engine, merge(backgroundTraffic({ startMs: T0, seconds: 1.5 * 3600 + 300, peakPerSecond: 30, seed: 23 }), flood()));
+    const floods = changes.filter((c) => c.event === 'opened' && (c.alert.type === 'flood' || c.alert.type === 'syn_flood'));
+    expect(floods.length).toBeGreaterThan(0);
+    // Called seconds in, not at once: there were flows before it was known.
+    const knownAt = Math.min(...floods.map((c) => Date.parse(c.alert.detected_at)));
+    expect(knownAt - at).toBeGreaterThan(500);
+    expect(
+      volume(changes)
+        .filter((c) => c.alert.type === 'volume_spike' && ['supplier', 'exporter'].includes(c.alert.entity.kind))
+        .map((c) => c.alert.summary),
+    ).toEqual([]);
+  });
+
   it("an ongoing incident's flows do not teach the baseline (no drop when the incident ends)", () => {
     // 10.6.0.5 in O05 sends O06 a flow a second for an hour: all of the pair's traffic.
     function* pair() {

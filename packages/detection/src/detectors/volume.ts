@@ -255,6 +255,44 @@ export class VolumeDetector implements DetectorFamily {
     if (e.service && f.service !== '') this.#add('service', f.service, start, b, p, rx);
   }
 
+  /**
+   * `addr` has just become an ongoing incident's (held until `heldUntil` before, -Infinity: not
+   * held): its flows still in the ring of recent flows that were counted as their entities' own
+   * traffic in an open interval become the incident's (metrics 5-7), as if it had been known
+   * when they were read. A flood is called seconds after it starts, and by then its flows have
+   * raised every exporter and supplier carrying it; when the interval closes long after (the
+   * watermark held by a partition read behind), the ring no longer holds them to be sampled
+   * (#sampleExplains).
+   */
+  explainRecent(addr: string, heldUntil: number): void {
+    const incidents = this.ctx.incidents;
+    const conversations = new Set<number>();
+    const e = this.#enabled;
+    this.ctx.recent.eachCountedWith(addr, (f, start) => {
+      // Flows of an interval that began while the address was held were counted as explained then,
+      // and so were those of an address already an incident's.
+      if (start <= heldUntil || incidents.explains(f.src_addr, f.dst_addr, start)) return;
+      // The flows metric counts a conversation once an interval.
+      const conversation = hashNumber(hashNumber(conversationOf(f), hashString(f.exporter_id)) || 1, start);
+      const flows = conversations.has(conversation) ? 0 : 1;
+      conversations.add(conversation);
+      const b = f.bytes_est;
+      const p = f.packets_est;
+      if (e.supplier && f.supplier_id !== '') this.tables.supplier.peek(f.supplier_id)?.sums.explain3(start, b, p, flows);
+      if (e.exporter && f.exporter_id !== '')
+        this.tables.exporter.peek(this.#exporterKeys.key(f.supplier_id, f.exporter_id))?.sums.explain3(start, b, p, flows);
+      const src = f.src_org;
+      const dst = f.dst_org;
+      if (src !== dst) {
+        if (e.organisation_out && src !== '') this.tables.organisation_out.peek(src)?.sums.explain3(start, b, p, flows);
+        if (e.organisation_in && dst !== '') this.tables.organisation_in.peek(dst)?.sums.explain3(start, b, p, flows);
+        if (e.organisation_pair && src !== '' && dst !== '')
+          this.tables.organisation_pair.peek(this.#pairKeys.key(src, dst))?.sums.explain3(start, b, p, flows);
+      }
+      if (e.service && f.service !== '') this.tables.service.peek(f.service)?.sums.explain3(start, b, p, flows);
+    });
+  }
+
   /** Whether the flow being added involves an ongoing incident's address. */
   #explained = false;
   /**
