@@ -140,6 +140,7 @@ export class DetectionEngine {
   #nextStepMs = Number.NEGATIVE_INFINITY;
   #learningStartMs = Number.NaN;
   readonly #closeInterval = (start: number) => {
+    this.volume.explainPending();
     this.volume.onIntervalClose(start);
     this.exfiltration.onIntervalClose(start);
   };
@@ -165,8 +166,7 @@ export class DetectionEngine {
           // counted as its carriers' own traffic: those still in the ring become the incident's.
           const addr = incidentAddress(d);
           if (addr !== undefined) {
-            const heldUntil = incidents.heldUntil(addr);
-            if (heldUntil < engine.clock.maxEventMs) engine.volume.explainRecent(addr, heldUntil);
+            if (incidents.heldUntil(addr) < engine.clock.maxEventMs) engine.volume.explainLater(addr);
             incidents.mark(addr, d.atMs + INCIDENT_HOLD_MS);
           }
           tracker.raise(d);
@@ -216,7 +216,7 @@ export class DetectionEngine {
     const start = this.#arrive(t, flow.time_received_ns);
     // Enriched straight into the ring of recent flows: no record allocated per flow.
     const enricher = this.#enricher;
-    const f = enricher.enrichInto(flow, this.recent.claim(t, start));
+    const f = enricher.enrichInto(flow, this.recent.claim(t));
     this.#detect(f, start, t, ALL_FAMILIES);
     // The ring's record is rewritten later by another flow.
     enricher.lastEnriched = undefined;
@@ -228,7 +228,7 @@ export class DetectionEngine {
     if (!(t > 0)) return;
     const start = this.#arrive(t, f.time_received_ns);
     this.#enricher.lastEnriched = undefined;
-    this.recent.push(f, t, families & FAMILY.volume ? start : Number.NaN);
+    this.recent.push(f, t);
     this.#detect(f, start, t, families);
   }
 
@@ -317,6 +317,7 @@ export class DetectionEngine {
     }
     const end = Math.floor(this.clock.watermarkMs / stepMs) * stepMs;
     this.#nextStepMs = end + stepMs;
+    this.volume.explainPending();
     this.volume.onStep(end);
   }
 
@@ -328,6 +329,7 @@ export class DetectionEngine {
     const received = this.#maxReceivedMs;
     const hold = this.clock.holdMs;
     if (Number.isFinite(received)) this.silence.check(hold < received ? Math.max(hold, received - this.clock.maxHoldMs) : received);
+    this.volume.explainPending();
     this.volume.retryWaiting();
     this.tracker.sweep(watermark);
     if (watermark >= this.#nextExpireMs) {

@@ -26,27 +26,55 @@ describe('RecentFlows evidence', () => {
     ]);
   });
 
-  it('finds the flows of an address that the volume family counted, oldest first, with their interval', () => {
+  it('takes the flows the volume family counted as their own, once, with their interval', () => {
     const enricher = new Enricher(testRegistry());
     const recent = new RecentFlows(4);
     const t = TUESDAY;
-    const at = (i: number, dst: string, counted: number) =>
-      recent.push(enricher.enrich(flow({ t: t + i, src: `10.1.0.${i}`, dst, bytes: 100, packets: 1 })), t + i, counted);
+    const at = (i: number, dst: string, counted: number) => {
+      const f = enricher.enrich(flow({ t: t + i, src: `10.1.0.${i}`, dst, bytes: 100, packets: 1 }));
+      recent.push(f, t + i);
+      if (!Number.isNaN(counted)) recent.countLatest(f, counted);
+    };
     at(1, '10.2.0.10', t);
     at(2, '10.2.0.10', t);
     at(3, '10.2.0.11', t);
+    // Not counted by the volume family (another instance's, or an ongoing incident's already).
     at(4, '10.2.0.10', Number.NaN);
     at(5, '10.2.0.10', t + 60_000);
-    const seen: [string, number][] = [];
-    recent.eachCountedWith('10.2.0.10', (f, start) => seen.push([f.src_addr, start - t]));
-    // The first flow has left the ring; the fourth was not counted by volume.
-    expect(seen).toEqual([
-      ['10.1.0.2', 0],
-      ['10.1.0.5', 60_000],
+    at(6, '10.2.0.12', t + 60_000);
+    const take = (...addrs: string[]) => {
+      const taken: [string, number][] = [];
+      recent.takeCounted(new Set(addrs), (f, start) => taken.push([f.src_addr, start - t]));
+      return taken.sort();
+    };
+    // The first two have left the ring.
+    expect(take('10.2.0.10')).toEqual([['10.1.0.5', 60_000]]);
+    expect(take('10.2.0.10')).toEqual([]);
+    expect(take('10.1.0.3', '10.2.0.12', '192.0.2.1')).toEqual([
+      ['10.1.0.3', 0],
+      ['10.1.0.6', 60_000],
     ]);
-    const bySource: string[] = [];
-    recent.eachCountedWith('10.1.0.3', (f) => bySource.push(f.dst_addr));
-    expect(bySource).toEqual(['10.2.0.11']);
+  });
+
+  it('finds an address among many pending by its hash without missing any', () => {
+    const enricher = new Enricher(testRegistry());
+    const recent = new RecentFlows(2048);
+    const t = TUESDAY;
+    for (let i = 0; i < 2048; i++) {
+      const f = enricher.enrich(flow({ t: t + i, src: `10.1.${i >> 8}.${i & 255}`, dst: '10.2.0.10', bytes: 100, packets: 1 }));
+      recent.push(f, t + i);
+      recent.countLatest(f, t);
+    }
+    // Every other source pending, and thousands of addresses not in the ring (hash buckets shared).
+    const pending = new Set<string>();
+    for (let i = 0; i < 2048; i += 2) pending.add(`10.1.${i >> 8}.${i & 255}`);
+    for (let i = 0; i < 5000; i++) pending.add(`172.16.${i >> 8}.${i & 255}`);
+    let taken = 0;
+    recent.takeCounted(pending, (f) => {
+      expect(pending.has(f.src_addr)).toBe(true);
+      taken++;
+    });
+    expect(taken).toBe(1024);
   });
 
   it("counts a conversation's records once in the flows metric of a share or a concentration (bytes and packets whole)", () => {

@@ -23,46 +23,77 @@ export function largestSum(values: Iterable<number>, k: number): number {
 export class RecentFlows {
   readonly #ring: (EnrichedFlow | undefined)[];
   readonly #times: Float64Array;
+  /** Per record: the start of the interval the volume family counted it in as its entities' own traffic (NaN: not). */
   readonly #counted: Float64Array;
+  /** Per counted record: hashes of its source and destination addresses (to find an address's flows without reading the records). */
+  readonly #srcHashes: Int32Array;
+  readonly #dstHashes: Int32Array;
   #pos = 0;
 
   constructor(readonly size = 16_384) {
     this.#ring = new Array(size).fill(undefined);
     this.#times = new Float64Array(size);
     this.#counted = new Float64Array(size).fill(Number.NaN);
+    this.#srcHashes = new Int32Array(size);
+    this.#dstHashes = new Int32Array(size);
   }
 
-  /** Keeps a copy of `flow` (the caller may reuse its record); `countedIn` as for `claim`. */
-  push(flow: EnrichedFlow, eventMs: number, countedIn = Number.NaN): void {
-    copyEnrichedFlow(flow, this.claim(eventMs, countedIn));
+  /** Keeps a copy of `flow` (the caller may reuse its record). */
+  push(flow: EnrichedFlow, eventMs: number): void {
+    copyEnrichedFlow(flow, this.claim(eventMs));
   }
 
   /**
    * The ring's next record, for a flow of event time `eventMs` that the caller writes into it before
    * anything else reads the ring (the engine enriches straight into it). It is the ring's: it is
    * overwritten `size` flows later, so nothing may keep it beyond the flow's processing.
-   * `countedIn`: the start of the interval the volume family counted it in (NaN: not counted).
    */
-  claim(eventMs: number, countedIn = Number.NaN): EnrichedFlow {
+  claim(eventMs: number): EnrichedFlow {
     const pos = this.#pos;
     let slot = this.#ring[pos];
     if (slot === undefined) this.#ring[pos] = slot = emptyEnrichedFlow();
     this.#times[pos] = eventMs;
-    this.#counted[pos] = countedIn;
+    this.#counted[pos] = Number.NaN;
     this.#pos = pos + 1 === this.size ? 0 : pos + 1;
     return slot;
   }
 
   /**
-   * Calls `fn` with each recent flow from or to `addr` that the volume family counted, and the
-   * start of the interval it counted in, oldest first.
+   * The latest flow (`f`, the ring's record or the one it copied) counts in interval `start` as
+   * its entities' own traffic (the volume family's: not an ongoing incident's).
    */
-  eachCountedWith(addr: string, fn: (f: EnrichedFlow, countedIn: number) => void): void {
-    for (let k = 0; k < this.size; k++) {
-      const i = (this.#pos + k) % this.size;
+  countLatest(f: EnrichedFlow, start: number): void {
+    const i = this.#pos === 0 ? this.size - 1 : this.#pos - 1;
+    this.#counted[i] = start;
+    this.#srcHashes[i] = hashString(f.src_addr);
+    this.#dstHashes[i] = hashString(f.dst_addr);
+  }
+
+  /**
+   * Calls `fn` with each recent flow counted as its entities' own traffic (countLatest) from or to
+   * one of `addrs`, and the start of the interval it counted in; each is then no longer counted
+   * (taken once). The addresses' hashes are looked up in a bitmap first: a pass reads the records
+   * of those flows only (and of 1 in 65,536 others per address a hash bucket shares).
+   */
+  takeCounted(addrs: ReadonlySet<string>, fn: (f: EnrichedFlow, countedIn: number) => void): void {
+    if (addrs.size === 0) return;
+    const bits = new Uint32Array(2048);
+    for (const a of addrs) {
+      const h = hashString(a) & 0xffff;
+      bits[h >>> 5]! |= 1 << (h & 31);
+    }
+    const counted = this.#counted;
+    const src = this.#srcHashes;
+    const dst = this.#dstHashes;
+    for (let i = 0; i < this.size; i++) {
+      const start = counted[i]!;
+      if (Number.isNaN(start)) continue;
+      const hs = src[i]! & 0xffff;
+      const hd = dst[i]! & 0xffff;
+      if ((bits[hs >>> 5]! & (1 << (hs & 31))) === 0 && (bits[hd >>> 5]! & (1 << (hd & 31))) === 0) continue;
       const f = this.#ring[i];
-      const start = this.#counted[i]!;
-      if (f === undefined || Number.isNaN(start) || (f.src_addr !== addr && f.dst_addr !== addr)) continue;
+      if (f === undefined || !(addrs.has(f.src_addr) || addrs.has(f.dst_addr))) continue;
+      counted[i] = Number.NaN;
       fn(f, start);
     }
   }

@@ -97,6 +97,8 @@ const REORDER_WINDOW_MS = 5 * 60_000;
 
 /** Exporters whose delivery is tracked at most (exporter ids of pushed records are the suppliers' own strings). */
 const MAX_CARRIERS = 65_536;
+/** Addresses newly held as incidents' between two passes over the ring (beyond: their earlier flows stay counted). */
+const MAX_PENDING_EXPLAINED = 100_000;
 /** Exporters an entity's drops wait for each of; carried by more, it waits for the network's delivery. */
 const MAX_ENTITY_CARRIERS = 8;
 /** Slot 0 of an entity's carriers: delivered everywhere (its time is the latest interval seen). */
@@ -230,6 +232,9 @@ export class VolumeDetector implements DetectorFamily {
     const e = this.#enabled;
     const rx = f.time_received_ns;
     this.#explained = this.ctx.incidents.explains(f.src_addr, f.dst_addr, start);
+    // The ring's record of this flow (the engine put it there) counts as its entities' own, until
+    // an incident it belongs to is known (explainPending).
+    if (!this.#explained) this.ctx.recent.countLatest(f, start);
     if (f.supplier_id !== this.#runSupplier || f.exporter_id !== this.#runExporter) this.#newRun(f.supplier_id, f.exporter_id);
     const carrier = this.#carrier;
     if (carrier !== undefined) {
@@ -255,23 +260,34 @@ export class VolumeDetector implements DetectorFamily {
     if (e.service && f.service !== '') this.#add('service', f.service, start, b, p, rx);
   }
 
+  /** Addresses newly held as an ongoing incident's, whose earlier flows are yet to be taken (#explainPending). */
+  readonly #pending = new Set<string>();
+
   /**
-   * `addr` has just become an ongoing incident's (held until `heldUntil` before, -Infinity: not
-   * held): its flows still in the ring of recent flows that were counted as their entities' own
-   * traffic in an open interval become the incident's (metrics 5-7), as if it had been known
-   * when they were read. A flood is called seconds after it starts, and by then its flows have
-   * raised every exporter and supplier carrying it; when the interval closes long after (the
-   * watermark held by a partition read behind), the ring no longer holds them to be sampled
-   * (#sampleExplains).
+   * `addr` has just become an ongoing incident's: its flows still in the ring of recent flows that
+   * were counted as their entities' own traffic are to become the incident's (`explainPending`).
    */
-  explainRecent(addr: string, heldUntil: number): void {
-    const incidents = this.ctx.incidents;
+  explainLater(addr: string): void {
+    if (this.#pending.size < MAX_PENDING_EXPLAINED) this.#pending.add(addr);
+  }
+
+  /**
+   * Moves the flows of the addresses newly held as an ongoing incident's (`explainLater`) that
+   * are still in the ring of recent flows and were counted as their entities' own traffic into the
+   * incident's part of their intervals (metrics 5-7), when these are still open, as if the incident
+   * had been known when they were read. A flood is called seconds after it starts, and by then its
+   * flows have raised every exporter and supplier carrying it; when the interval closes long after
+   * (the watermark held by a partition read behind), the ring no longer holds them to be sampled
+   * (#sampleExplains). One pass over the ring for every address held since the last (the engine
+   * calls it every second of event time and before intervals and steps are judged), on the ring's
+   * address hashes: a storm of new incidents (thousands of scanners) costs one pass a second.
+   */
+  explainPending(): void {
+    const pending = this.#pending;
+    if (pending.size === 0) return;
     const conversations = new Set<number>();
     const e = this.#enabled;
-    this.ctx.recent.eachCountedWith(addr, (f, start) => {
-      // Flows of an interval that began while the address was held were counted as explained then,
-      // and so were those of an address already an incident's.
-      if (start <= heldUntil || incidents.explains(f.src_addr, f.dst_addr, start)) return;
+    this.ctx.recent.takeCounted(pending, (f, start) => {
       // The flows metric counts a conversation once an interval.
       const conversation = hashNumber(hashNumber(conversationOf(f), hashString(f.exporter_id)) || 1, start);
       const flows = conversations.has(conversation) ? 0 : 1;
@@ -291,6 +307,7 @@ export class VolumeDetector implements DetectorFamily {
       }
       if (e.service && f.service !== '') this.tables.service.peek(f.service)?.sums.explain3(start, b, p, flows);
     });
+    pending.clear();
   }
 
   /** Whether the flow being added involves an ongoing incident's address. */
