@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +8,7 @@ import { ensureTopics } from '@flowwatch/kafka';
 import { createRegistry } from '@flowwatch/observability';
 import { readTopic, silentLogger, syntheticTraffic, testKafka, uniqueName } from '@flowwatch/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
+import { conversationTuples, runSoftflowd, sortTuples, tuple } from './softflowd.js';
 
 /**
  * The collector end to end against a real exporter: softflowd reads a capture of known
@@ -37,16 +37,6 @@ const registry: RegistryConfig = {
     },
   ],
 };
-
-const key = (f: {
-  src_addr: string;
-  dst_addr: string;
-  src_port: number;
-  dst_port: number;
-  proto: number;
-  bytes: number;
-  packets: number;
-}) => JSON.stringify([f.src_addr, f.dst_addr, f.src_port, f.dst_port, f.proto, f.bytes, f.packets]);
 
 let collector: Collector | undefined;
 afterEach(async () => {
@@ -94,11 +84,7 @@ describe('softflowd over UDP and JSON pushes -> the collector -> `flows` (real K
       collector = c;
       await c.start();
       const port = version === 10 ? c.ports().ipfix : c.ports().netflow;
-      await new Promise<void>((resolve, reject) => {
-        const p = spawn('softflowd', ['-r', trafficFile, '-n', `127.0.0.1:${port}`, '-v', String(version), '-d'], { stdio: 'ignore' });
-        p.on('error', reject);
-        p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`softflowd exit ${code}`))));
-      });
+      await runSoftflowd(trafficFile, port, version);
       const pushed = await fetch(`http://127.0.0.1:${c.ports().push}/api/v1/flows`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: 'Bearer token-s' },
@@ -120,24 +106,8 @@ describe('softflowd over UDP and JSON pushes -> the collector -> `flows` (real K
       const exported = flows.filter((f) => f.exporter_id === 'softflowd');
       expect(exported.every((f) => f.supplier_id === 'supplier-s' && f.type === (version === 10 ? 'IPFIX' : 'NETFLOW_V9'))).toBe(true);
       // Exactly once: the multiset of (addresses, ports, protocol, bytes, packets) is the capture's.
-      expect(exported.map(key).sort()).toEqual(
-        traffic.conversations
-          .map((v) =>
-            key({
-              src_addr: v.src,
-              dst_addr: v.dst,
-              src_port: v.srcPort,
-              dst_port: v.dstPort,
-              proto: v.proto,
-              bytes: v.bytes,
-              packets: v.packets,
-            }),
-          )
-          .sort(),
-      );
-      expect(flows.filter((f) => f.type === 'JSON').map(key)).toEqual([
-        key({ src_addr: '10.99.0.1', dst_addr: '10.99.0.2', src_port: 5000, dst_port: 443, proto: 6, bytes: 1234, packets: 5 }),
-      ]);
+      expect(sortTuples(exported.map(tuple))).toEqual(sortTuples(conversationTuples(traffic.conversations)));
+      expect(flows.filter((f) => f.type === 'JSON').map(tuple)).toEqual([['10.99.0.1', '10.99.0.2', 5000, 443, 6, 1234, 5]]);
       expect(flows).toHaveLength(expected);
 
       const dlq = (await readTopic(kafka, topics.dlq, { done: (m) => m.length >= 1 })).map(

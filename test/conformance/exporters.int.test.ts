@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { FlowRecord } from '@flowwatch/flow-schema';
 import { type Conversation, syntheticTraffic, udpDatagramFrame, writePcap } from '@flowwatch/test-support';
 import { describe, expect, it } from 'vitest';
+import { conversationTuples, runSoftflowd, sortTuples, type Tuple, tuple } from './softflowd.js';
 
 /**
  * Conformance against real exporters and a real decoder: softflowd turns a capture with known
@@ -20,18 +21,6 @@ const traffic = syntheticTraffic(60);
 const trafficFile = join(dir, 'traffic.pcap');
 writeFileSync(trafficFile, traffic.pcap);
 
-type Tuple = [string, string, number, number, number, number, number];
-const tuple = (f: {
-  src_addr: string;
-  dst_addr: string;
-  src_port: number;
-  dst_port: number;
-  proto: number;
-  bytes: number;
-  packets: number;
-}): Tuple => [f.src_addr, f.dst_addr, f.src_port, f.dst_port, f.proto, f.bytes, f.packets];
-const sortTuples = (t: Tuple[]) => t.map((x) => JSON.stringify(x)).sort();
-
 async function exportWithSoftflowd(version: 5 | 9 | 10): Promise<{ capture: string; port: number; datagrams: number }> {
   const socket = createSocket('udp4');
   const received: { payload: Buffer; port: number }[] = [];
@@ -42,11 +31,7 @@ async function exportWithSoftflowd(version: 5 | 9 | 10): Promise<{ capture: stri
   });
   await new Promise<void>((r) => socket.bind({ address: '127.0.0.1', port: 0 }, () => r()));
   const port = socket.address().port;
-  await new Promise<void>((resolve, reject) => {
-    const p = spawn('softflowd', ['-r', trafficFile, '-n', `127.0.0.1:${port}`, '-v', String(version), '-d'], { stdio: 'ignore' });
-    p.on('error', reject);
-    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`softflowd exit ${code}`))));
-  });
+  await runSoftflowd(trafficFile, port, version);
   while (Date.now() - last < 500) await new Promise((r) => setTimeout(r, 100));
   socket.close();
   const capture = join(dir, `softflowd-v${version}.pcap`);
@@ -114,9 +99,7 @@ function tsharkFlows(file: string, port: number): Tuple[] {
 }
 
 function expectGroundTruth(flows: FlowRecord[], conversations: Conversation[]) {
-  expect(sortTuples(flows.map(tuple))).toEqual(
-    sortTuples(conversations.map((c) => [c.src, c.dst, c.srcPort, c.dstPort, c.proto, c.bytes, c.packets])),
-  );
+  expect(sortTuples(flows.map(tuple))).toEqual(sortTuples(conversationTuples(conversations)));
   for (const f of flows) {
     expect(f.time_flow_start_ns).toBeGreaterThan(0);
     expect(f.time_flow_end_ns).toBeGreaterThanOrEqual(f.time_flow_start_ns);
