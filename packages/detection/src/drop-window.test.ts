@@ -187,6 +187,33 @@ describe('DropSteps', () => {
     expect(out.judge(12, { ...steps, expectedFlows: 20, expectedBytes: 2e6 }, inn)).toBeUndefined();
   });
 
+  it('tells whether a span of steps is down by the ratio, of one entity or two together, its largest flow left out', () => {
+    const out = new DropSteps(12);
+    const inn = new DropSteps(12);
+    for (let s = 100; s < 104; s++) for (let k = 0; k < 10; k++) out.add(s, 1e5);
+    // Steps 104-106: 2 flows a step of 10 (20 %, under the ratio of 25 %).
+    for (let s = 104; s < 107; s++) for (let k = 0; k < 2; k++) out.add(s, 1e5);
+    expect(out.isLow(104, 107, steps)).toBe(true);
+    // Reaching back into a normal step: 16 of 40.
+    expect(out.isLow(103, 107, steps)).toBe(false);
+    // An empty span is not shown to be low.
+    expect(out.isLow(105, 105, steps)).toBe(false);
+    // One transfer of 5 MB among them is left out of the bytes; a second is not.
+    const big = new DropSteps(12);
+    big.add(104, 5e6);
+    expect(big.isLow(104, 107, steps)).toBe(true);
+    big.add(105, 5e6);
+    expect(big.isLow(104, 107, steps)).toBe(false);
+    // Two entities together: the other's flows count (2 + 2 of 20 a step expected for both: low; 2 + 10: not).
+    for (let s = 104; s < 107; s++) for (let k = 0; k < 2; k++) inn.add(s, 1e5);
+    const both = { ...steps, expectedFlows: 20, expectedBytes: 2e6 };
+    const low = new DropSteps(12);
+    for (let s = 104; s < 107; s++) for (let k = 0; k < 2; k++) low.add(s, 1e5);
+    expect(low.isLow(104, 107, both, inn)).toBe(true);
+    for (let s = 104; s < 107; s++) for (let k = 0; k < 8; k++) inn.add(s, 1e5);
+    expect(low.isLow(104, 107, both, inn)).toBe(false);
+  });
+
   it("leaves the run's largest flow out of its bytes: one transfer among the few flows left does not hide a drop, two do", () => {
     const run = (large: number[], other?: DropSteps) => {
       const d = new DropSteps(12);

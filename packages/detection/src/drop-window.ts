@@ -267,6 +267,27 @@ export class DropSteps {
     return undefined;
   }
 
+  /**
+   * Whether the steps from `from` to before `to` (with `other`, of both entities) are down by the
+   * ratio: their flows and their bytes without the largest flow at most `c.ratio` of expected.
+   */
+  isLow(from: number, to: number, c: StepCriteria, other?: DropSteps): boolean {
+    let f = 0;
+    let b = 0;
+    let largest = 0;
+    for (let step = from; step < to; step++) {
+      for (const s of other === undefined ? [this] : [this, other]) {
+        const i = s.#slot(step);
+        if (s.#ids[i] !== step) continue;
+        f += s.#v[3 * i]!;
+        b += s.#v[3 * i + 1]!;
+        largest = Math.max(largest, s.#v[3 * i + 2]!);
+      }
+    }
+    const n = to - from;
+    return n > 0 && f <= c.ratio * n * c.expectedFlows && b - largest <= c.ratio * n * c.expectedBytes;
+  }
+
   #slot(step: number): number {
     return ((step % this.#ring) + this.#ring) % this.#ring;
   }

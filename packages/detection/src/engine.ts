@@ -51,6 +51,8 @@ export interface EngineStats {
   blindDrops: number;
   /** Volume drops not yet raised because the exporter carrying the entity had not delivered that far (its flows may still come). */
   behindDrops: number;
+  /** Volume drops raised on steps their exporters had delivered by the stream (their usual lag behind it), past their own latest flow. */
+  streamDrops: number;
   /** Volume spikes raised before their interval closed (judged at a step boundary on the interval so far). */
   earlySpikes: number;
   droppedAlerts: number;
@@ -391,6 +393,7 @@ export class DetectionEngine {
       broadSpikes: this.volume.broadSpikes,
       blindDrops: this.volume.blindDrops,
       behindDrops: this.volume.behindDrops,
+      streamDrops: this.volume.streamDrops,
       earlySpikes: this.volume.earlySpikes,
       droppedAlerts: this.tracker.counters.dropped,
     };

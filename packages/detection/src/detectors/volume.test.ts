@@ -564,6 +564,39 @@ describe('volume detector', () => {
       expect(delay.decided).toBeLessThan(inOrder.decided + 10_000);
     });
 
+    it('judges the drop of an exporter left with a flow every 20 s up to what the stream has delivered, not its latest flow', () => {
+      // From the cut core-2 sends one flow every 20 s, 19 s into each 20 s (a backup link): when
+      // the watermark passes cut + 20 s, its latest flow (cut + 19 s) shows it has delivered the
+      // first step; what every input has reached shows it has delivered the second too.
+      let window = -1;
+      const sparse = function* () {
+        for (const f of background()) {
+          const since = f.time_flow_end_ns / 1e6 - cut;
+          if (ofCore2(f) && since >= 0) {
+            if (since % 20_000 < 19_000 || Math.floor(since / 20_000) === window) continue;
+            window = Math.floor(since / 20_000);
+          }
+          yield f;
+        }
+      };
+      const engine = testEngine({ volume: floor });
+      let decided = Number.NaN;
+      let summary = '';
+      for (const f of sparse()) {
+        engine.process(f);
+        for (const c of engine.drain()) {
+          if (c.event !== 'opened' || c.alert.type !== 'volume_drop' || c.alert.entity.id !== 'supplier-b/core-2') continue;
+          decided = engine.stats().watermarkMs - cut;
+          summary = c.alert.summary;
+        }
+      }
+      expect(summary).toMatch(/^Exporter core-2 of Supplier B \(supplier-b\): only 1 flows in the last 20 s/);
+      // At cut + 20 s (36 s on its latest flow less its reordering, once its next flow came).
+      expect(decided).toBeGreaterThanOrEqual(20_000);
+      expect(decided).toBeLessThan(22_000);
+      expect(engine.stats().streamDrops).toBeGreaterThan(0);
+    });
+
     it('does not call an exporter delivering minutes late (further behind than the watermark hold) a drop', () => {
       // Batches of a minute, delivered 2 min after they end: 2-3 min behind, the hold is 1 min.
       const engine = testEngine({ volume: floor });
