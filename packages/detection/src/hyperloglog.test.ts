@@ -53,4 +53,27 @@ describe('DistinctCounter', () => {
     c.clear();
     expect(c.count()).toBe(0);
   });
+
+  it('counts the union of two counters: exact while both are, else within the sketch bound of the union', () => {
+    const a = new DistinctCounter(8);
+    const b = new DistinctCounter(8);
+    for (let i = 0; i < 10; i++) a.add(hashNumber(i));
+    for (let i = 5; i < 15; i++) b.add(hashNumber(i));
+    expect(a.unionCount(b)).toBe(15);
+    // One exact, one a sketch: 0-9 and 5-1,004 are 1,005 values (not 10 + 1,000).
+    for (let i = 15; i < 1005; i++) b.add(hashNumber(i));
+    const bound = 4 * (1.04 / 16);
+    expect(Math.abs(a.unionCount(b) - 1005) / 1005).toBeLessThan(bound);
+    expect(Math.abs(b.unionCount(a) - 1005) / 1005).toBeLessThan(bound);
+    // Both sketches, half shared: 0-1,499 against 750-2,249 are 2,250.
+    const c = new DistinctCounter(8);
+    const d = new DistinctCounter(8);
+    for (let i = 0; i < 1500; i++) c.add(hashNumber(i));
+    for (let i = 750; i < 2250; i++) d.add(hashNumber(i));
+    expect(Math.abs(c.unionCount(d) - 2250) / 2250).toBeLessThan(bound);
+    // The same registers as one counter given both sets.
+    const e = new DistinctCounter(8);
+    for (let i = 0; i < 2250; i++) e.add(hashNumber(i));
+    expect(c.unionCount(d)).toBeCloseTo(e.count(), 6);
+  });
 });

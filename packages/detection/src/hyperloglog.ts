@@ -5,6 +5,11 @@
  * reading it after each insertion costs nothing: scan detection compares it with a threshold on
  * every probe. Standard error 1.04 / sqrt(2^p): 6.5 % at p = 8 (256 bytes), 1.6 % at p = 12.
  */
+/** The bias correction of m registers (Flajolet et al.). */
+function alphaOf(m: number): number {
+  return m === 16 ? 0.673 : m === 32 ? 0.697 : m === 64 ? 0.709 : 0.7213 / (1 + 1.079 / m);
+}
+
 export class HyperLogLog {
   readonly registers: Uint8Array;
   readonly #p: number;
@@ -17,18 +22,16 @@ export class HyperLogLog {
     const m = 1 << p;
     this.#p = p;
     this.registers = new Uint8Array(m);
-    const alpha = m === 16 ? 0.673 : m === 32 ? 0.697 : m === 64 ? 0.709 : 0.7213 / (1 + 1.079 / m);
-    this.#alphaMM = alpha * m * m;
+    this.#alphaMM = alphaOf(m) * m * m;
     this.#sum = m;
     this.#zeros = m;
   }
 
   /** Adds a 32-bit hash; true when a register changed (the estimate may have moved). */
   add(hash: number): boolean {
-    const p = this.#p;
-    const index = hash >>> (32 - p);
-    const rest = (hash << p) >>> 0;
-    const rank = rest === 0 ? 32 - p + 1 : Math.clz32(rest) + 1;
+    const s = HyperLogLog.slot(hash, this.#p);
+    const index = s >>> 8;
+    const rank = s & 0xff;
     const old = this.registers[index]!;
     if (rank <= old) return false;
     this.registers[index] = rank;
@@ -49,9 +52,33 @@ export class HyperLogLog {
     this.#sum = this.registers.length;
     this.#zeros = this.registers.length;
   }
+
+  /** The register a hash sets and its rank, for a union computed apart (rank in the low byte). */
+  static slot(hash: number, p: number): number {
+    const rest = (hash << p) >>> 0;
+    const rank = rest === 0 ? 32 - p + 1 : Math.clz32(rest) + 1;
+    return ((hash >>> (32 - p)) << 8) | rank;
+  }
+
+  /** The estimate of registers `r` (as `count`, computed from scratch: a union's). */
+  static estimate(r: Uint8Array): number {
+    const m = r.length;
+    let sum = 0;
+    let zeros = 0;
+    for (let i = 0; i < m; i++) {
+      const v = r[i]!;
+      sum += 2 ** -v;
+      if (v === 0) zeros++;
+    }
+    const estimate = (alphaOf(m) * m * m) / sum;
+    if (estimate <= 2.5 * m && zeros > 0) return m * Math.log(m / zeros);
+    return estimate;
+  }
 }
 
 const EXACT_LIMIT = 16;
+/** Registers of a union being counted (unionCount), reused. */
+let UNION = new Uint8Array(256);
 
 /**
  * Distinct count of hashes that is exact up to 16 values and a HyperLogLog(p) beyond, so the
@@ -91,6 +118,36 @@ export class DistinctCounter {
   clear(): void {
     this.#exact = [];
     this.#hll = undefined;
+  }
+
+  /**
+   * The distinct count of this and `other` together (counters of the same precision): exact
+   * while both are, else the HyperLogLog estimate of their registers' maxima.
+   */
+  unionCount(other: DistinctCounter): number {
+    const a = this.#exact;
+    const b = other.#exact;
+    if (a !== undefined && b !== undefined) {
+      let n = a.length;
+      for (let i = 0; i < b.length; i++) if (!a.includes(b[i]!)) n++;
+      return n;
+    }
+    const m = 1 << this.#p;
+    if (UNION.length !== m) UNION = new Uint8Array(m);
+    const r = UNION;
+    r.fill(0);
+    for (const c of [this, other]) {
+      if (c.#hll !== undefined) {
+        const h = c.#hll.registers;
+        for (let i = 0; i < m; i++) if (h[i]! > r[i]!) r[i] = h[i]!;
+      } else
+        for (const hash of c.#exact!) {
+          const s = HyperLogLog.slot(hash, this.#p);
+          const i = s >>> 8;
+          if ((s & 0xff) > r[i]!) r[i] = s & 0xff;
+        }
+    }
+    return HyperLogLog.estimate(r);
   }
 
   /** Approximate heap bytes (for the state-per-entity figures). */

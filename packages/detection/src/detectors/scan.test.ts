@@ -70,6 +70,41 @@ describe('scan detector', () => {
     expect(slow.summary).toContain('slow scan');
   });
 
+  it("raises a scan slower than the slow threshold an hour (nmap's sneaky timing) over the hour before too, and forgets a key with few probes", () => {
+    const engine = testEngine();
+    // One probe every 15 s for 2 h: 240 distinct ports an hour, under 300 in any hour.
+    const start = T0 + 60_000;
+    function* traffic() {
+      for (let p = 0; p < 480; p++)
+        yield flow({ t: start + p * 15_000, src: '203.0.113.9', dst: hostOf(6, 10), dstPort: 1 + p, packets: 1, bytes: 44, flags: 0x02 });
+      // A host probing 10 ports a minute apart: forgotten when its hour is over (a quarter of 300 is 75).
+      for (let p = 0; p < 10; p++)
+        yield flow({
+          t: start + 1_000 + p * 60_000,
+          src: '203.0.113.10',
+          dst: hostOf(7, 10),
+          dstPort: 1 + p,
+          packets: 1,
+          bytes: 44,
+          flags: 0x02,
+        });
+    }
+    const flows = [...traffic()].sort((x, y) => x.time_flow_end_ns - y.time_flow_end_ns);
+    // Event time moves on past the second hour.
+    flows.push(
+      flow({ t: start + 2.1 * 3_600_000, src: '10.1.0.5', dst: hostOf(2, 5), dstPort: 443, packets: 10, bytes: 5_000, flags: 0x1b }),
+    );
+    const scans = opened(run(engine, flows), 'port_scan');
+    expect(scans.map((c) => c.alert.src_addr)).toEqual(['203.0.113.9']);
+    const alert = scans[0]!.alert;
+    expect(alert.summary).toMatch(/probed 3\d\d ports of .* within [6-8]\d min \(slow scan\)/);
+    // 300 distinct ports at one per 15 s: 75 min after the first probe (within the sketch's error).
+    const after = (Date.parse(alert.first_seen) - start) / 60_000;
+    expect(after).toBeGreaterThan(65);
+    expect(after).toBeLessThan(85);
+    expect(engine.scan.vertical.peek(`203.0.113.10|${hostOf(7, 10)}`)).toBeUndefined();
+  });
+
   it('raises a scan at five probes a second within 5 s of its first probe (burst), not after the minute threshold', () => {
     const engine = testEngine();
     const start = T0 + 60_000;

@@ -13,6 +13,13 @@ interface ScanKey {
   fast: DistinctCounter;
   slowStart: number;
   slow: DistinctCounter;
+  /**
+   * The slow window before the current one, when it ended less than a window before the current
+   * began and held at least a quarter of the slow threshold (a scan that has gone on for more
+   * than a window); its start. Counted with the current window (#slowCount).
+   */
+  prevSlow: DistinctCounter | undefined;
+  prevSlowStart: number;
   /** Count at which the next detection is raised (threshold, then +25 % steps) per window. */
   nextFast: number;
   nextSlow: number;
@@ -88,6 +95,8 @@ export class ScanDetector implements DetectorFamily {
         fast: new DistinctCounter(8),
         slowStart: t,
         slow: new DistinctCounter(8),
+        prevSlow: undefined,
+        prevSlowStart: Number.NaN,
         nextFast: fastThreshold * scale,
         nextSlow: slowThreshold * scale,
         lastRaiseMs: Number.NEGATIVE_INFINITY,
@@ -102,13 +111,21 @@ export class ScanDetector implements DetectorFamily {
       k.fastStart = t;
       k.nextFast = (type === 'port_scan' ? c.ports : c.hosts) * k.scale;
     }
+    const slowThreshold = (type === 'port_scan' ? c.slowPorts : c.slowHosts) * k.scale;
     if (t - k.slowStart >= c.slowWindowMs) {
+      // A scan slower than the threshold a window (nmap's "sneaky" timing: 240 probes an hour)
+      // would never reach it in one: it is counted over this window and the one before.
+      const carried = t - k.slowStart < 2 * c.slowWindowMs && k.slow.count() >= slowThreshold / 4;
+      const spare = k.prevSlow;
+      k.prevSlow = carried ? k.slow : undefined;
+      k.prevSlowStart = carried ? k.slowStart : Number.NaN;
+      k.slow = spare ?? new DistinctCounter(8);
       k.slow.clear();
       k.slowStart = t;
-      k.nextSlow = (type === 'port_scan' ? c.slowPorts : c.slowHosts) * k.scale;
+      k.nextSlow = slowThreshold;
     }
     const changed = k.fast.add(hash);
-    k.slow.add(hash);
+    const slowChanged = k.slow.add(hash);
     if (!changed && t - k.lastRaiseMs < REFRESH_MS) return;
     const fast = k.fast.count();
     if (fast >= k.nextFast) {
@@ -125,9 +142,9 @@ export class ScanDetector implements DetectorFamily {
       k.lastRaiseMs = t;
       return;
     }
-    const slow = k.slow.count();
+    const slow = slowChanged || k.prevSlow === undefined ? this.#slowCount(k) : 0;
     if (slow >= k.nextSlow) {
-      this.#raise(type, f, t, slow, (type === 'port_scan' ? c.slowPorts : c.slowHosts) * k.scale, c.slowWindowMs, true);
+      this.#raise(type, f, t, slow, slowThreshold, k.prevSlow === undefined ? c.slowWindowMs : t - k.prevSlowStart, true);
       k.nextSlow = slow * 1.25;
       k.lastRaiseMs = t;
       return;
@@ -138,6 +155,15 @@ export class ScanDetector implements DetectorFamily {
       this.#raise(type, f, t, fast, base, c.windowMs, false);
       k.lastRaiseMs = t;
     }
+  }
+
+  /** Distinct values of `k`'s slow window, with the one before when it is carried (an estimate of their union). */
+  #slowCount(k: ScanKey): number {
+    const slow = k.slow.count();
+    const prev = k.prevSlow;
+    // The union is at most the sum: its registers are read only when that could reach the threshold.
+    if (prev === undefined || slow + prev.count() < k.nextSlow) return slow;
+    return k.slow.unionCount(prev);
   }
 
   #raise(type: AlertType, f: EnrichedFlow, t: number, count: number, threshold: number, windowMs: number, slow: boolean): void {
@@ -196,18 +222,24 @@ export class ScanDetector implements DetectorFamily {
     });
   }
 
-  /** Forgets keys whose slow window ended before `watermarkMs`. */
+  /**
+   * Forgets keys whose slow window ended before `watermarkMs`, unless it may be carried into the
+   * next (#count: a quarter of the threshold reached, ended less than a window ago).
+   */
   expire(watermarkMs: number): void {
-    const slow = this.ctx.config.scan.slowWindowMs;
-    const expired = (k: ScanKey) => watermarkMs - k.slowStart >= slow;
-    this.vertical.sweep(expired);
-    this.horizontal.sweep(expired);
+    const c = this.ctx.config.scan;
+    const slow = c.slowWindowMs;
+    const expired = (threshold: number) => (k: ScanKey) =>
+      watermarkMs - k.slowStart >= 2 * slow || (watermarkMs - k.slowStart >= slow && k.slow.count() < (threshold * k.scale) / 4);
+    this.vertical.sweep(expired(c.slowPorts));
+    this.horizontal.sweep(expired(c.slowHosts));
   }
 
   approximateBytes(): number {
     let n = 0;
     for (const table of [this.vertical, this.horizontal])
-      for (const [key, k] of table.entries()) n += 150 + 2 * key.length + k.fast.approximateBytes + k.slow.approximateBytes;
+      for (const [key, k] of table.entries())
+        n += 150 + 2 * key.length + k.fast.approximateBytes + k.slow.approximateBytes + (k.prevSlow?.approximateBytes ?? 0);
     return n;
   }
 }
