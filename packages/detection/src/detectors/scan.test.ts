@@ -5,6 +5,8 @@ import { backgroundTraffic, flow, hostOf, merge, run, TUESDAY, testEngine } from
 vi.setConfig({ testTimeout: 60_000 });
 
 const T0 = TUESDAY + 10 * 3_600_000;
+/** A SYN probe: one packet of 44 bytes. */
+const probe = (t: number, src: string, dst: string, dstPort: number) => flow({ t, src, dst, dstPort, packets: 1, bytes: 44, flags: 0x02 });
 const opened = (changes: ReturnType<typeof run>, type: string) => changes.filter((c) => c.alert.type === type && c.event === 'opened');
 
 describe('scan detector', () => {
@@ -49,19 +51,9 @@ describe('scan detector', () => {
   it('raises a vertical scan from the internet and a slow scan over the long window', () => {
     const engine = testEngine();
     function* traffic() {
-      for (let p = 0; p < 400; p++)
-        yield flow({ t: T0 + p * 20, src: '203.0.113.7', dst: hostOf(4, 10), dstPort: 1 + p, packets: 1, bytes: 44, flags: 0x02 });
+      for (let p = 0; p < 400; p++) yield probe(T0 + p * 20, '203.0.113.7', hostOf(4, 10), 1 + p);
       // One probe every 10 s: 360 distinct ports in an hour, never 100 in a minute.
-      for (let p = 0; p < 360; p++)
-        yield flow({
-          t: T0 + 10_000 + p * 10_000,
-          src: '203.0.113.8',
-          dst: hostOf(5, 10),
-          dstPort: 1000 + p,
-          packets: 1,
-          bytes: 44,
-          flags: 0x02,
-        });
+      for (let p = 0; p < 360; p++) yield probe(T0 + 10_000 + p * 10_000, '203.0.113.8', hostOf(5, 10), 1000 + p);
     }
     const scans = opened(run(engine, traffic()), 'port_scan');
     expect(scans.map((c) => c.alert.src_addr).sort()).toEqual(['203.0.113.7', '203.0.113.8']);
@@ -75,19 +67,9 @@ describe('scan detector', () => {
     // One probe every 15 s for 2 h: 240 distinct ports an hour, under 300 in any hour.
     const start = T0 + 60_000;
     function* traffic() {
-      for (let p = 0; p < 480; p++)
-        yield flow({ t: start + p * 15_000, src: '203.0.113.9', dst: hostOf(6, 10), dstPort: 1 + p, packets: 1, bytes: 44, flags: 0x02 });
+      for (let p = 0; p < 480; p++) yield probe(start + p * 15_000, '203.0.113.9', hostOf(6, 10), 1 + p);
       // A host probing 10 ports a minute apart: forgotten when its hour is over (a quarter of 300 is 75).
-      for (let p = 0; p < 10; p++)
-        yield flow({
-          t: start + 1_000 + p * 60_000,
-          src: '203.0.113.10',
-          dst: hostOf(7, 10),
-          dstPort: 1 + p,
-          packets: 1,
-          bytes: 44,
-          flags: 0x02,
-        });
+      for (let p = 0; p < 10; p++) yield probe(start + 1_000 + p * 60_000, '203.0.113.10', hostOf(7, 10), 1 + p);
     }
     const flows = [...traffic()].sort((x, y) => x.time_flow_end_ns - y.time_flow_end_ns);
     // Event time moves on past the second hour.
