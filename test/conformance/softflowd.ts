@@ -1,18 +1,19 @@
 import { spawn } from 'node:child_process';
+import type { FlowRecord } from '@flowwatch/flow-schema';
 import type { Conversation } from '@flowwatch/test-support';
 
 /** What conformance compares of a flow: addresses, ports, protocol, bytes and packets. */
 export type Tuple = [string, string, number, number, number, number, number];
 
-export const tuple = (f: {
-  src_addr: string;
-  dst_addr: string;
-  src_port: number;
-  dst_port: number;
-  proto: number;
-  bytes: number;
-  packets: number;
-}): Tuple => [f.src_addr, f.dst_addr, f.src_port, f.dst_port, f.proto, f.bytes, f.packets];
+export const tuple = (f: Pick<FlowRecord, 'src_addr' | 'dst_addr' | 'src_port' | 'dst_port' | 'proto' | 'bytes' | 'packets'>): Tuple => [
+  f.src_addr,
+  f.dst_addr,
+  f.src_port,
+  f.dst_port,
+  f.proto,
+  f.bytes,
+  f.packets,
+];
 
 /** The tuples as sorted strings: equal lists are the same multiset of flows. */
 export const sortTuples = (t: Tuple[]): string[] => t.map((x) => JSON.stringify(x)).sort();
