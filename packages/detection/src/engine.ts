@@ -47,6 +47,8 @@ export interface EngineStats {
   peerCommon: number;
   /** Volume spikes of services, suppliers and exporters not raised because the rise was broad (many organisations). */
   broadSpikes: number;
+  /** Volume spikes of suppliers and exporters not raised because the rest of the network rose as much (a shared surge of demand). */
+  networkSpikes: number;
   /** Volume drops not raised because the telemetry that would show them is missing (a silent supplier or exporter). */
   blindDrops: number;
   /** Volume drops not yet raised because the exporter carrying the entity had not delivered that far (its flows may still come). */
@@ -391,6 +393,7 @@ export class DetectionEngine {
       explained: this.incidents.explainedSpikes,
       peerCommon: this.newPair.peerCommon,
       broadSpikes: this.volume.broadSpikes,
+      networkSpikes: this.volume.networkSpikes,
       blindDrops: this.volume.blindDrops,
       behindDrops: this.volume.behindDrops,
       streamDrops: this.volume.streamDrops,

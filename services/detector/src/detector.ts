@@ -78,6 +78,7 @@ interface Shard {
     explained: number;
     peerCommon: number;
     broad: number;
+    network: number;
     blind: number;
     behind: number;
   };
@@ -109,7 +110,7 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
     changes: metrics.counter('alert_changes', 'Alert changes published, by event', ['event']),
     suppressed: metrics.counter(
       'alerts_suppressed',
-      'Detections dropped by suppressions, maintenance windows, an ongoing incident (reason incident), peer groups (reason peer_group), a broad rise (broad), a silent supplier (silence), or drop judgements deferred while the exporter carrying the entity had not delivered that far (undelivered)',
+      'Detections dropped by suppressions, maintenance windows, an ongoing incident (reason incident), peer groups (reason peer_group), a broad rise (broad), a rise the rest of the network shares (network), a silent supplier (silence), or drop judgements deferred while the exporter carrying the entity had not delivered that far (undelivered)',
       ['reason'],
     ),
     latency: metrics.histogram(
@@ -169,7 +170,7 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
     lastFlowWallMs: Date.now(),
     slot: 0,
     evictions: {},
-    counters: { late: 0, suppressed: 0, maintenance: 0, explained: 0, peerCommon: 0, broad: 0, blind: 0, behind: 0 },
+    counters: { late: 0, suppressed: 0, maintenance: 0, explained: 0, peerCommon: 0, broad: 0, network: 0, blind: 0, behind: 0 },
   });
   if (!repartition) shards.set(SINGLE, newShard(SINGLE, newEngine()));
 
@@ -228,6 +229,7 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
       if (s.explained > c.explained) m.suppressed.inc({ reason: 'incident' }, s.explained - c.explained);
       if (s.peerCommon > c.peerCommon) m.suppressed.inc({ reason: 'peer_group' }, s.peerCommon - c.peerCommon);
       if (s.broadSpikes > c.broad) m.suppressed.inc({ reason: 'broad' }, s.broadSpikes - c.broad);
+      if (s.networkSpikes > c.network) m.suppressed.inc({ reason: 'network' }, s.networkSpikes - c.network);
       if (s.blindDrops > c.blind) m.suppressed.inc({ reason: 'silence' }, s.blindDrops - c.blind);
       if (s.behindDrops > c.behind) m.suppressed.inc({ reason: 'undelivered' }, s.behindDrops - c.behind);
       shard.counters = {
@@ -237,6 +239,7 @@ export function createDetector(deps: DetectorDeps, config: DetectorConfig, regis
         explained: s.explained,
         peerCommon: s.peerCommon,
         broad: s.broadSpikes,
+        network: s.networkSpikes,
         blind: s.blindDrops,
         behind: s.behindDrops,
       };

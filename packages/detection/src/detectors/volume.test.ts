@@ -700,6 +700,38 @@ describe('volume detector', () => {
     expect(recordsSpikes(changes).map((c) => c.alert.summary)).toEqual([]);
   });
 
+  it("does not call a supplier's or exporter's rise a spike when the rest of the network rises as much (a log-on surge), but does when it rises alone or further", () => {
+    const start = T0 + 1.5 * 3_600_000;
+    // In the five minutes each flow comes with factor - 1 more from the same host (other source ports).
+    const surged = (factorOf: (supplier: string) => number) =>
+      function* () {
+        for (const f of backgroundTraffic({
+          startMs: T0,
+          seconds: 1.5 * 3600 + 600,
+          peakPerSecond: 30,
+          seed: 16,
+        }) as Generator<FlowRecord>) {
+          yield f;
+          const t = f.time_flow_end_ns / 1e6;
+          if (t < start || t >= start + 300_000) continue;
+          for (let k = 1; k < factorOf(f.supplier_id); k++) yield { ...f, src_port: f.src_port + 97 * k };
+        }
+      };
+    const carriers = (changes: ReturnType<typeof run>) => [
+      ...new Set(
+        volume(changes)
+          .filter((c) => c.alert.type === 'volume_spike' && (c.alert.entity.kind === 'supplier' || c.alert.entity.kind === 'exporter'))
+          .map((c) => c.alert.entity.id),
+      ),
+    ];
+    const shared = testEngine({ volume: config });
+    expect(carriers(run(shared, surged(() => 4)()))).toEqual([]);
+    expect(shared.stats().networkSpikes).toBeGreaterThan(0);
+    // One supplier's network alone, or four times further than the rest: its own rise.
+    expect(carriers(run(testEngine({ volume: config }), surged((s) => (s === 'supplier-b' ? 4 : 1))()))).toContain('supplier-b');
+    expect(carriers(run(testEngine({ volume: config }), surged((s) => (s === 'supplier-b' ? 16 : 4))()))).toContain('supplier-b');
+  });
+
   it('respects the minimum volume: a tenfold rise of a trickle is not an alert', () => {
     const engine = testEngine({ volume: { ...config, minBytes: 1e9, minPackets: 1e7, minFlows: 1e6 } });
     const start = T0 + 1.5 * 3_600_000;
