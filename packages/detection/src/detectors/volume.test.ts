@@ -31,6 +31,16 @@ function* fourMore(f: FlowRecord, fromLeeds: boolean, portStep: number) {
       : { ...f, src_port: f.src_port + portStep * k };
 }
 
+/** Background traffic from 07:00 to 08:40, each flow of the five minutes from 08:30 followed by `extra(f)`. */
+function* fiveMinutesOf(seed: number, extra: (f: FlowRecord) => Iterable<FlowRecord>): Generator<FlowRecord> {
+  const start = T0 + 1.5 * 3_600_000;
+  for (const f of backgroundTraffic({ startMs: T0, seconds: 1.5 * 3600 + 600, peakPerSecond: 30, seed }) as Generator<FlowRecord>) {
+    yield f;
+    const t = f.time_flow_end_ns / 1e6;
+    if (t >= start && t < start + 300_000) yield* extra(f);
+  }
+}
+
 vi.setConfig({ testTimeout: 60_000 });
 
 describe('volume detector', () => {
@@ -623,23 +633,10 @@ describe('volume detector', () => {
   });
 
   it("does not call a service's broad rise (every organisation x5) a spike, but does when one organisation makes the same rise", () => {
-    const start = T0 + 1.5 * 3_600_000;
     // Each flow to the records service in the surge's five minutes comes with four more: from the
     // same host (broad: every organisation), or from one Leeds host (concentrated).
-    const surged = (concentrated: boolean) =>
-      function* () {
-        for (const f of backgroundTraffic({
-          startMs: T0,
-          seconds: 1.5 * 3600 + 600,
-          peakPerSecond: 30,
-          seed: 14,
-        }) as Generator<FlowRecord>) {
-          yield f;
-          const t = f.time_flow_end_ns / 1e6;
-          if (!f.dst_addr.startsWith('10.250.1.') || t < start || t >= start + 300_000) continue;
-          yield* fourMore(f, concentrated, 1);
-        }
-      };
+    const surged = (concentrated: boolean) => () =>
+      fiveMinutesOf(14, (f) => (f.dst_addr.startsWith('10.250.1.') ? fourMore(f, concentrated, 1) : []));
     const recordsSpikes = (changes: ReturnType<typeof run>) =>
       volume(changes).filter((c) => c.alert.type === 'volume_spike' && c.alert.entity.id === 'records');
     const broad = testEngine({ volume: config });
@@ -703,22 +700,11 @@ describe('volume detector', () => {
   });
 
   it("does not call a supplier's or exporter's rise a spike when the rest of the network rises as much (a log-on surge), but does when it rises alone or further", () => {
-    const start = T0 + 1.5 * 3_600_000;
     // In the five minutes each flow comes with factor - 1 more from the same host (other source ports).
-    const surged = (factorOf: (supplier: string) => number) =>
-      function* () {
-        for (const f of backgroundTraffic({
-          startMs: T0,
-          seconds: 1.5 * 3600 + 600,
-          peakPerSecond: 30,
-          seed: 16,
-        }) as Generator<FlowRecord>) {
-          yield f;
-          const t = f.time_flow_end_ns / 1e6;
-          if (t < start || t >= start + 300_000) continue;
-          for (let k = 1; k < factorOf(f.supplier_id); k++) yield { ...f, src_port: f.src_port + 97 * k };
-        }
-      };
+    const surged = (factorOf: (supplier: string) => number) => () =>
+      fiveMinutesOf(16, (f) =>
+        Array.from({ length: factorOf(f.supplier_id) - 1 }, (_, k) => ({ ...f, src_port: f.src_port + 97 * (k + 1) })),
+      );
     const carriers = (changes: ReturnType<typeof run>) => [
       ...new Set(
         volume(changes)
