@@ -96,7 +96,8 @@ export const portScan: ScenarioFactory = (network, setup) => {
         'port-scan',
         {
           type: 'port_scan',
-          also: ['lateral_movement', 'new_pair'],
+          // A probe of a service access policy restricts (PACS, for acute trusts only) breaks the policy: that alert is true.
+          also: ['lateral_movement', 'new_pair', 'policy'],
           entity: { kind: 'host', id: source },
           related: [
             { kind: 'organisation', id: org.code },
@@ -171,7 +172,8 @@ export const hostSweep: ScenarioFactory = (network, setup) => {
         'host-sweep',
         {
           type: 'host_sweep',
-          also: ['lateral_movement', 'new_pair'],
+          // A probe of a service access policy restricts (PACS, for acute trusts only) breaks the policy: that alert is true.
+          also: ['lateral_movement', 'new_pair', 'policy'],
           entity: { kind: 'host', id: source },
           related: [
             { kind: 'organisation', id: org.code },
