@@ -127,6 +127,11 @@ function deliveryOf(c: Carrier): number {
   return Math.max(c.latestMs - c.reorderMs, c.aliveMs);
 }
 
+/** The supplier of an exporter entity's id (`supplier/exporter`). */
+function supplierOfExporter(id: string): string {
+  return id.slice(0, id.indexOf('/'));
+}
+
 /**
  * The rest of the network's rise (#restRise) that is taken as shared demand: up by half or more.
  * Below it a minute's shared noise (5-10 %) would weaken every spike: at 1.03, seed 1's supplier
@@ -505,7 +510,7 @@ export class VolumeDetector implements DetectorFamily {
       case 'supplier':
         return [id];
       case 'exporter':
-        return [id.slice(0, id.indexOf('/'))];
+        return [supplierOfExporter(id)];
       case 'organisation_in':
       case 'organisation_out':
         return suppliersOf(d.orgSupplier(id));
@@ -583,15 +588,13 @@ export class VolumeDetector implements DetectorFamily {
       // (exfiltration).
       const largest = largestFlows(values, m);
       if (spike && m < 2) {
-        const rest = observed - largest;
-        spike = this.#isSpike(entity, m, entity.baseline.score(m, slot, rest, floor).z, rest, expected);
+        spike = this.#stillSpike(entity, m, slot, observed - largest, expected, floor);
       }
       if (spike && values[5 + m]! > 0) {
         // Flows of an ongoing flow-level incident (a flood's victim, a scanner, a spreading host)
         // raise every exporter, supplier and organisation they cross; that incident has its alert.
         // The rest must be a spike on its own, without its largest flows either.
-        const rest = Math.max(0, observed - values[5 + m]! - largest);
-        if (!this.#isSpike(entity, m, entity.baseline.score(m, slot, rest, floor).z, rest, expected)) {
+        if (!this.#stillSpike(entity, m, slot, Math.max(0, observed - values[5 + m]! - largest), expected, floor)) {
           spike = false;
           explained = true;
         }
@@ -601,8 +604,7 @@ export class VolumeDetector implements DetectorFamily {
         // supplier or exporter must rise that much more than the others to be a spike.
         const rise = this.#restRise(entity, m, elapsedMs);
         if (rise >= MIN_NETWORK_RISE) {
-          const rest = Math.max(0, observed - values[5 + m]! - largest) / rise;
-          if (!this.#isSpike(entity, m, entity.baseline.score(m, slot, rest, floor).z, rest, expected)) {
+          if (!this.#stillSpike(entity, m, slot, Math.max(0, observed - values[5 + m]! - largest) / rise, expected, floor)) {
             spike = false;
             common = true;
           }
@@ -962,7 +964,7 @@ export class VolumeDetector implements DetectorFamily {
    */
   #restRise(entity: VolumeEntity, m: number, elapsedMs: number): number {
     const network = this.#network;
-    const id = entity.kind === 'exporter' ? entity.id.slice(0, entity.id.indexOf('/')) : entity.id;
+    const id = entity.kind === 'exporter' ? supplierOfExporter(entity.id) : entity.id;
     const own = network.get(id);
     if (network.size - (own === undefined ? 0 : 1) < 2) return 1;
     const sum = this.#networkSum;
@@ -1345,6 +1347,11 @@ export class VolumeDetector implements DetectorFamily {
    * minutes spread over a factor of several: 12,800 times the usual is a spike even where the
    * spread makes it only 5 spreads.
    */
+  /** Whether `value`, what is left of metric `m` once something is taken out of it, is still a spike against `expected`. */
+  #stillSpike(entity: VolumeEntity, m: number, slot: number, value: number, expected: number, floor: number): boolean {
+    return this.#isSpike(entity, m, entity.baseline.score(m, slot, value, floor).z, value, expected);
+  }
+
   #isSpike(entity: VolumeEntity, m: number, z: number, value: number, expected: number): boolean {
     const v = this.ctx.config.volume;
     const up = entity.spikeScale;

@@ -22,6 +22,8 @@ import {
 const OPEN_PORTS = new Set([22, 53, 80, 135, 139, 443, 445, 3389, 8080, 8443]);
 const TCP_SYN_ACK = TCP_SYN | TCP_ACK;
 const TCP_RST_ACK = TCP_RST | TCP_ACK;
+/** What a scan or sweep also causes: a probe of a service access policy restricts (PACS, for acute trusts only) breaks the policy, a true alert. */
+const PROBE_ALSO = ['lateral_movement', 'new_pair', 'policy'] as const;
 
 /**
  * Port scan: a compromised workstation probes one server's TCP ports, 1-1024 then well-known high
@@ -96,8 +98,7 @@ export const portScan: ScenarioFactory = (network, setup) => {
         'port-scan',
         {
           type: 'port_scan',
-          // A probe of a service access policy restricts (PACS, for acute trusts only) breaks the policy: that alert is true.
-          also: ['lateral_movement', 'new_pair', 'policy'],
+          also: [...PROBE_ALSO],
           entity: { kind: 'host', id: source },
           related: [
             { kind: 'organisation', id: org.code },
@@ -172,8 +173,7 @@ export const hostSweep: ScenarioFactory = (network, setup) => {
         'host-sweep',
         {
           type: 'host_sweep',
-          // A probe of a service access policy restricts (PACS, for acute trusts only) breaks the policy: that alert is true.
-          also: ['lateral_movement', 'new_pair', 'policy'],
+          also: [...PROBE_ALSO],
           entity: { kind: 'host', id: source },
           related: [
             { kind: 'organisation', id: org.code },
