@@ -196,6 +196,14 @@ const detectorObject = z.strictObject({
           "... and at least this many times the source's longest gap of the last hour (its cadence now: minutes at night for a sparse exporter)",
         ),
       minHistory: z.number().int().min(1).default(30).describe('Arrivals seen before an exporter can be reported silent'),
+      minActiveMinutes: z
+        .number()
+        .int()
+        .min(1)
+        .default(10)
+        .describe(
+          '... in at least this many distinct minutes (a burst of arrivals is not a history); until then every gap up to an hour is learnt as its cadence',
+        ),
     })
     .prefault({}),
   scan: z

@@ -171,20 +171,24 @@ describe('telemetry silence and a sparse cadence', () => {
 });
 
 describe('telemetry silence and an sFlow agent on a quiet link (heartbeats)', () => {
-  // supplier-a/core-1 samples a flow every 20 minutes on its quiet link, and 6,000 in the 5 minutes
-  // of a flood through it; its counter samples (every 20 s) reach the detector as heartbeats.
-  // supplier-b/core-1 reports every 5 s and moves time on.
+  // supplier-a/core-1 samples a flow every 20 minutes on its quiet link (until samplesUntil), and
+  // 6,000 in the 5 minutes of a flood through it; its counter samples (every 20 s) reach the
+  // detector as heartbeats until heartbeatsUntil. supplier-b/core-1 reports every 5 s and moves time on.
   const floodFrom = T0 + 2 * 3_600_000;
-  function run2(heartbeatsUntil: number) {
+  let lastSampleMs = 0;
+  function run2(heartbeatsUntil: number, samplesUntil = Number.POSITIVE_INFINITY) {
     const engine = testEngine();
     const changes = [];
-    const end = T0 + 4 * 3_600_000;
+    const end = T0 + 5 * 3_600_000;
     let nextSample = T0;
     let nextBeat = T0;
     for (let t = T0; t < end; t += 5000) {
       const batch = [flow({ t, src: '10.1.0.9', dst: '10.250.1.1', supplier: 'supplier-b', exporter: 'core-1' })];
       if (t >= nextSample) {
-        batch.push(flow({ t, src: '10.2.0.9', dst: '10.250.1.1', supplier: 'supplier-a', exporter: 'core-1' }));
+        if (t < samplesUntil) {
+          batch.push(flow({ t, src: '10.2.0.9', dst: '10.250.1.1', supplier: 'supplier-a', exporter: 'core-1' }));
+          lastSampleMs = t;
+        }
         nextSample = t + 20 * 60_000;
       }
       if (t >= floodFrom && t < floodFrom + 300_000)
@@ -212,7 +216,33 @@ describe('telemetry silence and an sFlow agent on a quiet link (heartbeats)', ()
     expect(alerts[0]!.atMs - stop).toBeLessThan(200_000);
   });
 
-  it('without heartbeats (flows only), the flood establishes a cadence its quiet link does not have: false silences', () => {
-    expect(run2(T0).length).toBeGreaterThan(0);
+  it('without heartbeats (flows only): the flood gives it no cadence its quiet link does not have, and its samples stopping is still reported', () => {
+    // Its first gaps (20 min, before it is judged) are its cadence, not outages: after the flood
+    // (its 30th arrival) the limit is 3 x 20 min, not 3 min after the flood's last flow.
+    expect(run2(T0)).toEqual([]);
+    const alerts = run2(T0, T0 + 3 * 3_600_000);
+    expect(alerts.map((a) => a.id)).toEqual(['supplier-a']);
+    // 3 x 20 min, or sooner when the hour that remembers its last gap ends (buckets of 10 min).
+    expect(alerts[0]!.atMs - lastSampleMs).toBeGreaterThanOrEqual(50 * 60_000);
+    expect(alerts[0]!.atMs - lastSampleMs).toBeLessThanOrEqual(61 * 60_000);
+  });
+});
+
+describe('telemetry silence: a history in time', () => {
+  it('a source first seen in a burst is not judged on it: its history is counted in minutes', () => {
+    // A new exporter whose first 6,000 flows come in a 5-minute burst, then one every 15 minutes:
+    // 30 arrivals in 5 minutes are no cadence; 10 minutes with arrivals are needed.
+    function* traffic() {
+      for (let t = T0; t < T0 + 3 * 3_600_000; t += 5000) {
+        yield flow({ t, src: '10.1.0.9', dst: '10.250.1.1', supplier: 'supplier-b', exporter: 'core-1' });
+        const k = t - T0;
+        if (k < 300_000 || k % 900_000 === 0)
+          yield flow({ t, src: `10.2.1.${(k / 5000) % 250}`, dst: '10.250.1.1', supplier: 'supplier-a', exporter: 'core-1' });
+      }
+    }
+    expect(silence(run(testEngine(), traffic()))).toEqual([]);
+    // Judged on arrivals alone, the burst's 5-s gaps were its cadence: silent 3 min after it.
+    const byArrivals = silence(run(testEngine({ silence: { minActiveMinutes: 1 } }), traffic()));
+    expect(byArrivals.filter((x) => x.event === 'opened').map((x) => x.alert.entity.id)).toContain('supplier-a');
   });
 });

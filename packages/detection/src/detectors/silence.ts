@@ -15,6 +15,11 @@ interface Source {
   gapMs: number;
   arrivals: number;
   /**
+   * Distinct minutes of reception time with an arrival: the history in time. A burst (a flood
+   * through a sparse exporter) fills any count of arrivals in seconds, not minutes.
+   */
+  activeMinutes: number;
+  /**
    * Cadence memory: the longest gap (ms) ending in each of the last BUCKETS buckets of BUCKET_MS
    * of reception time, and which bucket (time / BUCKET_MS) each slot holds.
    */
@@ -25,8 +30,8 @@ interface Source {
 }
 
 /** A source as checkpointed: also as by versions that kept the last 64 gaps (`recent`). */
-type SavedSource = Omit<Source, 'touched' | 'gapMax' | 'gapBucket'> &
-  Partial<Pick<Source, 'gapMax' | 'gapBucket'>> & { recent?: number[]; next?: number; recentMaxMs?: number };
+type SavedSource = Omit<Source, 'touched' | 'gapMax' | 'gapBucket' | 'activeMinutes'> &
+  Partial<Pick<Source, 'gapMax' | 'gapBucket' | 'activeMinutes'>> & { recent?: number[]; next?: number; recentMaxMs?: number };
 
 /**
  * The cadence is remembered by time, not by count: the longest gap in each 10-minute bucket of the
@@ -36,6 +41,9 @@ type SavedSource = Omit<Source, 'touched' | 'gapMax' | 'gapBucket'> &
  */
 const BUCKET_MS = 600_000;
 const BUCKETS = 6;
+/** The span of the cadence memory: a gap learnt before the source is judged is at most this long. */
+const MEMORY_MS = BUCKET_MS * BUCKETS;
+const MINUTE_MS = 60_000;
 
 const GAP_ALPHA = 0.1;
 /** Gaps longer than this are outages, not the usual cadence: they do not teach the EWMA. */
@@ -52,7 +60,12 @@ const MAX_LEARNT_GAP_MS = 600_000;
  * a night of a few hundred exporters was 3 false alerts in 6 hours; 3 x the longest of 64 gaps by
  * about 1 in 60,000, and an hour holds at least as many gaps as that for any exporter with a gap
  * under a minute). Gaps shorter than the limit are learnt however long; longer ones were outages.
- * A silent supplier's exporters are reported in its alert, not one by one.
+ * A source is judged once it has minHistory arrivals in at least minActiveMinutes distinct
+ * minutes; until then every gap up to the memory's hour is learnt, since nothing is an outage of
+ * a source not yet judged (seed 14 of the evaluation: a NetFlow exporter sending a record every
+ * 1-60 minutes had its 15 first gaps all over the 3-minute floor, none learnt; a SYN flood through
+ * it gave it its 30 arrivals and a cadence of seconds, and 4 minutes after the flood it was
+ * reported silent). A silent supplier's exporters are reported in its alert, not one by one.
  */
 export class SilenceDetector implements DetectorFamily {
   readonly name = 'silence';
@@ -110,6 +123,7 @@ export class SilenceDetector implements DetectorFamily {
         lastMs: ms,
         gapMs: 0,
         arrivals: 1,
+        activeMinutes: 1,
         gapMax: new Array(BUCKETS).fill(0),
         gapBucket: new Array(BUCKETS).fill(-1),
         silent: false,
@@ -122,15 +136,17 @@ export class SilenceDetector implements DetectorFamily {
     const gap = ms - s.lastMs;
     if (gap <= MAX_LEARNT_GAP_MS) s.gapMs = s.arrivals === 1 ? gap : s.gapMs + GAP_ALPHA * (gap - s.gapMs);
     // A gap shorter than the silence limit is the cadence, however long (a sparse exporter's
-    // 14 minutes at night); a longer one was an outage and teaches nothing. The limit is only
-    // worked out for a gap that would raise its bucket's longest (rarely, not for every flow).
+    // 14 minutes at night); a longer one was an outage and teaches nothing, once the source is
+    // judged (before, any gap within the memory's hour is its cadence). The limit is only worked
+    // out for a gap that would raise its bucket's longest (rarely, not for every flow).
     const bucket = Math.floor(ms / BUCKET_MS);
     const i = bucket % BUCKETS;
     const held = s.gapBucket[i] === bucket ? s.gapMax[i]! : 0;
-    if (gap > held && gap < this.#limit(s, ms)) {
+    if (gap > held && (this.#judged(s) ? gap < this.#limit(s, ms) : gap <= MEMORY_MS)) {
       s.gapBucket[i] = bucket;
       s.gapMax[i] = gap;
     }
+    if (Math.floor(ms / MINUTE_MS) !== Math.floor(s.lastMs / MINUTE_MS)) s.activeMinutes++;
     s.lastMs = ms;
     s.arrivals++;
     s.silent = false;
@@ -148,12 +164,11 @@ export class SilenceDetector implements DetectorFamily {
 
   /** Checks every source against reception time `nowMs`. */
   check(nowMs: number): void {
-    const c = this.ctx.config.silence;
     const silentSuppliers = new Set<string>();
     const silentExporters = new Map<string, string[]>();
     for (const s of this.#sources.values()) {
       const limit = this.#limit(s, nowMs) * s.scale;
-      s.silent = s.scale > 0 && s.arrivals >= c.minHistory && nowMs - s.lastMs >= limit;
+      s.silent = s.scale > 0 && this.#judged(s) && nowMs - s.lastMs >= limit;
       if (!s.silent) continue;
       if (s.kind === 'supplier') silentSuppliers.add(s.supplier);
       else {
@@ -190,6 +205,12 @@ export class SilenceDetector implements DetectorFamily {
     }
   }
 
+  /** Whether the source has the history to be reported silent: arrivals, and minutes with them. */
+  #judged(s: Source): boolean {
+    const c = this.ctx.config.silence;
+    return s.arrivals >= c.minHistory && s.activeMinutes >= c.minActiveMinutes;
+  }
+
   /** The longest gap remembered at reception time `nowMs` (the last hour's buckets). */
   #recentMax(s: Source, nowMs: number): number {
     const current = Math.floor(nowMs / BUCKET_MS);
@@ -223,7 +244,9 @@ export class SilenceDetector implements DetectorFamily {
           gapMax[bucket % BUCKETS] = Math.max(...recent);
         }
       }
-      this.#sources.set(key, { ...s, gapMax, gapBucket, touched: false });
+      // Checkpoints from before minutes were counted: a source judged then stays judged.
+      const activeMinutes = typeof s.activeMinutes === 'number' ? s.activeMinutes : s.arrivals;
+      this.#sources.set(key, { ...s, activeMinutes, gapMax, gapBucket, touched: false });
     }
   }
 }
