@@ -319,9 +319,10 @@ export class LevelBaseline {
     return Number.isNaN(this.mean) ? Number.NaN : Math.expm1(this.mean);
   }
 
-  z(observed: number): number {
+  /** Robust z-score of `observed`, with a spread of at least `floor` (the caller's count noise). */
+  z(observed: number, floor = 0): number {
     if (Number.isNaN(this.mean)) return 0;
-    const spread = Math.max(1.25 * this.deviation, 1 / Math.sqrt(1 + Math.expm1(this.mean)), MIN_SPREAD);
+    const spread = Math.max(1.25 * this.deviation, 1 / Math.sqrt(1 + Math.expm1(this.mean)), floor, MIN_SPREAD);
     return (Math.log1p(observed) - this.mean) / spread;
   }
 
