@@ -478,6 +478,28 @@ describe('volume detector', () => {
     expect(o05(run(testEngine({ volume: { ...sparse, dropWindowIntervals: 0 } }), failover()))).toEqual([]);
   });
 
+  it('keeps judging a drop on steps once its own empty minutes have been learnt (the gate is the rate from before the run)', () => {
+    // O05 is cut off entirely 55 s into a minute; the next minute, empty, closes 65 s after the
+    // cut. With a floor of 50 expected flows, its two directions together (about 30 a minute at
+    // this hour) reach it after 110 s of steps: judged on the rate of empty minutes that had learnt
+    // that empty minute, the run was never judged (only the drop over several intervals, later).
+    const cut = T0 + 1.5 * 3_600_000 + 55_000;
+    const cutOff = function* () {
+      for (const f of backgroundTraffic({ startMs: T0, seconds: 1.5 * 3600 + 600, peakPerSecond: 30, seed: 12 }) as Generator<FlowRecord>) {
+        const inside = f.src_addr.startsWith('10.6.') || f.dst_addr.startsWith('10.6.');
+        if (inside && f.time_flow_end_ns / 1e6 >= cut) continue;
+        yield f;
+      }
+    };
+    const drops = volume(run(testEngine({ volume: { ...config, minFlows: 50 } }), cutOff())).filter(
+      (c) => c.alert.type === 'volume_drop' && c.alert.src_org === 'O05',
+    );
+    const first = drops[0]?.alert;
+    expect(first, 'no drop of O05').toBeDefined();
+    expect(first!.summary).toMatch(/: only \d+ flows in the last \d+ (s|min)/);
+    expect(Date.parse(first!.detected_at) - cut).toBeLessThan(120_000);
+  });
+
   it('sees a drop before its interval closes: within one interval and 20 s of its start, on steps of 10 s', () => {
     // O05 fails over 25 s into a minute: that minute is still 60 % of the usual, the next whole
     // minute is judged 100 s after the cut (its end plus the lateness). At its 30 flows a minute,

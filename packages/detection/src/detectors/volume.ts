@@ -43,6 +43,16 @@ export interface VolumeEntity {
   dropSteps: DropSteps | undefined;
   /** EWMA of intervals without flows (1 until learnt): whether its traffic is continuous. */
   emptyRate: number;
+  /** `emptyRate` before the latest interval close learnt its interval. */
+  emptyRateBefore: number;
+  /**
+   * `emptyRate` before the last two closes: the gate of drops on steps, whose runs span up to the
+   * last two intervals. The current rate had learnt the drop itself: an organisation of 30 flows a
+   * minute falling to 5 % has empty minutes, and one of them (0.05) closed the gate of 0.02 on the
+   * drop it was meant to let through (evaluation seed 15: RU7 seen at 171 s, by the drops over
+   * several intervals, which already took the rate from before their run).
+   */
+  stepEmptyRate: number;
   /** The exporter of its latest flow (the fast path of `carriers`). */
   carrier: Carrier | undefined;
   /**
@@ -181,6 +191,8 @@ function nextReorderWindow(c: Carrier, t: number): void {
 }
 
 function learnEmpty(entity: VolumeEntity, flows: number): void {
+  entity.stepEmptyRate = entity.emptyRateBefore;
+  entity.emptyRateBefore = entity.emptyRate;
   entity.emptyRate += EMPTY_ALPHA * ((flows > 0 ? 0 : 1) - entity.emptyRate);
 }
 
@@ -512,6 +524,8 @@ export class VolumeDetector implements DetectorFamily {
             new DropSteps((2 * clock.intervalMs) / this.#stepMs, (clock.latenessMs + 2 * clock.maxHoldMs) / this.#stepMs)
           : undefined,
       emptyRate: 1,
+      emptyRateBefore: 1,
+      stepEmptyRate: 1,
       carrier: undefined,
       // Slot 0 is not a carrier but the latest interval any carried a flow in (a sentinel).
       carriers: withWindow ? [NO_CARRIER] : undefined,
@@ -1093,7 +1107,7 @@ export class VolumeDetector implements DetectorFamily {
       if (c === undefined) continue;
       if (entity.kind === 'organisation_in' || entity.kind === 'organisation_out') orgs.set(entity, c);
       // Two intervals of expected flows under the floor: no run of steps can reach it.
-      if (entity.emptyRate > MAX_EMPTY_RATE || c.expectedFlows * perInterval * 2 < c.minExpectedFlows) continue;
+      if (entity.stepEmptyRate > MAX_EMPTY_RATE || c.expectedFlows * perInterval * 2 < c.minExpectedFlows) continue;
       if (entity.dropSteps !== undefined) this.#judgeSteps(end, c, entity);
     }
     // An organisation cut off loses both directions: judged together, its flows reach the floor in
@@ -1103,7 +1117,7 @@ export class VolumeDetector implements DetectorFamily {
       const inn = inbound.peek(out.id);
       if (inn?.dropSteps === undefined || out.dropSteps === undefined) continue;
       // The two together are continuous if either direction is.
-      if (Math.min(out.emptyRate, inn.emptyRate) > MAX_EMPTY_RATE) continue;
+      if (Math.min(out.stepEmptyRate, inn.stepEmptyRate) > MAX_EMPTY_RATE) continue;
       const co = orgs.get(out);
       const ci = orgs.get(inn);
       if (co === undefined || ci === undefined) continue;
@@ -1558,7 +1572,11 @@ export class VolumeDetector implements DetectorFamily {
     for (const item of items) {
       const entity = this.#create(item.kind, item.id);
       entity.baseline = SeasonalBaseline.fromJSON(item.baseline);
-      if (typeof item.emptyRate === 'number') entity.emptyRate = item.emptyRate;
+      if (typeof item.emptyRate === 'number') {
+        entity.emptyRate = item.emptyRate;
+        entity.emptyRateBefore = item.emptyRate;
+        entity.stepEmptyRate = item.emptyRate;
+      }
       if (typeof item.topShare === 'number') entity.topShare = item.topShare;
       item.rest?.forEach((saved, m) => {
         const level = entity.rest[m];
