@@ -63,7 +63,7 @@ const MAX_LEARNT_GAP_MS = 600_000;
  * A source is judged once it has minHistory arrivals in at least minActiveMinutes distinct
  * minutes; until then every gap up to the memory's hour is learnt, since nothing is an outage of
  * a source not yet judged (seed 14 of the evaluation: a NetFlow exporter sending a record every
- * 1-60 minutes had its 15 first gaps all over the 3-minute floor, none learnt; a SYN flood through
+ * 1-60 minutes had its first gaps over the 3-minute floor read as outages, not learnt; a SYN flood through
  * it gave it its 30 arrivals and a cadence of seconds, and 4 minutes after the flood it was
  * reported silent). A silent supplier's exporters are reported in its alert, not one by one.
  */
