@@ -307,6 +307,12 @@ export function hourOfWeek(ms: number): number {
  * of the log value and an EWMA of the absolute deviation (robustified by clamping what it learns),
  * in 4 numbers.
  */
+export interface LevelSnapshot {
+  mean: number | null;
+  deviation: number;
+  history: number;
+}
+
 export class LevelBaseline {
   mean = Number.NaN;
   deviation = 0;
@@ -324,6 +330,20 @@ export class LevelBaseline {
     if (Number.isNaN(this.mean)) return 0;
     const spread = Math.max(1.25 * this.deviation, 1 / Math.sqrt(1 + Math.expm1(this.mean)), floor, MIN_SPREAD);
     return (Math.log1p(observed) - this.mean) / spread;
+  }
+
+  /** Its state for a checkpoint (mean null before any observation). */
+  toJSON(): LevelSnapshot {
+    return { mean: Number.isNaN(this.mean) ? null : this.mean, deviation: this.deviation, history: this.history };
+  }
+
+  /** Restores what toJSON saved; a malformed value leaves it unlearnt. */
+  restore(s: LevelSnapshot): this {
+    if (typeof s?.deviation !== 'number' || typeof s.history !== 'number') return this;
+    this.mean = typeof s.mean === 'number' ? s.mean : Number.NaN;
+    this.deviation = s.deviation;
+    this.history = s.history;
+    return this;
   }
 
   observe(value: number): void {

@@ -1,5 +1,5 @@
 import type { EnrichedFlow } from '@flowwatch/enrichment';
-import { hourOfWeek, LevelBaseline, SeasonalBaseline } from '../baseline.js';
+import { hourOfWeek, LevelBaseline, type LevelSnapshot, SeasonalBaseline } from '../baseline.js';
 import type { DetectorContext, DetectorFamily } from '../context.js';
 import { escalate } from '../detection.js';
 import { formatBytes, formatDuration, suppliersOf } from '../directory.js';
@@ -408,7 +408,7 @@ export class ExfiltrationDetector implements DetectorFamily {
       org: e.org,
       orgSupplier: e.orgSupplier,
       ...(e.seasonal ? { seasonal: e.seasonal.toJSON() } : {}),
-      ...(e.level ? { level: { mean: e.level.mean, deviation: e.level.deviation, history: e.level.history } } : {}),
+      ...(e.level ? { level: e.level.toJSON() } : {}),
     }));
   }
 
@@ -448,7 +448,7 @@ export class ExfiltrationDetector implements DetectorFamily {
   restore(items: ReturnType<ExfiltrationDetector['snapshot']>): void {
     const clock = this.ctx.clock;
     for (const s of items) {
-      const level = s.level as { mean: number | null; deviation: number; history: number } | undefined;
+      const level = s.level as LevelSnapshot | undefined;
       const e: Outbound = {
         touched: false,
         kind: s.kind,
@@ -462,12 +462,7 @@ export class ExfiltrationDetector implements DetectorFamily {
         receivedNs: 0,
         idle: 0,
       };
-      if (level) {
-        e.level = new LevelBaseline(0.05);
-        e.level.mean = level.mean ?? Number.NaN;
-        e.level.deviation = level.deviation;
-        e.level.history = level.history;
-      }
+      if (level) e.level = new LevelBaseline(0.05).restore(level);
       (s.kind === 'host' ? this.hosts : this.orgs).set(s.id, e);
     }
   }

@@ -1,6 +1,6 @@
 import type { EnrichedFlow } from '@flowwatch/enrichment';
 import type { EntityKind, Severity } from '@flowwatch/flow-schema';
-import { hourOfWeek, LevelBaseline, SeasonalBaseline } from '../baseline.js';
+import { type Expectation, hourOfWeek, LevelBaseline, type LevelSnapshot, SeasonalBaseline } from '../baseline.js';
 import type { DetectorContext, DetectorFamily } from '../context.js';
 import { escalate } from '../detection.js';
 import { formatBytes, formatCount, formatDuration, suppliersOf } from '../directory.js';
@@ -127,8 +127,8 @@ interface Carrier {
 
 /** A volume entity's object without its baseline, sums, windows, carriers and id (21 fields and the header). */
 const ENTITY_BYTES = 192;
-/** A LevelBaseline: an object of four numbers. */
-const LEVEL_BYTES = 56;
+/** `rest` and `peak`: two LevelBaselines (objects of four numbers) and an array of two numbers. */
+const REST_BYTES = 2 * 56 + 48;
 /** A carrier's object and its map entry, without the key. */
 const CARRIER_BYTES = 104;
 /** An exporter's reordering is the largest of this window of its event time and the last. */
@@ -617,7 +617,8 @@ export class VolumeDetector implements DetectorFamily {
     const dropExpectedFlows = Math.max(0, Math.expm1(entity.baseline.dropExpectedLog(2, slot)));
     for (let m = 0; m < 3; m++) {
       const observed = values[m]!;
-      const { expected, z } = entity.baseline.score(m, slot, observed, floor);
+      const scored = entity.baseline.score(m, slot, observed, floor);
+      const { expected, z } = scored;
       if (Number.isNaN(expected)) continue;
       const down = entity.dropScale;
       // A spike of bytes or packets must hold without its three largest flows (of those not an
@@ -626,7 +627,7 @@ export class VolumeDetector implements DetectorFamily {
       // dominate every sparse entity's baseline. Uploads to the internet have their own rules
       // (exfiltration).
       const largest = largestFlows(values, m);
-      const spikeZ = this.#spikeZ(entity, m, slot, observed, largest, floor);
+      const spikeZ = this.#spikeZ(entity, m, slot, observed, largest, floor, scored);
       let spike = !Number.isNaN(spikeZ);
       if (spike && values[5 + m]! > 0) {
         // Flows of an ongoing flow-level incident (a flood's victim, a scanner, a spreading host)
@@ -1381,13 +1382,22 @@ export class VolumeDetector implements DetectorFamily {
    * largest conversations); or, for bytes and packets, what those leave against its own level
    * (#restZ). The whole's z when both hold.
    */
-  #spikeZ(entity: VolumeEntity, m: number, slot: number, total: number, largest: number, floor: number): number {
+  #spikeZ(
+    entity: VolumeEntity,
+    m: number,
+    slot: number,
+    total: number,
+    largest: number,
+    floor: number,
+    // `total`'s score on the baseline, when the caller has it already (spread() sorts the ring).
+    whole: Expectation = entity.baseline.score(m, slot, total, floor),
+  ): number {
     const b = entity.baseline;
-    const whole = b.score(m, slot, total, floor);
-    if (this.#isSpike(entity, m, whole.z, total, whole.expected)) {
-      if (m >= 2) return whole.z;
+    const { expected, z } = whole;
+    if (this.#isSpike(entity, m, z, total, expected)) {
+      if (m >= 2) return z;
       const rest = Math.max(0, total - largest);
-      if (this.#isSpike(entity, m, b.score(m, slot, rest, floor).z, rest, whole.expected)) return whole.z;
+      if (this.#isSpike(entity, m, b.score(m, slot, rest, floor).z, rest, expected)) return z;
     }
     return m < 2 ? this.#restZ(entity, m, Math.max(0, total - largest), floor) : Number.NaN;
   }
@@ -1539,8 +1549,7 @@ export class VolumeDetector implements DetectorFamily {
         (e.dropSteps?.approximateBytes ?? 0) +
         // Two arrays of up to MAX_ENTITY_CARRIERS + 1 (pointers and doubles, with headers).
         (e.carriers === undefined ? 0 : 64 + 16 * e.carriers.length) +
-        2 * LEVEL_BYTES +
-        48 +
+        REST_BYTES +
         ENTITY_BYTES +
         2 * e.id.length;
     for (const key of this.#carriers.keys()) n += CARRIER_BYTES + 2 * key.length;
@@ -1553,8 +1562,9 @@ export class VolumeDetector implements DetectorFamily {
     baseline: ReturnType<SeasonalBaseline['toJSON']>;
     emptyRate?: number;
     topShare?: number;
-    /** `rest` as [mean, deviation, history] and `peak`, per metric (absent before 2026-11-24 and while unlearnt). */
-    rest?: [number, number, number, number][];
+    /** `rest` and `peak`, per metric (absent before 2026-11-24 and while unlearnt). */
+    rest?: LevelSnapshot[];
+    peak?: number[];
   }[] {
     return [...this.#entities()].map((e) => ({
       kind: e.kind,
@@ -1562,9 +1572,7 @@ export class VolumeDetector implements DetectorFamily {
       baseline: e.baseline.toJSON(),
       emptyRate: e.emptyRate,
       ...(Number.isNaN(e.topShare) ? {} : { topShare: e.topShare }),
-      ...(e.rest[0].history === 0
-        ? {}
-        : { rest: e.rest.map((l, m) => [l.mean, l.deviation, l.history, e.peak[m]!] as [number, number, number, number]) }),
+      ...(e.rest[0].history === 0 ? {} : { rest: e.rest.map((l) => l.toJSON()), peak: [...e.peak] }),
     }));
   }
 
@@ -1579,10 +1587,10 @@ export class VolumeDetector implements DetectorFamily {
       }
       if (typeof item.topShare === 'number') entity.topShare = item.topShare;
       item.rest?.forEach((saved, m) => {
-        const level = entity.rest[m];
-        if (level === undefined || !Array.isArray(saved) || !saved.every((x) => typeof x === 'number' && Number.isFinite(x))) return;
-        [level.mean, level.deviation, level.history] = saved;
-        entity.peak[m] = saved[3] ?? 0;
+        entity.rest[m]?.restore(saved);
+      });
+      item.peak?.forEach((p, m) => {
+        if (m < 2 && Number.isFinite(p)) entity.peak[m] = p;
       });
       this.tables[item.kind]?.set(item.id, entity);
     }
