@@ -59,6 +59,11 @@ export class EntityTable<V extends Tracked> {
     return this.#map.entries();
   }
 
+  /** Calls `fn` for every entity; `fn` may delete the one it is given (Map.forEach semantics). */
+  forEach(fn: (value: V, key: string) => void): void {
+    this.#map.forEach(fn);
+  }
+
   values(): IterableIterator<V> {
     return this.#map.values();
   }
@@ -66,12 +71,14 @@ export class EntityTable<V extends Tracked> {
   /** Removes every entity for which `expired` holds (not counted as evictions). */
   sweep(expired: (value: V, key: string) => boolean): number {
     let n = 0;
-    for (const [key, value] of this.#map) {
+    // forEach, not for-of over entries: no [key, value] array per entry (hundreds of thousands a sweep).
+    const map = this.#map;
+    map.forEach((value, key) => {
       if (expired(value, key)) {
-        this.#map.delete(key);
+        map.delete(key);
         n++;
       }
-    }
+    });
     return n;
   }
 

@@ -54,6 +54,20 @@ describe('DistinctCounter', () => {
     expect(c.count()).toBe(0);
   });
 
+  it('forgets its values when cleared, exactly again after it had become a sketch', () => {
+    const c = new DistinctCounter(8);
+    for (let i = 0; i < 100; i++) c.add(hashNumber(i));
+    c.clear();
+    expect(c.add(hashNumber(1))).toBe(true);
+    expect(c.add(hashNumber(1))).toBe(false);
+    for (let i = 0; i < 10; i++) c.add(hashNumber(i));
+    expect(c.count()).toBe(10);
+    c.clear();
+    for (let i = 50; i < 53; i++) c.add(hashNumber(i));
+    expect(c.count()).toBe(3);
+    expect(c.add(hashNumber(1))).toBe(true);
+  });
+
   it('counts the union of two counters: exact while both are, else within the sketch bound of the union', () => {
     const a = new DistinctCounter(8);
     const b = new DistinctCounter(8);

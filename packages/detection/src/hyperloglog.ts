@@ -83,10 +83,16 @@ let UNION = new Uint8Array(256);
 /**
  * Distinct count of hashes that is exact up to 16 values and a HyperLogLog(p) beyond, so the
  * many keys that only ever see one or two values (a client talking to one server) cost a few
- * dozen bytes, and a scanner's key at most 2^p bytes more.
+ * dozen bytes, and a scanner's key at most 2^p bytes more. The exact values are kept as int32
+ * (`hash | 0`, the same 32 bits): small integers, so neither the first (a field) nor the rest (an
+ * array made on the second value and kept, emptied, when the counter is cleared) is a boxed number.
  */
 export class DistinctCounter {
-  #exact: number[] | undefined = [];
+  /** Distinct values while exact (#hll undefined). */
+  #n = 0;
+  #first = 0;
+  /** The 2nd to 16th values (#n - 1 of them). */
+  #more: number[] | undefined;
   #hll: HyperLogLog | undefined;
   readonly #p: number;
 
@@ -96,28 +102,55 @@ export class DistinctCounter {
 
   /** Adds a hash; true when the count may have changed. */
   add(hash: number): boolean {
-    const exact = this.#exact;
-    if (exact !== undefined) {
-      if (exact.includes(hash)) return false;
-      if (exact.length < EXACT_LIMIT) {
-        exact.push(hash);
-        return true;
-      }
-      const hll = new HyperLogLog(this.#p);
-      for (let i = 0; i < exact.length; i++) hll.add(exact[i]!);
-      this.#hll = hll;
-      this.#exact = undefined;
+    const hll = this.#hll;
+    if (hll !== undefined) return hll.add(hash);
+    const v = hash | 0;
+    const n = this.#n;
+    if (n === 0) {
+      this.#first = v;
+      this.#n = 1;
+      return true;
     }
-    return this.#hll!.add(hash);
+    if (this.#first === v) return false;
+    let more = this.#more;
+    if (n > 1 && more!.includes(v)) return false;
+    if (n < EXACT_LIMIT) {
+      if (more === undefined) {
+        more = [];
+        this.#more = more;
+      }
+      more.push(v);
+      this.#n = n + 1;
+      return true;
+    }
+    const sketch = new HyperLogLog(this.#p);
+    sketch.add(this.#first);
+    for (let i = 0; i < more!.length; i++) sketch.add(more![i]!);
+    this.#hll = sketch;
+    this.#more = undefined;
+    return sketch.add(hash);
   }
 
   count(): number {
-    return this.#exact !== undefined ? this.#exact.length : this.#hll!.count();
+    return this.#hll !== undefined ? this.#hll.count() : this.#n;
   }
 
   clear(): void {
-    this.#exact = [];
+    this.#n = 0;
+    if (this.#more !== undefined) this.#more.length = 0;
     this.#hll = undefined;
+  }
+
+  /** Whether the exact values hold `v` (an int32). */
+  #has(v: number): boolean {
+    return this.#n > 0 && (this.#first === v || (this.#n > 1 && this.#more!.includes(v)));
+  }
+
+  /** Calls `fn` with each exact value (as int32). */
+  #eachExact(fn: (v: number) => void): void {
+    if (this.#n === 0) return;
+    fn(this.#first);
+    for (let i = 1; i < this.#n; i++) fn(this.#more![i - 1]!);
   }
 
   /**
@@ -125,14 +158,15 @@ export class DistinctCounter {
    * while both are, else the HyperLogLog estimate of their registers' maxima.
    */
   unionCount(other: DistinctCounter): number {
-    const a = this.#exact;
-    const b = other.#exact;
-    if (a !== undefined && b !== undefined) {
-      let n = a.length;
-      for (let i = 0; i < b.length; i++) if (!a.includes(b[i]!)) n++;
+    if (this.#hll === undefined && other.#hll === undefined) {
+      let n = this.#n;
+      other.#eachExact((v) => {
+        if (!this.#has(v)) n++;
+      });
       return n;
     }
-    const m = 1 << this.#p;
+    const p = this.#p;
+    const m = 1 << p;
     if (UNION.length !== m) UNION = new Uint8Array(m);
     const r = UNION;
     r.fill(0);
@@ -141,17 +175,18 @@ export class DistinctCounter {
         const h = c.#hll.registers;
         for (let i = 0; i < m; i++) if (h[i]! > r[i]!) r[i] = h[i]!;
       } else
-        for (const hash of c.#exact!) {
-          const s = HyperLogLog.slot(hash, this.#p);
+        c.#eachExact((hash) => {
+          const s = HyperLogLog.slot(hash, p);
           const i = s >>> 8;
           if ((s & 0xff) > r[i]!) r[i] = s & 0xff;
-        }
+        });
     }
     return HyperLogLog.estimate(r);
   }
 
   /** Approximate heap bytes (for the state-per-entity figures). */
   get approximateBytes(): number {
-    return this.#exact !== undefined ? 32 + 8 * this.#exact.length : 64 + (1 << this.#p);
+    if (this.#hll !== undefined) return 64 + (1 << this.#p);
+    return 48 + (this.#more === undefined ? 0 : 32 + 8 * EXACT_LIMIT);
   }
 }
