@@ -33,10 +33,12 @@ interface Uploads {
   touched: boolean;
   org: string;
   orgSupplier: string;
-  up: number[];
-  down: number[];
-  /** The largest single upload flow of each bucket. */
-  largest: number[];
+  /**
+   * The window's buckets in one array: bytes uploaded at [UP + k], downloaded at [DOWN + k], and
+   * the largest single upload flow at [LARGEST + k] (one array, not three: a third of the memory
+   * of a host seen uploading, most of whose state this is).
+   */
+  buckets: number[];
   /** Bucket number (event time / bucket length) of the newest bucket. */
   latest: number;
   /** The most the host uploaded in one window during the learning period. */
@@ -71,11 +73,9 @@ const LEVEL_HALF_LIFE_MS = 86_400_000;
 /** Active intervals a host needs before its baseline is trusted. */
 const HOST_MIN_ACTIVE = 10;
 
-function zeros(n: number): number[] {
-  const a: number[] = [];
-  for (let i = 0; i < n; i++) a.push(0);
-  return a;
-}
+const UP = 0;
+const DOWN = UPLOAD_BUCKETS;
+const LARGEST = 2 * UPLOAD_BUCKETS;
 
 /**
  * Exfiltration: bytes per interval to the internet (`to_internet`) from an organisation (seasonal
@@ -130,9 +130,9 @@ export class ExfiltrationDetector implements DetectorFamily {
       const steps = Math.min(UPLOAD_BUCKETS, b - u.latest);
       for (let i = 1; i <= steps; i++) {
         const k = (u.latest + i) % UPLOAD_BUCKETS;
-        u.up[k] = 0;
-        u.down[k] = 0;
-        u.largest[k] = 0;
+        u.buckets[UP + k] = 0;
+        u.buckets[DOWN + k] = 0;
+        u.buckets[LARGEST + k] = 0;
       }
       u.latest = b;
     } else if (b <= u.latest - UPLOAD_BUCKETS) {
@@ -158,7 +158,7 @@ export class ExfiltrationDetector implements DetectorFamily {
       return;
     }
     let sum = 0;
-    for (let i = 0; i < n; i++) sum += u.up[(end - i + UPLOAD_BUCKETS * n) % UPLOAD_BUCKETS]!;
+    for (let i = 0; i < n; i++) sum += u.buckets[UP + ((end - i + UPLOAD_BUCKETS * n) % UPLOAD_BUCKETS)]!;
     u.level = Math.max(level, sum);
   }
 
@@ -169,11 +169,9 @@ export class ExfiltrationDetector implements DetectorFamily {
         touched: false,
         org,
         orgSupplier,
-        // Arrays, not Float64Arrays: typed arrays over 64 bytes are allocated outside the heap,
-        // three of them per new host (most hosts seen uploading are new) cost more than its flow.
-        up: zeros(UPLOAD_BUCKETS),
-        down: zeros(UPLOAD_BUCKETS),
-        largest: zeros(UPLOAD_BUCKETS),
+        // An array, not a Float64Array: typed arrays over 64 bytes are allocated outside the heap,
+        // which for a new host (most hosts seen uploading are new) costs more than its flow.
+        buckets: new Array<number>(3 * UPLOAD_BUCKETS).fill(0),
         latest: b,
         learntPeak: 0,
         level: 0,
@@ -192,7 +190,7 @@ export class ExfiltrationDetector implements DetectorFamily {
     const b = Math.floor(t / this.#bucketMs);
     const u = this.#uploadsOf(f.dst_addr, f.dst_org, f.dst_org_supplier, b);
     const k = this.#bucket(u, b);
-    if (k >= 0) u.down[k]! += f.bytes_est;
+    if (k >= 0) u.buckets[DOWN + k]! += f.bytes_est;
   }
 
   /**
@@ -208,14 +206,15 @@ export class ExfiltrationDetector implements DetectorFamily {
     const u = this.#uploadsOf(f.src_addr, f.src_org, f.src_org_supplier, b);
     const k = this.#bucket(u, b);
     if (k < 0) return;
-    u.up[k]! += f.bytes_est;
-    if (f.bytes_est > u.largest[k]!) u.largest[k] = f.bytes_est;
+    const w = u.buckets;
+    w[UP + k]! += f.bytes_est;
+    if (f.bytes_est > w[LARGEST + k]!) w[LARGEST + k] = f.bytes_est;
     if (f.time_received_ns > u.receivedNs) u.receivedNs = f.time_received_ns;
     let up = 0;
     let down = 0;
     for (let i = 0; i < UPLOAD_BUCKETS; i++) {
-      up += u.up[i]!;
-      down += u.down[i]!;
+      up += w[UP + i]!;
+      down += w[DOWN + i]!;
     }
     if (this.ctx.learning(t)) {
       if (up > u.learntPeak) u.learntPeak = up;
@@ -235,9 +234,9 @@ export class ExfiltrationDetector implements DetectorFamily {
     let largest = 0;
     for (let i = 0; i < n; i++) {
       const j = (u.latest - i + UPLOAD_BUCKETS * n) % UPLOAD_BUCKETS;
-      upSurge += u.up[j]!;
-      downSurge += u.down[j]!;
-      if (u.largest[j]! > largest) largest = u.largest[j]!;
+      upSurge += w[UP + j]!;
+      downSurge += w[DOWN + j]!;
+      if (w[LARGEST + j]! > largest) largest = w[LARGEST + j]!;
     }
     const surgeThreshold = Math.max(c.surge.minBytes, c.surge.ratio * u.level) * scale;
     // It must hold without its single largest flow (one big upload, a video call's media stream,
