@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EventClock, IntervalSums } from './event-clock.js';
+import { EventClock, IntervalSums, IntervalTotals } from './event-clock.js';
 import { IntervalConversations } from './interval-conversations.js';
 
 describe('EventClock', () => {
@@ -35,6 +35,27 @@ describe('EventClock', () => {
     clock.advance(t0 + 86_400_000, () => n++);
     expect(n).toBeLessThan(5);
     expect(clock.skippedIntervals).toBeGreaterThan(1400);
+  });
+});
+
+describe('IntervalTotals', () => {
+  it('keeps open intervals apart, reads a stale or taken slot as zero, and starts again after a take', () => {
+    const t = new IntervalTotals(3, 60_000);
+    t.add(0, 1.5);
+    t.add(60_000, 10);
+    t.add(0, 2);
+    expect(t.take(0)).toBe(3.5);
+    expect(t.take(0)).toBe(0);
+    // A late value for a taken interval starts a new sum (as IntervalSums).
+    t.add(0, 4);
+    expect(t.take(0)).toBe(4);
+    expect(t.take(120_000)).toBe(0);
+    t.add(180_000, 5); // three slots: the slot of 0 again, replacing what was there
+    expect(t.take(60_000)).toBe(10);
+    expect(t.take(180_000)).toBe(5);
+    t.add(240_000, 7); // the slot of 60,000, already taken
+    expect(t.take(60_000)).toBe(0);
+    expect(t.take(240_000)).toBe(7);
   });
 });
 

@@ -201,6 +201,51 @@ export class IntervalSums {
 }
 
 /**
+ * One sum per open interval (IntervalSums with a single metric), in one plain array of
+ * [start, sum] pairs: a few hundred thousand hosts each keep one (exfiltration), where
+ * IntervalSums' two typed arrays took about 520 heap bytes a host and this about 100.
+ */
+export class IntervalTotals {
+  /** [start, sum] per slot; a slot whose start is not the interval asked for reads as zero. */
+  readonly #v: number[];
+
+  constructor(
+    readonly slots: number,
+    private readonly intervalMs: number,
+  ) {
+    const v = new Array<number>(2 * slots);
+    for (let i = 0; i < slots; i++) {
+      v[2 * i] = Number.NaN;
+      v[2 * i + 1] = 0;
+    }
+    this.#v = v;
+  }
+
+  add(start: number, value: number): void {
+    const i = 2 * (Math.floor(start / this.intervalMs) % this.slots);
+    const v = this.#v;
+    if (v[i] !== start) {
+      v[i] = start;
+      v[i + 1] = 0;
+    }
+    v[i + 1]! += value;
+  }
+
+  /** The sum of interval `start` (0 when nothing was added), cleared. */
+  take(start: number): number {
+    const i = 2 * (Math.floor(start / this.intervalMs) % this.slots);
+    const v = this.#v;
+    if (v[i] !== start) return 0;
+    v[i] = Number.NaN;
+    return v[i + 1]!;
+  }
+
+  get approximateBytes(): number {
+    return 48 + 16 * this.slots;
+  }
+}
+
+/**
  * Keeps the three largest conversations at value indices first >= second >= third of `s`, their
  * conversations at ids, ids + 1, ids + 2: conversation `id` now totals `total` (NaN: unknown, its
  * held value plus `x`, or `x` when not held; id 0: the record `x` on its own). A held entry takes

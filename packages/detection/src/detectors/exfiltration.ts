@@ -4,7 +4,7 @@ import type { DetectorContext, DetectorFamily } from '../context.js';
 import { escalate } from '../detection.js';
 import { formatBytes, formatDuration, suppliersOf } from '../directory.js';
 import { EntityTable } from '../entity-table.js';
-import { IntervalSums } from '../event-clock.js';
+import { IntervalTotals } from '../event-clock.js';
 
 interface Outbound {
   touched: boolean;
@@ -12,7 +12,7 @@ interface Outbound {
   id: string;
   org: string;
   orgSupplier: string;
-  sums: IntervalSums;
+  sums: IntervalTotals;
   seasonal: SeasonalBaseline | undefined;
   level: LevelBaseline | undefined;
   scale: number;
@@ -295,7 +295,7 @@ export class ExfiltrationDetector implements DetectorFamily {
         id,
         org: f.src_org,
         orgSupplier: f.src_org_supplier,
-        sums: new IntervalSums(1, clock.slots, clock.intervalMs),
+        sums: new IntervalTotals(clock.slots, clock.intervalMs),
         seasonal: kind === 'organisation' ? new SeasonalBaseline(1) : undefined,
         level: kind === 'host' ? new LevelBaseline(0.05) : undefined,
         scale: this.ctx.overrides.scaleFor('exfiltration', kind, id, [f.src_org], suppliersOf(f.src_org_supplier)),
@@ -304,7 +304,7 @@ export class ExfiltrationDetector implements DetectorFamily {
       };
       table.set(id, e);
     }
-    e.sums.add(start, 0, f.bytes_est);
+    e.sums.add(start, f.bytes_est);
     e.idle = 0;
     if (f.time_received_ns > e.receivedNs) e.receivedNs = f.time_received_ns;
   }
@@ -316,13 +316,14 @@ export class ExfiltrationDetector implements DetectorFamily {
     // forEach, not for-of over entries: no [key, value] array per host (hundreds of thousands a close).
     const close = (table: EntityTable<Outbound>) =>
       table.forEach((e, key) => {
-        const bytes = e.sums.take(start, out)[0]!;
+        const bytes = e.sums.take(start);
         if (e.seasonal !== undefined) {
           const b = e.seasonal;
           if (e.scale > 0 && b.history >= c.minHistoryIntervals && b.residuals >= 16) {
             const { expected, z } = b.score(0, slot, bytes);
             this.#check(e, start, bytes, expected, z, c.minBytesOrganisation);
           }
+          out[0] = bytes;
           b.observe(slot, out);
         } else {
           // A host's baseline is its volume in the intervals it is active: most hosts talk to the
@@ -384,7 +385,7 @@ export class ExfiltrationDetector implements DetectorFamily {
         id: org,
         org,
         orgSupplier: supplier,
-        sums: new IntervalSums(1, clock.slots, clock.intervalMs),
+        sums: new IntervalTotals(clock.slots, clock.intervalMs),
         seasonal: new SeasonalBaseline(1),
         level: undefined,
         scale: this.ctx.overrides.scaleFor('exfiltration', 'organisation', org, [org], suppliersOf(supplier)),
@@ -457,7 +458,7 @@ export class ExfiltrationDetector implements DetectorFamily {
         id: s.id,
         org: s.org,
         orgSupplier: s.orgSupplier,
-        sums: new IntervalSums(1, clock.slots, clock.intervalMs),
+        sums: new IntervalTotals(clock.slots, clock.intervalMs),
         seasonal: s.seasonal ? SeasonalBaseline.fromJSON(s.seasonal as Parameters<typeof SeasonalBaseline.fromJSON>[0]) : undefined,
         level: undefined,
         scale: this.ctx.overrides.scaleFor('exfiltration', s.kind, s.id, [s.org], suppliersOf(s.orgSupplier)),
