@@ -302,17 +302,18 @@ export function hourOfWeek(ms: number): number {
   return (((hours + 72) % SLOTS) + SLOTS) % SLOTS;
 }
 
-/**
- * A light baseline for entities too many for a seasonal profile (hosts, destinations): an EWMA
- * of the log value and an EWMA of the absolute deviation (robustified by clamping what it learns),
- * in 4 numbers.
- */
+/** A LevelBaseline's state in a checkpoint (LevelBaseline.toJSON). */
 export interface LevelSnapshot {
   mean: number | null;
   deviation: number;
   history: number;
 }
 
+/**
+ * A light baseline for entities too many for a seasonal profile (hosts, destinations): an EWMA
+ * of the log value and an EWMA of the absolute deviation (robustified by clamping what it learns),
+ * in 4 numbers.
+ */
 export class LevelBaseline {
   mean = Number.NaN;
   deviation = 0;

@@ -128,11 +128,12 @@ export class ExfiltrationDetector implements DetectorFamily {
     if (b > u.latest) {
       this.#learnLevel(u);
       const steps = Math.min(UPLOAD_BUCKETS, b - u.latest);
+      const w = u.buckets;
       for (let i = 1; i <= steps; i++) {
         const k = (u.latest + i) % UPLOAD_BUCKETS;
-        u.buckets[UP + k] = 0;
-        u.buckets[DOWN + k] = 0;
-        u.buckets[LARGEST + k] = 0;
+        w[UP + k] = 0;
+        w[DOWN + k] = 0;
+        w[LARGEST + k] = 0;
       }
       u.latest = b;
     } else if (b <= u.latest - UPLOAD_BUCKETS) {
