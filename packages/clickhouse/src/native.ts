@@ -146,6 +146,19 @@ export class NativeColumn {
     this.rows++;
   }
 
+  /**
+   * Rows written while this column held `fromByte` to `toByte` bytes, `rows` of them, as a column
+   * of their own sharing these bytes (not copied): for inserting part of a block. The slice is
+   * full, so a value appended to it first copies its bytes to a buffer of its own.
+   */
+  slice(fromByte: number, toByte: number, rows: number): NativeColumn {
+    const c = new NativeColumn(this.name, this.type, 0);
+    c.data.buf = this.data.buf.subarray(fromByte, toByte);
+    c.data.length = toByte - fromByte;
+    c.rows = rows;
+    return c;
+  }
+
   /** IPv6 from an IPv4 (stored IPv4-mapped, ::ffff:a.b.c.d) or IPv6 address; '' is ::. */
   address(a: string): void {
     if (this.type !== 'IPv6') throw new Error(`column ${this.name} (${this.type}) does not take addresses`);

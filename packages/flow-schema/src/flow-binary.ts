@@ -24,8 +24,9 @@ const LAYOUT_VERSION = 1;
  */
 export const MAX_BINARY_RECORDS = 65_536;
 
-type NumberField = { [K in keyof FlowRecord]: FlowRecord[K] extends number ? K : never }[keyof FlowRecord];
-type StringField = Exclude<keyof FlowRecord, NumberField>;
+/** The FlowRecord fields holding numbers, and those holding strings. */
+export type NumberField = { [K in keyof FlowRecord]: FlowRecord[K] extends number ? K : never }[keyof FlowRecord];
+export type StringField = Exclude<keyof FlowRecord, NumberField>;
 
 const TEMPLATE = emptyFlow('JSON');
 const FIELDS = Object.keys(TEMPLATE) as (keyof FlowRecord)[];
@@ -381,6 +382,151 @@ function columnProblem(buf: Buffer, at: number, nameLength: number, e: Encoding,
  * records cannot be trusted, so none are returned and the caller dead-letters the message.
  */
 export function decodeFlowsBinary(value: Uint8Array): FlowRecord[] {
+  return decodeFlowColumns(value).records();
+}
+
+/**
+ * A message's records column by column, as decodeFlowColumns and flowColumnsOf give them: field f
+ * of record i is `numbers[numberBase(f) + i]` or `strings[stringBase(f) + i]`. A reader that
+ * writes records elsewhere field by field (the aggregator's Native block) reads them here without
+ * an object per record. The arrays are scratch space shared by every decode in this thread:
+ * valid until the next decodeFlowColumns, decodeFlowsBinary or flowColumnsOf.
+ */
+export class FlowColumns {
+  constructor(
+    readonly n: number,
+    readonly numbers: Float64Array,
+    readonly strings: readonly string[],
+  ) {}
+
+  numberBase(f: NumberField): number {
+    return (NUMBER_INDEX.get(f) as number) * this.n;
+  }
+
+  stringBase(f: StringField): number {
+    return (STRING_INDEX.get(f) as number) * this.n;
+  }
+
+  /** Record i as a FlowRecord of its own (a dead letter's content). */
+  record(i: number): FlowRecord {
+    return this.records(i, i + 1)[0] as FlowRecord;
+  }
+
+  /** Records `from` to `to` as FlowRecords. */
+  records(from = 0, to = this.n): FlowRecord[] {
+    const nums = this.numbers;
+    const strs = this.strings;
+    const numAt = (f: NumberField) => this.numberBase(f);
+    const strAt = (f: StringField) => this.stringBase(f);
+
+    // One object literal per record: a record built field by field from names in a loop is 2-3
+    // times slower (a megamorphic store per field).
+    const type = strAt('type');
+    const time_received_ns = numAt('time_received_ns');
+    const sequence_num = numAt('sequence_num');
+    const sampling_rate = numAt('sampling_rate');
+    const sampler_address = strAt('sampler_address');
+    const time_flow_start_ns = numAt('time_flow_start_ns');
+    const time_flow_end_ns = numAt('time_flow_end_ns');
+    const bytes = numAt('bytes');
+    const packets = numAt('packets');
+    const src_addr = strAt('src_addr');
+    const dst_addr = strAt('dst_addr');
+    const etype = numAt('etype');
+    const proto = numAt('proto');
+    const src_port = numAt('src_port');
+    const dst_port = numAt('dst_port');
+    const in_if = numAt('in_if');
+    const out_if = numAt('out_if');
+    const src_mac = strAt('src_mac');
+    const dst_mac = strAt('dst_mac');
+    const src_vlan = numAt('src_vlan');
+    const dst_vlan = numAt('dst_vlan');
+    const vlan_id = numAt('vlan_id');
+    const ip_tos = numAt('ip_tos');
+    const forwarding_status = numAt('forwarding_status');
+    const ip_ttl = numAt('ip_ttl');
+    const tcp_flags = numAt('tcp_flags');
+    const icmp_type = numAt('icmp_type');
+    const icmp_code = numAt('icmp_code');
+    const ipv6_flow_label = numAt('ipv6_flow_label');
+    const src_as = numAt('src_as');
+    const dst_as = numAt('dst_as');
+    const next_hop = strAt('next_hop');
+    const next_hop_as = numAt('next_hop_as');
+    const bgp_next_hop = strAt('bgp_next_hop');
+    const src_net = numAt('src_net');
+    const dst_net = numAt('dst_net');
+    const observation_domain_id = numAt('observation_domain_id');
+    const observation_point_id = numAt('observation_point_id');
+    const flow_direction = numAt('flow_direction');
+    const post_nat_src_addr = strAt('post_nat_src_addr');
+    const post_nat_dst_addr = strAt('post_nat_dst_addr');
+    const post_nat_src_port = numAt('post_nat_src_port');
+    const post_nat_dst_port = numAt('post_nat_dst_port');
+    const mpls_label = numAt('mpls_label');
+    const supplier_id = strAt('supplier_id');
+    const exporter_id = strAt('exporter_id');
+    const records: FlowRecord[] = new Array(Math.max(0, to - from));
+    for (let i = from; i < to; i++) {
+      records[i - from] = {
+        type: strs[type + i] as FlowType,
+        time_received_ns: nums[time_received_ns + i] as number,
+        sequence_num: nums[sequence_num + i] as number,
+        sampling_rate: nums[sampling_rate + i] as number,
+        sampler_address: strs[sampler_address + i] as string,
+        time_flow_start_ns: nums[time_flow_start_ns + i] as number,
+        time_flow_end_ns: nums[time_flow_end_ns + i] as number,
+        bytes: nums[bytes + i] as number,
+        packets: nums[packets + i] as number,
+        src_addr: strs[src_addr + i] as string,
+        dst_addr: strs[dst_addr + i] as string,
+        etype: nums[etype + i] as number,
+        proto: nums[proto + i] as number,
+        src_port: nums[src_port + i] as number,
+        dst_port: nums[dst_port + i] as number,
+        in_if: nums[in_if + i] as number,
+        out_if: nums[out_if + i] as number,
+        src_mac: strs[src_mac + i] as string,
+        dst_mac: strs[dst_mac + i] as string,
+        src_vlan: nums[src_vlan + i] as number,
+        dst_vlan: nums[dst_vlan + i] as number,
+        vlan_id: nums[vlan_id + i] as number,
+        ip_tos: nums[ip_tos + i] as number,
+        forwarding_status: nums[forwarding_status + i] as number,
+        ip_ttl: nums[ip_ttl + i] as number,
+        tcp_flags: nums[tcp_flags + i] as number,
+        icmp_type: nums[icmp_type + i] as number,
+        icmp_code: nums[icmp_code + i] as number,
+        ipv6_flow_label: nums[ipv6_flow_label + i] as number,
+        src_as: nums[src_as + i] as number,
+        dst_as: nums[dst_as + i] as number,
+        next_hop: strs[next_hop + i] as string,
+        next_hop_as: nums[next_hop_as + i] as number,
+        bgp_next_hop: strs[bgp_next_hop + i] as string,
+        src_net: nums[src_net + i] as number,
+        dst_net: nums[dst_net + i] as number,
+        observation_domain_id: nums[observation_domain_id + i] as number,
+        observation_point_id: nums[observation_point_id + i] as number,
+        flow_direction: nums[flow_direction + i] as number,
+        post_nat_src_addr: strs[post_nat_src_addr + i] as string,
+        post_nat_dst_addr: strs[post_nat_dst_addr + i] as string,
+        post_nat_src_port: nums[post_nat_src_port + i] as number,
+        post_nat_dst_port: nums[post_nat_dst_port + i] as number,
+        mpls_label: nums[mpls_label + i] as number,
+        supplier_id: strs[supplier_id + i] as string,
+        exporter_id: strs[exporter_id + i] as string,
+      };
+    }
+    return records;
+  }
+}
+
+/**
+ * The records of a binary flows message column by column (FlowColumns: valid until the next
+ * decode). Throws BinaryFlowsError as decodeFlowsBinary does.
+ */
+export function decodeFlowColumns(value: Uint8Array): FlowColumns {
   const buf = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
   if (!isBinaryFlows(buf)) throw new BinaryFlowsError('not a binary flows message (no FWFB magic)');
   const version = buf[4] as number;
@@ -467,107 +613,31 @@ export function decodeFlowsBinary(value: Uint8Array): FlowRecord[] {
     if (c < NUMBER_FIELDS.length) nums.fill(0, c * n, (c + 1) * n);
     else strs.fill('', (c - NUMBER_FIELDS.length) * n, (c - NUMBER_FIELDS.length + 1) * n);
   }
+  return new FlowColumns(n, nums, strs);
+}
 
-  // One object literal per record: a record built field by field from names in a loop is 2-3
-  // times slower (a megamorphic store per field).
-  const numAt = (f: NumberField) => (NUMBER_INDEX.get(f) as number) * n;
-  const strAt = (f: StringField) => (STRING_INDEX.get(f) as number) * n;
-  const type = strAt('type');
-  const time_received_ns = numAt('time_received_ns');
-  const sequence_num = numAt('sequence_num');
-  const sampling_rate = numAt('sampling_rate');
-  const sampler_address = strAt('sampler_address');
-  const time_flow_start_ns = numAt('time_flow_start_ns');
-  const time_flow_end_ns = numAt('time_flow_end_ns');
-  const bytes = numAt('bytes');
-  const packets = numAt('packets');
-  const src_addr = strAt('src_addr');
-  const dst_addr = strAt('dst_addr');
-  const etype = numAt('etype');
-  const proto = numAt('proto');
-  const src_port = numAt('src_port');
-  const dst_port = numAt('dst_port');
-  const in_if = numAt('in_if');
-  const out_if = numAt('out_if');
-  const src_mac = strAt('src_mac');
-  const dst_mac = strAt('dst_mac');
-  const src_vlan = numAt('src_vlan');
-  const dst_vlan = numAt('dst_vlan');
-  const vlan_id = numAt('vlan_id');
-  const ip_tos = numAt('ip_tos');
-  const forwarding_status = numAt('forwarding_status');
-  const ip_ttl = numAt('ip_ttl');
-  const tcp_flags = numAt('tcp_flags');
-  const icmp_type = numAt('icmp_type');
-  const icmp_code = numAt('icmp_code');
-  const ipv6_flow_label = numAt('ipv6_flow_label');
-  const src_as = numAt('src_as');
-  const dst_as = numAt('dst_as');
-  const next_hop = strAt('next_hop');
-  const next_hop_as = numAt('next_hop_as');
-  const bgp_next_hop = strAt('bgp_next_hop');
-  const src_net = numAt('src_net');
-  const dst_net = numAt('dst_net');
-  const observation_domain_id = numAt('observation_domain_id');
-  const observation_point_id = numAt('observation_point_id');
-  const flow_direction = numAt('flow_direction');
-  const post_nat_src_addr = strAt('post_nat_src_addr');
-  const post_nat_dst_addr = strAt('post_nat_dst_addr');
-  const post_nat_src_port = numAt('post_nat_src_port');
-  const post_nat_dst_port = numAt('post_nat_dst_port');
-  const mpls_label = numAt('mpls_label');
-  const supplier_id = strAt('supplier_id');
-  const exporter_id = strAt('exporter_id');
-  const records: FlowRecord[] = new Array(n);
-  for (let i = 0; i < n; i++) {
-    records[i] = {
-      type: strs[type + i] as FlowType,
-      time_received_ns: nums[time_received_ns + i] as number,
-      sequence_num: nums[sequence_num + i] as number,
-      sampling_rate: nums[sampling_rate + i] as number,
-      sampler_address: strs[sampler_address + i] as string,
-      time_flow_start_ns: nums[time_flow_start_ns + i] as number,
-      time_flow_end_ns: nums[time_flow_end_ns + i] as number,
-      bytes: nums[bytes + i] as number,
-      packets: nums[packets + i] as number,
-      src_addr: strs[src_addr + i] as string,
-      dst_addr: strs[dst_addr + i] as string,
-      etype: nums[etype + i] as number,
-      proto: nums[proto + i] as number,
-      src_port: nums[src_port + i] as number,
-      dst_port: nums[dst_port + i] as number,
-      in_if: nums[in_if + i] as number,
-      out_if: nums[out_if + i] as number,
-      src_mac: strs[src_mac + i] as string,
-      dst_mac: strs[dst_mac + i] as string,
-      src_vlan: nums[src_vlan + i] as number,
-      dst_vlan: nums[dst_vlan + i] as number,
-      vlan_id: nums[vlan_id + i] as number,
-      ip_tos: nums[ip_tos + i] as number,
-      forwarding_status: nums[forwarding_status + i] as number,
-      ip_ttl: nums[ip_ttl + i] as number,
-      tcp_flags: nums[tcp_flags + i] as number,
-      icmp_type: nums[icmp_type + i] as number,
-      icmp_code: nums[icmp_code + i] as number,
-      ipv6_flow_label: nums[ipv6_flow_label + i] as number,
-      src_as: nums[src_as + i] as number,
-      dst_as: nums[dst_as + i] as number,
-      next_hop: strs[next_hop + i] as string,
-      next_hop_as: nums[next_hop_as + i] as number,
-      bgp_next_hop: strs[bgp_next_hop + i] as string,
-      src_net: nums[src_net + i] as number,
-      dst_net: nums[dst_net + i] as number,
-      observation_domain_id: nums[observation_domain_id + i] as number,
-      observation_point_id: nums[observation_point_id + i] as number,
-      flow_direction: nums[flow_direction + i] as number,
-      post_nat_src_addr: strs[post_nat_src_addr + i] as string,
-      post_nat_dst_addr: strs[post_nat_dst_addr + i] as string,
-      post_nat_src_port: nums[post_nat_src_port + i] as number,
-      post_nat_dst_port: nums[post_nat_dst_port + i] as number,
-      mpls_label: nums[mpls_label + i] as number,
-      supplier_id: strs[supplier_id + i] as string,
-      exporter_id: strs[exporter_id + i] as string,
-    };
+/**
+ * `records` from `from` to `to` column by column, in the scratch space decodeFlowColumns uses (so
+ * valid until the next decode). A field that is absent or of the wrong type reads as 0 or '': the
+ * caller checks the fields it keeps on the records first (records parsed from JSON are untyped).
+ */
+export function flowColumnsOf(records: readonly FlowRecord[], from = 0, to = records.length): FlowColumns {
+  const n = Math.max(0, to - from);
+  if (readNumbers.length < NUMBER_FIELDS.length * n) readNumbers = new Float64Array(NUMBER_FIELDS.length * Math.max(n, 256));
+  if (readStrings.length < STRING_FIELDS.length * n) readStrings = new Array<string>(STRING_FIELDS.length * Math.max(n, 256)).fill('');
+  for (let c = 0; c < NUMBER_FIELDS.length; c++) {
+    const f = NUMBER_FIELDS[c] as NumberField;
+    for (let i = 0; i < n; i++) {
+      const v = (records[from + i] as FlowRecord)[f];
+      readNumbers[c * n + i] = typeof v === 'number' ? v : 0;
+    }
   }
-  return records;
+  for (let c = 0; c < STRING_FIELDS.length; c++) {
+    const f = STRING_FIELDS[c] as StringField;
+    for (let i = 0; i < n; i++) {
+      const v = (records[from + i] as FlowRecord)[f];
+      readStrings[c * n + i] = typeof v === 'string' ? v : '';
+    }
+  }
+  return new FlowColumns(n, readNumbers, readStrings);
 }

@@ -19,12 +19,21 @@ export {
   SEVERITIES,
   type Severity,
 } from './alert.js';
+export {
+  decodeFlowColumns,
+  FlowColumns,
+  flowColumnsOf,
+  type NumberField as FlowNumberField,
+  type StringField as FlowStringField,
+} from './flow-binary.js';
 export { emptyFlow, FLOW_TYPES, type FlowRecord, type FlowType, type PushedFlow, pushedFlowSchema } from './flow-record.js';
 export {
   type DeadLetter,
+  type DecodedFlowColumns,
   type DecodedFlows,
   DLQ_SCHEMA,
   decodeFlows,
+  decodeFlowsColumns,
   encodeFlows,
   FLOWS_BINARY_SCHEMA,
   FLOWS_ENCODINGS,

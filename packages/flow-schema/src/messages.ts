@@ -1,4 +1,12 @@
-import { BinaryFlowsError, decodeFlowsBinary, encodeFlowsBinary, isBinaryFlows } from './flow-binary.js';
+import {
+  BinaryFlowsError,
+  decodeFlowColumns,
+  decodeFlowsBinary,
+  encodeFlowsBinary,
+  type FlowColumns,
+  flowColumnsOf,
+  isBinaryFlows,
+} from './flow-binary.js';
 import { flowToJson } from './flow-json.js';
 import type { FlowRecord } from './flow-record.js';
 
@@ -73,6 +81,32 @@ export function decodeFlows(value: Buffer | string): DecodedFlows {
     }
   }
   return { records, badLines };
+}
+
+export interface DecodedFlowColumns {
+  /** The records read, column by column (scratch space: valid until the next decode). */
+  columns: FlowColumns;
+  badLines: number;
+  problem?: string;
+}
+
+/**
+ * decodeFlows column by column, for a consumer that writes the records out field by field: a
+ * binary message is read without an object per record. NDJSON records are parsed as objects, and
+ * those `accept` refuses (it reports why) are left out of the columns, since a field of the wrong
+ * type reads there as 0 or ''.
+ */
+export function decodeFlowsColumns(value: Buffer, accept: (record: FlowRecord) => boolean): DecodedFlowColumns {
+  if (isBinaryFlows(value)) {
+    try {
+      return { columns: decodeFlowColumns(value), badLines: 0 };
+    } catch (err) {
+      if (!(err instanceof BinaryFlowsError)) throw err;
+      return { columns: flowColumnsOf([]), badLines: 0, problem: err.message };
+    }
+  }
+  const { records, badLines } = decodeFlows(value);
+  return { columns: flowColumnsOf(records.filter(accept)), badLines };
 }
 
 export interface DeadLetter {

@@ -1,7 +1,8 @@
+import type { NativeColumn } from '@flowwatch/clickhouse';
 import { dedupInsertSettings, insertNative, migrate, SCHEMA } from '@flowwatch/clickhouse';
 import type { RegistryConfig } from '@flowwatch/config';
-import { Enricher } from '@flowwatch/enrichment';
-import { decodeFlows, emptyFlow, encodeFlows, type FlowRecord } from '@flowwatch/flow-schema';
+import { Enricher, emptyFlowClass } from '@flowwatch/enrichment';
+import { decodeFlowsColumns, emptyFlow, encodeFlows, type FlowRecord } from '@flowwatch/flow-schema';
 import { ensureTopics } from '@flowwatch/kafka';
 import { createRegistry } from '@flowwatch/observability';
 import {
@@ -87,13 +88,20 @@ async function produce(topic: string, messages: number): Promise<Buffer[]> {
 }
 
 /** The rows the aggregator writes for messages [from, to) of partition 0, as one insert from `from`. */
-function rowsOf(topic: string, values: Buffer[], from: number, to: number): RawBlock {
+function rowsOf(topic: string, values: Buffer[], from: number, to: number): NativeColumn[] {
   const enricher = new Enricher(registry);
+  const cls = emptyFlowClass();
   const block = new RawBlock((to - from) * PER_MESSAGE);
+  const start = block.mark();
   for (let m = from; m < to; m++) {
-    for (const r of decodeFlows(values[m] as Buffer).records) block.append(enricher.enrich(r), topic, 0, String(m), String(from));
+    const { columns } = decodeFlowsColumns(values[m] as Buffer, () => true);
+    block.source(columns, String(m));
+    for (let i = 0; i < columns.n; i++) {
+      const r = columns.record(i);
+      block.append(i, enricher.classify(r.src_addr, r.dst_addr, r.src_port, r.dst_port, cls));
+    }
   }
-  return block;
+  return block.columns(start, block.mark(), topic, 0, String(from));
 }
 
 const one = async (query: string) =>
@@ -155,7 +163,7 @@ async function loseStoredPart(topic: string, values: Buffer[], to: number): Prom
   const token = dedupInsertSettings(batchToken(topic, 0, 0n));
   await ch.client.command({ query: 'DETACH TABLE flows_1m_mv' });
   try {
-    await insertNative(ch.client, { table: 'flows_raw', columns: rowsOf(topic, values, 0, to).columns, clickhouse_settings: token });
+    await insertNative(ch.client, { table: 'flows_raw', columns: rowsOf(topic, values, 0, to), clickhouse_settings: token });
   } finally {
     await ch.client.command({ query: 'ATTACH TABLE flows_1m_mv' });
   }
@@ -174,7 +182,7 @@ describe('aggregator replaying a large stored batch', () => {
     // rows the aggregator would have written, with its token.
     await insertNative(ch.client, {
       table: 'flows_raw',
-      columns: rowsOf(topic, values, 0, STORED).columns,
+      columns: rowsOf(topic, values, 0, STORED),
       clickhouse_settings: dedupInsertSettings(batchToken(topic, 0, 0n)),
     });
     const metric = await aggregate(topic, (MESSAGES - STORED) * PER_MESSAGE);

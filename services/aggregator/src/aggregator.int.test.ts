@@ -95,6 +95,22 @@ beforeAll(async () => {
         `${JSON.stringify({ ...flow(0), time_received_ns: Date.UTC(2015, 5, 1) * 1e6 })}\n`,
     },
   ]);
+  // A well-formed binary message whose two records flows_raw cannot take: read column by column,
+  // each is dead-lettered on its own, as its JSON.
+  producer.send(topics.flows, [
+    {
+      key: 'bad',
+      value: encodeFlows(
+        [
+          { ...flow(1), bytes: -5 },
+          { ...flow(2), dst_addr: '10.0.0.256' },
+        ],
+        0,
+        2,
+        'binary',
+      ),
+    },
+  ]);
   await producer.flush();
   await producer.stop();
 });
@@ -148,7 +164,7 @@ describe('aggregator (real Kafka, real ClickHouse)', () => {
     const end = Date.now() + 20_000;
     while (seen.length < N_MESSAGES + 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
     await consumer.disconnect();
-    expect(seen.length).toBe(N_MESSAGES + 2); // and the two bad messages
+    expect(seen.length).toBe(N_MESSAGES + 3); // and the three bad messages
     const byPartition = new Map<number, typeof seen>();
     for (const m of seen) byPartition.set(m.partition, [...(byPartition.get(m.partition) ?? []), m]);
     const [partition, messages] = [...byPartition].sort((x, y) => y[1].length - x[1].length)[0] as [number, typeof seen];
@@ -198,8 +214,21 @@ describe('aggregator (real Kafka, real ClickHouse)', () => {
       expect(await count(`SELECT (SELECT sum(bytes) FROM ${table}) - (SELECT sum(bytes) FROM flows_raw) AS n`)).toBe(0);
     }
 
-    const dlq = (await readTopic(kafka, topics.dlq, { done: (m) => m.length >= 4 })).map((m) => JSON.parse(String(m.value)));
-    expect(dlq.map((d) => d.reason).sort()).toEqual(['invalid_message', 'invalid_message', 'invalid_record', 'older_than_retention']);
+    const dlq = (await readTopic(kafka, topics.dlq, { done: (m) => m.length >= 6 })).map((m) => JSON.parse(String(m.value)));
+    expect(dlq.map((d) => d.reason).sort()).toEqual([
+      'invalid_message',
+      'invalid_message',
+      'invalid_record',
+      'invalid_record',
+      'invalid_record',
+      'older_than_retention',
+    ]);
+    const records = dlq.filter((d) => d.reason === 'invalid_record').map((d) => [d.detail, Buffer.from(d.raw_base64, 'base64').toString()]);
+    expect(records).toContainEqual([expect.stringMatching(/bytes is not an integer/), expect.stringContaining('"bytes":-5')]);
+    expect(records).toContainEqual([
+      expect.stringMatching(/dst_addr is not an address/),
+      expect.stringContaining('"dst_addr":"10.0.0.256"'),
+    ]);
     const binary = dlq.find((d) => /binary/.test(d.detail));
     expect(binary).toMatchObject({ reason: 'invalid_message', detail: expect.stringMatching(/truncated/) });
     expect(Buffer.from(binary.raw_base64, 'base64')).toEqual(cutShort());

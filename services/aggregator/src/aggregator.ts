@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
-import { type ClickHouseClient, dedupInsertSettings, ident, insertNative, isAddress } from '@flowwatch/clickhouse';
+import { type ClickHouseClient, dedupInsertSettings, ident, insertNative, isAddress, type NativeColumn } from '@flowwatch/clickhouse';
 import type { RegistryConfig } from '@flowwatch/config';
-import { Enricher } from '@flowwatch/enrichment';
-import { type DeadLetter, DLQ_SCHEMA, decodeFlows, type FlowRecord } from '@flowwatch/flow-schema';
+import { Enricher, emptyFlowClass } from '@flowwatch/enrichment';
+import { type DeadLetter, DLQ_SCHEMA, decodeFlowsColumns, type FlowColumns, type FlowRecord, flowColumnsOf } from '@flowwatch/flow-schema';
 import { BufferedProducer, type ConsumedBatch, DurableConsumer, type ProducerOptions } from '@flowwatch/kafka';
 import type { Service } from '@flowwatch/lifecycle';
 import { RateLimitedLog, type ReadinessCheck, type Registry, ServiceMetrics } from '@flowwatch/observability';
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
-import { insertRuns, type MessageRows } from './insert-runs.js';
+import { dayOf, insertRuns, type MessageRows } from './insert-runs.js';
 import { nsToMs, RawBlock } from './raw-block.js';
 
 export interface AggregatorDeps {
@@ -87,6 +87,8 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
     ),
   };
   let enricher = new Enricher(registryConfig);
+  const cls = emptyFlowClass();
+  const check = new RowCheck();
   const rawTtlDays = config.rawTtlDays ?? 7;
   const producer = new BufferedProducer(deps.kafka, deps.producerOptions, metrics, logger);
   const warnOnce = new RateLimitedLog(logger);
@@ -177,7 +179,7 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
    * which runs no view. Only a plain MergeTree has this failure: a replicated table commits the
    * token and the part together (docs/storage.md, "Exactly once", step 5).
    */
-  const restoreRaw = async (rows: RawBlock, token: string) => {
+  const restoreRaw = async (columns: NativeColumn[], token: string) => {
     const engine = (
       await (
         await deps.clickhouse.query({
@@ -194,7 +196,7 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
     await deps.clickhouse.command({ query: `DROP TABLE IF EXISTS ${scratch} SYNC` });
     await deps.clickhouse.command({ query: `CREATE TABLE ${scratch} AS flows_raw` });
     try {
-      await insertNative(deps.clickhouse, { table: name, columns: rows.columns });
+      await insertNative(deps.clickhouse, { table: name, columns });
       const ids = await (
         await deps.clickhouse.query({ query: `SELECT DISTINCT _partition_id AS id FROM ${scratch}`, format: 'JSONEachRow' })
       ).json<{ id: string }>();
@@ -218,20 +220,21 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
    * that returns with none of its rows stored, on a second look too, was swallowed by a token a
    * crash left behind: its rows go to flows_raw alone (restoreRaw).
    */
-  const store = async (batch: ConsumedBatch, run: MessageRows[], storedUpTo: bigint): Promise<bigint> => {
+  const store = async (batch: ConsumedBatch, block: RawBlock, run: MessageRows[], storedUpTo: bigint): Promise<bigint> => {
     let rest = run.filter((message) => BigInt(message.offset) > storedUpTo);
     while (rest.length > 0) {
-      const first = (rest[0] as MessageRows).offset;
-      const last = (rest[rest.length - 1] as MessageRows).offset;
-      const rows = new RawBlock(rest.length * 100);
-      for (const message of rest) {
-        for (const flow of message.flows) rows.append(flow, batch.topic, batch.partition, message.offset, first);
-      }
+      const head = rest[0] as MessageRows;
+      const tail = rest[rest.length - 1] as MessageRows;
+      const first = head.offset;
+      const last = tail.offset;
+      // The messages of a run are consecutive in the block (insertRuns cuts the batch in order).
+      const columns = block.columns(head.from, tail.to, batch.topic, batch.partition, first);
+      const rows = tail.to.rows - head.from.rows;
       const t0 = performance.now();
       try {
         await insertNative(deps.clickhouse, {
           table: 'flows_raw',
-          columns: rows.columns,
+          columns,
           clickhouse_settings: dedupInsertSettings(batchToken(batch.topic, batch.partition, BigInt(first))),
         });
       } catch (err) {
@@ -260,15 +263,15 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
           { topic: batch.topic, partition: batch.partition, first, last, token },
           'ClickHouse took the insert for a duplicate, yet none of its rows is stored (a crash lost the part its token was recorded for); storing the raw rows without the views, which have them',
         );
-        await restoreRaw(rows, token);
+        await restoreRaw(columns, token);
         m.swallowed.inc();
         now = await lastStoredBatch(batch.topic, batch.partition, first);
         if (!now)
           throw new Error(`insert ${token} (offsets ${first}-${last}): nothing from ${first} on is stored, even after attaching it`);
       }
       if (now.last >= BigInt(last)) {
-        m.batchRows.observe(rows.rows);
-        m.rows.inc(rows.rows);
+        m.batchRows.observe(rows);
+        m.rows.inc(rows);
         return now.last;
       }
       m.overlaps.inc();
@@ -294,13 +297,22 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
     if (stored && stored.first <= stored.last) await completeRollups(batch.topic, batch.partition, stored);
     const messages: MessageRows[] = [];
     let skipped = 0;
+    const block = new RawBlock(Math.min(batch.messages.length * 100, 1 << 20));
     for (const message of batch.messages) {
       if (BigInt(message.offset) <= hw) {
         skipped++;
         continue;
       }
       if (!message.value) continue;
-      const { records, badLines, problem: unreadable } = decodeFlows(message.value);
+      const {
+        columns,
+        badLines,
+        problem: unreadable,
+      } = decodeFlowsColumns(message.value, (record) => {
+        const problem = recordTypeProblem(record);
+        if (problem) deadLetter('invalid_record', `offset ${message.offset}: ${problem}`, batch, JSON.stringify(record));
+        return problem === undefined;
+      });
       if (unreadable !== undefined)
         deadLetter(
           'invalid_message',
@@ -310,25 +322,47 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
         );
       if (badLines > 0)
         deadLetter('invalid_message', `${badLines} lines of offset ${message.offset} are not JSON records`, batch, message.value);
-      const flows = [];
-      for (const record of records) {
-        const problem = checkRecord(record);
+      // Each record checked, classified and written into the block column by column (no object per flow).
+      const from = block.mark();
+      check.source(columns);
+      block.source(columns, message.offset);
+      const srcAddr = columns.stringBase('src_addr');
+      const dstAddr = columns.stringBase('dst_addr');
+      const srcPort = columns.numberBase('src_port');
+      const dstPort = columns.numberBase('dst_port');
+      const received = columns.numberBase('time_received_ns');
+      let day = -1;
+      let oneDay = true;
+      for (let i = 0; i < columns.n; i++) {
+        const problem = check.problem(i);
         if (problem) {
-          deadLetter('invalid_record', `offset ${message.offset}: ${problem}`, batch, JSON.stringify(record));
+          deadLetter('invalid_record', `offset ${message.offset}: ${problem}`, batch, JSON.stringify(columns.record(i)));
           continue;
         }
-        if (nsToMs(record.time_received_ns) < oldestMs) {
+        const receivedMs = nsToMs(columns.numbers[received + i] as number);
+        if (receivedMs < oldestMs) {
           deadLetter(
             'older_than_retention',
-            `offset ${message.offset}: time_received ${new Date(nsToMs(record.time_received_ns)).toISOString()} is older than flows_raw keeps (${rawTtlDays} days, storage.rawTtlDays); ClickHouse would drop it at insert`,
+            `offset ${message.offset}: time_received ${new Date(receivedMs).toISOString()} is older than flows_raw keeps (${rawTtlDays} days, storage.rawTtlDays); ClickHouse would drop it at insert`,
             batch,
-            JSON.stringify(record),
+            JSON.stringify(columns.record(i)),
           );
           continue;
         }
-        flows.push(enricher.enrich(record));
+        enricher.classify(
+          columns.strings[srcAddr + i] as string,
+          columns.strings[dstAddr + i] as string,
+          columns.numbers[srcPort + i] as number,
+          columns.numbers[dstPort + i] as number,
+          cls,
+        );
+        block.append(i, cls);
+        const d = dayOf(receivedMs);
+        if (day < 0) day = d;
+        else if (d !== day) oneDay = false;
       }
-      if (flows.length > 0) messages.push({ offset: message.offset, flows, value: message.value });
+      const to = block.mark();
+      if (to.rows > from.rows) messages.push({ offset: message.offset, value: message.value, from, to, day, oneDay });
     }
     if (skipped > 0) {
       m.dedup.inc({ topic: batch.topic }, skipped);
@@ -337,7 +371,7 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
     // Each insert starts after what is stored, as last read: a longer insert of another writer may
     // have stored past the end of ours.
     let storedUpTo = hw;
-    for (const run of insertRuns(messages)) storedUpTo = await store(batch, run, storedUpTo);
+    for (const run of insertRuns(messages)) storedUpTo = await store(batch, block, run, storedUpTo);
   };
 
   const consumer = new DurableConsumer(
@@ -433,24 +467,69 @@ const INTEGER_FIELDS = [
 ] as const;
 
 /**
- * What flows_raw cannot store, reported per record instead of failing the whole insert (a value
- * out of its column's range would make ClickHouse reject every row of the batch).
+ * What is wrong with the types of a record parsed from JSON (untyped) in the fields flows_raw
+ * stores, or undefined. The values themselves are RowCheck's.
  */
-export function checkRecord(r: FlowRecord): string | undefined {
+export function recordTypeProblem(r: FlowRecord): string | undefined {
   if (typeof r !== 'object' || r === null) return 'not an object';
-  if (typeof r.src_addr !== 'string' || !isAddress(r.src_addr)) return 'src_addr is not an address';
-  if (typeof r.dst_addr !== 'string' || !isAddress(r.dst_addr)) return 'dst_addr is not an address';
+  if (typeof r.src_addr !== 'string') return 'src_addr is not an address';
+  if (typeof r.dst_addr !== 'string') return 'dst_addr is not an address';
   for (const [k, max] of INTEGER_FIELDS) {
-    const v = (r as unknown as Record<string, unknown>)[k] ?? 0;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) return `${k} is not an integer from 0 to ${max}`;
+    if (typeof (r[k] ?? 0) !== 'number') return `${k} is not an integer from 0 to ${max}`;
   }
-  // Nanoseconds since the epoch exceed 2^53: any finite non-negative number will do.
-  for (const k of ['time_received_ns', 'time_flow_start_ns', 'time_flow_end_ns'] as const) {
-    const v = r[k] ?? 0;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) return `${k} is not a non-negative number`;
+  for (const k of TIME_FIELDS) {
+    if (typeof (r[k] ?? 0) !== 'number') return `${k} is not a non-negative number`;
   }
   for (const k of ['supplier_id', 'type', 'exporter_id', 'sampler_address', 'next_hop'] as const) {
     if (typeof (r[k] ?? '') !== 'string') return `${k} must be a string`;
   }
   return undefined;
+}
+
+/** Nanoseconds since the epoch exceed 2^53: any finite non-negative number will do. */
+const TIME_FIELDS = ['time_received_ns', 'time_flow_start_ns', 'time_flow_end_ns'] as const;
+
+/**
+ * What flows_raw cannot store, reported per record instead of failing the whole insert (a value
+ * out of its column's range would make ClickHouse reject every row of the batch). Checks the
+ * records of one message after another (`source`), read column by column.
+ */
+export class RowCheck {
+  #from: FlowColumns = flowColumnsOf([]);
+  readonly #integers = new Int32Array(INTEGER_FIELDS.length);
+  readonly #times = new Int32Array(TIME_FIELDS.length);
+  #srcAddr = 0;
+  #dstAddr = 0;
+
+  source(from: FlowColumns): this {
+    this.#from = from;
+    INTEGER_FIELDS.forEach(([k], j) => {
+      this.#integers[j] = from.numberBase(k);
+    });
+    TIME_FIELDS.forEach((k, j) => {
+      this.#times[j] = from.numberBase(k);
+    });
+    this.#srcAddr = from.stringBase('src_addr');
+    this.#dstAddr = from.stringBase('dst_addr');
+    return this;
+  }
+
+  /** What is wrong with record `i` of the source, or undefined. */
+  problem(i: number): string | undefined {
+    const { numbers, strings } = this.#from;
+    if (!isAddress(strings[this.#srcAddr + i] as string)) return 'src_addr is not an address';
+    if (!isAddress(strings[this.#dstAddr + i] as string)) return 'dst_addr is not an address';
+    for (let j = 0; j < INTEGER_FIELDS.length; j++) {
+      const v = numbers[(this.#integers[j] as number) + i] as number;
+      if (!Number.isInteger(v) || v < 0 || v > (INTEGER_FIELDS[j] as (typeof INTEGER_FIELDS)[number])[1]) {
+        const [k, max] = INTEGER_FIELDS[j] as (typeof INTEGER_FIELDS)[number];
+        return `${k} is not an integer from 0 to ${max}`;
+      }
+    }
+    for (let j = 0; j < TIME_FIELDS.length; j++) {
+      const v = numbers[(this.#times[j] as number) + i] as number;
+      if (!Number.isFinite(v) || v < 0) return `${TIME_FIELDS[j]} is not a non-negative number`;
+    }
+    return undefined;
+  }
 }

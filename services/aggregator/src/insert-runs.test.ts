@@ -1,18 +1,22 @@
-import type { EnrichedFlow } from '@flowwatch/enrichment';
 import { describe, expect, it } from 'vitest';
-import { insertRuns, type MessageRows } from './insert-runs.js';
+import { dayOf, insertRuns, type MessageRows } from './insert-runs.js';
 
 const DAY = 86_400_000;
 const t0 = Date.UTC(2026, 10, 21); // midnight UTC
 
 /** A message at `offset` whose rows were received at these milliseconds after t0. */
 function message(offset: number, ...msAfter: number[]): MessageRows {
+  const days = msAfter.map((ms) => dayOf(t0 + ms));
   return {
     offset: String(offset),
-    flows: msAfter.map((ms) => ({ time_received_ns: (t0 + ms) * 1e6 }) as EnrichedFlow),
     value: Buffer.from(String(offset)),
+    from: { rows: rows, bytes: [] },
+    to: { rows: (rows += msAfter.length), bytes: [] },
+    day: days[0] ?? 0,
+    oneDay: days.every((d) => d === days[0]),
   };
 }
+let rows = 0;
 const offsets = (runs: MessageRows[][]) => runs.map((run) => run.map((m) => Number(m.offset)));
 
 describe('insertRuns', () => {
@@ -45,6 +49,6 @@ describe('insertRuns', () => {
   });
 
   it('treats unknown times (the epoch) as one day and skips messages without rows', () => {
-    expect(offsets(insertRuns([message(1, -t0), { offset: '2', flows: [], value: Buffer.alloc(0) }, message(3, -t0)]))).toEqual([[1, 3]]);
+    expect(offsets(insertRuns([message(1, -t0), message(2), message(3, -t0)]))).toEqual([[1, 3]]);
   });
 });

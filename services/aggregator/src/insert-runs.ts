@@ -1,18 +1,23 @@
-import type { EnrichedFlow } from '@flowwatch/enrichment';
-import { nsToMs } from './raw-block.js';
+import type { BlockMark } from './raw-block.js';
 
 /** The rows one Kafka message gives flows_raw, with the message (dead-lettered if ClickHouse rejects them). */
 export interface MessageRows {
   offset: string;
-  flows: EnrichedFlow[];
   value: Buffer;
+  /** Its rows in the batch's RawBlock: from one mark to the next. */
+  from: BlockMark;
+  to: BlockMark;
+  /** The flows_raw partition (`toYYYYMMDD(time_received)`, UTC) of its first row, as a day number (dayOf). */
+  day: number;
+  /** Whether every row of it is on that day. */
+  oneDay: boolean;
 }
 
 const DAY_MS = 86_400_000;
 
-/** The flows_raw partition (`toYYYYMMDD(time_received)`, UTC) of a flow, as a day number. */
-export function dayOf(f: EnrichedFlow): number {
-  return Math.floor(nsToMs(f.time_received_ns) / DAY_MS);
+/** The flows_raw partition (`toYYYYMMDD(time_received)`, UTC) of a row received at `ms`, as a day number. */
+export function dayOf(ms: number): number {
+  return Math.floor(ms / DAY_MS);
 }
 
 /**
@@ -34,17 +39,9 @@ export function insertRuns(messages: readonly MessageRows[]): MessageRows[][] {
   let run: MessageRows[] = [];
   let runDay = 0;
   for (const m of messages) {
-    const first = m.flows[0];
-    if (first === undefined) continue;
-    const day = dayOf(first);
-    let oneDay = true;
-    for (let i = 1; i < m.flows.length; i++) {
-      if (dayOf(m.flows[i] as EnrichedFlow) !== day) {
-        oneDay = false;
-        break;
-      }
-    }
-    if (!oneDay) {
+    if (m.to.rows === m.from.rows) continue;
+    const day = m.day;
+    if (!m.oneDay) {
       if (run.length > 0) runs.push(run);
       runs.push([m]);
       run = [];

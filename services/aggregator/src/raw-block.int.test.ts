@@ -1,6 +1,6 @@
 import { dedupInsertSettings, insertNative, migrate, SCHEMA } from '@flowwatch/clickhouse';
-import { Enricher } from '@flowwatch/enrichment';
-import { emptyFlow, type FlowRecord } from '@flowwatch/flow-schema';
+import { Enricher, emptyFlowClass } from '@flowwatch/enrichment';
+import { decodeFlowColumns, emptyFlow, encodeFlows, type FlowColumns, type FlowRecord, flowColumnsOf } from '@flowwatch/flow-schema';
 import { dayStartAgo, openTestClickHouse, silentLogger } from '@flowwatch/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RawBlock } from './raw-block.js';
@@ -54,6 +54,27 @@ function flows(n: number): FlowRecord[] {
   }));
 }
 
+const cls = emptyFlowClass();
+
+/** Writes every record of one message into `block`, as the aggregator does. */
+function appendMessage(block: RawBlock, columns: FlowColumns, offset: string): void {
+  block.source(columns, offset);
+  const src = columns.stringBase('src_addr');
+  const dst = columns.stringBase('dst_addr');
+  const sport = columns.numberBase('src_port');
+  const dport = columns.numberBase('dst_port');
+  for (let i = 0; i < columns.n; i++) {
+    const s = columns.strings;
+    const n = columns.numbers;
+    enricher.classify(s[src + i] as string, s[dst + i] as string, n[sport + i] as number, n[dport + i] as number, cls);
+    block.append(i, cls);
+  }
+}
+
+/** Records `from` to `to` column by column, read from a binary message or laid out from the objects. */
+const columnsOf = (records: FlowRecord[], from: number, to: number, binary: boolean) =>
+  binary ? decodeFlowColumns(encodeFlows(records, from, to, 'binary')) : flowColumnsOf(records, from, to);
+
 const rowsOf = async (table: string) =>
   (
     await ch.client.query({
@@ -63,16 +84,15 @@ const rowsOf = async (table: string) =>
   ).json<Record<string, unknown>>();
 
 describe('RawBlock (Native insert)', () => {
-  it('stores every column exactly as the JSONEachRow rows of toRawRow do', async () => {
+  it('stores every column exactly as the JSONEachRow rows of toRawRow do, from binary messages and from records', async () => {
     const records = flows(600);
     const block = new RawBlock(16);
-    const reference = records.map((r, i) => {
-      const f = enricher.enrich(r);
-      const offset = String(2n ** 53n + BigInt(i >> 1)); // two flows a message; beyond 2^53, odd ones are not doubles
-      block.append(f, 'flows', 7, offset, String(2 ** 53));
-      return toRawRow(f, 'flows', 7, offset, String(2 ** 53));
-    });
-    await insertNative(ch.client, { table: 'flows_raw', columns: block.columns });
+    const start = block.mark();
+    // Two flows a message; offsets beyond 2^53, where odd ones are not doubles.
+    const offset = (i: number) => String(2n ** 53n + BigInt(i >> 1));
+    for (let m = 0; m < 300; m++) appendMessage(block, columnsOf(records, 2 * m, 2 * m + 2, m % 2 === 0), offset(2 * m));
+    const reference = records.map((r, i) => toRawRow(enricher.enrich(r), 'flows', 7, offset(i), String(2 ** 53)));
+    await insertNative(ch.client, { table: 'flows_raw', columns: block.columns(start, block.mark(), 'flows', 7, String(2 ** 53)) });
     await ch.client.insert({ table: 'flows_ref', values: reference, format: 'JSONEachRow' });
     const [got, want] = [await rowsOf('flows_raw'), await rowsOf('flows_ref')];
     expect(got).toHaveLength(600);
@@ -81,19 +101,44 @@ describe('RawBlock (Native insert)', () => {
     expect(got.some((r) => r.supplier_id === 'supplier é ü')).toBe(true);
   });
 
+  it('inserts the rows between two marks only, as an insert of its own', async () => {
+    await ch.client.command({ query: 'TRUNCATE TABLE flows_raw' });
+    await ch.client.command({ query: 'TRUNCATE TABLE flows_ref' });
+    const records = flows(90);
+    const block = new RawBlock(4);
+    const marks = [block.mark()];
+    for (let m = 0; m < 3; m++) {
+      appendMessage(block, columnsOf(records, 30 * m, 30 * m + 30, m !== 1), String(40 + m));
+      marks.push(block.mark());
+    }
+    // The middle message, then the last two, each with the first offset of its insert.
+    await insertNative(ch.client, { table: 'flows_raw', columns: block.columns(marks[1]!, marks[2]!, 'flows', 2, '41') });
+    await insertNative(ch.client, { table: 'flows_raw', columns: block.columns(marks[2]!, marks[3]!, 'flows', 2, '42') });
+    const reference = records
+      .slice(30)
+      .map((r, i) => toRawRow(enricher.enrich(r), 'flows', 2, String(41 + Math.floor(i / 30)), String(41 + Math.floor(i / 30))));
+    await ch.client.insert({ table: 'flows_ref', values: reference, format: 'JSONEachRow' });
+    const [got, want] = [await rowsOf('flows_raw'), await rowsOf('flows_ref')];
+    expect(got).toHaveLength(60);
+    expect(got).toEqual(want);
+  });
+
   it('a retried Native insert with the same token is stored once, in the raw table and both rollups', async () => {
     await ch.client.command({ query: 'TRUNCATE TABLE flows_raw' });
     await ch.client.command({ query: 'TRUNCATE TABLE flows_1m' });
     await ch.client.command({ query: 'TRUNCATE TABLE flows_1h' });
     const block = new RawBlock();
-    for (const [i, r] of flows(200).entries()) block.append(enricher.enrich(r), 'flows', 1, String(1000 + i), '1000');
+    const start = block.mark();
+    const records = flows(200);
+    for (let i = 0; i < 200; i++) appendMessage(block, columnsOf(records, i, i + 1, true), String(1000 + i));
+    const columns = block.columns(start, block.mark(), 'flows', 1, '1000');
     const settings = dedupInsertSettings('flows:1:1000-1199');
-    await insertNative(ch.client, { table: 'flows_raw', columns: block.columns, clickhouse_settings: settings });
-    await insertNative(ch.client, { table: 'flows_raw', columns: block.columns, clickhouse_settings: settings });
+    await insertNative(ch.client, { table: 'flows_raw', columns, clickhouse_settings: settings });
+    await insertNative(ch.client, { table: 'flows_raw', columns, clickhouse_settings: settings });
     // And a different token is a different insert.
     await insertNative(ch.client, {
       table: 'flows_raw',
-      columns: block.columns,
+      columns,
       clickhouse_settings: dedupInsertSettings('flows:1:1000-1199b'),
     });
     const count = async (q: string) =>

@@ -1,5 +1,6 @@
 import { NativeColumn, type NativeType } from '@flowwatch/clickhouse';
-import type { EnrichedFlow } from '@flowwatch/enrichment';
+import { estimated, type FlowClass } from '@flowwatch/enrichment';
+import type { FlowColumns } from '@flowwatch/flow-schema';
 import { RAW_COLUMNS } from './raw-row.js';
 
 const TIME = "DateTime64(3, 'UTC')" as const;
@@ -56,66 +57,174 @@ export function nsToMs(ns: number): number {
   return Number.isFinite(ms) && ms > 0 && ms <= 8.64e15 ? ms : 0;
 }
 
+/** Columns whose value is the same for every row of an insert: written when the insert is cut (RawBlock.columns). */
+const PER_INSERT = new Set<string>(['kafka_topic', 'kafka_partition', 'kafka_batch_first']);
+const PER_ROW = RAW_COLUMNS.filter((name) => !PER_INSERT.has(name));
+
+/** How far a RawBlock was written: its rows and each column's bytes (RawBlock.mark). */
+export interface BlockMark {
+  rows: number;
+  bytes: number[];
+}
+
 /**
- * Rows of flows_raw built column by column for one Native insert, straight from enriched flows
- * (no row objects, no date or address text). Same columns and values as toRawRow + TSV wrote.
+ * Rows of flows_raw built column by column for Native inserts, straight from the flows of
+ * messages read column by column (FlowColumns) and their classification: no object per row, no
+ * date or address text. Same columns and values as toRawRow + JSONEachRow wrote (raw-block.int.test).
+ * A batch's messages go into one block; the rows between two marks are one insert (`columns`).
  */
 export class RawBlock {
-  readonly columns: NativeColumn[];
+  readonly #own: NativeColumn[];
   private readonly c: Record<(typeof RAW_COLUMNS)[number], NativeColumn>;
+  // Where each field of the current message's records starts in its FlowColumns (`source`).
+  #from: FlowColumns | undefined;
+  #offset = '0';
+  #offsetNumber = 0;
+  #received = 0;
+  #start = 0;
+  #end = 0;
+  #type = 0;
+  #supplier = 0;
+  #exporter = 0;
+  #sampler = 0;
+  #sequence = 0;
+  #rate = 0;
+  #srcAddr = 0;
+  #dstAddr = 0;
+  #srcPort = 0;
+  #dstPort = 0;
+  #proto = 0;
+  #etype = 0;
+  #tcpFlags = 0;
+  #icmpType = 0;
+  #icmpCode = 0;
+  #tos = 0;
+  #bytes = 0;
+  #packets = 0;
+  #inIf = 0;
+  #outIf = 0;
+  #vlan = 0;
+  #srcAs = 0;
+  #dstAs = 0;
+  #nextHop = 0;
 
   constructor(capacity = 1024) {
-    this.c = Object.fromEntries(RAW_COLUMNS.map((name) => [name, new NativeColumn(name, RAW_TYPES[name], capacity)])) as Record<
-      (typeof RAW_COLUMNS)[number],
-      NativeColumn
-    >;
-    this.columns = RAW_COLUMNS.map((name) => this.c[name]);
+    this.c = Object.fromEntries(
+      RAW_COLUMNS.map((name) => [name, new NativeColumn(name, RAW_TYPES[name], PER_INSERT.has(name) ? 0 : capacity)]),
+    ) as Record<(typeof RAW_COLUMNS)[number], NativeColumn>;
+    this.#own = PER_ROW.map((name) => this.c[name]);
   }
 
   get rows(): number {
     return this.c.time_received.rows;
   }
 
-  append(f: EnrichedFlow, topic: string, partition: number, offset: string, batchFirst: string): void {
+  /** The records of the message at Kafka offset `offset` that the next `append`s take rows from. */
+  source(from: FlowColumns, offset: string): void {
+    this.#from = from;
+    this.#offset = offset;
+    const n = Number(offset);
+    this.#offsetNumber = Number.isSafeInteger(n) && n >= 0 ? n : -1;
+    this.#received = from.numberBase('time_received_ns');
+    this.#start = from.numberBase('time_flow_start_ns');
+    this.#end = from.numberBase('time_flow_end_ns');
+    this.#type = from.stringBase('type');
+    this.#supplier = from.stringBase('supplier_id');
+    this.#exporter = from.stringBase('exporter_id');
+    this.#sampler = from.stringBase('sampler_address');
+    this.#sequence = from.numberBase('sequence_num');
+    this.#rate = from.numberBase('sampling_rate');
+    this.#srcAddr = from.stringBase('src_addr');
+    this.#dstAddr = from.stringBase('dst_addr');
+    this.#srcPort = from.numberBase('src_port');
+    this.#dstPort = from.numberBase('dst_port');
+    this.#proto = from.numberBase('proto');
+    this.#etype = from.numberBase('etype');
+    this.#tcpFlags = from.numberBase('tcp_flags');
+    this.#icmpType = from.numberBase('icmp_type');
+    this.#icmpCode = from.numberBase('icmp_code');
+    this.#tos = from.numberBase('ip_tos');
+    this.#bytes = from.numberBase('bytes');
+    this.#packets = from.numberBase('packets');
+    this.#inIf = from.numberBase('in_if');
+    this.#outIf = from.numberBase('out_if');
+    this.#vlan = from.numberBase('vlan_id');
+    this.#srcAs = from.numberBase('src_as');
+    this.#dstAs = from.numberBase('dst_as');
+    this.#nextHop = from.stringBase('next_hop');
+  }
+
+  /** Record `i` of the source message as a row, with what the registry says of it (`cls`). */
+  append(i: number, cls: FlowClass): void {
+    const from = this.#from;
+    if (from === undefined) throw new Error('RawBlock.append before source');
+    const num = from.numbers;
+    const str = from.strings;
     const c = this.c;
-    c.time_received.number(nsToMs(f.time_received_ns));
-    c.time_flow_start.number(nsToMs(f.time_flow_start_ns));
-    c.time_flow_end.number(nsToMs(f.time_flow_end_ns));
-    c.type.text(f.type);
-    c.supplier_id.text(f.supplier_id);
-    c.exporter_id.text(f.exporter_id);
-    c.sampler_address.text(f.sampler_address);
-    c.sequence_num.number(f.sequence_num);
-    c.sampling_rate.number(f.sampling_rate);
-    c.src_addr.address(f.src_addr);
-    c.dst_addr.address(f.dst_addr);
-    c.src_port.number(f.src_port);
-    c.dst_port.number(f.dst_port);
-    c.proto.number(f.proto);
-    c.etype.number(f.etype);
-    c.tcp_flags.number(f.tcp_flags);
-    c.icmp_type.number(f.icmp_type);
-    c.icmp_code.number(f.icmp_code);
-    c.ip_tos.number(f.ip_tos);
-    c.bytes.number(f.bytes);
-    c.packets.number(f.packets);
-    c.bytes_est.number(f.bytes_est);
-    c.packets_est.number(f.packets_est);
-    c.in_if.number(f.in_if);
-    c.out_if.number(f.out_if);
-    c.vlan_id.number(f.vlan_id);
-    c.src_as.number(f.src_as);
-    c.dst_as.number(f.dst_as);
-    c.next_hop.text(f.next_hop);
-    c.src_org.text(f.src_org);
-    c.dst_org.text(f.dst_org);
-    c.src_org_supplier.text(f.src_org_supplier);
-    c.dst_org_supplier.text(f.dst_org_supplier);
-    c.service.text(f.service);
-    c.direction.text(f.direction);
-    c.kafka_topic.text(topic);
-    c.kafka_partition.number(partition);
-    c.kafka_offset.decimal(offset);
-    c.kafka_batch_first.decimal(batchFirst);
+    const rate = num[this.#rate + i] as number;
+    const bytes = num[this.#bytes + i] as number;
+    const packets = num[this.#packets + i] as number;
+    c.time_received.number(nsToMs(num[this.#received + i] as number));
+    c.time_flow_start.number(nsToMs(num[this.#start + i] as number));
+    c.time_flow_end.number(nsToMs(num[this.#end + i] as number));
+    c.type.text(str[this.#type + i] as string);
+    c.supplier_id.text(str[this.#supplier + i] as string);
+    c.exporter_id.text(str[this.#exporter + i] as string);
+    c.sampler_address.text(str[this.#sampler + i] as string);
+    c.sequence_num.number(num[this.#sequence + i] as number);
+    c.sampling_rate.number(rate);
+    c.src_addr.address(str[this.#srcAddr + i] as string);
+    c.dst_addr.address(str[this.#dstAddr + i] as string);
+    c.src_port.number(num[this.#srcPort + i] as number);
+    c.dst_port.number(num[this.#dstPort + i] as number);
+    c.proto.number(num[this.#proto + i] as number);
+    c.etype.number(num[this.#etype + i] as number);
+    c.tcp_flags.number(num[this.#tcpFlags + i] as number);
+    c.icmp_type.number(num[this.#icmpType + i] as number);
+    c.icmp_code.number(num[this.#icmpCode + i] as number);
+    c.ip_tos.number(num[this.#tos + i] as number);
+    c.bytes.number(bytes);
+    c.packets.number(packets);
+    c.bytes_est.number(estimated(bytes, rate));
+    c.packets_est.number(estimated(packets, rate));
+    c.in_if.number(num[this.#inIf + i] as number);
+    c.out_if.number(num[this.#outIf + i] as number);
+    c.vlan_id.number(num[this.#vlan + i] as number);
+    c.src_as.number(num[this.#srcAs + i] as number);
+    c.dst_as.number(num[this.#dstAs + i] as number);
+    c.next_hop.text(str[this.#nextHop + i] as string);
+    c.src_org.text(cls.src_org);
+    c.dst_org.text(cls.dst_org);
+    c.src_org_supplier.text(cls.src_org_supplier);
+    c.dst_org_supplier.text(cls.dst_org_supplier);
+    c.service.text(cls.service);
+    c.direction.text(cls.direction);
+    if (this.#offsetNumber >= 0) c.kafka_offset.number(this.#offsetNumber);
+    else c.kafka_offset.decimal(this.#offset);
+  }
+
+  /** How far the block is written now. */
+  mark(): BlockMark {
+    return { rows: this.rows, bytes: this.#own.map((column) => column.data.length) };
+  }
+
+  /**
+   * The rows written between two marks as the columns of one insert: the block's bytes, not
+   * copied, plus the columns every row of the insert shares (its topic and partition, and the
+   * first offset of the insert, which its deduplication token is built from).
+   */
+  columns(from: BlockMark, to: BlockMark, topic: string, partition: number, batchFirst: string): NativeColumn[] {
+    const rows = to.rows - from.rows;
+    const columns = this.#own.map((column, k) => column.slice(from.bytes[k] as number, to.bytes[k] as number, rows));
+    const kafkaTopic = new NativeColumn('kafka_topic', RAW_TYPES.kafka_topic, rows);
+    const kafkaPartition = new NativeColumn('kafka_partition', RAW_TYPES.kafka_partition, rows);
+    const first = new NativeColumn('kafka_batch_first', RAW_TYPES.kafka_batch_first, rows);
+    for (let r = 0; r < rows; r++) {
+      kafkaTopic.text(topic);
+      kafkaPartition.number(partition);
+      first.decimal(batchFirst);
+    }
+    columns.push(kafkaTopic, kafkaPartition, first);
+    return columns;
   }
 }

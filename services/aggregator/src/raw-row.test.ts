@@ -1,6 +1,6 @@
-import { emptyFlow } from '@flowwatch/flow-schema';
+import { emptyFlow, type FlowRecord, flowColumnsOf } from '@flowwatch/flow-schema';
 import { describe, expect, it } from 'vitest';
-import { checkRecord } from './aggregator.js';
+import { RowCheck, recordTypeProblem } from './aggregator.js';
 import { nsToMs } from './raw-block.js';
 import { nsToDateTime64 } from './raw-row.js';
 
@@ -15,7 +15,10 @@ describe('nsToDateTime64 and nsToMs', () => {
   });
 });
 
-describe('checkRecord', () => {
+/** A JSON record's problem as the aggregator finds it: its types, then its values column by column. */
+const checkRecord = (r: FlowRecord) => recordTypeProblem(r) ?? new RowCheck().source(flowColumnsOf([r])).problem(0);
+
+describe('recordTypeProblem and RowCheck', () => {
   const ok = { ...emptyFlow('NETFLOW_V9'), src_addr: '10.0.0.1', dst_addr: '10.0.0.2', supplier_id: 's', bytes: 10, packets: 1 };
   it('accepts a valid record', () => {
     expect(checkRecord(ok)).toBeUndefined();
@@ -32,6 +35,9 @@ describe('checkRecord', () => {
     [{ in_if: 2 ** 32 }, /in_if/],
     [{ time_received_ns: Number.NaN }, /time_received_ns/],
     [{ exporter_id: 5 }, /exporter_id/],
+    [{ bytes: '10' }, /bytes is not an integer/],
+    [{ src_addr: 7 }, /src_addr/],
+    [{ time_flow_end_ns: -1 }, /time_flow_end_ns/],
   ])('rejects %j with a reason', (change, reason) => {
     expect(checkRecord({ ...ok, ...change } as never)).toMatch(reason);
   });
