@@ -137,7 +137,12 @@ if (want('collector')) {
 if (want('aggregator')) {
   const { aggregatorBench } = await import('./aggregator-bench.js');
   for (const encoding of (process.env.FLOWWATCH_BENCH_AGGREGATOR_ENCODINGS ?? 'ndjson,binary').split(','))
-    await aggregatorBench(print, Number(process.env.FLOWWATCH_BENCH_AGGREGATOR_FLOWS ?? 1_000_000), encoding as FlowsEncoding);
+    await aggregatorBench(
+      print,
+      Number(process.env.FLOWWATCH_BENCH_AGGREGATOR_FLOWS ?? 1_000_000),
+      encoding as FlowsEncoding,
+      Number(process.env.FLOWWATCH_BENCH_AGGREGATOR_PARTITIONS_CONCURRENTLY ?? 2),
+    );
 }
 if (want('detector')) {
   const { detectorBench } = await import('./detector-bench.js');

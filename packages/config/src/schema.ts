@@ -462,6 +462,15 @@ export const aggregatorSchema = z.strictObject({
     .describe(
       'The time bound of a batch: rows reach ClickHouse up to this much later. Larger, rarer inserts cost chDB far less (docs/benchmarks.md, "Aggregator batch size": 173-207 µs per flow at 1 s, 113-125 at 2 s, 95-97 at 5 s). A stop waits up to this long for the fetch in flight, and the consumer heart-beats between fetches: keep it well under shutdownTimeoutMs and the 10 s session timeout',
     ),
+  partitionsConcurrently: z
+    .number()
+    .int()
+    .min(1)
+    .max(64)
+    .default(2)
+    .describe(
+      "Partitions handled at once: one partition's records are read and enriched while another's insert is in flight (each partition's batches stay in order). 2 keeps the JavaScript thread busy during inserts (docs/benchmarks.md, Aggregator); memory is bounded by maxBytesPerPartition per assigned partition either way",
+    ),
 });
 export type AggregatorConfig = z.infer<typeof aggregatorSchema>;
 

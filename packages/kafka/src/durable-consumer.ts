@@ -30,6 +30,11 @@ export interface DurableConsumerOptions {
   minBytes?: number;
   maxWaitTimeInMs?: number;
   /**
+   * Partitions handled at once (kafkajs `partitionsConsumedConcurrently`; each partition's batches
+   * stay in order): one partition's batch is worked on while another's write is in flight.
+   */
+  partitionsConcurrently?: number;
+  /**
    * Called with this member's partitions per topic each time it joins the group (after every
    * rebalance), before batches of the new assignment are handled: state owned per partition is
    * restored or dropped here.
@@ -94,6 +99,7 @@ export class DurableConsumer {
     const backoffStart = this.options.retryBackoffMs ?? 500;
     await this.consumer.run({
       autoCommit: false,
+      partitionsConsumedConcurrently: this.options.partitionsConcurrently ?? 1,
       eachBatchAutoResolve: false,
       eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
         if (batch.messages.length === 0) return;

@@ -129,7 +129,7 @@ function aggregator(): Aggregator {
       topics,
       readiness: [],
     },
-    { groupId: `${topics.flows}-aggregators`, maxBytesPerPartition: 64 * 1024, minBytes: 1, maxWaitMs: 200 },
+    { groupId: `${topics.flows}-aggregators`, maxBytesPerPartition: 64 * 1024, minBytes: 1, maxWaitMs: 200, partitionsConcurrently: 2 },
     registry,
   );
 }

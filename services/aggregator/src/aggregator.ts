@@ -28,6 +28,8 @@ export interface AggregatorConfig {
   /** A fetch waits for this many bytes or `maxWaitMs`: the size and time bounds of a batch. */
   minBytes: number;
   maxWaitMs: number;
+  /** Partitions handled at once (their batches overlap: one is read while another is inserted). */
+  partitionsConcurrently: number;
   /**
    * flows_raw's retention (storage.rawTtlDays, 7 by default). ClickHouse drops a row already past
    * its TTL at insert; such records are dead-lettered instead (see handle).
@@ -392,6 +394,7 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
       maxBytesPerPartition: config.maxBytesPerPartition,
       minBytes: config.minBytes,
       maxWaitTimeInMs: config.maxWaitMs,
+      partitionsConcurrently: config.partitionsConcurrently,
     },
     metrics,
     logger,
