@@ -117,7 +117,8 @@ export async function aggregatorBench(
       maxBufferedBytes: 512 << 20,
       lingerMs: 20,
       batchMaxMessages: 500,
-      compression: 'gzip' as const,
+      // As the collector writes `flows` by default (kafka.producer.compression).
+      compression: 'lz4' as const,
       acks: -1 as const,
       retryBackoffMs: 100,
     };

@@ -105,7 +105,10 @@ describe('encodeNativeBlock', () => {
 
   it('grows its buffers: 5,000 strings of every length class in a column sized for one', () => {
     const s = new NativeColumn('s', 'String', 1);
-    const want = Array.from({ length: 5000 }, (_, i) => (i % 7 === 0 ? 'ü' : 'x').repeat(i % 300));
+    // Non-ASCII first, last (after the ASCII bytes were written) and nowhere.
+    const want = Array.from({ length: 5000 }, (_, i) =>
+      i % 7 === 0 ? 'ü'.repeat(i % 300) : i % 5 === 0 ? `${'x'.repeat(i % 300)}ü` : 'x'.repeat(i % 300),
+    );
     for (const v of want) s.text(v);
     const out = Buffer.from(encodeNativeBlock([s]));
     let at = 1 + 2 + (1 + 1) + (1 + 6); // columns, rows (VarUInt 5000: 2 bytes), name 's', type 'String'

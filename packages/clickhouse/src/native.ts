@@ -59,19 +59,21 @@ class Bytes {
     this.buf[at] = v;
   }
   string(s: string): void {
-    // Mostly ASCII: write the bytes directly; otherwise let the encoder count.
-    let ascii = true;
-    for (let i = 0; i < s.length; i++) {
-      if (s.charCodeAt(i) > 0x7f) {
-        ascii = false;
-        break;
+    // Mostly short ASCII: the length byte and the bytes in one pass, falling back to the encoder
+    // (and a rewrite) at the first other character.
+    const n = s.length;
+    if (n < 0x80) {
+      const at = this.reserve(1 + n);
+      const buf = this.buf;
+      buf[at] = n;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c > 0x7f) break;
+        buf[at + 1 + i] = c;
       }
-    }
-    if (ascii) {
-      this.varUInt(s.length);
-      const at = this.reserve(s.length);
-      for (let i = 0; i < s.length; i++) this.buf[at + i] = s.charCodeAt(i);
-      return;
+      if (i === n) return;
+      this.length = at;
     }
     const bytes = encoder.encode(s);
     this.varUInt(bytes.length);
@@ -161,12 +163,29 @@ export class NativeColumn {
 
   /** IPv6 from an IPv4 (stored IPv4-mapped, ::ffff:a.b.c.d) or IPv6 address; '' is ::. */
   address(a: string): void {
+    if (!this.tryAddress(a)) throw new Error(`column ${this.name}: not an address: ${a}`);
+  }
+
+  /** Removes the last value of a fixed-width column (IPv6 included). */
+  pop(): void {
+    if (this.width === 0) throw new Error(`column ${this.name} (${this.type}): pop takes fixed-width values only`);
+    if (this.rows === 0) throw new Error(`column ${this.name} is empty`);
+    this.data.length -= this.width;
+    this.rows--;
+  }
+
+  /** `address`, or false (and nothing appended) when `a` is not an address: checked and written in one parse. */
+  tryAddress(a: string): boolean {
     if (this.type !== 'IPv6') throw new Error(`column ${this.name} (${this.type}) does not take addresses`);
     const at = this.data.reserve(16);
     const out = this.data.buf;
     out.fill(0, at, at + 16);
-    if (a !== '' && !writeAddress(a, out, at)) throw new Error(`column ${this.name}: not an address: ${a}`);
+    if (a !== '' && !writeAddress(a, out, at)) {
+      this.data.length = at;
+      return false;
+    }
     this.rows++;
+    return true;
   }
 }
 

@@ -1,6 +1,6 @@
 import type { RegistryConfig } from '@flowwatch/config';
 import type { FlowRecord } from '@flowwatch/flow-schema';
-import { PrefixTable, parsePrefix } from './prefix-table.js';
+import { PrefixTable, parseIPv4, parsePrefix } from './prefix-table.js';
 
 /**
  * Where a flow goes relative to the network of networks. Each side of a flow is an *endpoint*: the
@@ -139,10 +139,13 @@ export class Enricher {
    * For a writer that reads flows column by column (the aggregator) instead of as records.
    */
   classify(srcAddr: string, dstAddr: string, srcPort: number, dstPort: number, out: FlowClass): FlowClass {
-    const srcOrg = this.#orgs.lookup(srcAddr);
-    const dstOrg = this.#orgs.lookup(dstAddr);
-    const srcPrefix = this.#services.lookup(srcAddr);
-    const dstPrefix = this.#services.lookup(dstAddr);
+    // An IPv4 address (most flows) is parsed once for both tables.
+    const src4 = parseIPv4(srcAddr, 0, srcAddr.length);
+    const dst4 = parseIPv4(dstAddr, 0, dstAddr.length);
+    const srcOrg = src4 >= 0 ? this.#orgs.lookupIPv4(src4) : this.#orgs.lookup(srcAddr);
+    const dstOrg = dst4 >= 0 ? this.#orgs.lookupIPv4(dst4) : this.#orgs.lookup(dstAddr);
+    const srcPrefix = src4 >= 0 ? this.#services.lookupIPv4(src4) : this.#services.lookup(srcAddr);
+    const dstPrefix = dst4 >= 0 ? this.#services.lookupIPv4(dst4) : this.#services.lookup(dstAddr);
     const dstService = dstPrefix === undefined ? undefined : matchPort(dstPrefix, dstPort);
     const srcService = srcPrefix === undefined ? undefined : matchPort(srcPrefix, srcPort);
     out.src_org = srcOrg === undefined ? '' : srcOrg.id;

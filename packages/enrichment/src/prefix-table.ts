@@ -61,6 +61,11 @@ export class PrefixTable<T> {
     return this.#lookup6(w0, w1, w2, w3);
   }
 
+  /** `lookup` of an IPv4 address already parsed (parseIPv4): one parse for several tables. */
+  lookupIPv4(ip: number): T | undefined {
+    return this.#lookup4(ip);
+  }
+
   #add4(ip: number, length: number, value: T): void {
     const network = length === 0 ? 0 : ((ip >>> (32 - length)) << (32 - length)) >>> 0;
     const top = network >>> 16;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type ClickHouseClient, dedupInsertSettings, ident, insertNative, isAddress, type NativeColumn } from '@flowwatch/clickhouse';
+import { type ClickHouseClient, dedupInsertSettings, ident, insertNative, type NativeColumn } from '@flowwatch/clickhouse';
 import type { RegistryConfig } from '@flowwatch/config';
 import { Enricher, emptyFlowClass } from '@flowwatch/enrichment';
 import { type DeadLetter, DLQ_SCHEMA, decodeFlowsColumns, type FlowColumns, type FlowRecord, flowColumnsOf } from '@flowwatch/flow-schema';
@@ -9,7 +9,7 @@ import { RateLimitedLog, type ReadinessCheck, type Registry, ServiceMetrics } fr
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { dayOf, insertRuns, type MessageRows } from './insert-runs.js';
-import { nsToMs, RawBlock } from './raw-block.js';
+import { addressProblem, nsToMs, RawBlock } from './raw-block.js';
 
 export interface AggregatorDeps {
   logger: Logger;
@@ -343,6 +343,13 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
         }
         const receivedMs = nsToMs(columns.numbers[received + i] as number);
         if (receivedMs < oldestMs) {
+          // A record that is wrong as well as old is reported as wrong, as the address check in
+          // append would have (this rare path pays the parse).
+          const wrong = addressProblem(columns.strings[srcAddr + i] as string, columns.strings[dstAddr + i] as string);
+          if (wrong) {
+            deadLetter('invalid_record', `offset ${message.offset}: ${wrong}`, batch, JSON.stringify(columns.record(i)));
+            continue;
+          }
           deadLetter(
             'older_than_retention',
             `offset ${message.offset}: time_received ${new Date(receivedMs).toISOString()} is older than flows_raw keeps (${rawTtlDays} days, storage.rawTtlDays); ClickHouse would drop it at insert`,
@@ -358,7 +365,11 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
           columns.numbers[dstPort + i] as number,
           cls,
         );
-        block.append(i, cls);
+        const unstorable = block.append(i, cls);
+        if (unstorable) {
+          deadLetter('invalid_record', `offset ${message.offset}: ${unstorable}`, batch, JSON.stringify(columns.record(i)));
+          continue;
+        }
         const d = dayOf(receivedMs);
         if (day < 0) day = d;
         else if (d !== day) oneDay = false;
@@ -495,14 +506,13 @@ const TIME_FIELDS = ['time_received_ns', 'time_flow_start_ns', 'time_flow_end_ns
 /**
  * What flows_raw cannot store, reported per record instead of failing the whole insert (a value
  * out of its column's range would make ClickHouse reject every row of the batch). Checks the
- * records of one message after another (`source`), read column by column.
+ * records of one message after another (`source`), read column by column. Their addresses are
+ * checked as they are written (RawBlock.append), in the same parse.
  */
 export class RowCheck {
   #from: FlowColumns = flowColumnsOf([]);
   readonly #integers = new Int32Array(INTEGER_FIELDS.length);
   readonly #times = new Int32Array(TIME_FIELDS.length);
-  #srcAddr = 0;
-  #dstAddr = 0;
 
   source(from: FlowColumns): this {
     this.#from = from;
@@ -512,16 +522,12 @@ export class RowCheck {
     TIME_FIELDS.forEach((k, j) => {
       this.#times[j] = from.numberBase(k);
     });
-    this.#srcAddr = from.stringBase('src_addr');
-    this.#dstAddr = from.stringBase('dst_addr');
     return this;
   }
 
   /** What is wrong with record `i` of the source, or undefined. */
   problem(i: number): string | undefined {
-    const { numbers, strings } = this.#from;
-    if (!isAddress(strings[this.#srcAddr + i] as string)) return 'src_addr is not an address';
-    if (!isAddress(strings[this.#dstAddr + i] as string)) return 'dst_addr is not an address';
+    const { numbers } = this.#from;
     for (let j = 0; j < INTEGER_FIELDS.length; j++) {
       const v = numbers[(this.#integers[j] as number) + i] as number;
       if (!Number.isInteger(v) || v < 0 || v > (INTEGER_FIELDS[j] as (typeof INTEGER_FIELDS)[number])[1]) {

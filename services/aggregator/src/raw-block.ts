@@ -1,4 +1,4 @@
-import { NativeColumn, type NativeType } from '@flowwatch/clickhouse';
+import { isAddress, NativeColumn, type NativeType } from '@flowwatch/clickhouse';
 import { estimated, type FlowClass } from '@flowwatch/enrichment';
 import type { FlowColumns } from '@flowwatch/flow-schema';
 import { RAW_COLUMNS } from './raw-row.js';
@@ -60,6 +60,14 @@ export function nsToMs(ns: number): number {
 /** Columns whose value is the same for every row of an insert: written when the insert is cut (RawBlock.columns). */
 const PER_INSERT = new Set<string>(['kafka_topic', 'kafka_partition', 'kafka_batch_first']);
 const PER_ROW = RAW_COLUMNS.filter((name) => !PER_INSERT.has(name));
+
+const SRC_NOT_ADDRESS = 'src_addr is not an address';
+const DST_NOT_ADDRESS = 'dst_addr is not an address';
+
+/** What RawBlock.append would say of a record with these addresses: for a record refused before it gets there. */
+export function addressProblem(srcAddr: string, dstAddr: string): string | undefined {
+  return !isAddress(srcAddr) ? SRC_NOT_ADDRESS : !isAddress(dstAddr) ? DST_NOT_ADDRESS : undefined;
+}
 
 /** How far a RawBlock was written: its rows and each column's bytes (RawBlock.mark). */
 export interface BlockMark {
@@ -154,13 +162,22 @@ export class RawBlock {
     this.#nextHop = from.stringBase('next_hop');
   }
 
-  /** Record `i` of the source message as a row, with what the registry says of it (`cls`). */
-  append(i: number, cls: FlowClass): void {
+  /**
+   * Record `i` of the source message as a row, with what the registry says of it (`cls`); or,
+   * when one of its addresses is not one (checked as it is written), nothing appended and what is
+   * wrong. Its other fields are RowCheck's to check first.
+   */
+  append(i: number, cls: FlowClass): string | undefined {
     const from = this.#from;
     if (from === undefined) throw new Error('RawBlock.append before source');
     const num = from.numbers;
     const str = from.strings;
     const c = this.c;
+    if (!c.src_addr.tryAddress(str[this.#srcAddr + i] as string)) return SRC_NOT_ADDRESS;
+    if (!c.dst_addr.tryAddress(str[this.#dstAddr + i] as string)) {
+      c.src_addr.pop();
+      return DST_NOT_ADDRESS;
+    }
     const rate = num[this.#rate + i] as number;
     const bytes = num[this.#bytes + i] as number;
     const packets = num[this.#packets + i] as number;
@@ -173,8 +190,6 @@ export class RawBlock {
     c.sampler_address.text(str[this.#sampler + i] as string);
     c.sequence_num.number(num[this.#sequence + i] as number);
     c.sampling_rate.number(rate);
-    c.src_addr.address(str[this.#srcAddr + i] as string);
-    c.dst_addr.address(str[this.#dstAddr + i] as string);
     c.src_port.number(num[this.#srcPort + i] as number);
     c.dst_port.number(num[this.#dstPort + i] as number);
     c.proto.number(num[this.#proto + i] as number);
@@ -201,6 +216,7 @@ export class RawBlock {
     c.direction.text(cls.direction);
     if (this.#offsetNumber >= 0) c.kafka_offset.number(this.#offsetNumber);
     else c.kafka_offset.decimal(this.#offset);
+    return undefined;
   }
 
   /** How far the block is written now. */

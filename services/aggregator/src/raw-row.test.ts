@@ -1,7 +1,8 @@
+import { emptyFlowClass } from '@flowwatch/enrichment';
 import { emptyFlow, type FlowRecord, flowColumnsOf } from '@flowwatch/flow-schema';
 import { describe, expect, it } from 'vitest';
 import { RowCheck, recordTypeProblem } from './aggregator.js';
-import { nsToMs } from './raw-block.js';
+import { nsToMs, RawBlock } from './raw-block.js';
 import { nsToDateTime64 } from './raw-row.js';
 
 describe('nsToDateTime64 and nsToMs', () => {
@@ -15,8 +16,20 @@ describe('nsToDateTime64 and nsToMs', () => {
   });
 });
 
-/** A JSON record's problem as the aggregator finds it: its types, then its values column by column. */
-const checkRecord = (r: FlowRecord) => recordTypeProblem(r) ?? new RowCheck().source(flowColumnsOf([r])).problem(0);
+/**
+ * A JSON record's problem as the aggregator finds it: its types, then its values column by column,
+ * then its addresses as they are written.
+ */
+function checkRecord(r: FlowRecord): string | undefined {
+  const typed = recordTypeProblem(r);
+  if (typed) return typed;
+  const columns = flowColumnsOf([r]);
+  const values = new RowCheck().source(columns).problem(0);
+  if (values) return values;
+  const block = new RawBlock(1);
+  block.source(columns, '0');
+  return block.append(0, emptyFlowClass());
+}
 
 describe('recordTypeProblem and RowCheck', () => {
   const ok = { ...emptyFlow('NETFLOW_V9'), src_addr: '10.0.0.1', dst_addr: '10.0.0.2', supplier_id: 's', bytes: 10, packets: 1 };
@@ -40,5 +53,24 @@ describe('recordTypeProblem and RowCheck', () => {
     [{ time_flow_end_ns: -1 }, /time_flow_end_ns/],
   ])('rejects %j with a reason', (change, reason) => {
     expect(checkRecord({ ...ok, ...change } as never)).toMatch(reason);
+  });
+});
+
+describe('RawBlock.append', () => {
+  it('appends nothing for a record whose address it cannot write, and goes on after it', () => {
+    const ok = { ...emptyFlow('IPFIX'), src_addr: '10.0.0.1', dst_addr: '2001:db8::1', supplier_id: 's' };
+    const records = [ok, { ...ok, dst_addr: '10.0.0.256' }, { ...ok, src_addr: 'nope' }, { ...ok, src_addr: '' }];
+    const block = new RawBlock(1);
+    const start = block.mark();
+    block.source(flowColumnsOf(records), '7');
+    const problems = records.map((_, i) => block.append(i, emptyFlowClass()));
+    expect(problems).toEqual([undefined, 'dst_addr is not an address', 'src_addr is not an address', undefined]);
+    const end = block.mark();
+    expect(end.rows).toBe(2);
+    // Every column holds two rows' worth: the refused records left nothing behind.
+    const columns = block.columns(start, end, 'flows', 0, '7');
+    expect(columns.every((c) => c.rows === 2)).toBe(true);
+    expect(columns.find((c) => c.name === 'src_addr')?.data.length).toBe(32);
+    expect(columns.find((c) => c.name === 'dst_addr')?.data.length).toBe(32);
   });
 });
