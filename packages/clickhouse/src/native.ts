@@ -113,8 +113,12 @@ export class NativeColumn {
         d.view.setUint32(at, v, true);
         break;
       case 8:
-        // Beyond 2^64-1 (an estimate scaled by a huge sampling rate) saturates.
-        if (v >= TWO_64) {
+        // Counts and offsets mostly fit in 32 bits; beyond 2^64-1 (an estimate scaled by a huge
+        // sampling rate) saturates.
+        if (v < TWO_32) {
+          d.view.setUint32(at, v, true);
+          d.view.setUint32(at + 4, 0, true);
+        } else if (v >= TWO_64) {
           d.view.setUint32(at, 0xffffffff, true);
           d.view.setUint32(at + 4, 0xffffffff, true);
         } else {
