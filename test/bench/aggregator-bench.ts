@@ -11,6 +11,7 @@ import { createRegistry, ServiceMetrics } from '@flowwatch/observability';
 import { pino } from 'pino';
 import { freePort } from '../support/ports.js';
 import { hourStartAgo } from '../support/recent-time.js';
+import { brokerPid, processCpuSeconds, ThreadCpu } from './proc-stat.js';
 
 /** 300 organisations of 8 suppliers, each with an IPv4 /18 and an IPv6 /48; a dozen services. */
 function benchRegistry(): RegistryConfig {
@@ -145,6 +146,10 @@ export async function aggregatorBench(
     const rowsWritten = async () =>
       ((await registry.getSingleMetric('flowwatch_aggregator_rows_written_total')?.get())?.values ?? []).reduce((a, v) => a + v.value, 0);
     const cpu0 = process.cpuUsage();
+    // Where the CPU goes: this process's threads by name (main: JavaScript; node: V8's collector
+    // and libuv; chDB's inserts and merges under their own names) and the broker's JVM.
+    const threads = new ThreadCpu(process.pid);
+    const broker0 = processCpuSeconds(brokerPid(join(dir, 'kafka')));
     const start = performance.now();
     await aggregator.start();
     // When rows were first seen, and how many: the sustained rate counts only the rows after them.
@@ -155,10 +160,13 @@ export async function aggregatorBench(
         firstRows = await rowsWritten();
         if (firstRows > 0) first = performance.now();
       }
+      threads.sample();
       await new Promise((r) => setTimeout(r, 100));
     }
     const end = performance.now();
     const cpu = process.cpuUsage(cpu0);
+    threads.sample();
+    const brokerSeconds = processCpuSeconds(brokerPid(join(dir, 'kafka'))) - broker0;
     await aggregator.stop();
     const written = await rowsWritten();
     const insertMetric = ((await registry.getSingleMetric('flowwatch_aggregator_insert_duration_seconds')?.get())?.values ?? []) as {
@@ -189,6 +197,8 @@ export async function aggregatorBench(
       // are not counted: they were written before that moment).
       flows_per_second_after_first_insert: first && end > first ? Math.round((written - firstRows) / ((end - first) / 1000)) : null,
       cpu_seconds: +((cpu.user + cpu.system) / 1e6).toFixed(2),
+      cpu_by_thread_seconds: threads.byName(),
+      broker_cpu_seconds: +brokerSeconds.toFixed(2),
       inserts,
       flows_per_insert: inserts ? Math.round(written / inserts) : null,
       insert_seconds: +insertSeconds.toFixed(2),

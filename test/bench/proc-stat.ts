@@ -36,3 +36,43 @@ export function processCpuSeconds(pid: number | undefined): number {
   if (pid === undefined) return Number.NaN;
   return procStat(`/proc/${pid}/stat`)?.cpuSeconds ?? Number.NaN;
 }
+
+/**
+ * CPU seconds of a process's threads by name (/proc/<pid>/task; the process's own thread is
+ * `main`) since this was made, sampled as often as `sample` is called: a thread that ends keeps
+ * what it had at its last sample (chDB's query threads come and go).
+ */
+export class ThreadCpu {
+  readonly #base = new Map<string, number>();
+  readonly #last = new Map<string, { name: string; cpuSeconds: number }>();
+
+  constructor(private readonly pid: number) {
+    this.sample();
+    for (const [tid, t] of this.#last) this.#base.set(tid, t.cpuSeconds);
+  }
+
+  sample(): void {
+    let tids: string[] = [];
+    try {
+      tids = readdirSync(`/proc/${this.pid}/task`);
+    } catch {
+      return;
+    }
+    for (const tid of tids) {
+      const stat = procStat(`/proc/${this.pid}/task/${tid}/stat`);
+      if (stat !== undefined) this.#last.set(tid, { name: Number(tid) === this.pid ? 'main' : stat.comm, cpuSeconds: stat.cpuSeconds });
+    }
+  }
+
+  /** Seconds per thread name since construction, largest first, those of at least `min` only. */
+  byName(min = 0.05): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [tid, t] of this.#last) out[t.name] = (out[t.name] ?? 0) + t.cpuSeconds - (this.#base.get(tid) ?? 0);
+    return Object.fromEntries(
+      Object.entries(out)
+        .filter(([, v]) => v >= min)
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, v]) => [k, +v.toFixed(2)]),
+    );
+  }
+}

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -11,7 +11,7 @@ import { LocalKafka } from '@flowwatch/local-kafka';
 import { pino } from 'pino';
 import { consumerLag, startFlowwatch } from '../support/flowwatch-process.js';
 import { freePort } from '../support/ports.js';
-import { brokerPid, processCpuSeconds, procStat } from './proc-stat.js';
+import { brokerPid, processCpuSeconds, ThreadCpu } from './proc-stat.js';
 import type { SoakSenderOptions } from './soak-sender.js';
 import {
   bucketCounts,
@@ -95,30 +95,6 @@ interface Sample {
   load_average: string;
 }
 
-/** CPU seconds of a process by thread name (/proc/<pid>/task/<tid>/stat comm; digits stripped), largest first. */
-function threadCpu(pid: number | undefined): Record<string, number> {
-  const out: Record<string, number> = {};
-  if (pid === undefined) return out;
-  let tids: string[] = [];
-  try {
-    tids = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return out;
-  }
-  for (const tid of tids) {
-    const stat = procStat(`/proc/${pid}/task/${tid}/stat`);
-    if (stat === undefined) continue; // thread gone meanwhile
-    const name = Number(tid) === pid ? 'main' : stat.comm;
-    out[name] = (out[name] ?? 0) + stat.cpuSeconds;
-  }
-  return Object.fromEntries(
-    Object.entries(out)
-      .filter(([, v]) => v >= 0.5)
-      .sort((a, b) => b[1] - a[1])
-      .map(([k, v]) => [k, +v.toFixed(1)]),
-  );
-}
-
 const mb = (bytes: number) => +(bytes / 2 ** 20).toFixed(1);
 const round = (x: number, digits = 2) => (Number.isFinite(x) ? +x.toFixed(digits) : null);
 
@@ -172,6 +148,8 @@ export async function soakBench(print: (o: Record<string, unknown>) => void, opt
       await new Promise((r) => setTimeout(r, 500));
     }
     const fwPid = fw.child.pid;
+    // Its threads' CPU from here on (those that end keep what they had at their last sample).
+    const fwThreadCpu = fwPid === undefined ? undefined : new ThreadCpu(fwPid);
 
     // Port-scan alerts as they are published, by source (each incident has a fresh one).
     const scanAlerts = new Map<string, number>();
@@ -225,6 +203,7 @@ export async function soakBench(print: (o: Record<string, unknown>) => void, opt
       return parsePrometheusText(await res.text());
     };
     const takeSample = async (): Promise<{ sample: Sample; metrics: PromSample[] }> => {
+      fwThreadCpu?.sample();
       const m = await metricsNow();
       const [lagAggregator, lagDetector] = await Promise.all([
         consumerLag(kafka, 'flowwatch-aggregator', 'flows'),
@@ -294,7 +273,8 @@ export async function soakBench(print: (o: Record<string, unknown>) => void, opt
     const m = last.metrics;
     const end = last.sample;
 
-    const fwThreads = threadCpu(fwPid);
+    fwThreadCpu?.sample();
+    const fwThreads = fwThreadCpu?.byName(0.5) ?? {};
     await alertReader.disconnect();
     const stopCode = await fw.stop(60_000);
     // The process owned the chDB directory; now this one opens it and counts.
