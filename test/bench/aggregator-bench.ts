@@ -80,6 +80,7 @@ export async function aggregatorBench(
   totalFlows = 1_000_000,
   encoding: FlowsEncoding = 'ndjson',
   partitionsConcurrently = 2,
+  insertsInFlight = 2,
 ) {
   const logger = pino({ level: 'warn' });
   const dir = mkdtempSync(join(tmpdir(), 'fw-bench-aggr-'));
@@ -140,7 +141,14 @@ export async function aggregatorBench(
     const registry = createRegistry();
     const aggregator = createAggregator(
       { logger, registry, kafka, clickhouse: ch.client, producerOptions, topics: { flows: topic, dlq: `${topic}.dlq` }, readiness: [] },
-      { groupId: 'bench-aggregators', maxBytesPerPartition: 8 << 20, minBytes: 512 << 10, maxWaitMs: 500, partitionsConcurrently },
+      {
+        groupId: 'bench-aggregators',
+        maxBytesPerPartition: 8 << 20,
+        minBytes: 512 << 10,
+        maxWaitMs: 500,
+        partitionsConcurrently,
+        insertsInFlight,
+      },
       benchRegistry(),
     );
     const rowsWritten = async () =>
@@ -190,6 +198,7 @@ export async function aggregatorBench(
       bench: 'aggregator',
       flows_encoding: encoding,
       partitions_concurrently: partitionsConcurrently,
+      inserts_in_flight: insertsInFlight,
       flows: written,
       seconds: +seconds.toFixed(2),
       flows_per_second: Math.round(written / seconds),

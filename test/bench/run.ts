@@ -142,6 +142,7 @@ if (want('aggregator')) {
       Number(process.env.FLOWWATCH_BENCH_AGGREGATOR_FLOWS ?? 1_000_000),
       encoding as FlowsEncoding,
       Number(process.env.FLOWWATCH_BENCH_AGGREGATOR_PARTITIONS_CONCURRENTLY ?? 2),
+      Number(process.env.FLOWWATCH_BENCH_AGGREGATOR_INSERTS_IN_FLIGHT ?? 2),
     );
 }
 if (want('detector')) {

@@ -117,7 +117,14 @@ describe('Kafka broker down for 30 s under steady load', () => {
     const aggregatorRegistry = createRegistry();
     const aggregator = createAggregator(
       { logger: silentLogger, registry: aggregatorRegistry, kafka, clickhouse: ch.client, producerOptions, topics, readiness: [] },
-      { groupId: 'chaos-aggregators', maxBytesPerPartition: 1 << 20, minBytes: 1, maxWaitMs: 200, partitionsConcurrently: 2 },
+      {
+        groupId: 'chaos-aggregators',
+        maxBytesPerPartition: 1 << 20,
+        minBytes: 1,
+        maxWaitMs: 200,
+        partitionsConcurrently: 2,
+        insertsInFlight: 2,
+      },
       registryConfig,
     );
     await collector.start();

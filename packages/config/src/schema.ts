@@ -471,6 +471,15 @@ export const aggregatorSchema = z.strictObject({
     .describe(
       "Partitions handled at once: one partition's records are read and enriched while another's insert is in flight (each partition's batches stay in order). 2 keeps the JavaScript thread busy during inserts (docs/benchmarks.md, Aggregator); memory is bounded by maxBytesPerPartition per assigned partition either way",
     ),
+  insertsInFlight: z
+    .number()
+    .int()
+    .min(0)
+    .max(16)
+    .default(2)
+    .describe(
+      "Inserts that may run while the next fetch is read (a partition's next batch still waits for its previous insert; offsets are committed when an insert lands). 0: every batch of a fetch is inserted before the next fetch. Each holds its batch's rows in memory",
+    ),
 });
 export type AggregatorConfig = z.infer<typeof aggregatorSchema>;
 

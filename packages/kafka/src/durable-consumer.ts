@@ -21,9 +21,19 @@ export interface DurableConsumerOptions {
   /**
    * Makes the batch durable (written to ClickHouse, state checkpointed, ...). Offsets are
    * committed only after it resolves; if it throws, the same batch is retried with back-off
-   * and consumption of that partition waits, so nothing is skipped.
+   * and consumption of that partition waits, so nothing is skipped. It may instead hand back the
+   * batch's write (a `BatchWrite`), which makes it durable: see `writesInFlight`.
    */
-  handle: (batch: ConsumedBatch) => Promise<void>;
+  // biome-ignore lint/suspicious/noConfusingVoidType: a handler that makes its batch durable itself returns nothing
+  handle: (batch: ConsumedBatch) => Promise<void | BatchWrite>;
+  /**
+   * Writes handed back by `handle` that may be in flight at once. 0 (the default): a write runs
+   * at once, before the batch's commit. Above 0, `eachBatch` returns once the write has started,
+   * so the next fetch is handled while it runs; the partition's next batch waits for it, and the
+   * batch's offsets are committed when it resolves. A failed write is retried as it is, with
+   * back-off, until it succeeds or the consumer stops: it must be idempotent.
+   */
+  writesInFlight?: number;
   retryBackoffMs?: number;
   maxBytesPerPartition?: number;
   /** A fetch waits for this many bytes, or `maxWaitTimeInMs`: larger, fewer batches at low rates. */
@@ -42,6 +52,9 @@ export interface DurableConsumerOptions {
   onAssignment?: (assignment: Record<string, number[]>) => void;
 }
 
+/** The part of a batch's work that makes it durable, run after `handle` (DurableConsumerOptions.writesInFlight). */
+export type BatchWrite = () => Promise<void>;
+
 /**
  * A kafkajs consumer with manual offset commits after work is durable (at-least-once; the
  * handler makes its effects idempotent for exactly-once results).
@@ -51,6 +64,10 @@ export class DurableConsumer {
   private stopped = false;
   private readonly m;
   private assigned = 0;
+  /** Per topic/partition: its last batch's write and commit, which its next batch waits for. */
+  readonly #writes = new Map<string, Promise<void>>();
+  #inFlight = 0;
+  readonly #slotWaiters: (() => void)[] = [];
 
   constructor(
     kafka: Kafka,
@@ -96,7 +113,6 @@ export class DurableConsumer {
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: this.options.topics, fromBeginning: this.options.fromBeginning });
     if (this.stopped) return;
-    const backoffStart = this.options.retryBackoffMs ?? 500;
     await this.consumer.run({
       autoCommit: false,
       partitionsConsumedConcurrently: this.options.partitionsConcurrently ?? 1,
@@ -113,55 +129,111 @@ export class DurableConsumer {
           lastOffset: last.offset,
           highWatermark: batch.highWatermark,
         };
-        let backoff = backoffStart;
-        for (;;) {
-          if (!isRunning() || isStale() || this.stopped) return;
-          // A long batch (a slow insert, a busy shared core) must not cost the group membership:
-          // heart-beat while the handler works (kafkajs sends at most one per heartbeatInterval).
-          const beating = setInterval(() => void heartbeat().catch(() => {}), 1000);
-          try {
-            await this.options.handle(consumed);
-            break;
-          } catch (err) {
-            this.m.retries.inc({ topic: batch.topic });
-            this.logger.warn(
-              { err: err instanceof Error ? err.message : String(err), topic: batch.topic, partition: batch.partition, backoff },
-              'batch handler failed; retrying the same batch',
-            );
-            await sleep(backoff);
-            backoff = Math.min(backoff * 2, 10_000);
-            await heartbeat().catch(() => {});
-          } finally {
-            clearInterval(beating);
-          }
-        }
-        resolveOffset(last.offset);
+        const live = () => isRunning() && !isStale() && !this.stopped;
+        const key = `${batch.topic}/${batch.partition}`;
+        // A long batch (a slow insert, a busy shared core, the previous write of the partition)
+        // must not cost the group membership: heart-beat while it waits (kafkajs sends at most one
+        // per heartbeatInterval).
+        const beating = setInterval(() => void heartbeat().catch(() => {}), 1000);
         try {
-          await this.consumer.commitOffsets([
-            { topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() },
-          ]);
-        } catch (err) {
-          // Thrown out of eachBatch, a commit refused because this member was dropped from the group
-          // (a stall longer than the session) crashed the consumer for good: kafkajs does not restart
-          // on non-retriable errors. The batch is uncommitted, so it is consumed again after the
-          // re-join (at least once); return and let kafkajs re-join.
-          if (!isRebalanceError(err)) throw err;
-          this.logger.warn(
-            { err: (err as Error).message, topic: batch.topic, partition: batch.partition },
-            'commit refused by a rebalance; re-joining',
+          // The partition's previous batch first: its write and commit (a no-op when none is pending).
+          await this.#writes.get(key);
+          let write: BatchWrite | undefined;
+          const handled = await this.#retrying(consumed, live, heartbeat, async () => {
+            write = (await this.options.handle(consumed)) ?? undefined;
+          });
+          if (!handled) return;
+          const inFlight = this.options.writesInFlight ?? 0;
+          if (write === undefined || inFlight === 0) {
+            if (write !== undefined && !(await this.#retrying(consumed, live, heartbeat, write))) return;
+            resolveOffset(last.offset);
+            await this.#commit(consumed, batch.offsetLag(), true);
+            await heartbeat();
+            return;
+          }
+          await this.#slot(inFlight);
+          // Fetching goes on from here; the offsets are committed once the write lands.
+          resolveOffset(last.offset);
+          const lag = batch.offsetLag();
+          const durable = write;
+          this.#writes.set(
+            key,
+            (async () => {
+              try {
+                if (await this.#retrying(consumed, live, heartbeat, durable)) await this.#commit(consumed, lag, false);
+              } finally {
+                this.#release();
+              }
+            })(),
           );
-          return;
+        } finally {
+          clearInterval(beating);
         }
-        this.m.consumed.inc({ topic: batch.topic }, batch.messages.length);
-        this.m.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
-        await heartbeat();
       },
     });
+  }
+
+  /** Runs `work` until it succeeds (true), retrying with back-off, or the batch is no longer live (false). */
+  async #retrying(batch: ConsumedBatch, live: () => boolean, heartbeat: () => Promise<void>, work: () => Promise<void>): Promise<boolean> {
+    let backoff = this.options.retryBackoffMs ?? 500;
+    for (;;) {
+      if (!live()) return false;
+      try {
+        await work();
+        return true;
+      } catch (err) {
+        this.m.retries.inc({ topic: batch.topic });
+        this.logger.warn(
+          { err: err instanceof Error ? err.message : String(err), topic: batch.topic, partition: batch.partition, backoff },
+          'batch handler failed; retrying the same batch',
+        );
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, 10_000);
+        await heartbeat().catch(() => {});
+      }
+    }
+  }
+
+  /**
+   * Commits the offset after the batch. A commit refused because this member was dropped from the
+   * group (a stall longer than the session) is left to the re-join: the batch is uncommitted, so
+   * it is consumed again (at least once). Other failures are thrown out of eachBatch (`rethrow`),
+   * or, for a write that finished after its eachBatch returned, logged and left uncommitted.
+   */
+  async #commit(batch: ConsumedBatch, lag: number | string, rethrow: boolean): Promise<void> {
+    try {
+      await this.consumer.commitOffsets([
+        { topic: batch.topic, partition: batch.partition, offset: (BigInt(batch.lastOffset) + 1n).toString() },
+      ]);
+    } catch (err) {
+      // Thrown out of eachBatch, a non-rebalance failure crashed the consumer for good: kafkajs
+      // does not restart on non-retriable errors.
+      if (rethrow && !isRebalanceError(err)) throw err;
+      this.logger.warn(
+        { err: (err as Error).message, topic: batch.topic, partition: batch.partition },
+        isRebalanceError(err) ? 'commit refused by a rebalance; re-joining' : 'commit failed; the batch will be consumed again',
+      );
+      return;
+    }
+    this.m.consumed.inc({ topic: batch.topic }, batch.messages.length);
+    this.m.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(lag));
+  }
+
+  async #slot(max: number): Promise<void> {
+    while (this.#inFlight >= max) await new Promise<void>((r) => this.#slotWaiters.push(r));
+    this.#inFlight++;
+  }
+
+  #release(): void {
+    this.#inFlight--;
+    this.#slotWaiters.shift()?.();
   }
 
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    // Writes under way finish (a failing one stops retrying): their commits go out before leaving.
+    await Promise.allSettled(this.#writes.values());
     await this.consumer.disconnect();
   }
 }

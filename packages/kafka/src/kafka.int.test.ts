@@ -202,6 +202,87 @@ describe('BufferedProducer and DurableConsumer', () => {
     expect(await metricValue(registry, 'flowwatch_test_kafka_produced_messages_total', { topic })).toBe(20);
   });
 
+  it('with writes in flight, reads on while a write runs, writes each partition in order, retries a failed write and commits only what landed', async () => {
+    const topic = uniqueName('inflight');
+    await ensureTopics(
+      kafka,
+      [{ name: topic, partitions: 2, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' }],
+      silentLogger,
+    );
+    const { registry, metrics: m } = metrics();
+    const producer = new BufferedProducer(kafka, { ...producerOptions, batchMaxMessages: 10 }, m, silentLogger);
+    await producer.start();
+    const N = 400;
+    // Sixteen keys: both partitions get some (two keys may hash to one partition).
+    for (let i = 0; i < N; i++) producer.send(topic, [{ key: `k${i % 16}`, value: JSON.stringify({ i, pad: 'x'.repeat(200) }) }]);
+    await producer.flush();
+    await producer.stop();
+
+    const group = uniqueName('g');
+    let open: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      open = r;
+    });
+    let gated: number | undefined; // the partition whose first write waits at the gate
+    let failed = false;
+    const handled: string[] = [];
+    const written = new Map<number, number[]>(); // partition -> first offsets, in the order written
+    const seen = new Map<number, number>();
+    const consumer = new DurableConsumer(
+      kafka,
+      {
+        groupId: group,
+        topics: [topic],
+        fromBeginning: true,
+        maxBytesPerPartition: 4096, // several batches a partition
+        // One batch at a time: only a write handed back lets the next batch be read before it lands.
+        partitionsConcurrently: 1,
+        writesInFlight: 2,
+        retryBackoffMs: 50,
+        handle: async (b) => {
+          handled.push(`${b.partition}@${b.firstOffset}`);
+          const first = gated === undefined;
+          if (first) gated = b.partition;
+          return async () => {
+            if (first) {
+              await gate;
+              if (!failed) {
+                failed = true;
+                throw new Error('insert failed');
+              }
+            }
+            written.set(b.partition, [...(written.get(b.partition) ?? []), Number(b.firstOffset)]);
+            for (const msg of b.messages) {
+              const i = JSON.parse(String(msg.value)).i as number;
+              seen.set(i, (seen.get(i) ?? 0) + 1);
+            }
+          };
+        },
+      },
+      m,
+      silentLogger,
+    );
+    await consumer.start();
+    // The gated write holds its partition; the other partition's batches are read and written meanwhile.
+    await waitFor(() => handled.length >= 2 && (written.get(gated === 0 ? 1 : 0)?.length ?? 0) >= 1);
+    expect(written.get(gated as number)).toBeUndefined();
+    const admin = kafka.admin();
+    await admin.connect();
+    const committed = async (partition: number) =>
+      Number((await admin.fetchOffsets({ groupId: group, topics: [topic] }))[0]?.partitions.find((p) => p.partition === partition)?.offset);
+    expect(await committed(gated as number)).toBe(-1); // nothing of the gated partition is committed
+    open();
+    await waitFor(() => seen.size === N);
+    await consumer.stop();
+    expect([...seen.values()].every((c) => c === 1)).toBe(true);
+    for (const [, firsts] of written) expect(firsts).toEqual([...firsts].sort((a, b) => a - b));
+    expect(await metricValue(registry, 'flowwatch_test_kafka_handler_retries_total', { topic })).toBe(1);
+    // Everything landed, so everything is committed: each partition's offset is its end.
+    const ends = await admin.fetchTopicOffsets(topic);
+    for (const p of ends) expect(await committed(p.partition)).toBe(Number(p.offset));
+    await admin.disconnect();
+  });
+
   it('keeps one key in order within its partition', async () => {
     const topic = uniqueName('order');
     await ensureTopics(

@@ -131,7 +131,7 @@ function aggregator(client: ClickHouseClient, topic: string, groupId: string, me
       topics: { flows: topic, dlq: `${topic}.dlq` },
       readiness: [],
     },
-    { groupId, maxBytesPerPartition: 4 << 20, minBytes: 1, maxWaitMs: 200, partitionsConcurrently: 2 },
+    { groupId, maxBytesPerPartition: 4 << 20, minBytes: 1, maxWaitMs: 200, partitionsConcurrently: 2, insertsInFlight: 2 },
     registry,
   );
 }

@@ -129,7 +129,7 @@ async function aggregate(
       topics: { flows: topic, dlq: `${topic}.dlq` },
       readiness: [],
     },
-    { groupId: group, maxBytesPerPartition: 16 << 20, minBytes: 1, maxWaitMs: 200, partitionsConcurrently: 2 },
+    { groupId: group, maxBytesPerPartition: 16 << 20, minBytes: 1, maxWaitMs: 200, partitionsConcurrently: 2, insertsInFlight: 2 },
     registry,
   );
   const metric = async (name: string) =>

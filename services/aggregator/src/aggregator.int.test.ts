@@ -129,7 +129,14 @@ function aggregator(): Aggregator {
       topics,
       readiness: [],
     },
-    { groupId: `${topics.flows}-aggregators`, maxBytesPerPartition: 64 * 1024, minBytes: 1, maxWaitMs: 200, partitionsConcurrently: 2 },
+    {
+      groupId: `${topics.flows}-aggregators`,
+      maxBytesPerPartition: 64 * 1024,
+      minBytes: 1,
+      maxWaitMs: 200,
+      partitionsConcurrently: 2,
+      insertsInFlight: 2,
+    },
     registry,
   );
 }

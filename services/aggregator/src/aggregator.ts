@@ -31,6 +31,11 @@ export interface AggregatorConfig {
   /** Partitions handled at once (their batches overlap: one is read while another is inserted). */
   partitionsConcurrently: number;
   /**
+   * Inserts that may run while the next batches are fetched and read (0: a batch is inserted
+   * before the next fetch of its round); its offsets are committed when it lands.
+   */
+  insertsInFlight: number;
+  /**
    * flows_raw's retention (storage.rawTtlDays, 7 by default). ClickHouse drops a row already past
    * its TTL at insert; such records are dead-lettered instead (see handle).
    */
@@ -383,10 +388,26 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
       m.dedup.inc({ topic: batch.topic }, skipped);
       logger.info({ topic: batch.topic, partition: batch.partition, skipped, storedUpTo: String(hw) }, 'skipped messages already stored');
     }
-    // Each insert starts after what is stored, as last read: a longer insert of another writer may
-    // have stored past the end of ours.
-    let storedUpTo = hw;
-    for (const run of insertRuns(messages)) storedUpTo = await store(batch, block, run, storedUpTo);
+    // The write (DurableConsumer: run while the next batches are read when insertsInFlight > 0;
+    // retried as it is: every insert carries its token). Each insert starts after what is stored,
+    // as last read: a longer insert of another writer may have stored past the end of ours.
+    const runs = insertRuns(messages);
+    return async () => {
+      let storedUpTo = hw;
+      for (const run of runs) storedUpTo = await store(batch, block, run, storedUpTo);
+    };
+  };
+
+  /** `work`, noting whether ClickHouse answered (readiness): every ClickHouse call of a batch counts. */
+  const noted = async <T>(work: () => Promise<T>): Promise<T> => {
+    try {
+      const result = await work();
+      clickhouseOk = true;
+      return result;
+    } catch (err) {
+      clickhouseOk = false;
+      throw err;
+    }
   };
 
   const consumer = new DurableConsumer(
@@ -396,18 +417,14 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
       topics: [deps.topics.flows],
       fromBeginning: true,
       handle: async (batch) => {
-        try {
-          await handle(batch);
-          clickhouseOk = true;
-        } catch (err) {
-          clickhouseOk = false;
-          throw err;
-        }
+        const write = await noted(() => handle(batch));
+        return () => noted(write);
       },
       maxBytesPerPartition: config.maxBytesPerPartition,
       minBytes: config.minBytes,
       maxWaitTimeInMs: config.maxWaitMs,
       partitionsConcurrently: config.partitionsConcurrently,
+      writesInFlight: config.insertsInFlight,
     },
     metrics,
     logger,
