@@ -108,13 +108,18 @@ describe('binary flows messages', () => {
       return seed / 2 ** 31;
     };
     let problems = 0;
+    // Records without every field, counted and asserted once (an expect per record made this
+    // test take seconds on a loaded machine).
+    const fields = FIELDS.join();
+    let incomplete = 0;
     for (let k = 0; k < 3000; k++) {
       const damaged = Buffer.from(message);
       for (let j = 0; j < 1 + Math.floor(random() * 4); j++) damaged[Math.floor(random() * damaged.length)] = Math.floor(random() * 256);
       const out = decodeFlows(damaged);
       if (out.problem !== undefined) problems++;
-      else for (const r of out.records) expect(Object.keys(r)).toEqual(FIELDS);
+      else for (const r of out.records) if (Object.keys(r).join() !== fields) incomplete++;
     }
     expect(problems).toBeGreaterThan(100);
+    expect(incomplete).toBe(0);
   });
 });
