@@ -1,12 +1,4 @@
-import {
-  BinaryFlowsError,
-  decodeFlowColumns,
-  decodeFlowsBinary,
-  encodeFlowsBinary,
-  type FlowColumns,
-  flowColumnsOf,
-  isBinaryFlows,
-} from './flow-binary.js';
+import { BinaryFlowsError, decodeFlowColumns, encodeFlowsBinary, type FlowColumns, flowColumnsOf, isBinaryFlows } from './flow-binary.js';
 import { flowToJson } from './flow-json.js';
 import type { FlowRecord } from './flow-record.js';
 
@@ -60,12 +52,8 @@ export interface DecodedFlows {
 /** Parses a `flows` message of either encoding; what cannot be read is reported, not thrown. */
 export function decodeFlows(value: Buffer | string): DecodedFlows {
   if (typeof value !== 'string' && isBinaryFlows(value)) {
-    try {
-      return { records: decodeFlowsBinary(value), badLines: 0 };
-    } catch (err) {
-      if (!(err instanceof BinaryFlowsError)) throw err;
-      return { records: [], badLines: 0, problem: err.message };
-    }
+    const { columns, problem } = readBinary(value);
+    return problem === undefined ? { records: columns.records(), badLines: 0 } : { records: [], badLines: 0, problem };
   }
   const text = typeof value === 'string' ? value : value.toString('utf8');
   const records: FlowRecord[] = [];
@@ -97,16 +85,19 @@ export interface DecodedFlowColumns {
  * type reads there as 0 or ''.
  */
 export function decodeFlowsColumns(value: Buffer, accept: (record: FlowRecord) => boolean): DecodedFlowColumns {
-  if (isBinaryFlows(value)) {
-    try {
-      return { columns: decodeFlowColumns(value), badLines: 0 };
-    } catch (err) {
-      if (!(err instanceof BinaryFlowsError)) throw err;
-      return { columns: flowColumnsOf([]), badLines: 0, problem: err.message };
-    }
-  }
+  if (isBinaryFlows(value)) return { ...readBinary(value), badLines: 0 };
   const { records, badLines } = decodeFlows(value);
   return { columns: flowColumnsOf(records.filter(accept)), badLines };
+}
+
+/** A binary message's columns, or none and why it cannot be read (BinaryFlowsError, reported rather than thrown). */
+function readBinary(value: Buffer): { columns: FlowColumns; problem?: string } {
+  try {
+    return { columns: decodeFlowColumns(value) };
+  } catch (err) {
+    if (!(err instanceof BinaryFlowsError)) throw err;
+    return { columns: flowColumnsOf([]), problem: err.message };
+  }
 }
 
 export interface DeadLetter {

@@ -33,6 +33,17 @@ async function metricValue(registry: ReturnType<typeof createRegistry>, name: st
   return v?.value ?? 0;
 }
 
+/** A new topic of `partitions` partitions, named from `prefix`. */
+async function newTopic(prefix: string, partitions: number): Promise<string> {
+  const topic = uniqueName(prefix);
+  await ensureTopics(
+    kafka,
+    [{ name: topic, partitions, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' }],
+    silentLogger,
+  );
+  return topic;
+}
+
 async function waitFor(cond: () => boolean, ms = 20_000): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
@@ -65,13 +76,8 @@ describe('ensureTopics', () => {
 
 describe('BufferedProducer and DurableConsumer', () => {
   it('round-trips keyed messages, commits after the handler and resumes after the commit', async () => {
-    const topic = uniqueName('roundtrip');
+    const topic = await newTopic('roundtrip', 2);
     const group = uniqueName('group');
-    await ensureTopics(
-      kafka,
-      [{ name: topic, partitions: 2, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' }],
-      silentLogger,
-    );
     const { registry, metrics: m } = metrics();
     const producer = new BufferedProducer(kafka, producerOptions, m, silentLogger);
     await producer.start();
@@ -137,12 +143,7 @@ describe('BufferedProducer and DurableConsumer', () => {
 
   it('writes and reads back every codec (the broker decompresses and validates each batch)', async () => {
     const codecs = ['none', 'gzip', 'lz4', 'snappy'] as const;
-    const topic = uniqueName('codecs');
-    await ensureTopics(
-      kafka,
-      [{ name: topic, partitions: 2, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' }],
-      silentLogger,
-    );
+    const topic = await newTopic('codecs', 2);
     // NDJSON-like values, large enough that LZ4 and Snappy span several blocks per batch.
     const value = (codec: string, i: number) =>
       `${Array.from({ length: 40 }, (_, j) => `{"codec":"${codec}","i":${i},"j":${j},"bytes":${(i * 7919 + j) % 100_003}}`).join('\n')}\n`;
@@ -181,12 +182,7 @@ describe('BufferedProducer and DurableConsumer', () => {
   it('does not linger while a full batch (by bytes) is waiting', async () => {
     // A linger before every request, as before, capped the collector at one 1 MiB request per
     // linger: here each message fills a batch by itself, so a minute's linger must never apply.
-    const topic = uniqueName('linger');
-    await ensureTopics(
-      kafka,
-      [{ name: topic, partitions: 1, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' }],
-      silentLogger,
-    );
+    const topic = await newTopic('linger', 1);
     const { registry, metrics: m } = metrics();
     const options = { ...producerOptions, lingerMs: 60_000, batchMaxMessages: 2000, batchMaxBytes: 1024 };
     const producer = new BufferedProducer(kafka, options, m, silentLogger);
@@ -203,12 +199,7 @@ describe('BufferedProducer and DurableConsumer', () => {
   });
 
   it('with writes in flight, reads on while a write runs, writes each partition in order, retries a failed write and commits only what landed', async () => {
-    const topic = uniqueName('inflight');
-    await ensureTopics(
-      kafka,
-      [{ name: topic, partitions: 2, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' }],
-      silentLogger,
-    );
+    const topic = await newTopic('inflight', 2);
     const { registry, metrics: m } = metrics();
     const producer = new BufferedProducer(kafka, { ...producerOptions, batchMaxMessages: 10 }, m, silentLogger);
     await producer.start();
@@ -284,12 +275,7 @@ describe('BufferedProducer and DurableConsumer', () => {
   });
 
   it('keeps one key in order within its partition', async () => {
-    const topic = uniqueName('order');
-    await ensureTopics(
-      kafka,
-      [{ name: topic, partitions: 4, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' }],
-      silentLogger,
-    );
+    const topic = await newTopic('order', 4);
     const { metrics: m } = metrics();
     const producer = new BufferedProducer(kafka, { ...producerOptions, batchMaxMessages: 37 }, m, silentLogger);
     await producer.start();
@@ -323,12 +309,7 @@ describe('BufferedProducer and DurableConsumer', () => {
   });
 
   it('keeps its group membership through a batch that takes longer than the session time-out', async () => {
-    const topic = uniqueName('slow');
-    await ensureTopics(
-      kafka,
-      [{ name: topic, partitions: 1, replicationFactor: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' }],
-      silentLogger,
-    );
+    const topic = await newTopic('slow', 1);
     const { metrics: m } = metrics();
     const producer = new BufferedProducer(kafka, producerOptions, m, silentLogger);
     await producer.start();

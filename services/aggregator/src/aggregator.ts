@@ -548,11 +548,9 @@ export class RowCheck {
   problem(i: number): string | undefined {
     const { numbers } = this.#from;
     for (let j = 0; j < INTEGER_FIELDS.length; j++) {
+      const [k, max] = INTEGER_FIELDS[j] as (typeof INTEGER_FIELDS)[number];
       const v = numbers[(this.#integers[j] as number) + i] as number;
-      if (!Number.isInteger(v) || v < 0 || v > (INTEGER_FIELDS[j] as (typeof INTEGER_FIELDS)[number])[1]) {
-        const [k, max] = INTEGER_FIELDS[j] as (typeof INTEGER_FIELDS)[number];
-        return `${k} is not an integer from 0 to ${max}`;
-      }
+      if (!Number.isInteger(v) || v < 0 || v > max) return `${k} is not an integer from 0 to ${max}`;
     }
     for (let j = 0; j < TIME_FIELDS.length; j++) {
       const v = numbers[(this.#times[j] as number) + i] as number;

@@ -58,8 +58,20 @@ export function nsToMs(ns: number): number {
 }
 
 /** Columns whose value is the same for every row of an insert: written when the insert is cut (RawBlock.columns). */
-const PER_INSERT = new Set<string>(['kafka_topic', 'kafka_partition', 'kafka_batch_first']);
-const PER_ROW = RAW_COLUMNS.filter((name) => !PER_INSERT.has(name));
+const PER_INSERT = ['kafka_topic', 'kafka_partition', 'kafka_batch_first'] as const;
+type PerRow = Exclude<(typeof RAW_COLUMNS)[number], (typeof PER_INSERT)[number]>;
+const PER_ROW = RAW_COLUMNS.filter((name): name is PerRow => !(PER_INSERT as readonly string[]).includes(name));
+
+/** A Kafka offset's text as the number written for it, or -1 past 2^53 (written from the text: NativeColumn.decimal). */
+function offsetNumber(text: string): number {
+  const n = Number(text);
+  return Number.isSafeInteger(n) && n >= 0 ? n : -1;
+}
+
+function writeOffset(column: NativeColumn, text: string, n: number): void {
+  if (n >= 0) column.number(n);
+  else column.decimal(text);
+}
 
 const SRC_NOT_ADDRESS = 'src_addr is not an address';
 const DST_NOT_ADDRESS = 'dst_addr is not an address';
@@ -83,7 +95,7 @@ export interface BlockMark {
  */
 export class RawBlock {
   readonly #own: NativeColumn[];
-  private readonly c: Record<(typeof RAW_COLUMNS)[number], NativeColumn>;
+  private readonly c: Record<PerRow, NativeColumn>;
   // Where each field of the current message's records starts in its FlowColumns (`source`).
   #from: FlowColumns | undefined;
   #offset = '0';
@@ -117,9 +129,10 @@ export class RawBlock {
   #nextHop = 0;
 
   constructor(capacity = 1024) {
-    this.c = Object.fromEntries(
-      RAW_COLUMNS.map((name) => [name, new NativeColumn(name, RAW_TYPES[name], PER_INSERT.has(name) ? 0 : capacity)]),
-    ) as Record<(typeof RAW_COLUMNS)[number], NativeColumn>;
+    this.c = Object.fromEntries(PER_ROW.map((name) => [name, new NativeColumn(name, RAW_TYPES[name], capacity)])) as Record<
+      PerRow,
+      NativeColumn
+    >;
     this.#own = PER_ROW.map((name) => this.c[name]);
   }
 
@@ -131,8 +144,7 @@ export class RawBlock {
   source(from: FlowColumns, offset: string): void {
     this.#from = from;
     this.#offset = offset;
-    const n = Number(offset);
-    this.#offsetNumber = Number.isSafeInteger(n) && n >= 0 ? n : -1;
+    this.#offsetNumber = offsetNumber(offset);
     this.#received = from.numberBase('time_received_ns');
     this.#start = from.numberBase('time_flow_start_ns');
     this.#end = from.numberBase('time_flow_end_ns');
@@ -214,8 +226,7 @@ export class RawBlock {
     c.dst_org_supplier.text(cls.dst_org_supplier);
     c.service.text(cls.service);
     c.direction.text(cls.direction);
-    if (this.#offsetNumber >= 0) c.kafka_offset.number(this.#offsetNumber);
-    else c.kafka_offset.decimal(this.#offset);
+    writeOffset(c.kafka_offset, this.#offset, this.#offsetNumber);
     return undefined;
   }
 
@@ -235,10 +246,11 @@ export class RawBlock {
     const kafkaTopic = new NativeColumn('kafka_topic', RAW_TYPES.kafka_topic, rows);
     const kafkaPartition = new NativeColumn('kafka_partition', RAW_TYPES.kafka_partition, rows);
     const first = new NativeColumn('kafka_batch_first', RAW_TYPES.kafka_batch_first, rows);
+    const firstNumber = offsetNumber(batchFirst);
     for (let r = 0; r < rows; r++) {
       kafkaTopic.text(topic);
       kafkaPartition.number(partition);
-      first.decimal(batchFirst);
+      writeOffset(first, batchFirst, firstNumber);
     }
     columns.push(kafkaTopic, kafkaPartition, first);
     return columns;
