@@ -183,6 +183,16 @@ export async function aggregatorBench(
     }[];
     const inserts = insertMetric.find((v) => v.metricName?.endsWith('_count'))?.value ?? 0;
     const insertSeconds = insertMetric.find((v) => v.metricName?.endsWith('_sum'))?.value ?? 0;
+    // Merges' write amplification: every part written during the run is still listed (inactive
+    // parts stay for old_parts_lifetime, 8 minutes), so rows in all parts less the rows inserted
+    // are the rows the background merges rewrote.
+    const [rawParts] = await (
+      await ch.client.query({
+        query: `SELECT countIf(active) AS active, sum(rows) AS rows FROM system.parts
+                WHERE database = currentDatabase() AND table = 'flows_raw'`,
+        format: 'JSONEachRow',
+      })
+    ).json<{ active: string; rows: string }>();
     await ch.client.command({ query: 'OPTIMIZE TABLE flows_raw FINAL' });
     await ch.client.command({ query: 'OPTIMIZE TABLE flows_1m FINAL' });
     await ch.client.command({ query: 'OPTIMIZE TABLE flows_1h FINAL' });
@@ -211,6 +221,8 @@ export async function aggregatorBench(
       inserts,
       flows_per_insert: inserts ? Math.round(written / inserts) : null,
       insert_seconds: +insertSeconds.toFixed(2),
+      raw_parts_at_end: Number(rawParts?.active ?? 0),
+      raw_rows_rewritten_by_merges_per_flow: +((Number(rawParts?.rows ?? 0) - written) / written).toFixed(2),
       disk: Object.fromEntries(
         parts.map((p) => [
           p.table,
