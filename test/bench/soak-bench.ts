@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { openClickHouse } from '@flowwatch/clickhouse';
-import type { AlertMessage } from '@flowwatch/flow-schema';
+import type { AlertMessage, FlowsEncoding } from '@flowwatch/flow-schema';
 import { createKafka } from '@flowwatch/kafka';
 import { LocalKafka } from '@flowwatch/local-kafka';
 import { pino } from 'pino';
@@ -44,6 +44,8 @@ export interface SoakBenchOptions {
   /** Aggregator batch bounds (`aggregator.maxWaitMs`, `aggregator.minBytes`); unset: flowwatch's defaults. */
   aggregatorWaitMs?: number;
   aggregatorMinBytes?: number;
+  /** `collector.flowsEncoding` (ndjson or binary); unset: flowwatch's default. */
+  flowsEncoding?: FlowsEncoding;
 }
 
 const optionalNumber = (v: string | undefined) => (v === undefined || v === '' ? undefined : Number(v));
@@ -60,7 +62,13 @@ export function soakBenchOptions(env = process.env): SoakBenchOptions {
     drainTimeoutS: Number(env.FLOWWATCH_BENCH_SOAK_DRAIN_TIMEOUT_S ?? 600),
     aggregatorWaitMs: optionalNumber(env.FLOWWATCH_BENCH_SOAK_AGGREGATOR_WAIT_MS),
     aggregatorMinBytes: optionalNumber(env.FLOWWATCH_BENCH_SOAK_AGGREGATOR_MIN_BYTES),
+    ...(env.FLOWWATCH_BENCH_SOAK_ENCODING ? { flowsEncoding: flowsEncodingOption(env.FLOWWATCH_BENCH_SOAK_ENCODING) } : {}),
   };
+}
+
+function flowsEncodingOption(v: string): FlowsEncoding {
+  if (v !== 'ndjson' && v !== 'binary') throw new Error(`FLOWWATCH_BENCH_SOAK_ENCODING must be ndjson or binary, not ${v}`);
+  return v;
 }
 
 /** The aggregator section of the soak's flowwatch.json: only the bounds that were set, so flowwatch's defaults apply otherwise. */
@@ -130,7 +138,14 @@ export async function soakBench(print: (o: Record<string, unknown>) => void, opt
     JSON.stringify({
       log: { level: 'warn' },
       clickhouse: { path: chPath },
-      collector: { host: '127.0.0.1', netflowPort, ipfixPort, sflowPort, push: { enabled: false } },
+      collector: {
+        host: '127.0.0.1',
+        netflowPort,
+        ipfixPort,
+        sflowPort,
+        push: { enabled: false },
+        ...(options.flowsEncoding !== undefined && { flowsEncoding: options.flowsEncoding }),
+      },
       aggregator: soakAggregatorConfig(options),
       registry: soakRegistry(),
     }),
@@ -360,6 +375,7 @@ export async function soakBench(print: (o: Record<string, unknown>) => void, opt
       rate_target: options.rate,
       minutes: options.minutes,
       aggregator_config: soakAggregatorConfig(options),
+      flows_encoding: options.flowsEncoding ?? 'default',
       sent_flows: sent.flows,
       sent_datagrams: sent.datagrams,
       sender_seconds: round((sendEndMs - senderStartMs) / 1000, 0),
