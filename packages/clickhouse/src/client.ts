@@ -1,6 +1,5 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { unlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
@@ -72,7 +71,7 @@ export async function openClickHouse(conn: ClickHouseConnection): Promise<ClickH
   mkdirSync(path, { recursive: true });
   // Loaded lazily: the embedded engine is a large native library a server deployment never needs.
   const { createChdbConnection } = await import('chdb/connection');
-  const connection = withBinaryInserts(createChdbConnection({ path }));
+  const connection = withBinaryInserts(createChdbConnection({ path }), join(path, INSERT_FILES_DIR));
   const client = withPerQuerySettings(createClient({ connection } as Parameters<typeof createClient>[0]));
   await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${ident(conn.database)}` });
   // chDB ignores the client's `database` option; USE persists for the engine's session.
@@ -143,6 +142,14 @@ export async function insertNative(
   for await (const _ of result.stream);
 }
 
+/**
+ * Where an embedded engine's binary inserts pass through files, inside its data directory: a
+ * process killed during an insert leaves its file there, and the next process to open the
+ * directory (which holds its lock by then) clears them, where a directory of the system's
+ * temporary files would keep one per kill.
+ */
+export const INSERT_FILES_DIR = 'flowwatch-inserts';
+
 /** `INSERT INTO <target> FORMAT <binary format>`, as insertNative and @clickhouse/client write it. */
 const BINARY_INSERT = /^\s*(INSERT\s+INTO\s+[\s\S]+?)\s+FORMAT\s+(Native|RowBinary)\s*$/i;
 
@@ -160,8 +167,8 @@ interface ExecParams {
  * reads as a client would; everything else goes to chDB's connection untouched. Embedded only:
  * a server receives the same statement with the body over HTTP.
  */
-export function withBinaryInserts<C extends object>(connection: C): C {
-  let dir: string | undefined;
+export function withBinaryInserts<C extends object>(connection: C, dir: string): C {
+  let ready = false;
   let seq = 0;
   const target = connection as unknown as {
     exec(p: ExecParams): Promise<unknown>;
@@ -170,7 +177,14 @@ export function withBinaryInserts<C extends object>(connection: C): C {
   const exec = async (params: ExecParams) => {
     const m = params.values === undefined ? null : BINARY_INSERT.exec(params.query);
     if (!m) return target.exec(params);
-    dir ??= mkdtempSync(join(tmpdir(), 'flowwatch-chdb-insert-'));
+    if (!ready) {
+      // The engine holds its data directory's lock by now (openClickHouse's first statements are
+      // not inserts), so no other process uses these files: any there were left by a process that
+      // died inside an insert.
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(dir, { recursive: true });
+      ready = true;
+    }
     const file = join(dir, `${process.pid}-${++seq}.${(m[2] as string).toLowerCase()}`);
     await writeFile(file, await collectBytes(params.values));
     try {
@@ -182,7 +196,7 @@ export function withBinaryInserts<C extends object>(connection: C): C {
   };
   const close = async () => {
     await target.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    if (ready) rmSync(dir, { recursive: true, force: true });
   };
   return new Proxy(connection, {
     get(t, prop) {
