@@ -46,6 +46,8 @@ export interface SoakBenchOptions {
   aggregatorMinBytes?: number;
   /** `collector.flowsEncoding` (ndjson or binary); unset: flowwatch's default. */
   flowsEncoding?: FlowsEncoding;
+  /** Partitions of `flows` (`kafka.topics.flows.partitions`); unset: flowwatch's default. */
+  flowsPartitions?: number;
 }
 
 const optionalNumber = (v: string | undefined) => (v === undefined || v === '' ? undefined : Number(v));
@@ -63,6 +65,7 @@ export function soakBenchOptions(env = process.env): SoakBenchOptions {
     aggregatorWaitMs: optionalNumber(env.FLOWWATCH_BENCH_SOAK_AGGREGATOR_WAIT_MS),
     aggregatorMinBytes: optionalNumber(env.FLOWWATCH_BENCH_SOAK_AGGREGATOR_MIN_BYTES),
     ...(env.FLOWWATCH_BENCH_SOAK_ENCODING ? { flowsEncoding: flowsEncodingOption(env.FLOWWATCH_BENCH_SOAK_ENCODING) } : {}),
+    ...(env.FLOWWATCH_BENCH_SOAK_FLOWS_PARTITIONS ? { flowsPartitions: Number(env.FLOWWATCH_BENCH_SOAK_FLOWS_PARTITIONS) } : {}),
   };
 }
 
@@ -137,6 +140,7 @@ export async function soakBench(print: (o: Record<string, unknown>) => void, opt
     configFile,
     JSON.stringify({
       log: { level: 'warn' },
+      ...(options.flowsPartitions !== undefined && { kafka: { topics: { flows: { partitions: options.flowsPartitions } } } }),
       clickhouse: { path: chPath },
       collector: {
         host: '127.0.0.1',
@@ -376,6 +380,7 @@ export async function soakBench(print: (o: Record<string, unknown>) => void, opt
       minutes: options.minutes,
       aggregator_config: soakAggregatorConfig(options),
       flows_encoding: options.flowsEncoding ?? 'default',
+      flows_partitions: options.flowsPartitions ?? 'default',
       sent_flows: sent.flows,
       sent_datagrams: sent.datagrams,
       sender_seconds: round((sendEndMs - senderStartMs) / 1000, 0),

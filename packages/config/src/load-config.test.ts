@@ -19,7 +19,7 @@ describe('loadConfig', () => {
     expect(r.config.http).toEqual({ host: '127.0.0.1', port: 8080, timeouts: { headersMs: 10_000, requestMs: 60_000, idleMs: 30_000 } });
     expect(r.config.kafka.brokers).toEqual([]);
     expect(r.config.kafka.local.port).toBe(9092);
-    expect(r.config.kafka.topics.flows).toMatchObject({ name: 'flows', partitions: 8 });
+    expect(r.config.kafka.topics.flows).toMatchObject({ name: 'flows', partitions: 2 });
     expect(r.config.kafka.topics.flowsDlq.name).toBe('flows.dlq');
     expect(r.config.clickhouse.url).toBeUndefined();
     expect(r.config.clickhouse.path).toBe('./data/clickhouse');
@@ -122,6 +122,25 @@ describe('partial overrides', () => {
       retentionMs: 86_400_000,
       cleanupPolicy: 'delete',
     });
+  });
+});
+
+describe('flows partitions', () => {
+  const partitions = (env: NodeJS.ProcessEnv, file?: string) => {
+    const r = loadConfig({ env, file });
+    if (!r.ok) throw new Error(r.error);
+    return { partitions: r.config.kafka.topics.flows.partitions, source: r.sources['kafka.topics.flows.partitions'] };
+  };
+
+  it("with embedded ClickHouse default to the aggregator's partitions handled at once; with a server, 8; configured, as configured", () => {
+    expect(partitions({})).toEqual({ partitions: 2, source: 'the default with embedded ClickHouse' });
+    expect(partitions({ FLOWWATCH__AGGREGATOR__PARTITIONS_CONCURRENTLY: '3' }).partitions).toBe(3);
+    expect(partitions({ CLICKHOUSE_URL: 'http://clickhouse:8123' })).toEqual({ partitions: 8, source: undefined });
+    expect(partitions({ FLOWWATCH__KAFKA__TOPICS__FLOWS__PARTITIONS: '8' }).partitions).toBe(8);
+    expect(partitions({}, tempFile('p.yaml', 'kafka:\n  topics:\n    flows: { partitions: 5 }\n')).partitions).toBe(5);
+    // A malformed section is left for the schema to report, not papered over.
+    const bad = loadConfig({ env: {}, file: tempFile('b.yaml', 'kafka:\n  topics:\n    flows: many\n') });
+    expect(bad.ok).toBe(false);
   });
 });
 
