@@ -98,6 +98,8 @@ interface Sample {
   /** Wall clock minus the detector's event-time watermark. */
   detector_watermark_lag_s: number;
   kernel_udp_drops_datagrams: number;
+  /** The JavaScript thread's longest event-loop delay since the previous sample (prom-client resets it at each scrape). */
+  event_loop_max_delay_s: number;
   collector_rejected: Record<string, number>;
   rss_mb: number;
   heap_used_mb: number;
@@ -242,6 +244,7 @@ export async function soakBench(print: (o: Record<string, unknown>) => void, opt
         worker_queue_datagrams: sumOf(m, 'flowwatch_collector_worker_queued_datagrams_count'),
         detector_watermark_lag_s: round(sumOf(m, 'flowwatch_detector_watermark_lag_seconds'), 1) ?? Number.NaN,
         kernel_udp_drops_datagrams: sumOf(m, 'flowwatch_collector_kernel_udp_drops_total'),
+        event_loop_max_delay_s: round(sumOf(m, 'flowwatch_nodejs_eventloop_lag_max_seconds'), 3) ?? Number.NaN,
         collector_rejected: sumBy(m, 'flowwatch_collector_rejected_total', 'reason'),
         rss_mb: mb(sumOf(m, 'flowwatch_process_resident_memory_bytes')),
         heap_used_mb: mb(sumOf(m, 'flowwatch_nodejs_heap_size_used_bytes')),
