@@ -64,12 +64,13 @@ export function soakBenchOptions(env = process.env): SoakBenchOptions {
     drainTimeoutS: Number(env.FLOWWATCH_BENCH_SOAK_DRAIN_TIMEOUT_S ?? 600),
     aggregatorWaitMs: optionalNumber(env.FLOWWATCH_BENCH_SOAK_AGGREGATOR_WAIT_MS),
     aggregatorMinBytes: optionalNumber(env.FLOWWATCH_BENCH_SOAK_AGGREGATOR_MIN_BYTES),
-    ...(env.FLOWWATCH_BENCH_SOAK_ENCODING ? { flowsEncoding: flowsEncodingOption(env.FLOWWATCH_BENCH_SOAK_ENCODING) } : {}),
-    ...(env.FLOWWATCH_BENCH_SOAK_FLOWS_PARTITIONS ? { flowsPartitions: Number(env.FLOWWATCH_BENCH_SOAK_FLOWS_PARTITIONS) } : {}),
+    flowsEncoding: flowsEncodingOption(env.FLOWWATCH_BENCH_SOAK_ENCODING),
+    flowsPartitions: optionalNumber(env.FLOWWATCH_BENCH_SOAK_FLOWS_PARTITIONS),
   };
 }
 
-function flowsEncodingOption(v: string): FlowsEncoding {
+function flowsEncodingOption(v: string | undefined): FlowsEncoding | undefined {
+  if (v === undefined || v === '') return undefined;
   if (v !== 'ndjson' && v !== 'binary') throw new Error(`FLOWWATCH_BENCH_SOAK_ENCODING must be ndjson or binary, not ${v}`);
   return v;
 }
