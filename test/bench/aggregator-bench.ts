@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createAggregator } from '@flowwatch/aggregator';
-import { migrate, openClickHouse, SCHEMA } from '@flowwatch/clickhouse';
+import { type ClickHouseClient, migrate, openClickHouse, SCHEMA } from '@flowwatch/clickhouse';
 import type { RegistryConfig } from '@flowwatch/config';
 import { emptyFlow, encodeFlows, type FlowRecord, type FlowsEncoding } from '@flowwatch/flow-schema';
 import { BufferedProducer, createKafka, ensureTopics } from '@flowwatch/kafka';
@@ -69,6 +69,70 @@ function benchFlow(i: number, t0: number): FlowRecord {
   };
 }
 
+export interface AggregatorBenchOptions {
+  /** Another sorting key for flows_raw (the expression after ORDER BY), to compare merges and queries. */
+  rawOrderBy?: string | undefined;
+  /** Times drill-down queries of flows_raw on the bench's data once it is stored (`drill_down_ms`). */
+  drillDown?: boolean | undefined;
+}
+
+/** The sorting key flows_raw is created with (migration 1). */
+const RAW_ORDER_BY = 'ORDER BY (toStartOfFiveMinutes(time_received), supplier_id, src_org, dst_org, time_received)';
+
+/**
+ * Recreates the (empty) flows_raw with sorting key `orderBy`, and the minute view that reads it:
+ * a bench-only way to measure another key on the same data and code.
+ */
+async function reorderRaw(client: ClickHouseClient, orderBy: string): Promise<void> {
+  const ddl = await (await client.query({ query: 'SHOW CREATE TABLE flows_raw', format: 'TabSeparatedRaw' })).text();
+  if (!ddl.includes(RAW_ORDER_BY)) throw new Error(`flows_raw is not sorted by ${RAW_ORDER_BY}`);
+  const view = SCHEMA.flatMap((m) => m.statements).find((x) => x.includes('MATERIALIZED VIEW IF NOT EXISTS flows_1m_mv'));
+  if (!view) throw new Error('no flows_1m_mv in the schema');
+  await client.command({ query: 'DROP VIEW flows_1m_mv SYNC' });
+  await client.command({ query: 'DROP TABLE flows_raw SYNC' });
+  await client.command({ query: ddl.replace(RAW_ORDER_BY, `ORDER BY ${orderBy}`) });
+  await client.command({ query: view });
+}
+
+/**
+ * Median milliseconds (5 timed runs after one) of drill-downs an analyst runs on flows_raw, over
+ * everything the bench stored: the newest flows, of one organisation, of one supplier (what a
+ * supplier-role user sees), of one address; one organisation pair's totals; a supplier's top hosts;
+ * one organisation's newest flows in the last minute.
+ */
+async function drillDownMs(client: ClickHouseClient): Promise<Record<string, number>> {
+  const [range] = await (
+    await client.query({
+      query: 'SELECT toString(min(time_received)) AS a, toString(max(time_received)) AS b FROM flows_raw',
+      format: 'JSONEachRow',
+    })
+  ).json<{ a: string; b: string }>();
+  const all = `time_received >= '${range?.a}' AND time_received <= '${range?.b}'`;
+  const queries: Record<string, string> = {
+    newest_100: `SELECT * FROM flows_raw WHERE ${all} ORDER BY time_received DESC LIMIT 100`,
+    organisation_newest_100: `SELECT * FROM flows_raw WHERE ${all} AND src_org = 'R05' ORDER BY time_received DESC LIMIT 100`,
+    supplier_newest_100: `SELECT * FROM flows_raw WHERE ${all} AND supplier_id = 'supplier-3' ORDER BY time_received DESC LIMIT 100`,
+    address_newest_100: `SELECT * FROM flows_raw WHERE ${all} AND dst_addr = toIPv6('203.0.113.7') ORDER BY time_received DESC LIMIT 100`,
+    organisation_pair_totals: `SELECT count(), sum(bytes) FROM flows_raw WHERE ${all} AND src_org = 'R05' AND dst_org = 'R87'`,
+    supplier_top_10_hosts: `SELECT src_addr, sum(bytes) AS b FROM flows_raw WHERE ${all} AND supplier_id = 'supplier-3' GROUP BY src_addr ORDER BY b DESC LIMIT 10`,
+    organisation_last_minute: `SELECT * FROM flows_raw WHERE time_received >= toDateTime64('${range?.b}', 3) - INTERVAL 60 SECOND AND src_org = 'R05' ORDER BY time_received DESC LIMIT 100`,
+  };
+  const out: Record<string, number> = {};
+  for (const [name, query] of Object.entries(queries)) {
+    const ms: number[] = [];
+    for (let run = 0; run < 6; run++) {
+      const t = performance.now();
+      const rows = await (await client.query({ query, format: 'JSONEachRow' })).json();
+      if (rows.length === 0) throw new Error(`drill-down ${name} found nothing`);
+      ms.push(performance.now() - t);
+    }
+    ms.shift();
+    ms.sort((a, b) => a - b);
+    out[name] = Math.round(ms[2] ?? 0);
+  }
+  return out;
+}
+
 /**
  * The aggregator on this machine: `flows` pre-filled in a local Kafka broker (8 partitions,
  * 100 records per message, as the collector writes them), then one aggregator in this process
@@ -81,6 +145,7 @@ export async function aggregatorBench(
   encoding: FlowsEncoding = 'ndjson',
   partitionsConcurrently = 2,
   insertsInFlight = 2,
+  options: AggregatorBenchOptions = {},
 ) {
   const logger = pino({ level: 'warn' });
   const dir = mkdtempSync(join(tmpdir(), 'fw-bench-aggr-'));
@@ -104,6 +169,7 @@ export async function aggregatorBench(
   });
   try {
     await migrate(ch.client, SCHEMA, logger);
+    if (options.rawOrderBy) await reorderRaw(ch.client, options.rawOrderBy);
     const kafka = createKafka({ brokers: broker.brokers, clientId: 'bench', ssl: false, connectionTimeoutMs: 3000 }, logger);
     const topic = 'flows-bench';
     await ensureTopics(
@@ -153,6 +219,17 @@ export async function aggregatorBench(
     );
     const rowsWritten = async () =>
       ((await registry.getSingleMetric('flowwatch_aggregator_rows_written_total')?.get())?.values ?? []).reduce((a, v) => a + v.value, 0);
+    // Rows read by merges (every table; the rollups' are a few thousand): system.events, a counter
+    // of the whole engine. (Inactive parts are no measure: chDB removes merged parts within seconds.)
+    const mergedRows = async () =>
+      Number(
+        (
+          await (
+            await ch.client.query({ query: `SELECT sum(value) AS v FROM system.events WHERE event = 'MergedRows'`, format: 'JSONEachRow' })
+          ).json<{ v: string }>()
+        )[0]?.v ?? 0,
+      );
+    const merged0 = await mergedRows();
     const cpu0 = process.cpuUsage();
     // Where the CPU goes: this process's threads by name (main: JavaScript; node: V8's collector
     // and libuv; chDB's inserts and merges under their own names) and the broker's JVM.
@@ -183,16 +260,14 @@ export async function aggregatorBench(
     }[];
     const inserts = insertMetric.find((v) => v.metricName?.endsWith('_count'))?.value ?? 0;
     const insertSeconds = insertMetric.find((v) => v.metricName?.endsWith('_sum'))?.value ?? 0;
-    // Merges' write amplification: every part written during the run is still listed (inactive
-    // parts stay for old_parts_lifetime, 8 minutes), so rows in all parts less the rows inserted
-    // are the rows the background merges rewrote.
+    const merged = (await mergedRows()) - merged0;
     const [rawParts] = await (
       await ch.client.query({
-        query: `SELECT countIf(active) AS active, sum(rows) AS rows FROM system.parts
-                WHERE database = currentDatabase() AND table = 'flows_raw'`,
+        query: `SELECT count() AS n FROM system.parts WHERE database = currentDatabase() AND table = 'flows_raw' AND active`,
         format: 'JSONEachRow',
       })
-    ).json<{ active: string; rows: string }>();
+    ).json<{ n: string }>();
+    const drillDown = options.drillDown ? await drillDownMs(ch.client) : undefined;
     await ch.client.command({ query: 'OPTIMIZE TABLE flows_raw FINAL' });
     await ch.client.command({ query: 'OPTIMIZE TABLE flows_1m FINAL' });
     await ch.client.command({ query: 'OPTIMIZE TABLE flows_1h FINAL' });
@@ -221,8 +296,11 @@ export async function aggregatorBench(
       inserts,
       flows_per_insert: inserts ? Math.round(written / inserts) : null,
       insert_seconds: +insertSeconds.toFixed(2),
-      raw_parts_at_end: Number(rawParts?.active ?? 0),
-      raw_rows_rewritten_by_merges_per_flow: +((Number(rawParts?.rows ?? 0) - written) / written).toFixed(2),
+      raw_parts_at_end: Number(rawParts?.n ?? 0),
+      // Rows the background merges read (and wrote again) per flow, and merge CPU per such row.
+      merged_rows_per_flow: +(merged / written).toFixed(2),
+      merge_cpu_us_per_merged_row: merged ? +(((threads.byName().MergeMutate ?? 0) * 1e6) / merged).toFixed(2) : null,
+      ...(drillDown ? { drill_down_ms: drillDown } : {}),
       disk: Object.fromEntries(
         parts.map((p) => [
           p.table,

@@ -143,6 +143,10 @@ if (want('aggregator')) {
       encoding as FlowsEncoding,
       Number(process.env.FLOWWATCH_BENCH_AGGREGATOR_PARTITIONS_CONCURRENTLY ?? 2),
       Number(process.env.FLOWWATCH_BENCH_AGGREGATOR_INSERTS_IN_FLIGHT ?? 2),
+      {
+        rawOrderBy: process.env.FLOWWATCH_BENCH_AGGREGATOR_RAW_ORDER_BY || undefined,
+        drillDown: process.env.FLOWWATCH_BENCH_AGGREGATOR_DRILL_DOWN === '1',
+      },
     );
 }
 if (want('detector')) {
