@@ -1,6 +1,6 @@
 import { openTestClickHouse, silentLogger } from '@flowwatch/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ClickHouseHandle } from './client.js';
+import type { ClickHouseClient, ClickHouseHandle } from './client.js';
 import { type ClusterTarget, clusterMigrations, clusterTtlStatement, localName, SHARDING_KEYS } from './cluster.js';
 import { migrate, migrationsTableDdl } from './migrations.js';
 import { SCHEMA } from './schema.js';
@@ -47,6 +47,44 @@ function rehearsal(statement: string): string {
     .replace(/\breplicated_deduplication_window\b/, 'non_replicated_deduplication_window');
 }
 
+/**
+ * A client for a migration step written for the cluster, on the embedded engine: every command is
+ * recorded as the step wrote it (ON CLUSTER, replicated, Distributed), and run as its rehearsal on
+ * the local tables: the Distributed tables stand for their local ones, and SHOW CREATE shows the
+ * local table replicated, as a server would.
+ */
+function rehearsing(client: ClickHouseClient, recorded: string[]): ClickHouseClient {
+  const local = (sql: string) => rehearsal(sql).replace(/`(flows_raw(?:_next)?)`/g, '`$1_local`');
+  return new Proxy(client, {
+    get(real, prop, receiver) {
+      if (prop === 'command')
+        return async (p: Parameters<ClickHouseClient['command']>[0]) => {
+          recorded.push(p.query);
+          if (/ENGINE = Distributed\(/.test(p.query)) return;
+          const { parallel_distributed_insert_select: _, ...settings } = p.clickhouse_settings ?? {};
+          return real.command({ ...p, query: local(p.query), clickhouse_settings: settings });
+        };
+      if (prop === 'query')
+        return async (p: Parameters<ClickHouseClient['query']>[0]) => {
+          const result = await real.query({ ...p, query: local(p.query) });
+          if (!p.query.startsWith('SHOW CREATE TABLE')) return result;
+          const rows = (await result.json<{ statement: string }>()) as { statement: string }[];
+          const path = `/clickhouse/tables/{shard}/${target.database}/flows_raw_local`;
+          const shown = rows.map((r) => ({
+            statement: r.statement.replace(/ENGINE = MergeTree\b/, `ENGINE = ReplicatedMergeTree('${path}', '{replica}')`),
+          }));
+          return { json: async () => shown };
+        };
+      if (prop === 'insert')
+        return async (p: Parameters<ClickHouseClient['insert']>[0]) => {
+          const { distributed_foreground_insert: _, ...settings } = p.clickhouse_settings ?? {};
+          return real.insert({ ...p, table: local(p.table), clickhouse_settings: settings });
+        };
+      return Reflect.get(real, prop, receiver);
+    },
+  });
+}
+
 describe('cluster DDL on the embedded engine', () => {
   it('parses: every migration statement, the migrations record and the retention ALTERs', async () => {
     const statements = [
@@ -70,11 +108,30 @@ describe('cluster DDL on the embedded engine', () => {
   });
 
   it('gives local tables with the columns, keys and TTLs of the single-node tables, and rollups that fill', async () => {
-    for (const s of clusterMigrations(SCHEMA, target).flatMap((m) => m.statements)) {
-      if (/ENGINE = Distributed\(/.test(s)) continue;
-      if (/^ALTER TABLE `\w+`\.`(\w+)`/.exec(s)?.[1]?.endsWith('_local') === false) continue;
-      await ch.client.command({ query: rehearsal(s) });
+    const stepStatements: string[] = [];
+    for (const m of clusterMigrations(SCHEMA, target)) {
+      for (const s of m.statements) {
+        if (/ENGINE = Distributed\(/.test(s)) continue;
+        if (/^ALTER TABLE `\w+`\.`(\w+)`/.exec(s)?.[1]?.endsWith('_local') === false) continue;
+        await ch.client.command({ query: rehearsal(s) });
+      }
+      await m.step?.run({ client: rehearsing(ch.client, stepStatements), logger: silentLogger, cluster: target, writersStopped: true });
     }
+    // The steps' own statements (migration 4's rebuild of flows_raw_local) parse as written for the cluster.
+    expect(
+      stepStatements.some((s) => /^EXCHANGE TABLES `\w+`\.`flows_raw_local` AND `\w+`\.`flows_raw_next_local` ON CLUSTER/.test(s)),
+    ).toBe(true);
+    expect(
+      stepStatements.some((s) =>
+        /ReplicatedMergeTree\('\/clickhouse\/tables\/\{shard\}\/\w+\/flows_raw_local_m4', '\{replica\}'\)/.test(s),
+      ),
+    ).toBe(true);
+    const failures: string[] = [];
+    for (const s of stepStatements) {
+      const r = await parse(s);
+      if (!r.ok) failures.push(`${r.error}\n  in: ${s.slice(0, 200)}`);
+    }
+    expect(failures, failures.join('\n')).toEqual([]);
     const columns = (db: string, table: string) =>
       q<Record<string, string>>(
         `SELECT name, type, default_kind, default_expression, compression_codec FROM system.columns

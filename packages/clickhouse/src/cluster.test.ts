@@ -15,6 +15,7 @@ describe('the single-node schema', () => {
       [1, '024ef151d7260d8d'],
       [2, 'a6f17095db1c8a36'],
       [3, '798782dc5a6274fe'],
+      [4, '235aa2b99c637a16'],
     ]);
     expect(schemaFor(undefined)).toBe(SCHEMA);
     expect(migrationsTableDdl()).toMatch(

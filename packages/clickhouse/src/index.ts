@@ -1,3 +1,4 @@
+export { batchToken, dedupInsertSettings, resendBatch, type StoredBatch } from './batches.js';
 export { type ClickHouseClient, type ClickHouseConnection, type ClickHouseHandle, ident, insertNative, openClickHouse } from './client.js';
 export {
   type ClusterTarget,
@@ -8,6 +9,21 @@ export {
   localName,
   SHARDING_KEYS,
 } from './cluster.js';
-export { checksumOf, type Migration, type MigrationResult, migrate, migrationsTableDdl } from './migrations.js';
+export {
+  checksumOf,
+  type MigrateOptions,
+  type Migration,
+  type MigrationResult,
+  type MigrationStep,
+  migrate,
+  migrationsTableDdl,
+  type StepContext,
+} from './migrations.js';
 export { isAddress, NativeColumn, type NativeType } from './native.js';
-export { applyRetention, dedupInsertSettings, type Retention, SCHEMA, type SuppressionRow, schemaFor } from './schema.js';
+export {
+  applyRetention,
+  type Retention,
+  SCHEMA,
+  type SuppressionRow,
+  schemaFor,
+} from './schema.js';

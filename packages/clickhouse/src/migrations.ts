@@ -10,6 +10,34 @@ export interface Migration {
   /** Statements run in order. Each should be idempotent (IF NOT EXISTS) so that two processes
    *  migrating at once on a server, or a crash between a statement and its record, is harmless. */
   statements: string[];
+  /**
+   * Work that statements cannot express, run after them (a table rebuilt with another sorting key).
+   * It must finish what an earlier run cut short, and do nothing when the work is already done.
+   */
+  step?: MigrationStep;
+}
+
+export interface MigrationStep {
+  /** Names the step in the migration's checksum; change it when the step's effect changes. */
+  id: string;
+  run(context: StepContext): Promise<void>;
+}
+
+export interface StepContext {
+  client: ClickHouseClient;
+  logger: Logger;
+  cluster?: ClusterTarget | undefined;
+  /**
+   * The caller knows no aggregator writes flows_raw while it migrates: the embedded engine's one
+   * process before it consumes, or `flowwatch migrate` after checking the aggregators' consumer
+   * group. A step that would lose rows inserted meanwhile refuses to run without it.
+   */
+  writersStopped: boolean;
+}
+
+export interface MigrateOptions {
+  /** See StepContext.writersStopped. Default false. */
+  writersStopped?: boolean;
 }
 
 export interface MigrationResult {
@@ -29,6 +57,7 @@ export async function migrate(
   logger: Logger,
   /** On a cluster, the record is a replicated table every node holds (cluster.ts); `migrations` are then clusterMigrations(). */
   cluster?: ClusterTarget,
+  options: MigrateOptions = {},
 ): Promise<MigrationResult> {
   checkOrder(migrations);
   await client.command({ query: migrationsTableDdl(cluster) });
@@ -50,6 +79,7 @@ export async function migrate(
     }
     const t0 = Date.now();
     for (const statement of m.statements) await client.command({ query: statement });
+    await m.step?.run({ client, logger, cluster, writersStopped: options.writersStopped ?? false });
     await client.insert({ table: TABLE, values: [{ version: m.version, name: m.name, checksum }], format: 'JSONEachRow' });
     logger.info({ version: m.version, name: m.name, ms: Date.now() - t0 }, 'migration applied');
     result.applied.push(m.version);
@@ -68,7 +98,9 @@ export function migrationsTableDdl(cluster?: ClusterTarget): string {
 }
 
 export function checksumOf(m: Migration): string {
-  return createHash('sha256').update(m.statements.join('\n;\n')).digest('hex').slice(0, 16);
+  // Without a step, the text hashed is what it was before steps existed: recorded checksums hold.
+  const text = m.statements.join('\n;\n') + (m.step ? `\n;\nstep ${m.step.id}` : '');
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
 }
 
 function checkOrder(migrations: readonly Migration[]): void {

@@ -1,8 +1,9 @@
 import { dayStartAgo, openTestClickHouse, silentLogger } from '@flowwatch/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dedupInsertSettings } from './batches.js';
 import type { ClickHouseHandle } from './client.js';
 import { migrate } from './migrations.js';
-import { applyRetention, dedupInsertSettings, SCHEMA } from './schema.js';
+import { applyRetention, SCHEMA } from './schema.js';
 
 let ch: ClickHouseHandle;
 beforeAll(async () => {

@@ -1,5 +1,5 @@
 import type { NativeColumn } from '@flowwatch/clickhouse';
-import { dedupInsertSettings, insertNative, migrate, SCHEMA } from '@flowwatch/clickhouse';
+import { batchToken, dedupInsertSettings, insertNative, migrate, SCHEMA } from '@flowwatch/clickhouse';
 import type { RegistryConfig } from '@flowwatch/config';
 import { Enricher, emptyFlowClass } from '@flowwatch/enrichment';
 import { decodeFlowsColumns, emptyFlow, encodeFlows, type FlowRecord } from '@flowwatch/flow-schema';
@@ -15,7 +15,7 @@ import {
   uniqueName,
 } from '@flowwatch/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { batchToken, createAggregator } from './aggregator.js';
+import { createAggregator } from './aggregator.js';
 import { RawBlock } from './raw-block.js';
 
 /**

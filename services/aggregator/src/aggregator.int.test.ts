@@ -1,4 +1,4 @@
-import { dedupInsertSettings, migrate, SCHEMA } from '@flowwatch/clickhouse';
+import { batchToken, dedupInsertSettings, migrate, SCHEMA } from '@flowwatch/clickhouse';
 import type { RegistryConfig } from '@flowwatch/config';
 import { emptyFlow, encodeFlows, type FlowRecord } from '@flowwatch/flow-schema';
 import { ensureTopics } from '@flowwatch/kafka';
@@ -14,7 +14,7 @@ import {
   uniqueName,
 } from '@flowwatch/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Aggregator, batchToken, createAggregator } from './aggregator.js';
+import { type Aggregator, createAggregator } from './aggregator.js';
 import { toRawRow } from './raw-row.js';
 
 const registry: RegistryConfig = {

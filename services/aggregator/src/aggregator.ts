@@ -1,5 +1,13 @@
 import { createHash } from 'node:crypto';
-import { type ClickHouseClient, dedupInsertSettings, ident, insertNative, type NativeColumn } from '@flowwatch/clickhouse';
+import {
+  batchToken,
+  type ClickHouseClient,
+  dedupInsertSettings,
+  ident,
+  insertNative,
+  type NativeColumn,
+  resendBatch,
+} from '@flowwatch/clickhouse';
 import type { RegistryConfig } from '@flowwatch/config';
 import { Enricher, emptyFlowClass } from '@flowwatch/enrichment';
 import { type DeadLetter, DLQ_SCHEMA, decodeFlowsColumns, type FlowColumns, type FlowRecord, flowColumnsOf } from '@flowwatch/flow-schema';
@@ -145,34 +153,11 @@ export function createAggregator(deps: AggregatorDeps, config: AggregatorConfig,
    * writes it to each view that missed it. Harmless, and cheap, when nothing was missing.
    */
   const completeRollups = async (topic: string, partition: number, stored: { first: bigint; last: bigint }) => {
-    const rows = await (
-      await deps.clickhouse.query({
-        query: `SELECT * FROM flows_raw
-                WHERE kafka_topic = {topic:String} AND kafka_partition = {partition:UInt16}
-                  AND kafka_offset BETWEEN {first:UInt64} AND {last:UInt64}
-                ORDER BY kafka_offset`,
-        query_params: { topic, partition, first: String(stored.first), last: String(stored.last) },
-        format: 'JSONEachRow',
-      })
-    ).json<Record<string, unknown>>();
-    if (rows.length === 0) return;
-    await deps.clickhouse.insert({
-      table: 'flows_raw',
-      values: rows,
-      format: 'JSONEachRow',
-      clickhouse_settings: {
-        ...dedupInsertSettings(batchToken(topic, partition, stored.first)),
-        date_time_input_format: 'best_effort',
-        // Parsed in parallel, a re-send of more than about 10 MB of JSON comes out of the parser in
-        // several chunks and ClickHouse no longer recognises it by its token: the whole batch was
-        // stored again (seen on chDB 26.7: 30,000 rows re-sent, 30,000 more stored). One parser
-        // thread keeps it one block, as the Native insert was.
-        input_format_parallel_parsing: 0,
-      },
-    });
+    const rows = await resendBatch(deps.clickhouse, 'flows_raw', 'flows_raw', { topic, partition, ...stored });
+    if (rows === 0) return;
     m.repairs.inc();
     logger.info(
-      { topic, partition, first: String(stored.first), last: String(stored.last), rows: rows.length },
+      { topic, partition, first: String(stored.first), last: String(stored.last), rows },
       're-sent the last stored batch to complete its rollups',
     );
   };
@@ -466,17 +451,6 @@ const DAY_MS = 24 * HOUR_MS;
 
 /** How long an insert that stored nothing waits before looking again (another writer's part may be landing). */
 const SWALLOWED_RECHECK_MS = 500;
-
-/**
- * The deduplication token of one insert: topic, partition and the offset of its first message.
- * Not its last: two writers of a partition across a rebalance start where the store ended when
- * they looked and may end at different offsets; with one token ClickHouse keeps one of their
- * inserts (see store). Rows carry the first offset (`kafka_batch_first`), so the token of the last
- * stored insert can be rebuilt from the table alone.
- */
-export function batchToken(topic: string, partition: number, first: bigint): string {
-  return `${topic}:${partition}:${first}`;
-}
 
 /** Integer columns of flows_raw and the largest value each holds. */
 const INTEGER_FIELDS = [

@@ -57,9 +57,12 @@ Commands:
   flows --from T --to T [--where FIELD=VALUE ...] [--limit N]
                              enriched flows, newest first, N (100) at most: NDJSON, one flow a
                              line; a summary line on stderr
-  migrate                    create or update the ClickHouse schema (ON CLUSTER with
+  migrate [--aggregators-stopped]
+                             create or update the ClickHouse schema (ON CLUSTER with
                              clickhouse.cluster) and apply retention, then exit; for a
-                             deployment's migration job (start does it too)
+                             deployment's migration job (start does it too). A rebuild of
+                             flows_raw needs the aggregators stopped: checked in their Kafka
+                             consumer group, or asserted with --aggregators-stopped
   kafka fetch                download the pinned Kafka broker's jars into the cache
   kafka run                  run only the local Kafka broker in the foreground (Ctrl-C stops it)
   help                       this text
@@ -201,7 +204,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'migrate': {
       const { runMigrate } = await import('./migrate-command.js');
-      return runMigrate(config, say);
+      return runMigrate(config, say, { aggregatorsStopped: values['aggregators-stopped'] === true });
     }
     case 'kafka fetch': {
       const { LocalKafka } = await import('@flowwatch/local-kafka');
@@ -246,6 +249,7 @@ function parse(argv: string[]) {
       'random-scenarios': { type: 'string' },
       'scenarios-only': { type: 'boolean' },
       format: { type: 'string' },
+      'aggregators-stopped': { type: 'boolean' },
     },
   });
 }

@@ -94,7 +94,10 @@ export function createPlatform(config: Config, logger: Logger, progress: (line: 
     name: 'clickhouse',
     async start() {
       clickhouse = await openClickHouse(config.clickhouse);
-      const result = await applySchema(clickhouse.client, config, logger.child({ component: 'clickhouse' }));
+      // The embedded engine is this process's alone, and it migrates before its aggregator consumes.
+      const result = await applySchema(clickhouse.client, config, logger.child({ component: 'clickhouse' }), {
+        writersStopped: clickhouse.mode === 'embedded',
+      });
       progress(`ClickHouse ${clickhouse.mode} at ${clickhouse.location}, database ${clickhouse.database}`);
       logger.info({ component: 'clickhouse', mode: clickhouse.mode, ...result }, 'clickhouse ready');
       let state: { ready: true } | { ready: false; reason: string } = { ready: true };

@@ -77,7 +77,16 @@ export async function runTokenCommand(
   }
   try {
     const cluster = clusterTargetOf(config.clickhouse);
-    await migrate(handle.client, schemaFor(cluster), createLogger({ level: 'silent', pretty: 'never' }, { service: 'flowwatch' }), cluster);
+    // The embedded data directory is this process's alone (checked above), so no aggregator writes it.
+    await migrate(
+      handle.client,
+      schemaFor(cluster),
+      createLogger({ level: 'silent', pretty: 'never' }, { service: 'flowwatch' }),
+      cluster,
+      {
+        writersStopped: handle.mode === 'embedded',
+      },
+    );
     const tokens = new TokenStore(handle.client, { cacheMs: 0 });
     const audit = new AuditLog(handle.client);
     if (sub === 'create' && input) {
