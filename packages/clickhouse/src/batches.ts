@@ -31,13 +31,7 @@ export interface StoredBatch {
  * to complete rollups a kill left short) and by the rebuild of flows_raw (into the new table, so
  * it knows the tokens of the last batches the repair may re-send). Returns the rows sent.
  */
-export async function resendBatch(
-  client: ClickHouseClient,
-  from: string,
-  to: string,
-  b: StoredBatch,
-  settings: Record<string, string | number> = {},
-): Promise<number> {
+export async function resendBatch(client: ClickHouseClient, from: string, to: string, b: StoredBatch): Promise<number> {
   const rows = await (
     await client.query({
       query: `SELECT * FROM ${from}
@@ -61,7 +55,6 @@ export async function resendBatch(
       // stored again (seen on chDB 26.7: 30,000 rows re-sent, 30,000 more stored). One parser
       // thread keeps it one block, as the Native insert was.
       input_format_parallel_parsing: 0,
-      ...settings,
     },
   });
   return rows.length;

@@ -99,10 +99,9 @@ export const PER_QUERY_SETTINGS: Readonly<Record<string, string | number>> = {
   input_format_parallel_parsing: 1,
   materialize_ttl_after_modify: 1,
   // The rebuild of flows_raw (rebuild.ts): its bulk copy without deduplication; the cluster's copy
-  // shard by shard, its re-sends through the Distributed table waiting for the shard.
+  // shard by shard.
   insert_deduplicate: 1,
   parallel_distributed_insert_select: 0,
-  distributed_foreground_insert: 0,
   // The API's per-role query budget (api.queryBudgets); 0 is no limit.
   max_execution_time: 0,
   max_rows_to_read: 0,

@@ -75,11 +75,7 @@ function rehearsing(client: ClickHouseClient, recorded: string[]): ClickHouseCli
           }));
           return { json: async () => shown };
         };
-      if (prop === 'insert')
-        return async (p: Parameters<ClickHouseClient['insert']>[0]) => {
-          const { distributed_foreground_insert: _, ...settings } = p.clickhouse_settings ?? {};
-          return real.insert({ ...p, table: local(p.table), clickhouse_settings: settings });
-        };
+      if (prop === 'insert') return async (p: Parameters<ClickHouseClient['insert']>[0]) => real.insert({ ...p, table: local(p.table) });
       return Reflect.get(real, prop, receiver);
     },
   });

@@ -43,7 +43,8 @@ const V3 = SCHEMA.filter((m) => m.version <= 3);
 const DAYS = [2, 1].map((n) => new Date(dayStartAgo(n)).toISOString().slice(0, 10));
 
 function row(partition: number, offset: number, batchFirst: number | undefined) {
-  const day = DAYS[offset % 2] as string;
+  // Kafka partition 0's inserts fall on two days, partition 1's on one (as the aggregator cuts them).
+  const day = DAYS[partition === 1 ? 1 : offset % 2] as string;
   return {
     time_received: `${day} 10:${String(offset % 60).padStart(2, '0')}:${String((offset * 7) % 60).padStart(2, '0')}.${String(offset % 1000).padStart(3, '0')}`,
     time_flow_start: `${day} 09:59:00.000`,
@@ -74,9 +75,9 @@ function row(partition: number, offset: number, batchFirst: number | undefined) 
 
 /**
  * Kafka partitions 0 and 1 stored as the aggregator stores them: inserts of 40 offsets, each under
- * its token, rows on two days (so two daily partitions; an insert of one day each, as insertRuns
- * cuts them, is not needed for what is checked here). Partition 2 as before migration 2: no first
- * offset (unknown), never re-sent by the repair.
+ * its token; partition 0's rows on two days (a message with rows on two days is such an insert),
+ * partition 1's on one. Partition 2 as before migration 2: no first offset (unknown), never
+ * re-sent by the repair.
  */
 async function store(c: ClickHouseClient, batches = 4): Promise<void> {
   for (const partition of [0, 1]) {
@@ -140,9 +141,10 @@ describe('migration 4: flows_raw rebuilt ordered by time_received', () => {
     expect(await fingerprint(c)).toEqual(before);
     expect(await rollupSums(c)).toEqual(rollups);
     // The new table's deduplication log holds only those: an earlier insert re-sent is stored again
-    // (in the raw table; the rollups' logs still know it), so the check above can fail.
+    // (in the raw table; the rollups' logs still know it), so the checks above can fail.
     await resendBatch(c, 'flows_raw', 'flows_raw', { topic: 'flows', partition: 0, first: 80n, last: 119n });
-    expect(await one(c, 'SELECT count() FROM flows_raw')).toBe(390);
+    await resendBatch(c, 'flows_raw', 'flows_raw', { topic: 'flows', partition: 1, first: 80n, last: 119n });
+    expect(await one(c, 'SELECT count() FROM flows_raw')).toBe(430);
     expect(await rollupSums(c)).toEqual(rollups);
   });
 

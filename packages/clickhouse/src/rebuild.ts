@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
-import { resendBatch, type StoredBatch } from './batches.js';
+import { batchToken, dedupInsertSettings, type StoredBatch } from './batches.js';
 import { type ClusterTarget, localName, onCluster, SHARDED_PATH, SHARDING_KEYS } from './cluster.js';
 import type { MigrationStep, StepContext } from './migrations.js';
 
@@ -18,6 +18,8 @@ export function rebuildRawStep(key: string, tag: string): MigrationStep {
 }
 
 const UNKNOWN_BATCH = 2n ** 64n - 1n;
+/** ClickHouse's max_insert_block_size: the rows of one block of a parsed insert (the repair's re-send). */
+const INSERT_BLOCK_ROWS = 1_048_449;
 
 /** The tables a rebuild touches: on one node, or on a cluster (the local tables and their Distributed ones). */
 interface Names {
@@ -108,9 +110,21 @@ async function rebuildRaw(ctx: StepContext, key: string, tag: string): Promise<v
     }
   }
   let resent = 0;
+  // Copied inside ClickHouse (a batch can be 200,000 rows: too many to hold as objects in the
+  // migration Job), as one block in offset order, as the repair's re-send parses it: a token
+  // deduplicates per block, and a second insert of the same rows split otherwise is not recognised
+  // (seen on chDB 26.7: read by one thread without the sort, 200,000 rows were one part and yet the
+  // repair's re-send was stored again; with the sort and blocks of the re-send's size, it was
+  // dropped). On a cluster through the Distributed table, to the shard of the batch's Kafka
+  // partition (its sharding key), synchronously (the client sets insert_distributed_sync there).
   for (const b of last) {
-    const foreground: Record<string, number> = cluster ? { distributed_foreground_insert: 1 } : {};
-    resent += await resendBatch(client, n.liveAll, n.nextAll, b, foreground);
+    await client.command({
+      query: `INSERT INTO ${n.nextAll} SELECT * FROM ${n.liveAll} WHERE ${IN_BATCH} ORDER BY kafka_offset
+              SETTINGS max_threads = 1, max_block_size = ${INSERT_BLOCK_ROWS}, min_insert_block_size_rows = ${INSERT_BLOCK_ROWS}`,
+      query_params: batchParams(b),
+      clickhouse_settings: dedupInsertSettings(batchToken(b.topic, b.partition, b.first)),
+    });
+    resent += await count(client, n.nextAll, b);
   }
 
   // Rows that arrived since the count (an aggregator after all) would be lost by the exchange.
@@ -146,10 +160,19 @@ async function sortingKey(client: ClickHouseClient, cluster: ClusterTarget | und
   return row.sorting_key;
 }
 
-async function count(client: ClickHouseClient, table: string): Promise<number> {
-  const [row] = await (await client.query({ query: `SELECT count() AS n FROM ${table}`, format: 'JSONEachRow' })).json<{
-    n: string | number;
-  }>();
+const IN_BATCH =
+  'kafka_topic = {topic:String} AND kafka_partition = {partition:UInt16} AND kafka_offset BETWEEN {first:UInt64} AND {last:UInt64}';
+const batchParams = (b: StoredBatch) => ({ topic: b.topic, partition: b.partition, first: b.first, last: b.last });
+
+/** Rows of the table, or of one stored batch in it. */
+async function count(client: ClickHouseClient, table: string, b?: StoredBatch): Promise<number> {
+  const [row] = await (
+    await client.query({
+      query: `SELECT count() AS n FROM ${table}${b ? ` WHERE ${IN_BATCH}` : ''}`,
+      query_params: b ? batchParams(b) : {},
+      format: 'JSONEachRow',
+    })
+  ).json<{ n: string | number }>();
   return Number(row?.n ?? 0);
 }
 
