@@ -27,9 +27,9 @@ export interface StoredBatch {
 /**
  * Reads a stored batch's rows back from `from` and inserts them into `to` under the batch's own
  * token: a table (or view) that has the token drops them, one that has not stores them and from
- * then on drops any other insert under it. Used by the aggregator's replay repair (into flows_raw,
- * to complete rollups a kill left short) and by the rebuild of flows_raw (into the new table, so
- * it knows the tokens of the last batches the repair may re-send). Returns the rows sent.
+ * then on drops any other insert under it. The aggregator's replay repair (into flows_raw, to
+ * complete rollups a kill left short); its tests, and the rebuild's, send what it sends. Returns
+ * the rows sent.
  */
 export async function resendBatch(client: ClickHouseClient, from: string, to: string, b: StoredBatch): Promise<number> {
   const rows = await (

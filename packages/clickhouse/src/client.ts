@@ -30,6 +30,15 @@ export interface ClickHouseHandle {
 }
 
 /**
+ * Whether this process is the only one that can write the data: the embedded engine's directory is
+ * one process's alone, and that process migrates before its aggregator consumes. So a migration it
+ * runs has no other writer (MigrateOptions.writersStopped). On a server, other processes may write.
+ */
+export function soleWriter(handle: ClickHouseHandle): boolean {
+  return handle.mode === 'embedded';
+}
+
+/**
  * One ClickHouse client per process. Over HTTP with CLICKHOUSE_URL; otherwise chDB in this process
  * through the same @clickhouse/client API (`chdb/connection`), so every query runs the same SQL
  * on both. chDB keeps one data directory per process, so in embedded mode all services share

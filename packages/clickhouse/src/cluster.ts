@@ -71,7 +71,7 @@ export function clusterStatements(statement: string, target: ClusterTarget): str
     const engineArgs = [`'${path}'`, `'{replica}'`, ...(args?.trim() ? [args.trim()] : [])].join(', ');
     return [
       `CREATE TABLE IF NOT EXISTS ${q(local)} ${on} (${columns}) ENGINE = Replicated${engine}(${engineArgs})\n${replicatedSettings(rest)}`,
-      `CREATE TABLE IF NOT EXISTS ${q(table)} ${on} AS ${q(local)} ENGINE = ${distributed(target, local, key)}`,
+      `CREATE TABLE IF NOT EXISTS ${q(table)} ${on} AS ${q(local)} ENGINE = ${distributedEngine(target, local, key)}`,
     ];
   }
   m = CREATE_MV.exec(text);
@@ -122,7 +122,8 @@ export function clusterMigrationsTable(table: string, columns: string, target: C
   return `CREATE TABLE IF NOT EXISTS ${quoteIdent(target.database)}.${quoteIdent(table)} ${onCluster(target)} (${columns}) ENGINE = ReplicatedReplacingMergeTree('${path}', '{replica}') ORDER BY version`;
 }
 
-function distributed(target: ClusterTarget, local: string, key: string | null): string {
+/** The engine of a Distributed table over `local` on every shard of the cluster, sharded by `key`. */
+export function distributedEngine(target: ClusterTarget, local: string, key: string | null): string {
   const args = [`'${target.cluster}'`, `'${target.database}'`, `'${local}'`, ...(key ? [key] : [])];
   return `Distributed(${args.join(', ')})`;
 }

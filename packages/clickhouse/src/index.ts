@@ -1,5 +1,13 @@
 export { batchToken, dedupInsertSettings, resendBatch, type StoredBatch } from './batches.js';
-export { type ClickHouseClient, type ClickHouseConnection, type ClickHouseHandle, ident, insertNative, openClickHouse } from './client.js';
+export {
+  type ClickHouseClient,
+  type ClickHouseConnection,
+  type ClickHouseHandle,
+  ident,
+  insertNative,
+  openClickHouse,
+  soleWriter,
+} from './client.js';
 export {
   type ClusterTarget,
   clusterMigrations,

@@ -96,13 +96,19 @@ async function store(c: ClickHouseClient, batches = 4): Promise<void> {
   await c.insert({ table: 'flows_raw', values: old, format: 'JSONEachRow' });
 }
 
+/** A new database at schema version 3 (the old key) holding the rows of `store`. */
+async function atVersion3(batches = 4): Promise<ClickHouseClient> {
+  const c = await database();
+  await migrate(c, V3, silentLogger);
+  await store(c, batches);
+  return c;
+}
+
 const stopped: MigrateOptions = { writersStopped: true };
 
 describe('migration 4: flows_raw rebuilt ordered by time_received', () => {
   it('keeps every row of a database at version 3; the minute view still fills; a second run does nothing', async () => {
-    const c = await database();
-    await migrate(c, V3, silentLogger);
-    await store(c);
+    const c = await atVersion3();
     expect(await sortingKey(c)).toBe(OLD_KEY);
     const before = await fingerprint(c);
     const rollups = await rollupSums(c);
@@ -128,9 +134,7 @@ describe('migration 4: flows_raw rebuilt ordered by time_received', () => {
   });
 
   it("keeps the tokens of each Kafka partition's last insert, which the replay repair re-sends, and no others", async () => {
-    const c = await database();
-    await migrate(c, V3, silentLogger);
-    await store(c);
+    const c = await atVersion3();
     await migrate(c, SCHEMA, silentLogger, undefined, stopped);
     const before = await fingerprint(c);
     const rollups = await rollupSums(c);
@@ -149,9 +153,7 @@ describe('migration 4: flows_raw rebuilt ordered by time_received', () => {
   });
 
   it('refuses rows it cannot know are safe: a service start on a server with rows stored', async () => {
-    const c = await database();
-    await migrate(c, V3, silentLogger);
-    await store(c, 1);
+    const c = await atVersion3(1);
     const before = await fingerprint(c);
     await expect(migrate(c, SCHEMA, silentLogger)).rejects.toThrow(/holds 110 rows .*Stop the aggregators, then run `flowwatch migrate`/);
     expect(await sortingKey(c)).toBe(OLD_KEY);
@@ -168,9 +170,7 @@ describe('migration 4: flows_raw rebuilt ordered by time_received', () => {
   });
 
   it('starts again after a run cut short before its exchange, and finishes one cut short after it', async () => {
-    const c = await database();
-    await migrate(c, V3, silentLogger);
-    await store(c);
+    const c = await atVersion3();
     const before = await fingerprint(c);
     // Cut short during the copy: a partial new table.
     await c.command({ query: 'CREATE TABLE flows_raw_next AS flows_raw' });
@@ -180,9 +180,7 @@ describe('migration 4: flows_raw rebuilt ordered by time_received', () => {
     expect(await tables(c)).toEqual(['flows_raw']);
 
     // Cut short after the exchange: the old table left as flows_raw_next, the migration unrecorded.
-    const d = await database();
-    await migrate(d, V3, silentLogger);
-    await store(d);
+    const d = await atVersion3();
     const kept = await fingerprint(d);
     await d.command({
       query: 'CREATE TABLE flows_raw_next AS flows_raw ENGINE = MergeTree PARTITION BY toYYYYMMDD(time_received) ORDER BY time_received',
@@ -195,9 +193,7 @@ describe('migration 4: flows_raw rebuilt ordered by time_received', () => {
   });
 
   it('completes when the old table still holds rows past their retention, which the new one drops', async () => {
-    const c = await database();
-    await migrate(c, V3, silentLogger);
-    await store(c);
+    const c = await atVersion3();
     // Retention shortened to 1 day without materialising, as applyRetention does: the rows of two
     // days ago stay in the old table until a TTL merge.
     await c.command({
@@ -213,9 +209,7 @@ describe('migration 4: flows_raw rebuilt ordered by time_received', () => {
   });
 
   it('gives up, changing nothing, when rows arrive during the copy (an aggregator still running)', async () => {
-    const c = await database();
-    await migrate(c, V3, silentLogger);
-    await store(c);
+    const c = await atVersion3();
     const before = await fingerprint(c);
     // A writer that inserts while the rebuild copies its first partition.
     let wrote = false;

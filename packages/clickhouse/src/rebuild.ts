@@ -1,6 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { batchToken, dedupInsertSettings, type StoredBatch } from './batches.js';
-import { type ClusterTarget, localName, onCluster, SHARDED_PATH, SHARDING_KEYS } from './cluster.js';
+import { ident } from './client.js';
+import { type ClusterTarget, distributedEngine, localName, onCluster, SHARDED_PATH, SHARDING_KEYS } from './cluster.js';
 import type { MigrationStep, StepContext } from './migrations.js';
 
 /**
@@ -29,18 +30,16 @@ interface Names {
   /** What queries and inserts name: flows_raw itself, or its Distributed table on a cluster. */
   liveAll: string;
   nextAll: string;
-  database: string | undefined;
 }
 
 function namesOf(cluster: ClusterTarget | undefined): Names {
-  if (!cluster) return { live: 'flows_raw', next: 'flows_raw_next', liveAll: 'flows_raw', nextAll: 'flows_raw_next', database: undefined };
-  const q = (t: string) => `\`${cluster.database}\`.\`${t}\``;
+  if (!cluster) return { live: 'flows_raw', next: 'flows_raw_next', liveAll: 'flows_raw', nextAll: 'flows_raw_next' };
+  const q = (t: string) => `${ident(cluster.database)}.${ident(t)}`;
   return {
     live: q(localName('flows_raw')),
     next: q(localName('flows_raw_next')),
     liveAll: q('flows_raw'),
     nextAll: q('flows_raw_next'),
-    database: cluster.database,
   };
 }
 
@@ -75,10 +74,8 @@ async function rebuildRaw(ctx: StepContext, key: string, tag: string): Promise<v
 
   await client.command({ query: await nextTableDdl(client, n, key, tag, cluster) });
   if (cluster) {
-    const shard = SHARDING_KEYS.flows_raw;
-    await client.command({
-      query: `CREATE TABLE ${n.nextAll}${on} AS ${n.next} ENGINE = Distributed('${cluster.cluster}', '${cluster.database}', '${localName('flows_raw_next')}'${shard ? `, ${shard}` : ''})`,
-    });
+    const engine = distributedEngine(cluster, localName('flows_raw_next'), SHARDING_KEYS.flows_raw ?? null);
+    await client.command({ query: `CREATE TABLE ${n.nextAll}${on} AS ${n.next} ENGINE = ${engine}` });
   }
 
   // The last insert of each Kafka partition is the one the aggregator's replay repair re-sends
@@ -109,7 +106,6 @@ async function rebuildRaw(ctx: StepContext, key: string, tag: string): Promise<v
       logger.info({ partition, ms: Date.now() - p0 }, 'flows_raw rebuild: partition copied');
     }
   }
-  let resent = 0;
   // Copied inside ClickHouse (a batch can be 200,000 rows: too many to hold as objects in the
   // migration Job), as one block in offset order, as the repair's re-send parses it: a token
   // deduplicates per block, and a second insert of the same rows split otherwise is not recognised
@@ -124,7 +120,6 @@ async function rebuildRaw(ctx: StepContext, key: string, tag: string): Promise<v
       query_params: batchParams(b),
       clickhouse_settings: dedupInsertSettings(batchToken(b.topic, b.partition, b.first)),
     });
-    resent += await count(client, n.nextAll, b);
   }
 
   // Rows that arrived since the count (an aggregator after all) would be lost by the exchange.
@@ -146,7 +141,7 @@ async function rebuildRaw(ctx: StepContext, key: string, tag: string): Promise<v
   }
   await client.command({ query: `EXCHANGE TABLES ${n.live} AND ${n.next}${on}` });
   await drop();
-  logger.info({ rows: now, copied, resentLastBatches: last.length, resentRows: resent, ms: Date.now() - t0 }, 'flows_raw rebuilt');
+  logger.info({ rows: now, copied, lastInserts: last.length, ms: Date.now() - t0 }, 'flows_raw rebuilt');
 }
 
 /** The table's sorting key as system.tables gives it (`a, b, c`), or an error when it has none. */
@@ -167,15 +162,10 @@ const IN_BATCH =
   'kafka_topic = {topic:String} AND kafka_partition = {partition:UInt16} AND kafka_offset BETWEEN {first:UInt64} AND {last:UInt64}';
 const batchParams = (b: StoredBatch) => ({ topic: b.topic, partition: b.partition, first: b.first, last: b.last });
 
-/** Rows of the table, or of one stored batch in it. */
-async function count(client: ClickHouseClient, table: string, b?: StoredBatch): Promise<number> {
-  const [row] = await (
-    await client.query({
-      query: `SELECT count() AS n FROM ${table}${b ? ` WHERE ${IN_BATCH}` : ''}`,
-      query_params: b ? batchParams(b) : {},
-      format: 'JSONEachRow',
-    })
-  ).json<{ n: string | number }>();
+async function count(client: ClickHouseClient, table: string): Promise<number> {
+  const [row] = await (await client.query({ query: `SELECT count() AS n FROM ${table}`, format: 'JSONEachRow' })).json<{
+    n: string | number;
+  }>();
   return Number(row?.n ?? 0);
 }
 

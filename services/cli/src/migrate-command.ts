@@ -7,6 +7,7 @@ import {
   migrate,
   openClickHouse,
   schemaFor,
+  soleWriter,
 } from '@flowwatch/clickhouse';
 import type { Config } from '@flowwatch/config';
 import { createKafka } from '@flowwatch/kafka';
@@ -47,7 +48,7 @@ export async function runMigrate(
   let handle: Awaited<ReturnType<typeof openClickHouse>> | undefined;
   try {
     handle = await openClickHouse(config.clickhouse);
-    let writersStopped = handle.mode === 'embedded' || opts.aggregatorsStopped === true;
+    let writersStopped = soleWriter(handle) || opts.aggregatorsStopped === true;
     if (!writersStopped) {
       const members = await aggregatorMembers(config.kafka, config.aggregator.groupId, logger);
       writersStopped = members.ok && members.count === 0;

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type ClickHouseHandle, openClickHouse } from '@flowwatch/clickhouse';
+import { type ClickHouseHandle, openClickHouse, soleWriter } from '@flowwatch/clickhouse';
 import type { Config } from '@flowwatch/config';
 import { createKafka, ensureTopics, KafkaHealth } from '@flowwatch/kafka';
 import type { Service } from '@flowwatch/lifecycle';
@@ -94,9 +94,8 @@ export function createPlatform(config: Config, logger: Logger, progress: (line: 
     name: 'clickhouse',
     async start() {
       clickhouse = await openClickHouse(config.clickhouse);
-      // The embedded engine is this process's alone, and it migrates before its aggregator consumes.
       const result = await applySchema(clickhouse.client, config, logger.child({ component: 'clickhouse' }), {
-        writersStopped: clickhouse.mode === 'embedded',
+        writersStopped: soleWriter(clickhouse),
       });
       progress(`ClickHouse ${clickhouse.mode} at ${clickhouse.location}, database ${clickhouse.database}`);
       logger.info({ component: 'clickhouse', mode: clickhouse.mode, ...result }, 'clickhouse ready');

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { AuditLog, checkNewToken, ROLES, type Role, type TokenRecord, TokenStore } from '@flowwatch/api';
-import { type ClickHouseHandle, clusterTargetOf, migrate, openClickHouse, schemaFor } from '@flowwatch/clickhouse';
+import { type ClickHouseHandle, clusterTargetOf, migrate, openClickHouse, schemaFor, soleWriter } from '@flowwatch/clickhouse';
 import type { Config } from '@flowwatch/config';
 import { errorSummary } from '@flowwatch/lifecycle';
 import { createLogger } from '@flowwatch/observability';
@@ -77,14 +77,13 @@ export async function runTokenCommand(
   }
   try {
     const cluster = clusterTargetOf(config.clickhouse);
-    // The embedded data directory is this process's alone (checked above), so no aggregator writes it.
     await migrate(
       handle.client,
       schemaFor(cluster),
       createLogger({ level: 'silent', pretty: 'never' }, { service: 'flowwatch' }),
       cluster,
       {
-        writersStopped: handle.mode === 'embedded',
+        writersStopped: soleWriter(handle),
       },
     );
     const tokens = new TokenStore(handle.client, { cacheMs: 0 });
