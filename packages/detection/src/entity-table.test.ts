@@ -32,4 +32,49 @@ describe('EntityTable', () => {
     expect(table.size).toBe(3);
     expect(table.evictions).toBe(0);
   });
+
+  it('evicts in the same order as taking the oldest entry every time, across sweeps, deletes and rounds of the hand', () => {
+    // The reference: CLOCK by the Map's first entry, looked up afresh at every eviction.
+    const reference = new Map<string, { touched: boolean }>();
+    const referenceSet = (key: string) => {
+      if (!reference.has(key) && reference.size >= 50) {
+        for (;;) {
+          const [k, v] = reference.entries().next().value as [string, { touched: boolean }];
+          reference.delete(k);
+          if (!v.touched) break;
+          v.touched = false;
+          reference.set(k, v);
+        }
+      }
+      reference.set(key, { touched: false });
+    };
+    const table = new EntityTable<ReturnType<typeof entity>>(50);
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed / 2_147_483_648;
+    };
+    for (let step = 0; step < 20_000; step++) {
+      const key = `k${Math.floor(random() * 400)}`;
+      const r = random();
+      if (r < 0.5) {
+        if (table.get(key) === undefined) table.set(key, entity());
+        const v = reference.get(key);
+        if (v !== undefined) v.touched = true;
+        else referenceSet(key);
+      } else if (r < 0.55) {
+        table.delete(key);
+        reference.delete(key);
+      } else if (r < 0.56) {
+        const odd = (k: string) => Number(k.slice(1)) % 2 === 1;
+        table.sweep((_, k) => odd(k));
+        for (const k of [...reference.keys()]) if (odd(k)) reference.delete(k);
+      } else {
+        table.set(`n${step}`, entity());
+        referenceSet(`n${step}`);
+      }
+      if (step % 97 === 0) expect([...table.entries()].map(([k]) => k)).toEqual([...reference.keys()]);
+    }
+    expect(table.evictions).toBeGreaterThan(5_000);
+  });
 });

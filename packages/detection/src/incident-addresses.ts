@@ -13,6 +13,7 @@ export const INCIDENT_HOLD_MS = 10 * 60_000;
  */
 export class IncidentAddresses {
   readonly #until = new Map<string, number>();
+  #hand: MapIterator<string> | undefined;
   #explainedSpikes = 0;
 
   constructor(private readonly max: number) {}
@@ -42,8 +43,14 @@ export class IncidentAddresses {
       return;
     }
     if (this.#until.size >= this.max) {
-      const oldest = this.#until.keys().next().value;
-      if (oldest !== undefined) this.#until.delete(oldest);
+      // The oldest from an iterator kept across calls (as EntityTable's hand): a new one each time
+      // walks over every address deleted before it since the Map last rehashed.
+      let oldest = this.#hand?.next();
+      if (oldest === undefined || oldest.done) {
+        this.#hand = this.#until.keys();
+        oldest = this.#hand.next();
+      }
+      if (!oldest.done) this.#until.delete(oldest.value);
     }
     this.#until.set(addr, untilMs);
   }
