@@ -1,3 +1,5 @@
+import { OldestFirst } from '@flowwatch/insertion-order';
+
 /** A value an EntityTable holds: `touched` is set on every look-up and read by eviction. */
 export interface Tracked {
   touched: boolean;
@@ -12,14 +14,8 @@ export interface Tracked {
  */
 export class EntityTable<V extends Tracked> {
   readonly #map = new Map<string, V>();
-  /**
-   * CLOCK's hand: one iterator kept from eviction to eviction. Everything before it has been
-   * deleted (evicted, or moved to the back), so its next entry is the oldest. A new iterator per
-   * eviction started from the front and walked over every entry deleted since the Map last
-   * rehashed (it keeps them as holes until then): 12 us an eviction in a full table of 20,000,
-   * 40 us at 200,000, so a table filled by a storm of new keys slowed every flow that added one.
-   */
-  #hand: MapIterator<[string, V]> | undefined;
+  /** CLOCK's hand (a new iterator per eviction walked every hole deletions left in the Map). */
+  readonly #oldest = new OldestFirst(this.#map);
   #evictions = 0;
 
   constructor(
@@ -92,21 +88,14 @@ export class EntityTable<V extends Tracked> {
 
   clear(): void {
     this.#map.clear();
-    this.#hand = undefined;
   }
 
   #evictOne(): void {
     // At most two passes: the first clears every mark, so the second finds an entry to evict.
     for (let guard = 2 * this.#map.size + 1; guard > 0; guard--) {
-      let first = this.#hand?.next();
-      if (first === undefined || first.done) {
-        // The hand passed the last entry: round again from the (new) front.
-        this.#hand = this.#map.entries();
-        first = this.#hand.next();
-        if (first.done) return;
-      }
-      const [key, value] = first.value;
-      this.#map.delete(key);
+      const oldest = this.#oldest.shift();
+      if (oldest === undefined) return;
+      const [key, value] = oldest;
       if (value.touched) {
         value.touched = false;
         this.#map.set(key, value);

@@ -1,3 +1,4 @@
+import { OldestFirst } from '@flowwatch/insertion-order';
 import type { Detection } from './detection.js';
 
 /** How long an address stays part of an incident after its last sighting (event time). */
@@ -13,7 +14,7 @@ export const INCIDENT_HOLD_MS = 10 * 60_000;
  */
 export class IncidentAddresses {
   readonly #until = new Map<string, number>();
-  #hand: MapIterator<string> | undefined;
+  readonly #oldest = new OldestFirst(this.#until);
   #explainedSpikes = 0;
 
   constructor(private readonly max: number) {}
@@ -42,16 +43,7 @@ export class IncidentAddresses {
       if (untilMs > had) this.#until.set(addr, untilMs);
       return;
     }
-    if (this.#until.size >= this.max) {
-      // The oldest from an iterator kept across calls (as EntityTable's hand): a new one each time
-      // walks over every address deleted before it since the Map last rehashed.
-      let oldest = this.#hand?.next();
-      if (oldest === undefined || oldest.done) {
-        this.#hand = this.#until.keys();
-        oldest = this.#hand.next();
-      }
-      if (!oldest.done) this.#until.delete(oldest.value);
-    }
+    if (this.#until.size >= this.max) this.#oldest.shift();
     this.#until.set(addr, untilMs);
   }
 

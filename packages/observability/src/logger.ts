@@ -1,3 +1,4 @@
+import { OldestFirst } from '@flowwatch/insertion-order';
 import { type DestinationStream, destination, type Logger, type LoggerOptions, pino } from 'pino';
 
 export type { Logger } from 'pino';
@@ -41,6 +42,7 @@ export function createLogger(config: LoggerConfig, bindings: { service: string }
  */
 export class RateLimitedLog {
   private readonly last = new Map<string, { at: number; suppressed: number }>();
+  private readonly oldest = new OldestFirst(this.last);
 
   constructor(
     private readonly logger: Logger,
@@ -56,11 +58,8 @@ export class RateLimitedLog {
       entry.suppressed++;
       return;
     }
-    if (!entry && this.last.size >= this.maxKeys) {
-      // Bounded: forget the oldest key rather than grow without limit under attack.
-      const oldest = this.last.keys().next().value;
-      if (oldest !== undefined) this.last.delete(oldest);
-    }
+    // Bounded: forget the oldest key rather than grow without limit under attack.
+    if (!entry && this.last.size >= this.maxKeys) this.oldest.shift();
     this.last.delete(key);
     this.last.set(key, { at: t, suppressed: 0 });
     this.logger.warn({ ...obj, suppressed: entry?.suppressed ?? 0 }, msg);

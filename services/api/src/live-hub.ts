@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { hostname } from 'node:os';
 import type { ClickHouseClient } from '@flowwatch/clickhouse';
+import { OldestFirst } from '@flowwatch/insertion-order';
 import type { Consumer, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { type AlertSummary, alertMessageSchema, inputToSummary } from './alerts/alert-record.js';
@@ -65,6 +66,7 @@ const RESUME_MAX_MS = 3_600_000;
 export class LiveHub {
   readonly #clients = new Set<Client>();
   readonly #seen = new Map<string, number>();
+  readonly #oldestSeen = new OldestFirst(this.#seen);
   #consumer: Consumer | undefined;
   #timers: NodeJS.Timeout[] = [];
   #pollSince = 0;
@@ -184,7 +186,7 @@ export class LiveHub {
     if (last !== undefined && last >= alert.version) return;
     this.#seen.delete(alert.id);
     this.#seen.set(alert.id, alert.version);
-    if (this.#seen.size > SEEN_MAX) this.#seen.delete(this.#seen.keys().next().value as string);
+    if (this.#seen.size > SEEN_MAX) this.#oldestSeen.shift();
     this.deps.metrics.streamEvents.inc({ event: 'alert' });
     for (const c of this.#clients) {
       if (c.scope === undefined || alert.supplier_ids.includes(c.scope)) this.#sendAlert(c, event, summary);

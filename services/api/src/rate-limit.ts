@@ -1,3 +1,5 @@
+import { OldestFirst } from '@flowwatch/insertion-order';
+
 /**
  * Per-key token buckets: `ratePerSecond` sustained with a `burst`. Keys are token ids (requests)
  * or client addresses (failed logins); addresses are unbounded, so the map is capped and the
@@ -6,6 +8,8 @@
  */
 export class RateLimiter {
   readonly #buckets = new Map<string, { tokens: number; at: number }>();
+  /** Takes the least recently used bucket first: a use deletes its key and sets it again, at the back. */
+  readonly #oldest = new OldestFirst(this.#buckets);
 
   constructor(
     private readonly ratePerSecond: number,
@@ -25,7 +29,7 @@ export class RateLimiter {
     else {
       b = { tokens: this.burst, at: t };
       const max = this.options.maxKeys ?? 100_000;
-      while (this.#buckets.size >= max) this.#buckets.delete(this.#buckets.keys().next().value as string);
+      while (this.#buckets.size >= max) this.#oldest.shift();
     }
     this.#buckets.set(key, b); // most recently used last
     b.tokens = Math.min(this.burst, b.tokens + ((t - b.at) / 1000) * this.ratePerSecond);

@@ -1,6 +1,7 @@
 import type { RemoteInfo } from 'node:dgram';
 import type { CollectorConfig, RegistryConfig } from '@flowwatch/config';
 import { DEFAULT_TEMPLATE_LIMITS, type DecodeContext, type DecodeError, detectProtocol, exportTimeNs } from '@flowwatch/decoders';
+import { OldestFirst } from '@flowwatch/insertion-order';
 import { BufferedProducer, type ProducerOptions } from '@flowwatch/kafka';
 import type { Service } from '@flowwatch/lifecycle';
 import { RateLimitedLog, type ReadinessCheck, type Registry, ServiceMetrics } from '@flowwatch/observability';
@@ -62,6 +63,7 @@ export function createCollector(deps: CollectorDeps, config: CollectorConfig, re
   const stage = config.workers === 0 ? new DecodeStage(limits, config.flowsPerMessage, config.flowsEncoding) : undefined;
   let exporters = new ExporterRegistry(registryConfig);
   const unknown = new Map<string, { datagrams: number; lastSeen: number }>();
+  const oldestUnknown = new OldestFirst(unknown);
   const now = deps.now ?? Date.now;
   // collector.timeReceivedFrom = export: records carry their datagram's export time (simulations
   // and replays whose event time runs ahead of the clock); sFlow, which states none, gets the
@@ -76,10 +78,7 @@ export function createCollector(deps: CollectorDeps, config: CollectorConfig, re
       metrics.unknownSource.inc();
       let u = unknown.get(address);
       if (!u) {
-        if (unknown.size >= UNKNOWN_SOURCES_MAX) {
-          const oldest = unknown.keys().next().value;
-          if (oldest !== undefined) unknown.delete(oldest);
-        }
+        if (unknown.size >= UNKNOWN_SOURCES_MAX) oldestUnknown.shift();
         unknown.set(address, (u = { datagrams: 0, lastSeen: 0 }));
         metrics.unknownSources.set(unknown.size);
       }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { OldestFirst } from '@flowwatch/insertion-order';
 
 /**
  * Pushed bodies a supplier had accepted recently, by SHA-256, so that a replay (the same request
@@ -8,6 +9,7 @@ import { createHash } from 'node:crypto';
  */
 export class ReplayGuard {
   private readonly seen = new Map<string, number>();
+  private readonly oldest = new OldestFirst(this.seen);
 
   constructor(
     private readonly windowMs: number,
@@ -36,11 +38,7 @@ export class ReplayGuard {
     if (key === undefined) return;
     this.seen.delete(key);
     this.seen.set(key, this.now() + this.windowMs);
-    while (this.seen.size > this.maxEntries) {
-      const oldest = this.seen.keys().next().value;
-      if (oldest === undefined) break;
-      this.seen.delete(oldest);
-    }
+    while (this.seen.size > this.maxEntries) if (this.oldest.shift() === undefined) break;
   }
 
   get size(): number {

@@ -10,6 +10,7 @@
  * headers) are reassembled: exporters send datagrams larger than the path MTU (templates, jumbo
  * sFlow), so a capture of them holds fragments (see Reassembly for the bounds).
  */
+import { OldestFirst } from '@flowwatch/insertion-order';
 import { ipv4ToString, ipv6ToString } from '../common/addresses.js';
 
 export interface PcapUdpPacket {
@@ -240,13 +241,14 @@ export class Reassembly {
   static readonly MAX_PENDING = 1024;
   static readonly TIMEOUT_NS = 30e9;
   private readonly pending = new Map<string, { startNs: number; parts: { offset: number; data: Uint8Array }[]; total?: number }>();
+  private readonly oldestPending = new OldestFirst(this.pending);
 
   /** Adds one fragment's payload; returns the reassembled payload when the datagram is complete. */
   add(key: string, offset: number, more: boolean, data: Uint8Array, timestampNs: number): Uint8Array | undefined {
     this.expire(timestampNs);
     let d = this.pending.get(key);
     if (d === undefined) {
-      if (this.pending.size >= Reassembly.MAX_PENDING) this.pending.delete(this.pending.keys().next().value as string);
+      if (this.pending.size >= Reassembly.MAX_PENDING) this.oldestPending.shift();
       d = { startNs: timestampNs, parts: [] };
       this.pending.set(key, d);
     }

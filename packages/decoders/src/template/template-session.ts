@@ -1,4 +1,5 @@
 import { emptyFlow, type FlowRecord, type FlowType } from '@flowwatch/flow-schema';
+import { OldestFirst } from '@flowwatch/insertion-order';
 import type { DecodeContext, DecodeError, DecodeOutput, TemplateLimits } from '../common/types.js';
 import { DEFAULT_TEMPLATE_LIMITS } from '../common/types.js';
 import type { CompiledTemplate } from './compiled-template.js';
@@ -65,6 +66,7 @@ export function templateBytes(t: CompiledTemplate): number {
 export class TemplateSession {
   readonly limits: TemplateLimits;
   private readonly domains = new Map<string, Domain>();
+  private readonly oldestDomain = new OldestFirst(this.domains);
   private lastDomain: Domain | undefined;
   private templateCount = 0;
   private templateByteCount = 0;
@@ -94,7 +96,11 @@ export class TemplateSession {
     } else {
       d = new Domain(key, exporter, id);
       this.domains.set(key, d);
-      while (this.domains.size > Math.max(1, this.limits.maxDomains)) this.forget(this.domains.keys().next().value as string);
+      while (this.domains.size > Math.max(1, this.limits.maxDomains)) {
+        const oldest = this.oldestDomain.shift();
+        if (oldest === undefined) break;
+        this.forgotten(oldest[1]);
+      }
     }
     this.lastDomain = d;
     return d;
@@ -146,9 +152,14 @@ export class TemplateSession {
   private forget(key: string): void {
     const gone = this.domains.get(key);
     if (gone === undefined) return;
+    this.domains.delete(key);
+    this.forgotten(gone);
+  }
+
+  /** Accounts for a domain just deleted from `domains`. */
+  private forgotten(gone: Domain): void {
     this.templateCount -= gone.templates.size;
     this.templateByteCount -= gone.bytes;
-    this.domains.delete(key);
     if (this.lastDomain === gone) this.lastDomain = undefined;
   }
 

@@ -1,4 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { OldestFirst } from '@flowwatch/insertion-order';
 
 /**
  * Dashboard sessions, in this process's memory. Logging in with a token makes a session bound to
@@ -28,6 +29,7 @@ const keyOf = (id: string) => createHash('sha256').update(id).digest('hex');
 
 export class SessionStore {
   readonly #sessions = new Map<string, Session>();
+  readonly #oldest = new OldestFirst(this.#sessions);
 
   constructor(private readonly options: SessionOptions) {}
 
@@ -46,7 +48,7 @@ export class SessionStore {
     const session: Session = { key: keyOf(id), tokenId, csrf: randomBytes(24).toString('base64url'), createdAt: now, lastSeenAt: now };
     while (this.#sessions.size >= this.options.maxSessions) {
       // Map order is insertion order: the oldest login goes first.
-      this.#sessions.delete(this.#sessions.keys().next().value as string);
+      this.#oldest.shift();
     }
     this.#sessions.set(session.key, session);
     return { id, session };

@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ClickHouseClient } from '@flowwatch/clickhouse';
+import { OldestFirst } from '@flowwatch/insertion-order';
 import { dt64, msOf } from '../ch-time.js';
 import { ROLES, type Role } from './roles.js';
 
@@ -106,6 +107,7 @@ function publicRecord(t: StoredToken): TokenRecord {
 
 export class TokenStore {
   readonly #cache = new Map<string, { token: StoredToken | undefined; at: number }>();
+  readonly #oldestCached = new OldestFirst(this.#cache);
 
   constructor(
     private readonly client: ClickHouseClient,
@@ -187,7 +189,7 @@ export class TokenStore {
       if (now - cached.at < ttl) return cached.token;
     }
     const token = await this.#read(id);
-    if (this.#cache.size >= 10_000) this.#cache.delete(this.#cache.keys().next().value as string);
+    if (this.#cache.size >= 10_000) this.#oldestCached.shift();
     this.#cache.set(id, { token, at: now });
     return token;
   }

@@ -1,0 +1,1 @@
+export { OldestFirst } from './oldest-first.js';
