@@ -150,8 +150,18 @@ if (want('aggregator')) {
     );
 }
 if (want('detector')) {
-  const { detectorBench } = await import('./detector-bench.js');
-  await detectorBench(print, Number(process.env.FLOWWATCH_BENCH_DETECTOR_FLOWS ?? 1_000_000));
+  // With the detector's deployed young generation (deploy/k8s/flowwatch/detector.yaml): in a child
+  // process when this one runs without it.
+  const semiSpace = '--max-semi-space-size=64';
+  if (process.execArgv.includes(semiSpace)) {
+    const { detectorBench } = await import('./detector-bench.js');
+    await detectorBench(print, Number(process.env.FLOWWATCH_BENCH_DETECTOR_FLOWS ?? 1_000_000));
+  } else {
+    const child = spawnSync(process.execPath, [...process.execArgv, semiSpace, fileURLToPath(import.meta.url), 'detector'], {
+      stdio: 'inherit',
+    });
+    if (child.status !== 0) throw new Error(`detector bench failed (${child.status ?? child.signal})`);
+  }
 }
 if (want('repartition')) {
   const { repartitionBench } = await import('./repartition-bench.js');
