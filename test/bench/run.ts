@@ -4,7 +4,7 @@
  * `soak`, the whole pipeline for minutes, runs only when named).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -150,10 +150,11 @@ if (want('aggregator')) {
     );
 }
 if (want('detector')) {
-  // With the detector's deployed young generation (deploy/k8s/flowwatch/detector.yaml): in a child
-  // process when this one runs without it.
-  const semiSpace = '--max-semi-space-size=64';
-  if (process.execArgv.includes(semiSpace)) {
+  // With the detector's deployed young generation (its NODE_OPTIONS in deploy/k8s/flowwatch/detector.yaml):
+  // in a child process when this one runs without it.
+  const manifest = readFileSync(join(ROOT, 'deploy/k8s/flowwatch/detector.yaml'), 'utf8');
+  const semiSpace = /--max-semi-space-size=\d+/.exec(manifest)?.[0];
+  if (semiSpace === undefined || process.execArgv.includes(semiSpace)) {
     const { detectorBench } = await import('./detector-bench.js');
     await detectorBench(print, Number(process.env.FLOWWATCH_BENCH_DETECTOR_FLOWS ?? 1_000_000));
   } else {
