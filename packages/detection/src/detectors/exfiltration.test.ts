@@ -187,6 +187,33 @@ describe('exfiltration detector', () => {
       expect(changes).toEqual([]);
     });
 
+    it('one entity a host; a day without uploads forgets its interval baseline, not what its upload rules learnt', () => {
+      const engine = testEngine(slow);
+      const hostsOf = () =>
+        engine.exfiltration
+          .snapshot()
+          .filter((s) => s.kind === 'host')
+          .map((s) => s.id)
+          .sort();
+      const uploadsOf = () => engine.exfiltration.snapshotUploads().map((s) => s.addr);
+      // The gateway uploads while learning; 10.5.0.20 uploads once afterwards; one inside flow a
+      // minute keeps the intervals closing.
+      const once = flow({ t: T0 + LEARN + 60_000, src: '10.5.0.20', dst: '198.51.100.9', packets: 2, bytes: 1000 });
+      function* minutes(from: number, to: number) {
+        for (let t = from; t < to; t += 60_000) yield flow({ t, src: '10.4.0.9', dst: '10.5.0.1', packets: 2, bytes: 500 });
+      }
+      run(engine, merge(leak('10.6.0.30', T0, T0 + LEARN, 60_000), [once], minutes(T0, T0 + LEARN + 10 * 60_000)));
+      // Uploading and downloading, each host is one entity (and 2 organisations).
+      expect(engine.exfiltration.hosts.size).toBe(2);
+      expect(engine.stats().entities.exfiltration).toBe(4);
+      expect(hostsOf()).toEqual(['10.5.0.20', '10.6.0.30']);
+      expect(uploadsOf()).toEqual(['10.6.0.30']);
+      run(engine, minutes(T0 + LEARN + 10 * 60_000, T0 + LEARN + 1460 * 60_000));
+      expect(hostsOf()).toEqual([]);
+      expect(uploadsOf()).toEqual(['10.6.0.30']);
+      expect(engine.exfiltration.hosts.size).toBe(1);
+    });
+
     it('a checkpoint keeps what hosts uploaded while learning: the gateway stays quiet after a restart, a new leak does not', () => {
       const split = T0 + LEARN + 10 * 60_000;
       const end = split + 3_600_000;

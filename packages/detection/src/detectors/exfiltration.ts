@@ -6,19 +6,14 @@ import { formatBytes, formatDuration, suppliersOf } from '../directory.js';
 import { EntityTable } from '../entity-table.js';
 import { IntervalTotals } from '../event-clock.js';
 
-interface Outbound {
+/** An organisation's bytes to the internet per interval, against its seasonal profile. */
+interface Organisation {
   touched: boolean;
-  kind: 'organisation' | 'host';
-  id: string;
-  org: string;
   orgSupplier: string;
   sums: IntervalTotals;
-  seasonal: SeasonalBaseline | undefined;
-  level: LevelBaseline | undefined;
+  seasonal: SeasonalBaseline;
   scale: number;
   receivedNs: number;
-  /** Intervals in a row without traffic: a host idle for a day is forgotten. */
-  idle: number;
 }
 
 const HOST_IDLE_INTERVALS = 1440;
@@ -28,15 +23,29 @@ const UPLOAD_BUCKETS = 12;
 /** A host's sustained-upload sighting is re-raised at most this often. */
 const UPLOAD_REFRESH_MS = 30_000;
 
-/** A host's traffic with the internet over the sustained-upload window, in buckets. */
-interface Uploads {
+/**
+ * An inside host's traffic with the internet, keyed by its address: one entity (one table
+ * look-up, one eviction) for both of its rules, the per-interval one and the sustained upload.
+ */
+interface Host {
   touched: boolean;
   org: string;
   orgSupplier: string;
+  /** Its overrides' scale (NaN until first needed: most hosts seen only downloading never need it). */
+  scale: number;
+  /** Latest reception time of its uploads (detection latency). */
+  receivedNs: number;
   /**
-   * The window's buckets in one array: bytes uploaded at [UP + k], downloaded at [DOWN + k], and
-   * the largest single upload flow at [LARGEST + k] (one array, not three: a third of the memory
-   * of a host seen uploading, most of whose state this is).
+   * Its bytes to the internet per open interval and their baseline (a level of its active
+   * intervals); undefined until it first uploads, and again after a day without uploading.
+   */
+  sums: IntervalTotals | undefined;
+  baseline: LevelBaseline | undefined;
+  /** Closed intervals in a row without uploads: a host idle for a day is forgotten (its upload rule's learnt state aside). */
+  idle: number;
+  /**
+   * The sustained-upload window's buckets in one array: bytes uploaded at [UP + k], downloaded at
+   * [DOWN + k], and the largest single upload flow at [LARGEST + k].
    */
   buckets: number[];
   /** Bucket number (event time / bucket length) of the newest bucket. */
@@ -52,7 +61,6 @@ interface Uploads {
   /** Since when the surge rule's conditions have held without a break (NaN: they do not). */
   surgeSinceMs: number;
   lastRaiseMs: number;
-  receivedNs: number;
 }
 /** A host's upload state in a checkpoint (see `snapshotUploads`). */
 export interface UploadSnapshot {
@@ -83,14 +91,13 @@ const LARGEST = 2 * UPLOAD_BUCKETS;
  * 10 of them; a host never seen sending to the internet is left to its organisation), alerting when the interval is
  * >= zThreshold robust deviations and >= ratio times above its own baseline and above the
  * absolute minimum (minBytesOrganisation, minBytesHost), after minHistoryIntervals intervals.
+ * Each host's sustained uploads and upload surges are checked on every upload flow (#upload).
  */
 export class ExfiltrationDetector implements DetectorFamily {
   readonly name = 'exfiltration';
   /** Organisations and hosts apart, keyed by code or address as they come (no key building). */
-  readonly orgs: EntityTable<Outbound>;
-  readonly hosts: EntityTable<Outbound>;
-  /** Sustained uploads: each inside host's bytes to and from the internet over the long window. */
-  readonly uploads: EntityTable<Uploads>;
+  readonly orgs: EntityTable<Organisation>;
+  readonly hosts: EntityTable<Host>;
   readonly #out = new Float64Array(1);
   readonly #bucketMs: number;
   /** Buckets of the upload-surge window. */
@@ -99,17 +106,16 @@ export class ExfiltrationDetector implements DetectorFamily {
   constructor(private readonly ctx: DetectorContext) {
     this.orgs = new EntityTable(ctx.config.maxEntities);
     this.hosts = new EntityTable(ctx.config.maxEntities);
-    this.uploads = new EntityTable(ctx.config.maxEntities);
     this.#bucketMs = Math.max(1000, Math.floor(ctx.config.exfiltration.sustained.windowMs / UPLOAD_BUCKETS));
     // At most half the ring: the level learns from the window before the current one.
     this.#surgeBuckets = Math.min(UPLOAD_BUCKETS / 2, Math.max(1, Math.round(ctx.config.exfiltration.surge.windowMs / this.#bucketMs)));
   }
 
   get size(): number {
-    return this.orgs.size + this.hosts.size + this.uploads.size;
+    return this.orgs.size + this.hosts.size;
   }
   get evictions(): number {
-    return this.orgs.evictions + this.hosts.evictions + this.uploads.evictions;
+    return this.orgs.evictions + this.hosts.evictions;
   }
 
   onFlow(f: EnrichedFlow, start: number, t: number = start): void {
@@ -118,13 +124,23 @@ export class ExfiltrationDetector implements DetectorFamily {
       return;
     }
     if (f.direction !== 'to_internet' || f.src_org === '') return;
-    this.#add('organisation', f.src_org, f, start);
-    this.#add('host', f.src_addr, f, start);
-    this.#upload(f, t);
+    this.#addOrganisation(f, start);
+    const b = Math.floor(t / this.#bucketMs);
+    const h = this.#hostOf(f.src_addr, f.src_org, f.src_org_supplier, b);
+    let sums = h.sums;
+    if (sums === undefined) {
+      const clock = this.ctx.clock;
+      sums = h.sums = new IntervalTotals(clock.slots, clock.intervalMs);
+      h.baseline = new LevelBaseline(0.05);
+    }
+    sums.add(start, f.bytes_est);
+    h.idle = 0;
+    if (f.time_received_ns > h.receivedNs) h.receivedNs = f.time_received_ns;
+    this.#upload(f, t, h, b);
   }
 
   /** Moves a host's window forward to bucket `b`, clearing the buckets it passes. Returns the ring index, or -1 if `b` is older than the window. */
-  #bucket(u: Uploads, b: number): number {
+  #bucket(u: Host, b: number): number {
     if (b > u.latest) {
       this.#learnLevel(u);
       const steps = Math.min(UPLOAD_BUCKETS, b - u.latest);
@@ -141,13 +157,12 @@ export class ExfiltrationDetector implements DetectorFamily {
     }
     return b % UPLOAD_BUCKETS;
   }
-
   /**
    * Learns the host's surge-window level from the window ending a surge window before its newest
    * bucket: late enough that a leak building up to the threshold has been seen by then, and a
    * window starting before the latest surge does not teach (nor does the surge's build-up).
    */
-  #learnLevel(u: Uploads): void {
+  #learnLevel(u: Host): void {
     const n = this.#surgeBuckets;
     const end = u.latest - n;
     if (end <= u.levelBucket) return;
@@ -163,13 +178,19 @@ export class ExfiltrationDetector implements DetectorFamily {
     u.level = Math.max(level, sum);
   }
 
-  #uploadsOf(addr: string, org: string, orgSupplier: string, b: number): Uploads {
-    let u = this.uploads.get(addr);
-    if (u === undefined) {
-      u = {
+  /** The host at `addr` (created when new, with its window's newest bucket `b`). */
+  #hostOf(addr: string, org: string, orgSupplier: string, b: number): Host {
+    let h = this.hosts.get(addr);
+    if (h === undefined) {
+      h = {
         touched: false,
         org,
         orgSupplier,
+        scale: Number.NaN,
+        receivedNs: 0,
+        sums: undefined,
+        baseline: undefined,
+        idle: 0,
         // An array, not a Float64Array: typed arrays over 64 bytes are allocated outside the heap,
         // which for a new host (most hosts seen uploading are new) costs more than its flow.
         buckets: new Array<number>(3 * UPLOAD_BUCKETS).fill(0),
@@ -180,18 +201,23 @@ export class ExfiltrationDetector implements DetectorFamily {
         lastSurgeMs: Number.NEGATIVE_INFINITY,
         surgeSinceMs: Number.NaN,
         lastRaiseMs: Number.NEGATIVE_INFINITY,
-        receivedNs: 0,
       };
-      this.uploads.set(addr, u);
+      this.hosts.set(addr, h);
     }
-    return u;
+    return h;
+  }
+
+  /** The overrides' scale of host `addr` (computed once: overrides are fixed for an engine's life). */
+  #scaleOf(h: Host, addr: string): number {
+    if (Number.isNaN(h.scale)) h.scale = this.ctx.overrides.scaleFor('exfiltration', 'host', addr, [h.org], suppliersOf(h.orgSupplier));
+    return h.scale;
   }
 
   #download(f: EnrichedFlow, t: number): void {
     const b = Math.floor(t / this.#bucketMs);
-    const u = this.#uploadsOf(f.dst_addr, f.dst_org, f.dst_org_supplier, b);
-    const k = this.#bucket(u, b);
-    if (k >= 0) u.buckets[DOWN + k]! += f.bytes_est;
+    const h = this.#hostOf(f.dst_addr, f.dst_org, f.dst_org_supplier, b);
+    const k = this.#bucket(h, b);
+    if (k >= 0) h.buckets[DOWN + k]! += f.bytes_est;
   }
 
   /**
@@ -201,16 +227,13 @@ export class ExfiltrationDetector implements DetectorFamily {
    * by design, such as a backup gateway, is held to its own level). Checked on every upload flow,
    * so a slow leak is reported when its total crosses the minimum, not an interval later.
    */
-  #upload(f: EnrichedFlow, t: number): void {
+  #upload(f: EnrichedFlow, t: number, u: Host, b: number): void {
     const c = this.ctx.config.exfiltration;
-    const b = Math.floor(t / this.#bucketMs);
-    const u = this.#uploadsOf(f.src_addr, f.src_org, f.src_org_supplier, b);
     const k = this.#bucket(u, b);
     if (k < 0) return;
     const w = u.buckets;
     w[UP + k]! += f.bytes_est;
     if (f.bytes_est > w[LARGEST + k]!) w[LARGEST + k] = f.bytes_est;
-    if (f.time_received_ns > u.receivedNs) u.receivedNs = f.time_received_ns;
     let up = 0;
     let down = 0;
     for (let i = 0; i < UPLOAD_BUCKETS; i++) {
@@ -221,7 +244,7 @@ export class ExfiltrationDetector implements DetectorFamily {
       if (up > u.learntPeak) u.learntPeak = up;
       return;
     }
-    const scale = this.ctx.overrides.scaleFor('exfiltration', 'host', f.src_addr, [f.src_org], suppliersOf(f.src_org_supplier));
+    const scale = this.#scaleOf(u, f.src_addr);
     if (scale === 0) return;
     const threshold = Math.max(c.sustained.minBytes, c.ratio * u.learntPeak) * scale;
     if (up >= threshold && up >= c.sustained.asymmetry * down) {
@@ -253,7 +276,7 @@ export class ExfiltrationDetector implements DetectorFamily {
       this.#raiseUpload(f, t, u, 'upload surge', n * this.#bucketMs, upSurge, downSurge, surgeThreshold);
   }
 
-  #raiseUpload(f: EnrichedFlow, t: number, u: Uploads, rule: string, windowMs: number, up: number, down: number, threshold: number): void {
+  #raiseUpload(f: EnrichedFlow, t: number, u: Host, rule: string, windowMs: number, up: number, down: number, threshold: number): void {
     u.lastRaiseMs = t;
     const d = this.ctx.directory;
     const addr = f.src_addr;
@@ -285,29 +308,26 @@ export class ExfiltrationDetector implements DetectorFamily {
     });
   }
 
-  #add(kind: 'organisation' | 'host', id: string, f: EnrichedFlow, start: number): void {
-    const table = kind === 'host' ? this.hosts : this.orgs;
-    let e = table.get(id);
-    if (e === undefined) {
-      const clock = this.ctx.clock;
-      e = {
-        touched: false,
-        kind,
-        id,
-        org: f.src_org,
-        orgSupplier: f.src_org_supplier,
-        sums: new IntervalTotals(clock.slots, clock.intervalMs),
-        seasonal: kind === 'organisation' ? new SeasonalBaseline(1) : undefined,
-        level: kind === 'host' ? new LevelBaseline(0.05) : undefined,
-        scale: this.ctx.overrides.scaleFor('exfiltration', kind, id, [f.src_org], suppliersOf(f.src_org_supplier)),
-        receivedNs: 0,
-        idle: 0,
-      };
-      table.set(id, e);
-    }
+  #addOrganisation(f: EnrichedFlow, start: number): void {
+    const id = f.src_org;
+    let e = this.orgs.get(id);
+    if (e === undefined) e = this.#newOrganisation(id, f.src_org_supplier);
     e.sums.add(start, f.bytes_est);
-    e.idle = 0;
     if (f.time_received_ns > e.receivedNs) e.receivedNs = f.time_received_ns;
+  }
+
+  #newOrganisation(org: string, orgSupplier: string): Organisation {
+    const clock = this.ctx.clock;
+    const e: Organisation = {
+      touched: false,
+      orgSupplier,
+      sums: new IntervalTotals(clock.slots, clock.intervalMs),
+      seasonal: new SeasonalBaseline(1),
+      scale: this.ctx.overrides.scaleFor('exfiltration', 'organisation', org, [org], suppliersOf(orgSupplier)),
+      receivedNs: 0,
+    };
+    this.orgs.set(org, e);
+    return e;
   }
 
   onIntervalClose(start: number): void {
@@ -315,50 +335,67 @@ export class ExfiltrationDetector implements DetectorFamily {
     const slot = hourOfWeek(start);
     const out = this.#out;
     // forEach, not for-of over entries: no [key, value] array per host (hundreds of thousands a close).
-    const close = (table: EntityTable<Outbound>) =>
-      table.forEach((e, key) => {
-        const bytes = e.sums.take(start);
-        if (e.seasonal !== undefined) {
-          const b = e.seasonal;
-          if (e.scale > 0 && b.history >= c.minHistoryIntervals && b.residuals >= 16) {
-            const { expected, z } = b.score(0, slot, bytes);
-            this.#check(e, start, bytes, expected, z, c.minBytesOrganisation);
-          }
-          out[0] = bytes;
-          b.observe(slot, out);
-        } else {
-          // A host's baseline is its volume in the intervals it is active: most hosts talk to the
-          // internet in bursts, and the zeros in between say nothing about how much a burst is.
-          const b = e.level!;
-          if (bytes === 0) {
-            if (++e.idle >= HOST_IDLE_INTERVALS) table.delete(key);
-            return;
-          }
-          if (e.scale > 0 && b.history >= Math.min(c.minHistoryIntervals, HOST_MIN_ACTIVE)) {
-            this.#check(e, start, bytes, b.expected, b.z(bytes), c.minBytesHost);
-          }
-          b.observe(bytes);
+    this.orgs.forEach((e, org) => {
+      const bytes = e.sums.take(start);
+      const b = e.seasonal;
+      if (e.scale > 0 && b.history >= c.minHistoryIntervals && b.residuals >= 16) {
+        const { expected, z } = b.score(0, slot, bytes);
+        this.#check('organisation', org, org, e.orgSupplier, e.scale, e.receivedNs, start, bytes, expected, z, c.minBytesOrganisation);
+      }
+      out[0] = bytes;
+      b.observe(slot, out);
+    });
+    const hosts = this.hosts;
+    hosts.forEach((h, addr) => {
+      // A host's baseline is its volume in the intervals it is active: most hosts talk to the
+      // internet in bursts, and the zeros in between say nothing about how much a burst is.
+      if (h.sums === undefined) return;
+      const bytes = h.sums.take(start);
+      if (bytes === 0) {
+        if (++h.idle >= HOST_IDLE_INTERVALS) {
+          // What its upload rules learnt is kept (a host that uploads by design, rarely).
+          if (h.learntPeak > 0 || h.level > 0) {
+            h.sums = undefined;
+            h.baseline = undefined;
+          } else hosts.delete(addr);
         }
-      });
-    close(this.orgs);
-    close(this.hosts);
+        return;
+      }
+      const b = h.baseline!;
+      if (b.history >= Math.min(c.minHistoryIntervals, HOST_MIN_ACTIVE)) {
+        const scale = this.#scaleOf(h, addr);
+        if (scale > 0)
+          this.#check('host', addr, h.org, h.orgSupplier, scale, h.receivedNs, start, bytes, b.expected, b.z(bytes), c.minBytesHost);
+      }
+      b.observe(bytes);
+    });
   }
 
-  #check(e: Outbound, start: number, bytes: number, expected: number, z: number, minBytes: number): void {
+  #check(
+    kind: 'organisation' | 'host',
+    id: string,
+    org: string,
+    orgSupplier: string,
+    s: number,
+    receivedNs: number,
+    start: number,
+    bytes: number,
+    expected: number,
+    z: number,
+    minBytes: number,
+  ): void {
     const c = this.ctx.config.exfiltration;
-    const s = e.scale;
     if (!(z >= c.zThreshold * s && bytes >= c.ratio * s * Math.max(expected, 0) && bytes >= minBytes * s)) return;
     const d = this.ctx.directory;
     const intervalMs = this.ctx.clock.intervalMs;
     const ratio = expected > 0 ? bytes / expected : Number.POSITIVE_INFINITY;
-    const who = e.kind === 'organisation' ? d.orgLabel(e.id) : d.hostLabel(e.id, e.org);
-    const id = e.id;
+    const who = kind === 'organisation' ? d.orgLabel(id) : d.hostLabel(id, org);
     this.ctx.sink.raise({
       type: 'exfiltration',
-      entity: { kind: e.kind, id, name: e.kind === 'organisation' ? d.orgName(id) : d.hostLabel(id, e.org) },
-      supplierIds: suppliersOf(e.orgSupplier),
-      srcOrg: e.org,
-      ...(e.kind === 'host' ? { srcAddr: id } : {}),
+      entity: { kind, id, name: kind === 'organisation' ? d.orgName(id) : d.hostLabel(id, org) },
+      supplierIds: suppliersOf(orgSupplier),
+      srcOrg: org,
+      ...(kind === 'host' ? { srcAddr: id } : {}),
       atMs: start + intervalMs - 1,
       observed: bytes,
       expected,
@@ -367,53 +404,43 @@ export class ExfiltrationDetector implements DetectorFamily {
       summary: `${who} sent ${formatBytes(bytes)} to the internet in ${formatDuration(intervalMs)}, ${Number.isFinite(ratio) ? `${Math.round(ratio)}x` : 'far above'} its usual ${formatBytes(Math.max(0, expected))}`,
       details: { unit: 'bytes', interval_ms: intervalMs, z: Number(z.toFixed(2)) },
       match:
-        e.kind === 'organisation'
+        kind === 'organisation'
           ? (x) => x.src_org === id && x.direction === 'to_internet'
           : (x) => x.src_addr === id && x.direction === 'to_internet',
-      receivedNs: e.receivedNs,
+      receivedNs,
     });
   }
 
   /** Warm start: an hour's bytes to the internet from `org` teach its seasonal profile. */
   warmOrganisation(org: string, hourStartMs: number, bytes: number, intervalsPerHour: number): void {
-    let e = this.orgs.peek(org);
-    if (e === undefined) {
-      const clock = this.ctx.clock;
-      const supplier = this.ctx.directory.orgSupplier(org);
-      e = {
-        touched: false,
-        kind: 'organisation',
-        id: org,
-        org,
-        orgSupplier: supplier,
-        sums: new IntervalTotals(clock.slots, clock.intervalMs),
-        seasonal: new SeasonalBaseline(1),
-        level: undefined,
-        scale: this.ctx.overrides.scaleFor('exfiltration', 'organisation', org, [org], suppliersOf(supplier)),
-        receivedNs: 0,
-        idle: 0,
-      };
-      this.orgs.set(org, e);
-    }
-    e.seasonal?.warmProfile(hourOfWeek(hourStartMs), [bytes / intervalsPerHour], intervalsPerHour);
+    const e = this.orgs.peek(org) ?? this.#newOrganisation(org, this.ctx.directory.orgSupplier(org));
+    e.seasonal.warmProfile(hourOfWeek(hourStartMs), [bytes / intervalsPerHour], intervalsPerHour);
   }
 
+  /** Approximate heap bytes of the organisations' and hosts' state (the state-per-entity figures). */
   approximateBytes(): number {
     let n = 0;
-    for (const table of [this.orgs, this.hosts])
-      for (const e of table.values()) n += 150 + 2 * e.id.length + e.sums.approximateBytes + (e.seasonal?.approximateBytes ?? 64);
+    this.orgs.forEach((e, org) => {
+      n += 120 + 2 * org.length + e.sums.approximateBytes + e.seasonal.approximateBytes;
+    });
+    this.hosts.forEach((h, addr) => {
+      n += 160 + 2 * addr.length + 16 + 8 * h.buckets.length;
+      if (h.sums !== undefined) n += h.sums.approximateBytes + 64;
+    });
     return n;
   }
 
+  /** Organisations' seasonal profiles and hosts' interval baselines (their upload state: snapshotUploads). */
   snapshot(): { kind: 'organisation' | 'host'; id: string; org: string; orgSupplier: string; seasonal?: unknown; level?: unknown }[] {
-    return [...this.orgs.values(), ...this.hosts.values()].map((e) => ({
-      kind: e.kind,
-      id: e.id,
-      org: e.org,
-      orgSupplier: e.orgSupplier,
-      ...(e.seasonal ? { seasonal: e.seasonal.toJSON() } : {}),
-      ...(e.level ? { level: e.level.toJSON() } : {}),
-    }));
+    const out: ReturnType<ExfiltrationDetector['snapshot']> = [];
+    this.orgs.forEach((e, org) => {
+      out.push({ kind: 'organisation', id: org, org, orgSupplier: e.orgSupplier, seasonal: e.seasonal.toJSON() });
+    });
+    this.hosts.forEach((h, addr) => {
+      if (h.baseline !== undefined)
+        out.push({ kind: 'host', id: addr, org: h.org, orgSupplier: h.orgSupplier, level: h.baseline.toJSON() });
+    });
+    return out;
   }
 
   /**
@@ -424,7 +451,7 @@ export class ExfiltrationDetector implements DetectorFamily {
    */
   snapshotUploads(): UploadSnapshot[] {
     const out: UploadSnapshot[] = [];
-    for (const [addr, u] of this.uploads.entries())
+    this.hosts.forEach((u, addr) => {
       if (u.learntPeak > 0 || u.level > 0)
         out.push({
           addr,
@@ -436,12 +463,14 @@ export class ExfiltrationDetector implements DetectorFamily {
           latest: u.latest,
           ...(Number.isFinite(u.lastSurgeMs) ? { lastSurgeMs: u.lastSurgeMs } : {}),
         });
+    });
     return out;
   }
 
   restoreUploads(items: readonly UploadSnapshot[]): void {
     for (const s of items) {
-      const u = this.#uploadsOf(s.addr, s.org, s.orgSupplier, s.latest);
+      const u = this.#hostOf(s.addr, s.org, s.orgSupplier, s.latest);
+      u.latest = Math.max(u.latest, s.latest);
       u.learntPeak = s.learntPeak;
       u.level = s.level;
       u.levelBucket = s.levelBucket;
@@ -452,22 +481,15 @@ export class ExfiltrationDetector implements DetectorFamily {
   restore(items: ReturnType<ExfiltrationDetector['snapshot']>): void {
     const clock = this.ctx.clock;
     for (const s of items) {
-      const level = s.level as LevelSnapshot | undefined;
-      const e: Outbound = {
-        touched: false,
-        kind: s.kind,
-        id: s.id,
-        org: s.org,
-        orgSupplier: s.orgSupplier,
-        sums: new IntervalTotals(clock.slots, clock.intervalMs),
-        seasonal: s.seasonal ? SeasonalBaseline.fromJSON(s.seasonal as Parameters<typeof SeasonalBaseline.fromJSON>[0]) : undefined,
-        level: undefined,
-        scale: this.ctx.overrides.scaleFor('exfiltration', s.kind, s.id, [s.org], suppliersOf(s.orgSupplier)),
-        receivedNs: 0,
-        idle: 0,
-      };
-      if (level) e.level = new LevelBaseline(0.05).restore(level);
-      (s.kind === 'host' ? this.hosts : this.orgs).set(s.id, e);
+      if (s.kind === 'organisation') {
+        const e = this.orgs.peek(s.id) ?? this.#newOrganisation(s.id, s.orgSupplier);
+        if (s.seasonal) e.seasonal = SeasonalBaseline.fromJSON(s.seasonal as Parameters<typeof SeasonalBaseline.fromJSON>[0]);
+        continue;
+      }
+      const h = this.hosts.peek(s.id) ?? this.#hostOf(s.id, s.org, s.orgSupplier, 0);
+      h.sums = new IntervalTotals(clock.slots, clock.intervalMs);
+      h.baseline = new LevelBaseline(0.05);
+      if (s.level) h.baseline.restore(s.level as LevelSnapshot);
     }
   }
 }
