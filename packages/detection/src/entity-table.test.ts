@@ -77,4 +77,25 @@ describe('EntityTable', () => {
     }
     expect(table.evictions).toBeGreaterThan(5_000);
   });
+  it('counts what may take an entity out (evictions, deletions, sweeps, replacements, clearing), not insertions or look-ups', () => {
+    const table = new EntityTable<ReturnType<typeof entity>>(3);
+    const removals = (fn: () => void) => {
+      const before = table.removals;
+      fn();
+      return table.removals - before;
+    };
+    expect(
+      removals(() => {
+        for (const k of ['a', 'b', 'c']) table.set(k, entity());
+      }),
+    ).toBe(0);
+    expect(removals(() => table.get('a'))).toBe(0);
+    expect(removals(() => table.set('d', entity()))).toBe(1);
+    expect(removals(() => table.set('d', entity()))).toBe(1);
+    expect(removals(() => table.delete('nothing'))).toBe(0);
+    expect(removals(() => table.delete('d'))).toBe(1);
+    expect(removals(() => table.sweep(() => false))).toBe(0);
+    expect(removals(() => table.sweep(() => true))).toBe(2);
+    expect(removals(() => table.clear())).toBe(1);
+  });
 });

@@ -17,6 +17,7 @@ export class EntityTable<V extends Tracked> {
   /** CLOCK's hand (a new iterator per eviction walked every hole deletions left in the Map). */
   readonly #oldest = new OldestFirst(this.#map);
   #evictions = 0;
+  #removals = 0;
 
   constructor(
     readonly capacity: number,
@@ -34,6 +35,15 @@ export class EntityTable<V extends Tracked> {
     return this.#evictions;
   }
 
+  /**
+   * Changes that may have taken an entity out of the table (evictions, deletions, sweeps,
+   * replacements, clearing): an entity held across look-ups (a run of one exporter's records) is
+   * still the table's while this has not moved.
+   */
+  get removals(): number {
+    return this.#removals;
+  }
+
   /** The entity, marked as seen; undefined when not tracked. */
   get(key: string): V | undefined {
     const v = this.#map.get(key);
@@ -48,15 +58,21 @@ export class EntityTable<V extends Tracked> {
 
   /** Stores a new entity (evicting one first when full). */
   set(key: string, value: V): void {
-    if (!this.#map.has(key) && this.#map.size >= this.capacity) this.#evictOne();
+    // The size first: below capacity, no second look-up of a key the caller has just missed.
+    if (this.#map.size >= this.capacity && !this.#map.has(key)) this.#evictOne();
     // New entities enter unmarked: a burst of one-off keys (random spoofed sources) evicts its own
     // members before entities that were seen again.
     value.touched = false;
+    const size = this.#map.size;
     this.#map.set(key, value);
+    // Not one more: `key`'s entity was replaced.
+    if (this.#map.size === size) this.#removals++;
   }
 
   delete(key: string): boolean {
-    return this.#map.delete(key);
+    if (!this.#map.delete(key)) return false;
+    this.#removals++;
+    return true;
   }
 
   entries(): IterableIterator<[string, V]> {
@@ -83,11 +99,13 @@ export class EntityTable<V extends Tracked> {
         n++;
       }
     });
+    this.#removals += n;
     return n;
   }
 
   clear(): void {
     this.#map.clear();
+    this.#removals++;
   }
 
   #evictOne(): void {
@@ -102,6 +120,7 @@ export class EntityTable<V extends Tracked> {
         continue;
       }
       this.#evictions++;
+      this.#removals++;
       this.onEvict?.(key, value);
       return;
     }

@@ -245,4 +245,19 @@ describe('telemetry silence: a history in time', () => {
     const byArrivals = silence(run(testEngine({ silence: { minActiveMinutes: 1 } }), traffic()));
     expect(byArrivals.filter((x) => x.event === 'opened').map((x) => x.alert.entity.id)).toContain('supplier-a');
   });
+  it("keeps counting a run of one exporter's records when another source evicts its entries meanwhile", () => {
+    // Room for 100 sources: the heartbeats of 250 exporters of supplier-b evict supplier-a's two.
+    const engine = testEngine({ maxEntities: 100 });
+    const at = (t: number) => flow({ t, src: '10.1.0.5', dst: '10.2.0.9' });
+    engine.process(at(T0));
+    engine.process(at(T0 + 1000));
+    for (let k = 0; k < 250; k++) engine.seeTelemetry('supplier-b', `core-${k}`, T0 + 2000);
+    expect(engine.silence.snapshot().filter((s) => s.supplier === 'supplier-a')).toEqual([]);
+    // The same run goes on: its sources are back in the table, with their latest arrival.
+    engine.process(at(T0 + 3000));
+    engine.process(at(T0 + 4000));
+    const a = engine.silence.snapshot().filter((s) => s.supplier === 'supplier-a');
+    expect(a.map((s) => s.kind).sort()).toEqual(['exporter', 'supplier']);
+    expect(a.every((s) => s.lastMs === T0 + 5000)).toBe(true);
+  });
 });

@@ -85,15 +85,24 @@ export class SilenceDetector implements DetectorFamily {
   onFlow(f: EnrichedFlow): void {
     const ms = f.time_received_ns / 1e6;
     if (ms <= 0 || f.supplier_id === '') return;
-    this.#see('supplier', f.supplier_id, '', ms, f.supplier_id);
-    if (f.exporter_id !== '') {
-      if (f.supplier_id !== this.#lastSupplier || f.exporter_id !== this.#lastExporter) {
-        this.#lastSupplier = f.supplier_id;
-        this.#lastExporter = f.exporter_id;
-        this.#lastKey = this.#exporterKeys.key(f.supplier_id, f.exporter_id);
-      }
-      this.#see('exporter', f.supplier_id, f.exporter_id, ms, this.#lastKey);
+    // Records come in runs of one exporter's (a message each): its two sources are looked up once
+    // a run and then updated directly, while nothing has left the table meanwhile.
+    const sources = this.#sources;
+    if (f.supplier_id === this.#lastSupplier && f.exporter_id === this.#lastExporter && sources.removals === this.#runRemovals) {
+      this.#arrive(this.#runSupplier!, ms);
+      if (this.#runExporter !== undefined) this.#arrive(this.#runExporter, ms);
+      return;
     }
+    if (f.supplier_id !== this.#lastSupplier || f.exporter_id !== this.#lastExporter) {
+      this.#lastSupplier = f.supplier_id;
+      this.#lastExporter = f.exporter_id;
+      this.#lastKey = f.exporter_id === '' ? '' : this.#exporterKeys.key(f.supplier_id, f.exporter_id);
+    }
+    const removals = sources.removals;
+    this.#runSupplier = this.#see('supplier', f.supplier_id, '', ms, f.supplier_id);
+    this.#runExporter = f.exporter_id === '' ? undefined : this.#see('exporter', f.supplier_id, f.exporter_id, ms, this.#lastKey);
+    // A source added just now may have evicted the other: then both are looked up again.
+    this.#runRemovals = sources.removals === removals ? removals : -1;
   }
 
   /**
@@ -109,9 +118,14 @@ export class SilenceDetector implements DetectorFamily {
   #lastSupplier = '';
   #lastExporter = '';
   #lastKey = '';
+  /** The current run's supplier and exporter sources, valid while the table's removals are #runRemovals. */
+  #runSupplier: Source | undefined;
+  #runExporter: Source | undefined;
+  #runRemovals = -1;
   readonly #exporterKeys = new KeyCache('/');
 
-  #see(kind: 'supplier' | 'exporter', supplier: string, exporter: string, ms: number, key: string): void {
+  /** An arrival of source `key` at `ms` (created when new): the source. */
+  #see(kind: 'supplier' | 'exporter', supplier: string, exporter: string, ms: number, key: string): Source {
     let s = this.#sources.get(key);
     if (s === undefined) {
       const id = kind === 'supplier' ? supplier : key;
@@ -130,8 +144,13 @@ export class SilenceDetector implements DetectorFamily {
         scale: this.ctx.overrides.scaleFor('telemetry_silence', kind, id, [], [supplier]),
       };
       this.#sources.set(key, s);
-      return;
+      return s;
     }
+    this.#arrive(s, ms);
+    return s;
+  }
+
+  #arrive(s: Source, ms: number): void {
     if (ms <= s.lastMs) return;
     const gap = ms - s.lastMs;
     if (gap <= MAX_LEARNT_GAP_MS) s.gapMs = s.arrivals === 1 ? gap : s.gapMs + GAP_ALPHA * (gap - s.gapMs);

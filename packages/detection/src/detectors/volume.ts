@@ -309,8 +309,23 @@ export class VolumeDetector implements DetectorFamily {
     this.#conversation = hashNumber(conversationOf(f), this.#exporterHash) || 1;
     this.#flows = this.#seen.add(start, this.#conversation, b, p) ? 1 : 0;
     if (this.#stepMs > 0) this.#step = Math.floor(t / this.#stepMs);
-    if (e.supplier && f.supplier_id !== '') this.#add('supplier', f.supplier_id, start, b, p, rx);
-    if (e.exporter && f.exporter_id !== '') this.#add('exporter', this.#exporterKey, start, b, p, rx);
+    // The run's supplier and exporter are looked up once a run, while nothing leaves their tables.
+    if (e.supplier && f.supplier_id !== '') {
+      let entity = this.#runSupplierEntity;
+      if (entity === undefined || this.#runSupplierRemovals !== this.tables.supplier.removals) {
+        entity = this.#runSupplierEntity = this.#entityOf('supplier', f.supplier_id);
+        this.#runSupplierRemovals = this.tables.supplier.removals;
+      }
+      this.#count(entity, start, b, p, rx);
+    }
+    if (e.exporter && f.exporter_id !== '') {
+      let entity = this.#runExporterEntity;
+      if (entity === undefined || this.#runExporterRemovals !== this.tables.exporter.removals) {
+        entity = this.#runExporterEntity = this.#entityOf('exporter', this.#exporterKey);
+        this.#runExporterRemovals = this.tables.exporter.removals;
+      }
+      this.#count(entity, start, b, p, rx);
+    }
     const src = f.src_org;
     const dst = f.dst_org;
     if (src !== dst) {
@@ -385,7 +400,15 @@ export class VolumeDetector implements DetectorFamily {
   #carrier: Carrier | undefined;
   readonly #carriers = new Map<string, Carrier>();
 
+  /** The current run's supplier and exporter entities, valid while their tables' removals are as noted. */
+  #runSupplierEntity: VolumeEntity | undefined;
+  #runSupplierRemovals = -1;
+  #runExporterEntity: VolumeEntity | undefined;
+  #runExporterRemovals = -1;
+
   #newRun(supplier: string, exporter: string): void {
+    this.#runSupplierEntity = undefined;
+    this.#runExporterEntity = undefined;
     this.#runSupplier = supplier;
     this.#runExporter = exporter;
     this.#exporterHash = hashString(exporter);
@@ -447,12 +470,22 @@ export class VolumeDetector implements DetectorFamily {
   readonly #pairKeys = new KeyCache('>');
 
   #add(kind: VolumeKind, id: string, start: number, bytes: number, packets: number, receivedNs: number): void {
+    this.#count(this.#entityOf(kind, id), start, bytes, packets, receivedNs);
+  }
+
+  /** The entity of `kind` `id`, marked as seen (created when new). */
+  #entityOf(kind: VolumeKind, id: string): VolumeEntity {
     const table = this.tables[kind];
     let entity = table.get(id);
     if (entity === undefined) {
       entity = this.#create(kind, id);
       table.set(id, entity);
     }
+    return entity;
+  }
+
+  /** Counts the current flow in interval `start` of `entity`. */
+  #count(entity: VolumeEntity, start: number, bytes: number, packets: number, receivedNs: number): void {
     const seen = this.#seen;
     if (seen.tracked)
       entity.sums.add3max(start, bytes, packets, this.#flows, this.#explained, this.#conversation, seen.bytes, seen.packets);
