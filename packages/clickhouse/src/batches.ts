@@ -24,6 +24,11 @@ export interface StoredBatch {
   last: bigint;
 }
 
+/** The rows of stored batch `b` (with `batchParams(b)`): what the repair re-sends and the rebuild copies under its token. */
+export const IN_BATCH =
+  'kafka_topic = {topic:String} AND kafka_partition = {partition:UInt16} AND kafka_offset BETWEEN {first:UInt64} AND {last:UInt64}';
+export const batchParams = (b: StoredBatch) => ({ topic: b.topic, partition: b.partition, first: String(b.first), last: String(b.last) });
+
 /**
  * Reads a stored batch's rows back from `from` and inserts them into `to` under the batch's own
  * token: a table (or view) that has the token drops them, one that has not stores them and from
@@ -34,11 +39,8 @@ export interface StoredBatch {
 export async function resendBatch(client: ClickHouseClient, from: string, to: string, b: StoredBatch): Promise<number> {
   const rows = await (
     await client.query({
-      query: `SELECT * FROM ${from}
-              WHERE kafka_topic = {topic:String} AND kafka_partition = {partition:UInt16}
-                AND kafka_offset BETWEEN {first:UInt64} AND {last:UInt64}
-              ORDER BY kafka_offset`,
-      query_params: { topic: b.topic, partition: b.partition, first: String(b.first), last: String(b.last) },
+      query: `SELECT * FROM ${from} WHERE ${IN_BATCH} ORDER BY kafka_offset`,
+      query_params: batchParams(b),
       format: 'JSONEachRow',
     })
   ).json<Record<string, unknown>>();

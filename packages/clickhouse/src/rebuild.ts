@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
-import { batchToken, dedupInsertSettings, type StoredBatch } from './batches.js';
+import { batchParams, batchToken, dedupInsertSettings, IN_BATCH, type StoredBatch } from './batches.js';
 import { ident } from './client.js';
 import { type ClusterTarget, distributedEngine, localName, onCluster, SHARDED_PATH, SHARDING_KEYS } from './cluster.js';
 import type { MigrationStep, StepContext } from './migrations.js';
@@ -157,10 +157,6 @@ async function sortingKey(client: ClickHouseClient, cluster: ClusterTarget | und
   if (!row) throw new Error('flows_raw does not exist: migration 1 creates it');
   return row.sorting_key;
 }
-
-const IN_BATCH =
-  'kafka_topic = {topic:String} AND kafka_partition = {partition:UInt16} AND kafka_offset BETWEEN {first:UInt64} AND {last:UInt64}';
-const batchParams = (b: StoredBatch) => ({ topic: b.topic, partition: b.partition, first: b.first, last: b.last });
 
 async function count(client: ClickHouseClient, table: string): Promise<number> {
   const [row] = await (await client.query({ query: `SELECT count() AS n FROM ${table}`, format: 'JSONEachRow' })).json<{

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EntityTable } from './entity-table.js';
+import { EntityTable, HeldEntity } from './entity-table.js';
 
 const entity = () => ({ touched: false, n: 0 });
 
@@ -97,5 +97,21 @@ describe('EntityTable', () => {
     expect(removals(() => table.sweep(() => false))).toBe(0);
     expect(removals(() => table.sweep(() => true))).toBe(2);
     expect(removals(() => table.clear())).toBe(1);
+  });
+  it('gives a held entity back only while nothing has left its table', () => {
+    const table = new EntityTable<ReturnType<typeof entity>>(2);
+    const held = new HeldEntity(table);
+    expect(held.get()).toBeUndefined();
+    const a = entity();
+    table.set('a', a);
+    expect(held.hold(a)).toBe(a);
+    table.set('b', entity());
+    expect(held.get()).toBe(a);
+    table.set('c', entity()); // full: evicts a
+    expect(table.peek('a')).toBeUndefined();
+    expect(held.get()).toBeUndefined();
+    held.hold(table.peek('c')!);
+    held.release();
+    expect(held.get()).toBeUndefined();
   });
 });

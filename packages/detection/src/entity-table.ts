@@ -37,8 +37,8 @@ export class EntityTable<V extends Tracked> {
 
   /**
    * Changes that may have taken an entity out of the table (evictions, deletions, sweeps,
-   * replacements, clearing): an entity held across look-ups (a run of one exporter's records) is
-   * still the table's while this has not moved.
+   * replacements, clearing): an entity held across look-ups is still the table's while this has
+   * not moved (HeldEntity).
    */
   get removals(): number {
     return this.#removals;
@@ -124,5 +124,34 @@ export class EntityTable<V extends Tracked> {
       this.onEvict?.(key, value);
       return;
     }
+  }
+}
+
+/**
+ * One entity of `table` held across look-ups (a run of one exporter's records needs its supplier's
+ * and exporter's entities for every record): `get` gives it back while nothing has left the table
+ * since it was held (`removals`), so the holder never updates an entity the table no longer has.
+ */
+export class HeldEntity<V extends Tracked> {
+  #value: V | undefined;
+  #removals = -1;
+
+  constructor(readonly table: EntityTable<V>) {}
+
+  /** The held entity; undefined when none is held or it may have left the table. */
+  get(): V | undefined {
+    return this.#removals === this.table.removals ? this.#value : undefined;
+  }
+
+  /** Holds `value`, which must be in the table now. */
+  hold(value: V): V {
+    this.#value = value;
+    this.#removals = this.table.removals;
+    return value;
+  }
+
+  release(): void {
+    this.#value = undefined;
+    this.#removals = -1;
   }
 }

@@ -486,7 +486,7 @@ export class ExfiltrationDetector implements DetectorFamily {
         if (s.seasonal) e.seasonal = SeasonalBaseline.fromJSON(s.seasonal as Parameters<typeof SeasonalBaseline.fromJSON>[0]);
         continue;
       }
-      const h = this.hosts.peek(s.id) ?? this.#hostOf(s.id, s.org, s.orgSupplier, 0);
+      const h = this.#hostOf(s.id, s.org, s.orgSupplier, 0);
       h.sums = new IntervalTotals(clock.slots, clock.intervalMs);
       h.baseline = new LevelBaseline(0.05);
       if (s.level) h.baseline.restore(s.level as LevelSnapshot);

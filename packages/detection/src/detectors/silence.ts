@@ -1,7 +1,7 @@
 import type { EnrichedFlow } from '@flowwatch/enrichment';
 import type { DetectorContext, DetectorFamily } from '../context.js';
 import { formatDuration } from '../directory.js';
-import { EntityTable } from '../entity-table.js';
+import { EntityTable, HeldEntity } from '../entity-table.js';
 import { KeyCache } from '../key-cache.js';
 
 interface Source {
@@ -73,6 +73,8 @@ export class SilenceDetector implements DetectorFamily {
 
   constructor(private readonly ctx: DetectorContext) {
     this.#sources = new EntityTable(Math.min(ctx.config.maxEntities, 100_000));
+    this.#runSupplier = new HeldEntity(this.#sources);
+    this.#runExporter = new HeldEntity(this.#sources);
   }
 
   get size(): number {
@@ -86,23 +88,21 @@ export class SilenceDetector implements DetectorFamily {
     const ms = f.time_received_ns / 1e6;
     if (ms <= 0 || f.supplier_id === '') return;
     // Records come in runs of one exporter's (a message each): its two sources are looked up once
-    // a run and then updated directly, while nothing has left the table meanwhile.
-    const sources = this.#sources;
-    if (f.supplier_id === this.#lastSupplier && f.exporter_id === this.#lastExporter && sources.removals === this.#runRemovals) {
-      this.#arrive(this.#runSupplier!, ms);
-      if (this.#runExporter !== undefined) this.#arrive(this.#runExporter, ms);
-      return;
-    }
+    // a run and then updated directly.
     if (f.supplier_id !== this.#lastSupplier || f.exporter_id !== this.#lastExporter) {
       this.#lastSupplier = f.supplier_id;
       this.#lastExporter = f.exporter_id;
       this.#lastKey = f.exporter_id === '' ? '' : this.#exporterKeys.key(f.supplier_id, f.exporter_id);
+      this.#runSupplier.release();
+      this.#runExporter.release();
     }
-    const removals = sources.removals;
-    this.#runSupplier = this.#see('supplier', f.supplier_id, '', ms, f.supplier_id);
-    this.#runExporter = f.exporter_id === '' ? undefined : this.#see('exporter', f.supplier_id, f.exporter_id, ms, this.#lastKey);
-    // A source added just now may have evicted the other: then both are looked up again.
-    this.#runRemovals = sources.removals === removals ? removals : -1;
+    const supplier = this.#runSupplier.get();
+    if (supplier !== undefined) this.#arrive(supplier, ms);
+    else this.#runSupplier.hold(this.#see('supplier', f.supplier_id, '', ms, f.supplier_id));
+    if (f.exporter_id === '') return;
+    const exporter = this.#runExporter.get();
+    if (exporter !== undefined) this.#arrive(exporter, ms);
+    else this.#runExporter.hold(this.#see('exporter', f.supplier_id, f.exporter_id, ms, this.#lastKey));
   }
 
   /**
@@ -118,10 +118,9 @@ export class SilenceDetector implements DetectorFamily {
   #lastSupplier = '';
   #lastExporter = '';
   #lastKey = '';
-  /** The current run's supplier and exporter sources, valid while the table's removals are #runRemovals. */
-  #runSupplier: Source | undefined;
-  #runExporter: Source | undefined;
-  #runRemovals = -1;
+  /** The current run's supplier and exporter sources. */
+  readonly #runSupplier: HeldEntity<Source>;
+  readonly #runExporter: HeldEntity<Source>;
   readonly #exporterKeys = new KeyCache('/');
 
   /** An arrival of source `key` at `ms` (created when new): the source. */

@@ -5,7 +5,7 @@ import type { DetectorContext, DetectorFamily } from '../context.js';
 import { escalate } from '../detection.js';
 import { formatBytes, formatCount, formatDuration, suppliersOf } from '../directory.js';
 import { DropSteps, DropWindow, dropZ, type StepCriteria, type StepDrop } from '../drop-window.js';
-import { EntityTable } from '../entity-table.js';
+import { EntityTable, HeldEntity } from '../entity-table.js';
 import { IntervalSums } from '../event-clock.js';
 import { largestSum } from '../evidence.js';
 import { conversationOf, hashNumber, hashString } from '../hash.js';
@@ -253,6 +253,8 @@ export class VolumeDetector implements DetectorFamily {
     this.#mins = [v.minBytes, v.minPackets, v.minFlows];
     this.#stepMs = v.dropStepMs;
     this.#seen = new IntervalConversations(ctx.clock.slots, ctx.clock.intervalMs);
+    this.#runSupplierEntity = new HeldEntity(this.tables.supplier);
+    this.#runExporterEntity = new HeldEntity(this.tables.exporter);
   }
 
   /**
@@ -309,23 +311,10 @@ export class VolumeDetector implements DetectorFamily {
     this.#conversation = hashNumber(conversationOf(f), this.#exporterHash) || 1;
     this.#flows = this.#seen.add(start, this.#conversation, b, p) ? 1 : 0;
     if (this.#stepMs > 0) this.#step = Math.floor(t / this.#stepMs);
-    // The run's supplier and exporter are looked up once a run, while nothing leaves their tables.
-    if (e.supplier && f.supplier_id !== '') {
-      let entity = this.#runSupplierEntity;
-      if (entity === undefined || this.#runSupplierRemovals !== this.tables.supplier.removals) {
-        entity = this.#runSupplierEntity = this.#entityOf('supplier', f.supplier_id);
-        this.#runSupplierRemovals = this.tables.supplier.removals;
-      }
-      this.#count(entity, start, b, p, rx);
-    }
-    if (e.exporter && f.exporter_id !== '') {
-      let entity = this.#runExporterEntity;
-      if (entity === undefined || this.#runExporterRemovals !== this.tables.exporter.removals) {
-        entity = this.#runExporterEntity = this.#entityOf('exporter', this.#exporterKey);
-        this.#runExporterRemovals = this.tables.exporter.removals;
-      }
-      this.#count(entity, start, b, p, rx);
-    }
+    // The run's supplier and exporter are looked up once a run (HeldEntity).
+    if (e.supplier && f.supplier_id !== '') this.#count(this.#held(this.#runSupplierEntity, 'supplier', f.supplier_id), start, b, p, rx);
+    if (e.exporter && f.exporter_id !== '')
+      this.#count(this.#held(this.#runExporterEntity, 'exporter', this.#exporterKey), start, b, p, rx);
     const src = f.src_org;
     const dst = f.dst_org;
     if (src !== dst) {
@@ -400,15 +389,13 @@ export class VolumeDetector implements DetectorFamily {
   #carrier: Carrier | undefined;
   readonly #carriers = new Map<string, Carrier>();
 
-  /** The current run's supplier and exporter entities, valid while their tables' removals are as noted. */
-  #runSupplierEntity: VolumeEntity | undefined;
-  #runSupplierRemovals = -1;
-  #runExporterEntity: VolumeEntity | undefined;
-  #runExporterRemovals = -1;
+  /** The current run's supplier and exporter entities. */
+  readonly #runSupplierEntity: HeldEntity<VolumeEntity>;
+  readonly #runExporterEntity: HeldEntity<VolumeEntity>;
 
   #newRun(supplier: string, exporter: string): void {
-    this.#runSupplierEntity = undefined;
-    this.#runExporterEntity = undefined;
+    this.#runSupplierEntity.release();
+    this.#runExporterEntity.release();
     this.#runSupplier = supplier;
     this.#runExporter = exporter;
     this.#exporterHash = hashString(exporter);
@@ -482,6 +469,11 @@ export class VolumeDetector implements DetectorFamily {
       table.set(id, entity);
     }
     return entity;
+  }
+
+  /** The entity `held` holds, else the entity of `kind` `id`, held from now on. */
+  #held(held: HeldEntity<VolumeEntity>, kind: VolumeKind, id: string): VolumeEntity {
+    return held.get() ?? held.hold(this.#entityOf(kind, id));
   }
 
   /** Counts the current flow in interval `start` of `entity`. */
