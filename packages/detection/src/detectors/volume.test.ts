@@ -42,6 +42,67 @@ function* fiveMinutesOf(seed: number, extra: (f: FlowRecord) => Iterable<FlowRec
   }
 }
 
+/**
+ * O30's own minutes from `from` to `to`: 8 small flows to the internet (1-8 kB) and one flow of
+ * 10 kB to 30 MB (log-uniform) to the records service; with `studyEvery`, in one minute of that
+ * many also a study of 700-900 MB in one flow.
+ */
+function* sparseO30(random: () => number, from: number, to: number, studyEvery = 0): Generator<FlowRecord> {
+  for (let minute = from, n = 0; minute < to; minute += 60_000, n++) {
+    const flows: FlowRecord[] = [];
+    for (let i = 0; i < 8; i++) {
+      const bytes = Math.round(1000 * 8 ** random());
+      flows.push(
+        flow({
+          t: minute + Math.floor(random() * 60_000),
+          src: `10.31.0.${1 + i}`,
+          dst: `198.51.100.${i}`,
+          srcPort: 40_000 + i,
+          bytes,
+          packets: Math.ceil(bytes / 1000),
+          supplier: 'supplier-a',
+        }),
+      );
+    }
+    const sizes = [Math.round(10_000 * 3000 ** random())];
+    if (studyEvery > 0 && n % studyEvery === 3) sizes.push(Math.round(700e6 + 200e6 * random()));
+    for (const [k, bytes] of sizes.entries())
+      flows.push(
+        flow({
+          t: minute + Math.floor(random() * 60_000),
+          src: `10.31.0.${20 + k}`,
+          dst: '10.250.1.5',
+          bytes,
+          packets: Math.ceil(bytes / 1400),
+          supplier: 'supplier-a',
+        }),
+      );
+    yield* flows.sort((a, b) => a.time_flow_end_ns - b.time_flow_end_ns);
+  }
+}
+
+/** A copy from O30 to O01: 8 streams of 3.1 MB/s from `start` + 10 s to `start` + 10 min, a record of each every 10 s. */
+function* copyFromO30(start: number): Generator<FlowRecord> {
+  for (let t = start + 10_000; t < start + 600_000; t += 10_000)
+    for (let i = 0; i < 8; i++)
+      yield flow({
+        t: t + i * 100,
+        src: `10.31.1.${i}`,
+        dst: '10.2.0.10',
+        srcPort: 50_000 + i,
+        dstPort: 873,
+        bytes: 31e6,
+        packets: 21_000,
+        supplier: 'supplier-a',
+      });
+}
+
+/** A study of images from O30 to O01: `count` flows of `bytes` each, 5 s apart from `at`. */
+function* studyFromO30(at: number, count: number, bytes: number, packets: number): Generator<FlowRecord> {
+  for (let i = 0; i < count; i++)
+    yield flow({ t: at + i * 5000, src: `10.31.1.${i}`, dst: '10.2.0.10', dstPort: 104, bytes, packets, supplier: 'supplier-a' });
+}
+
 vi.setConfig({ testTimeout: 60_000 });
 
 describe('volume detector', () => {
@@ -184,64 +245,10 @@ describe('volume detector', () => {
     // only about 3 spreads above them; what the largest three leave is a few kB a minute.
     const start = T0 + 1.5 * 3_600_000;
     const random = mulberry32(30);
-    function* sparse() {
-      for (let minute = T0; minute < start + 600_000; minute += 60_000) {
-        const flows: FlowRecord[] = [];
-        for (let i = 0; i < 8; i++) {
-          const bytes = Math.round(1000 * 8 ** random());
-          flows.push(
-            flow({
-              t: minute + Math.floor(random() * 60_000),
-              src: `10.31.0.${1 + i}`,
-              dst: `198.51.100.${i}`,
-              srcPort: 40_000 + i,
-              bytes,
-              packets: Math.ceil(bytes / 1000),
-              supplier: 'supplier-a',
-            }),
-          );
-        }
-        const bytes = Math.round(10_000 * 3000 ** random());
-        flows.push(
-          flow({
-            t: minute + Math.floor(random() * 60_000),
-            src: '10.31.0.20',
-            dst: '10.250.1.5',
-            bytes,
-            packets: Math.ceil(bytes / 1400),
-            supplier: 'supplier-a',
-          }),
-        );
-        yield* flows.sort((a, b) => a.time_flow_end_ns - b.time_flow_end_ns);
-      }
-    }
+    const sparse = () => sparseO30(random, T0, start + 600_000);
     // 8 streams of 3.1 MB/s to O01, a record of each every 10 s; or a study of three 80 MB flows.
-    function* copy() {
-      for (let t = start + 10_000; t < start + 600_000; t += 10_000)
-        for (let i = 0; i < 8; i++)
-          yield flow({
-            t: t + i * 100,
-            src: `10.31.1.${i}`,
-            dst: '10.2.0.10',
-            srcPort: 50_000 + i,
-            dstPort: 873,
-            bytes: 31e6,
-            packets: 21_000,
-            supplier: 'supplier-a',
-          });
-    }
-    function* study() {
-      for (let i = 0; i < 3; i++)
-        yield flow({
-          t: start + 20_000 + i * 5000,
-          src: `10.31.1.${i}`,
-          dst: '10.2.0.10',
-          dstPort: 104,
-          bytes: 80e6,
-          packets: 55_000,
-          supplier: 'supplier-a',
-        });
-    }
+    const copy = () => copyFromO30(start);
+    const study = () => studyFromO30(start + 20_000, 3, 80e6, 55_000);
     const background = () => backgroundTraffic({ startMs: T0, seconds: 1.5 * 3600 + 600, peakPerSecond: 30, seed: 21 });
     const spikesOfO30 = (extra: Iterable<FlowRecord>) =>
       volume(run(testEngine({ volume: config }, 31), merge(background(), sparse(), extra))).filter(
@@ -282,77 +289,20 @@ describe('volume detector', () => {
     const start = T0 + 1.5 * 3_600_000;
     const random = mulberry32(32);
     const end = start + 1_800_000;
-    function* trust() {
-      for (let minute = T0, n = 0; minute < end; minute += 60_000, n++) {
-        const flows: FlowRecord[] = [];
-        for (let i = 0; i < 8; i++) {
-          const bytes = Math.round(1000 * 8 ** random());
-          flows.push(
-            flow({
-              t: minute + Math.floor(random() * 60_000),
-              src: `10.31.0.${1 + i}`,
-              dst: `198.51.100.${i}`,
-              srcPort: 40_000 + i,
-              bytes,
-              packets: Math.ceil(bytes / 1000),
-              supplier: 'supplier-a',
-            }),
-          );
-        }
-        const sizes = [Math.round(10_000 * 3000 ** random())];
-        if (n % 7 === 3) sizes.push(Math.round(700e6 + 200e6 * random()));
-        for (const [k, bytes] of sizes.entries())
-          flows.push(
-            flow({
-              t: minute + Math.floor(random() * 60_000),
-              src: `10.31.0.${20 + k}`,
-              dst: '10.250.1.5',
-              bytes,
-              packets: Math.ceil(bytes / 1400),
-              supplier: 'supplier-a',
-            }),
-          );
-        yield* flows.sort((a, b) => a.time_flow_end_ns - b.time_flow_end_ns);
-      }
-    }
-    // 8 streams of 3.1 MB/s to O01 for 10 minutes, a record of each every 10 s.
-    function* copy() {
-      for (let t = start + 10_000; t < start + 600_000; t += 10_000)
-        for (let i = 0; i < 8; i++)
-          yield flow({
-            t: t + i * 100,
-            src: `10.31.1.${i}`,
-            dst: '10.2.0.10',
-            srcPort: 50_000 + i,
-            dstPort: 873,
-            bytes: 31e6,
-            packets: 21_000,
-            supplier: 'supplier-a',
-          });
-    }
+    const trust = () => sparseO30(random, T0, end, 7);
     // Studies of four 200 MB flows every other minute for 30 minutes: a minute of one is as large
     // as one of the usual studies, and the three largest leave 200 MB (thousands of times the usual
     // rest) in one minute of two: 3 GB in all, over three times the peak, but never two minutes
     // running.
     function* everyOtherMinute() {
-      for (let minute = start; minute < end; minute += 120_000)
-        for (let i = 0; i < 4; i++)
-          yield flow({
-            t: minute + 10_000 + i * 5000,
-            src: `10.31.2.${i}`,
-            dst: '10.2.0.10',
-            dstPort: 104,
-            bytes: 200e6,
-            packets: 140_000,
-            supplier: 'supplier-a',
-          });
+      for (let minute = start; minute < end; minute += 120_000) yield* studyFromO30(minute + 10_000, 4, 200e6, 140_000);
     }
     const background = () => backgroundTraffic({ startMs: T0, seconds: (end - T0) / 1000, peakPerSecond: 30, seed: 23 });
     const spikesOfO30 = (extra: Iterable<FlowRecord>) =>
       volume(run(testEngine({ volume: config }, 31), merge(background(), trust(), extra))).filter(
         (c) => c.alert.type === 'volume_spike' && c.alert.entity.kind === 'organisation_out' && c.alert.entity.id === 'O30',
       );
-    const spikes = spikesOfO30(copy());
+    const spikes = spikesOfO30(copyFromO30(start));
     expect(spikes).toHaveLength(1);
     const out = spikes[0]!.alert;
     const details = out.evidence.details;
