@@ -157,6 +157,7 @@ export class ExfiltrationDetector implements DetectorFamily {
     }
     return b % UPLOAD_BUCKETS;
   }
+
   /**
    * Learns the host's surge-window level from the window ending a surge window before its newest
    * bucket: late enough that a leak building up to the threshold has been seen by then, and a

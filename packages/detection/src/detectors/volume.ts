@@ -202,6 +202,14 @@ function learnEmpty(entity: VolumeEntity, flows: number): void {
   entity.emptyRate += EMPTY_ALPHA * ((flows > 0 ? 0 : 1) - entity.emptyRate);
 }
 
+/**
+ * The least spread of an entity's bytes and packets in `slot` (log scale): sums over flows, their
+ * noise is at least the flow count's, 1 / sqrt of the expected flows (Poisson).
+ */
+function countFloor(b: SeasonalBaseline, slot: number): number {
+  return 1 / Math.sqrt(1 + Math.max(0, Math.expm1(b.expectedLog(2, slot))));
+}
+
 /** Bytes (m 0) or packets (m 1) of the interval's three largest conversations (not an incident's): IntervalSums.add3max's layout. */
 function largestFlows(values: Float64Array, m: number): number {
   return m < 2 ? values[3 + m]! + values[8 + 2 * m]! + values[9 + 2 * m]! : 0;
@@ -644,10 +652,9 @@ export class VolumeDetector implements DetectorFamily {
     let common = false;
     let bestZ = 0;
     let bestExpected = 0;
-    // Bytes and packets are sums over flows: their noise is at least the flow count's (Poisson),
-    // and a drop needs enough expected flows that an empty interval is not just chance.
-    const expectedFlows = Math.max(0, Math.expm1(entity.baseline.expectedLog(2, slot)));
-    const floor = 1 / Math.sqrt(1 + expectedFlows);
+    // Bytes and packets are sums over flows (countFloor), and a drop needs enough expected flows
+    // that an empty interval is not just chance.
+    const floor = countFloor(entity.baseline, slot);
     const dropExpectedFlows = Math.max(0, Math.expm1(entity.baseline.dropExpectedLog(2, slot)));
     for (let m = 0; m < 3; m++) {
       const observed = values[m]!;
@@ -1355,7 +1362,7 @@ export class VolumeDetector implements DetectorFamily {
     const flowsLog = b.dropExpectedLog(2, slot);
     const bytesLog = b.dropExpectedLog(0, slot);
     if (Number.isNaN(flowsLog) || Number.isNaN(bytesLog)) return undefined;
-    const floor = 1 / Math.sqrt(1 + Math.max(0, Math.expm1(b.expectedLog(2, slot))));
+    const floor = countFloor(b, slot);
     return {
       minExpectedFlows: v.minFlows * down,
       ratio: v.dropRatio,
@@ -1492,27 +1499,22 @@ export class VolumeDetector implements DetectorFamily {
   /**
    * At the close of interval `slot`, before its rest is learnt: extends the entity's run of
    * intervals whose `rest` of metric `m` was extreme with the whole (`total`) at least spikeRatio x
-   * its expected (#restZ), or ends it. The cheap tests come first: at most a few entities an
-   * interval get as far as the baseline.
+   * its expected (#restZ), or ends it.
    */
   #restRun(entity: VolumeEntity, m: number, slot: number, rest: number, total: number): void {
-    const run = entity.restRun;
-    const level = entity.rest[m]!;
-    const v = this.ctx.config.volume;
-    let extreme = rest >= this.#mins[m]! && level.history >= REST_HISTORY && rest >= level.expected * v.extremeRatio;
-    if (extreme) {
-      const b = entity.baseline;
-      const floor = 1 / Math.sqrt(1 + Math.max(0, Math.expm1(b.expectedLog(2, slot))));
-      extreme = !Number.isNaN(this.#restExtreme(entity, m, rest, floor)) && total >= Math.expm1(b.expectedLog(m, slot)) * v.spikeRatio;
-    }
+    const b = entity.baseline;
+    const extreme =
+      !Number.isNaN(this.#restExtreme(entity, m, rest, countFloor(b, slot))) &&
+      total >= Math.expm1(b.expectedLog(m, slot)) * this.ctx.config.volume.spikeRatio;
+    let run = entity.restRun;
     if (!extreme) {
-      if (run !== undefined && run[3 * m]! > 0) run[3 * m] = run[3 * m + 1] = 0;
+      if (run !== undefined) run[3 * m] = run[3 * m + 1] = 0;
       return;
     }
-    const r = entity.restRun ?? (entity.restRun = new Float64Array(6));
-    if (r[3 * m] === 0) r[3 * m + 2] = entity.peak[m]!;
-    r[3 * m] = r[3 * m]! + 1;
-    r[3 * m + 1] = r[3 * m + 1]! + rest;
+    run ??= entity.restRun = new Float64Array(6);
+    if (run[3 * m] === 0) run[3 * m + 2] = entity.peak[m]!;
+    run[3 * m] = run[3 * m]! + 1;
+    run[3 * m + 1] = run[3 * m + 1]! + rest;
   }
 
   /**
